@@ -1,0 +1,1 @@
+"""Deals, technology contracts, payments, inventor rewards and trade statistics."""

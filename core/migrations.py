@@ -1,0 +1,53 @@
+"""Alembic glue: migrations are the only way the schema is made, on both dialects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from core.db import Database
+
+ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+async def current_revisions(database: Database) -> set[str]:
+    async with database.sessionmaker() as session:
+        heads = await session.run_sync(lambda sync: MigrationContext.configure(sync.connection()).get_current_heads())
+    return set(heads)
+
+
+class SchemaBehindError(RuntimeError):
+    """The database schema is older than this code; the message names the fix."""
+
+
+async def ensure_schema_current(database: Database) -> None:
+    current, heads = await current_revisions(database), head_revisions()
+    if current != heads:
+        raise SchemaBehindError(
+            f"数据库结构版本不是最新 (database schema at {sorted(current) or 'empty'}, code expects "
+            f"{sorted(heads)}). Run `techmarket migrate` (or start with `techmarket serve --migrate`)."
+        )

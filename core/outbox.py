@@ -1,0 +1,69 @@
+"""Transactional outbox: a change and the event announcing it commit together.
+
+Workers claim due events (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several can run at once),
+hand them to a handler, and mark them done; a failure schedules a retry with backoff. Delivery is
+at-least-once, so handlers must be idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from core.types import UTCDateTime, utcnow
+
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_due", "processed_at", "available_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=64)
+    key: str = Field(max_length=128, index=True, description="aggregate the event belongs to; order is kept per key")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    available_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, max_length=2000)
+
+
+async def enqueue(session: AsyncSession, topic: str, key: str, payload: dict[str, Any]) -> OutboxEvent:
+    event = OutboxEvent(topic=topic, key=key, payload=payload)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def claim_due(session: AsyncSession, topics: list[str], limit: int = 100) -> list[OutboxEvent]:
+    """Due, unprocessed events in id order, locked for this transaction on PostgreSQL."""
+    statement = (
+        select(OutboxEvent)
+        .where(OutboxEvent.topic.in_(topics))  # type: ignore[attr-defined]
+        .where(OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
+        .where(OutboxEvent.available_at <= utcnow())
+        .order_by(OutboxEvent.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return list((await session.execute(statement)).scalars())
+
+
+async def mark_processed(session: AsyncSession, event_ids: list[int]) -> None:
+    if event_ids:
+        await session.execute(
+            update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(processed_at=utcnow())  # type: ignore[union-attr]
+        )
+
+
+def schedule_retry(event: OutboxEvent, error: str) -> None:
+    event.attempts += 1
+    event.last_error = error[:2000]
+    event.available_at = utcnow() + min(MAX_BACKOFF, timedelta(seconds=2**event.attempts))

@@ -1,0 +1,138 @@
+"""Render every error as problem+json: domain errors, request validation, HTTP errors, crashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import DomainError, FieldError, Problem
+
+# Chinese messages for pydantic's built-in error types; custom validators bring their own.
+_PYDANTIC_MESSAGES: dict[str, str] = {
+    "missing": "必填字段缺失",
+    "string_type": "应为字符串",
+    "string_too_short": "长度不能少于 {min_length} 个字符",
+    "string_too_long": "长度不能超过 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不正确",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字",
+    "decimal_max_places": "小数位数不能超过 {decimal_places} 位",
+    "decimal_max_digits": "数字位数不能超过 {max_digits} 位",
+    "bool_parsing": "应为布尔值",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应大于或等于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应小于或等于 {le}",
+    "literal_error": "取值应为 {expected} 之一",
+    "enum": "取值应为 {expected} 之一",
+    "list_type": "应为列表",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "json_invalid": "JSON 格式错误",
+    "date_parsing": "日期格式应为 YYYY-MM-DD",
+    "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
+    "datetime_parsing": "时间格式应为 ISO 8601",
+    "value_error": "取值无效",
+    "extra_forbidden": "不允许的字段",
+    "url_parsing": "应为有效的网址",
+    "url_scheme": "网址协议应为 {expected_schemes}",
+    "uuid_parsing": "应为 UUID",
+}
+
+
+def field_errors_from_pydantic(errors: list[dict[str, Any]]) -> list[FieldError]:
+    result = []
+    for error in errors:
+        kind = error.get("type", "value_error")
+        template = _PYDANTIC_MESSAGES.get(kind)
+        context = error.get("ctx") or {}
+        if template is None or kind == "value_error":
+            # Custom validators (PydanticCustomError) already speak Chinese.
+            message = str(error.get("msg", "取值无效")).removeprefix("Value error, ")
+        else:
+            try:
+                message = template.format(**context)
+            except (KeyError, IndexError):
+                message = template
+        field = ".".join(str(part) for part in error.get("loc", ()))
+        result.append(FieldError(field=field, code=kind, message=message))
+    return result
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求无效"),
+    401: ("unauthorized", "需要登录"),
+    403: ("forbidden", "无权执行此操作"),
+    404: ("not_found", "资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("payload_too_large", "请求体过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    429: ("too_many_requests", "请求过于频繁"),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return problem_response(exc.to_problem(instance=request.url.path, request_id=_request_id(request)), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = Problem(
+            type="/problems/validation_error",
+            title="请求数据校验失败",
+            status=422,
+            code="validation_error",
+            instance=request.url.path,
+            request_id=_request_id(request),
+            errors=field_errors_from_pydantic(list(exc.errors())),
+        )
+        return problem_response(problem)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
+        problem = Problem(
+            type=f"/problems/{code}",
+            title=title,
+            status=exc.status_code,
+            code=code,
+            instance=request.url.path,
+            request_id=_request_id(request),
+        )
+        return problem_response(problem, getattr(exc, "headers", None))
+
+
+def internal_error_response(path: str, request_id: str | None) -> JSONResponse:
+    """What a client sees of a crash: a code and the request id to quote, never the trace."""
+    problem = Problem(
+        type="/problems/internal_error",
+        title="服务器内部错误, 请稍后重试或联系管理员",
+        status=500,
+        code="internal_error",
+        instance=path,
+        request_id=request_id,
+    )
+    return problem_response(problem)

@@ -1,0 +1,71 @@
+"""Settings read from the environment (prefix ``TECHMARKET_``).
+
+The profile follows from the database URL: SQLite is the embedded default, anything else is
+the server profile. Outside development the service refuses weak or default secrets.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0000"
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TECHMARKET_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    search_url: str | None = None
+    search_key: str | None = None
+    search_index_prefix: str = "techmarket"
+    secret_key: str = DEV_SECRET_KEY
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    log_json: bool | None = None
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_timeout_seconds: float = Field(default=5.0, gt=0)
+    search_timeout_seconds: float = Field(default=3.0, gt=0)
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.env != "development":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "TECHMARKET_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters outside development "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if self.search_url and not self.search_key:
+                raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
+        if self.database_url and not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "TECHMARKET_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'techmarket.db').resolve()}"
+
+    @property
+    def profile(self) -> Literal["embedded", "server"]:
+        return "embedded" if self.resolved_database_url.startswith("sqlite") else "server"
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.profile == "server"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Identity (organizations, users, auth) and listings; also the composition root (app, cli)."""

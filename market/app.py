@@ -1,0 +1,102 @@
+"""Composition root: builds the FastAPI app; the lifespan makes every engine and client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from core.db import Database
+from core.errors import ServiceUnavailable
+from core.http import build_http_client
+from core.migrations import ensure_schema_current
+from core.observability import Metrics, RequestContextMiddleware, configure_logging
+from core.problems import install_problem_handlers, problem_response
+from core.settings import Settings
+from market.identity.endpoints import router as identity_router
+
+log = structlog.get_logger("techmarket.app")
+
+
+class NotReady(ServiceUnavailable):
+    code = "not_ready"
+    message = "服务未就绪"
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """``database`` lets tests hand in one bound to their own transaction; it is then not disposed."""
+    settings = settings or Settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = database is None
+        db = database or Database.from_settings(settings)
+        try:
+            await ensure_schema_current(db)
+        except BaseException:
+            if owned:
+                await db.dispose()
+            raise
+        app.state.database = db
+        app.state.http = build_http_client(settings)
+        log.info("started", profile=settings.profile, database=db.dialect)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            if owned:
+                await db.dispose()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="techmarket 科技成果网络交易平台",
+        version="0.1.0",
+        description="科技成果与技术需求发布、匹配、技术合同登记与交易统计。错误统一为 RFC 9457 problem+json。",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.include_router(identity_router)
+
+    @app.get("/healthz", tags=["ops"], summary="进程存活")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="依赖就绪 (数据库, 搜索引擎)", responses={503: {"description": "未就绪"}})
+    async def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(request.app.state.database.ping(), timeout=settings.db_timeout_seconds)
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means not ready; the reason goes to the log
+            log.warning("readiness_database_failed", error=repr(exc))
+            checks["database"] = "unavailable"
+        if settings.search_url:
+            try:
+                reply = await request.app.state.http.get(
+                    f"{settings.search_url.rstrip('/')}/health", timeout=settings.search_timeout_seconds
+                )
+                checks["search"] = "ok" if reply.status_code == 200 else "unavailable"
+            except Exception as exc:
+                log.warning("readiness_search_failed", error=repr(exc))
+                checks["search"] = "unavailable"
+        ready = all(value == "ok" for value in checks.values())
+        if not ready:
+            problem = NotReady(detail="、".join(k for k, v in checks.items() if v != "ok") + " 不可用", checks=checks)
+            return problem_response(problem.to_problem(instance="/readyz"))
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus 指标", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

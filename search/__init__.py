@@ -1,0 +1,1 @@
+"""Search engines (Meilisearch, embedded), listing documents, the outbox relay and matching."""

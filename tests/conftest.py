@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.app", "tests.fixtures.meilisearch"]
