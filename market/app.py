@@ -14,11 +14,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from core.db import Database
 from core.errors import ServiceUnavailable
 from core.http import build_http_client
+from core.limits import BodySizeLimitMiddleware
 from core.migrations import ensure_schema_current
 from core.observability import Metrics, RequestContextMiddleware, configure_logging
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
 from market.identity.endpoints import router as identity_router
+from market.listings.endpoints import achievements_router, demands_router, imports_router
 
 log = structlog.get_logger("techmarket.app")
 
@@ -64,8 +66,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(
+        BodySizeLimitMiddleware, default_bytes=1024 * 1024, per_prefix={"/api/v1/imports": 51 * 1024 * 1024}
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids and logs cover every reply
     app.include_router(identity_router)
+    app.include_router(achievements_router)
+    app.include_router(demands_router)
+    app.include_router(imports_router)
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:

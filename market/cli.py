@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -109,6 +111,66 @@ def serve(
         timeout_graceful_shutdown=15,
         log_level=settings.log_level.lower(),
     )
+
+
+class ImportKind(StrEnum):
+    achievements = "achievements"
+    demands = "demands"
+
+
+@app.command("import")
+def import_listings(
+    kind: Annotated[ImportKind, typer.Argument(help="achievements or demands")],
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8/GB18030), XLSX or JSONL")],
+    publish: Annotated[bool, typer.Option("--publish", help="Import straight to published (migrating a registry).")] = False,
+    create_organizations: Annotated[
+        bool, typer.Option("--create-organizations", help="Create missing owner organizations as verified.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 1000,
+    report_path: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here.")] = None,
+) -> None:
+    """Bulk-import listings; bad rows are reported by line and field, good rows land; re-runs skip what landed."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from market.listings.files import ImportFileRejected, read_rows
+    from market.listings.importer import Importer
+    from market.listings.kinds import ACHIEVEMENT, DEMAND
+
+    settings = _settings()
+    listing_kind = ACHIEVEMENT if kind is ImportKind.achievements else DEMAND
+    try:
+        rows = list(read_rows(path.name, path.read_bytes()))
+    except ImportFileRejected as exc:
+        console.print(f"[red]{exc.title}[/red]: {exc.detail}")
+        raise typer.Exit(2) from exc
+
+    async def work(database: Database):  # type: ignore[no-untyped-def]
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"导入{listing_kind.label_zh}", total=len(rows))
+            return await Importer(database, listing_kind).run(
+                rows,
+                publish=publish,
+                create_organizations=create_organizations,
+                batch_size=batch_size,
+                progress=lambda n: progress.advance(task, n),
+            )
+
+    report = _with_database(settings, work)
+    if report_path:
+        report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    console.print(
+        f"{listing_kind.label_zh}: 共 {report.total} 行, 新增 {report.created}, 已存在跳过 {report.skipped_existing}, "
+        f"新建单位 {report.organizations_created}, 错误 {len(report.errors)}"
+    )
+    if report.errors:
+        table = Table("行", "字段", "代码", "原因")
+        for error in report.errors[:50]:
+            table.add_row(str(error.line), error.field, error.code, error.message)
+        console.print(table)
+        if len(report.errors) > 50:
+            console.print(f"... 另有 {len(report.errors) - 50} 条错误 (用 --report 导出全部)")
+        raise typer.Exit(1)
 
 
 @admin_app.command("create")

@@ -102,3 +102,17 @@ async def test_openapi_documents_problem_responses(client: httpx.AsyncClient) ->
     assert {"409", "422"} <= set(register)
     assert "duplicate_organization" in register["409"]["description"]
     assert "application/problem+json" in register["409"]["content"]
+
+
+async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> None:
+    huge = b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    reply = await client.post("/api/v1/achievements", content=huge, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+    assert reply.json()["code"] == "payload_too_large"
+
+    async def chunks():  # no Content-Length: counted while streaming
+        for _ in range(40):
+            yield b"x" * 65536
+
+    reply = await client.post("/api/v1/achievements", content=chunks(), headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413

@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('external_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('kind', sa.Enum('university', 'institute', 'enterprise', 'agency', 'government', name='organizationkind', native_enum=False, length=16), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('uscc', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=False),
+    sa.Column('uscc', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=True),
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
     sa.Column('status', sa.Enum('pending', 'verified', 'suspended', name='organizationstatus', native_enum=False, length=16), nullable=False),
     sa.Column('created_at', core.types.UTCDateTime(timezone=True), nullable=False),

@@ -38,7 +38,9 @@ class Organization(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=64, unique=True)
     kind: OrganizationKind = Field(sa_type=str_enum(OrganizationKind, 16), nullable=False)
     name: str = Field(max_length=200, unique=True)
-    uscc: str = Field(max_length=18, unique=True, description="统一社会信用代码")
+    uscc: str | None = Field(
+        default=None, max_length=18, unique=True, description="统一社会信用代码 (null only for registry imports)"
+    )
     region: str = Field(max_length=6, index=True, description="GB/T 2260")
     status: OrganizationStatus = Field(
         default=OrganizationStatus.pending, sa_type=str_enum(OrganizationStatus, 16), nullable=False, index=True

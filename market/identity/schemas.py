@@ -50,7 +50,7 @@ class OrganizationRead(BaseModel):
     external_id: str | None
     kind: OrganizationKind
     name: str
-    uscc: str
+    uscc: str | None
     region: str
     status: OrganizationStatus
     created_at: datetime

@@ -1,0 +1,185 @@
+"""Thin handlers for /achievements and /demands, built once per kind from the same template.
+
+No ``from __future__ import annotations`` here: the per-kind schema types must be real objects
+in the handler signatures for FastAPI to read them.
+"""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, Query, UploadFile, status
+
+from core.errors import problem_responses
+from core.db import Database
+from market.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, get_database
+from market.identity.endpoints import AUTH_ERRORS
+from market.identity.errors import OrganizationNotVerified
+from market.identity.service import Principal
+from market.listings import errors
+from market.listings.files import ImportFileRejected, read_rows
+from market.listings.importer import Importer, ImportReport
+from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
+from market.listings.models import Achievement, Demand, ListingStatus
+from market.listings.repository import ListingRepository
+from market.listings.schemas import AchievementPage, AuditPage, AuditRead, DemandPage, RejectBody
+from market.listings.service import ListingService
+
+
+def get_listing_service(session: SessionDep) -> ListingService:
+    return ListingService(ListingRepository(session))
+
+
+ListingServiceDep = Annotated[ListingService, Depends(get_listing_service)]
+
+
+async def render(
+    service: ListingService, kind: ListingKind, principal: Principal | None, rows: Sequence[Achievement | Demand]
+) -> list[Any]:
+    names = await service.owner_names(rows)
+    items = []
+    for row in rows:
+        internals = service.sees_internals(principal, row)
+        items.append(
+            kind.read_schema.model_validate(
+                {
+                    **kind.to_api(row),
+                    "id": row.id,
+                    "external_id": row.external_id,
+                    "owner_id": row.owner_id,
+                    "owner_name": names.get(row.owner_id, ""),
+                    "status": row.status,
+                    "review_reason": row.review_reason if internals else None,
+                    "pending_revision": row.pending_revision if internals else None,
+                    "created_at": row.created_at,
+                    "updated_at": row.updated_at,
+                    "published_at": row.published_at,
+                }
+            )
+        )
+    return items
+
+
+def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage] | type[DemandPage]) -> APIRouter:
+    router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
+    Create, Update, Read = kind.create_schema, kind.update_schema, kind.read_schema  # noqa: N806
+    label = kind.label_zh
+
+    @router.post(
+        "",
+        response_model=Read,
+        status_code=status.HTTP_201_CREATED,
+        summary=f"新建{label} (草稿)",
+        responses=problem_responses(*AUTH_ERRORS, errors.NotListingOwner),
+    )
+    async def create(data: Create, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
+        row = await service.create(principal, kind, data)
+        return (await render(service, kind, principal, [row]))[0]
+
+    @router.get(
+        "",
+        response_model=page_schema,
+        summary=f"{label}列表 (公众仅见已发布; 单位可见本单位全部; 管理员可见辖区全部)",
+        responses=problem_responses(*AUTH_ERRORS),
+    )
+    async def list_listings(
+        principal: OptionalPrincipal,
+        service: ListingServiceDep,
+        status_filter: Annotated[ListingStatus | None, Query(alias="status")] = None,
+        field: Annotated[str | None, Query(max_length=32)] = None,
+        region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+        owner_id: int | None = None,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Any:
+        rows, total = await service.list(
+            principal, kind, status=status_filter, field=field, region=region, owner_id=owner_id, offset=offset, limit=limit
+        )
+        return page_schema(items=await render(service, kind, principal, rows), total=total)
+
+    @router.get("/{listing_id}", response_model=Read, summary=f"{label}详情", responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound))
+    async def read(listing_id: int, principal: OptionalPrincipal, service: ListingServiceDep) -> Any:
+        row = await service.get(principal, kind, listing_id)
+        return (await render(service, kind, principal, [row]))[0]
+
+    @router.patch(
+        "/{listing_id}",
+        response_model=Read,
+        summary=f"修改{label} (已发布的修改需重新审核, 审核前公众仍看到原版本)",
+        responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition),
+    )
+    async def update(listing_id: int, patch: Update, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
+        row = await service.update(principal, kind, listing_id, patch)
+        return (await render(service, kind, principal, [row]))[0]
+
+    transition_errors = problem_responses(
+        *AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.NotReviewer, errors.InvalidTransition, OrganizationNotVerified
+    )
+
+    def add_transition(action: str, summary: str) -> None:
+        async def handler(listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:
+            row = await service.transition(principal, kind, listing_id, action)
+            return (await render(service, kind, principal, [row]))[0]
+
+        router.add_api_route(
+            f"/{{listing_id}}/{action}", handler, methods=["POST"], response_model=Read, summary=summary,
+            responses=transition_errors, name=f"{action}_{kind.name}",
+        )
+
+    add_transition("submit", "提交审核")
+    add_transition("approve", "审核通过 (或通过待审修改)")
+    add_transition("withdraw", "撤回")
+    add_transition("close", "关闭 (已成交)")
+
+    @router.post("/{listing_id}/reject", response_model=Read, summary="驳回 (须说明理由)", responses=transition_errors)
+    async def reject(listing_id: int, body: RejectBody, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:
+        row = await service.transition(principal, kind, listing_id, "reject", reason=body.reason)
+        return (await render(service, kind, principal, [row]))[0]
+
+    @router.get(
+        "/{listing_id}/audit",
+        response_model=AuditPage,
+        summary="审计记录 (管理员)",
+        responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound, errors.NotAdmin),
+    )
+    async def audit_trail(listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep) -> AuditPage:
+        entries = await service.audit_trail(principal, kind, listing_id)
+        return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries))
+
+    return router
+
+
+achievements_router = build_router(ACHIEVEMENT, "achievements", AchievementPage)
+demands_router = build_router(DEMAND, "demands", DemandPage)
+
+
+imports_router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+@imports_router.post(
+    "/{kind}",
+    response_model=ImportReport,
+    summary="批量导入 (CSV/XLSX/JSONL; 管理员); 返回逐行校验报告",
+    responses=problem_responses(*AUTH_ERRORS, errors.NotAdmin, ImportFileRejected),
+)
+async def import_listings(
+    kind: Literal["achievements", "demands"],
+    file: UploadFile,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    database: Annotated[Database, Depends(get_database)],
+    publish: Annotated[bool, Form(description="直接发布 (迁移已有登记库)")] = False,
+    create_organizations: Annotated[bool, Form(description="创建缺失的单位 (记为已认证, 写入审计)")] = False,
+) -> ImportReport:
+    """Runs in batched transactions of its own (not the request's unit of work): good rows land, bad rows are reported."""
+    if not (principal.is_platform_admin or principal.region_scope):
+        raise errors.NotAdmin()
+    content = await file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise ImportFileRejected(detail="文件超过 50 MB, 请使用命令行 techmarket import")
+    listing_kind = ACHIEVEMENT if kind == "achievements" else DEMAND
+    await session.commit()  # end the request's read transaction: SQLite would hold its lock over the batches
+    rows = read_rows(file.filename or "", content)
+    return await Importer(database, listing_kind, actor=principal).run(
+        rows, publish=publish, create_organizations=create_organizations
+    )

@@ -1,0 +1,235 @@
+"""Bulk import of listings: validate every row, resolve owners, land good rows in batches.
+
+Each batch is one transaction, so a crash leaves whole batches or nothing; rows are keyed by
+``external_id`` (or, without one, by a digest of owner and title), so a re-run skips what landed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import insert, or_, select
+
+from core import reference
+from core.audit import AuditEntry, audit_row
+from core.db import Database
+from core.outbox import OutboxEvent
+from core.problems import field_errors_from_pydantic
+from core.types import utcnow
+from market.identity.models import Organization, OrganizationKind, OrganizationStatus
+from market.identity.service import Principal
+from market.listings.files import RawRow
+from market.listings.kinds import ListingKind
+from market.listings.models import ListingStatus
+from market.listings.repository import ListingRepository
+from market.listings.service import SEARCH_TOPIC
+
+OWNER_FIELDS = ("owner", "owner_uscc", "owner_kind")
+
+
+class RowError(BaseModel):
+    line: int
+    field: str
+    code: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    kind: str
+    total: int = 0
+    created: int = 0
+    skipped_existing: int = 0
+    organizations_created: int = 0
+    errors: list[RowError] = []
+
+
+@dataclass
+class ValidRow:
+    line: int
+    data: BaseModel
+    owner_name: str | None
+    owner_uscc: str | None
+    owner_kind: str | None
+    key: str = ""
+    owner_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer:
+    def __init__(self, database: Database, kind: ListingKind, *, actor: Principal | None = None) -> None:
+        self.database = database
+        self.kind = kind
+        self.actor = actor  # None: the operator's CLI
+
+    async def run(
+        self,
+        rows: Iterable[RawRow],
+        *,
+        publish: bool = False,
+        create_organizations: bool = False,
+        batch_size: int = 1000,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        report = ImportReport(kind=self.kind.name)
+        valid = self._validate(rows, report)
+        await self._resolve_owners(valid, report, create=create_organizations)
+        valid = [row for row in valid if row.owner_id is not None]
+        for start in range(0, len(valid), batch_size):
+            batch = valid[start : start + batch_size]
+            await self._land(batch, report, publish=publish)
+            if progress:
+                progress(len(batch))
+        report.errors.sort(key=lambda e: e.line)
+        return report
+
+    def _validate(self, rows: Iterable[RawRow], report: ImportReport) -> list[ValidRow]:
+        valid: list[ValidRow] = []
+        seen: set[str] = set()
+        for raw in rows:
+            report.total += 1
+            if raw.values is None:
+                report.errors.append(RowError(line=raw.line, field="", code="unreadable_row", message=raw.error or "无法读取"))
+                continue
+            # Empty cells mean "not given": let the schema's defaults apply (null price = 面议).
+            values = {key: value for key, value in raw.values.items() if value is not None}
+            owner = {name: _text(values.pop(name, None)) for name in OWNER_FIELDS}
+            for ignored in ("id", "status", "owner_id", "owner_name"):
+                values.pop(ignored, None)
+            try:
+                data = self.kind.create_schema.model_validate(values)
+            except ValidationError as exc:
+                for error in field_errors_from_pydantic(list(exc.errors())):
+                    report.errors.append(RowError(line=raw.line, field=error.field, code=error.code, message=error.message))
+                continue
+            if not owner["owner"] and not owner["owner_uscc"]:
+                report.errors.append(RowError(line=raw.line, field="owner", code="owner_missing", message="须给出发布单位名称 (owner) 或统一社会信用代码 (owner_uscc)"))
+                continue
+            if not self._in_scope(data):
+                report.errors.append(RowError(line=raw.line, field="region", code="outside_scope", message="超出您管辖的地区"))
+                continue
+            row = ValidRow(raw.line, data, owner["owner"], (owner["owner_uscc"] or "").upper() or None, owner["owner_kind"])
+            row.key = getattr(data, "external_id", None) or _digest_key(self.kind.name, row.owner_uscc or row.owner_name or "", data)
+            if row.key in seen:
+                report.errors.append(RowError(line=raw.line, field="external_id", code="duplicate_in_file", message="文件中重复的行"))
+                continue
+            seen.add(row.key)
+            valid.append(row)
+        return valid
+
+    def _in_scope(self, data: BaseModel) -> bool:
+        if self.actor is None or self.actor.is_platform_admin:
+            return True
+        region = getattr(data, "region", None)
+        return region is not None and self.actor.governs_region(region)
+
+    async def _resolve_owners(self, rows: list[ValidRow], report: ImportReport, *, create: bool) -> None:
+        """Owners by USCC, else by name; missing ones created as verified when the admin asked to."""
+        names = {r.owner_name for r in rows if r.owner_name}
+        codes = {r.owner_uscc for r in rows if r.owner_uscc}
+        async with self.database.unit_of_work() as session:
+            known: dict[str, int] = {}
+            for chunk in _chunks(sorted(names | codes), 500):
+                found = await session.execute(
+                    select(Organization.id, Organization.name, Organization.uscc).where(
+                        or_(Organization.name.in_(chunk), Organization.uscc.in_(chunk))  # type: ignore[attr-defined,union-attr]
+                    )
+                )
+                for org_id, name, uscc in found:
+                    known[name] = org_id
+                    if uscc:
+                        known[uscc] = org_id
+            for row in rows:
+                row.owner_id = known.get(row.owner_uscc or "") or known.get(row.owner_name or "")
+                if row.owner_id is not None:
+                    continue
+                problem = self._cannot_create(row, create)
+                if problem:
+                    report.errors.append(RowError(line=row.line, field="owner", code=problem[0], message=problem[1]))
+                    continue
+                organization = Organization(
+                    name=row.owner_name or "",
+                    uscc=row.owner_uscc if row.owner_uscc and reference.uscc_is_valid(row.owner_uscc) else None,
+                    kind=OrganizationKind(row.owner_kind),
+                    region=getattr(row.data, "region", None) or reference.HOME_PROVINCE,
+                    status=OrganizationStatus.verified,
+                    verified_at=utcnow(),
+                )
+                session.add(organization)
+                await session.flush()
+                known[organization.name] = organization.id or 0
+                row.owner_id = organization.id
+                report.organizations_created += 1
+                session.add(
+                    audit_row("organization", organization.id or 0, "create_by_import", actor_user_id=self._actor_id, to_status="verified")
+                )
+
+    def _cannot_create(self, row: ValidRow, create: bool) -> tuple[str, str] | None:
+        if not create:
+            return "owner_not_found", f"发布单位 {row.owner_name or row.owner_uscc} 不存在 (可用 --create-organizations 创建)"
+        if not row.owner_name:
+            return "owner_not_found", "按统一社会信用代码找不到单位, 创建新单位还需要名称 (owner)"
+        if row.owner_kind not in OrganizationKind.__members__:
+            return "owner_kind_invalid", "创建新单位需要 owner_kind: university/institute/enterprise/agency/government"
+        return None
+
+    @property
+    def _actor_id(self) -> int | None:
+        return self.actor.user.id if self.actor else None
+
+    async def _land(self, batch: list[ValidRow], report: ImportReport, *, publish: bool) -> None:
+        kind, now = self.kind, utcnow()
+        status = ListingStatus.published if publish else ListingStatus.draft
+        async with self.database.unit_of_work() as session:
+            repository = ListingRepository(session)
+            existing = await repository.existing_external_ids(kind.model, [r.key for r in batch])
+            fresh = [r for r in batch if r.key not in existing]
+            report.skipped_existing += len(batch) - len(fresh)
+            values = [
+                {
+                    **kind.to_columns(r.data),
+                    "external_id": r.key,
+                    "region": getattr(r.data, "region", None) or reference.HOME_PROVINCE,
+                    "owner_id": r.owner_id,
+                    "status": status,
+                    "created_by": self._actor_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    "published_at": now if publish else None,
+                }
+                for r in fresh
+            ]
+            ids = await repository.insert_many(kind.model, values)
+            if not ids:
+                return
+            audits = [
+                {"entity_type": kind.name, "entity_id": i, "action": "import", "actor_user_id": self._actor_id,
+                 "to_status": status.value, "changes": {}, "created_at": now}
+                for i in ids
+            ]
+            await session.execute(insert(AuditEntry), audits)
+            if publish:
+                events = [
+                    {"topic": SEARCH_TOPIC, "key": f"{kind.name}:{i}", "payload": {"kind": kind.name, "id": i},
+                     "created_at": now, "available_at": now, "attempts": 0}
+                    for i in ids
+                ]
+                await session.execute(insert(OutboxEvent), events)
+            report.created += len(ids)
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _digest_key(kind: str, owner: str, data: BaseModel) -> str:
+    digest = hashlib.sha256(f"{kind}|{owner}|{getattr(data, 'title', '')}".encode()).hexdigest()[:24]
+    return f"sha256:{digest}"
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,100 @@
+"""Every listing query, for both kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import AuditEntry
+from market.identity.models import Organization
+from market.listings.models import Achievement, Demand, ListingStatus
+
+ListingModel = type[Achievement] | type[Demand]
+
+
+@dataclass
+class Visibility:
+    """What a caller may see besides published listings: their organization's, their 盟市's."""
+
+    own_organization_id: int | None = None
+    scope_prefix: str | None = None
+
+
+@dataclass
+class ListingFilters:
+    status: ListingStatus | None = None
+    field: str | None = None
+    region_prefix: str | None = None
+    owner_id: int | None = None
+    visibility: Visibility | None = None  # None: everything (platform admins)
+
+
+class ListingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *rows: Any) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def get(self, model: ListingModel, listing_id: int, *, for_update: bool = False) -> Achievement | Demand | None:
+        statement = select(model).where(model.id == listing_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def owner_names(self, owner_ids: Iterable[int]) -> dict[int, str]:
+        ids = set(owner_ids)
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids)))  # type: ignore[union-attr]
+        return {row.id: row.name for row in rows}
+
+    async def list(
+        self, model: ListingModel, filters: ListingFilters, *, offset: int, limit: int
+    ) -> tuple[Sequence[Achievement | Demand], int]:
+        statement = select(model)
+        if filters.visibility is not None:
+            visible = model.status == ListingStatus.published
+            if filters.visibility.own_organization_id is not None:
+                visible = visible | (model.owner_id == filters.visibility.own_organization_id)
+            if filters.visibility.scope_prefix is not None:
+                visible = visible | model.region.startswith(filters.visibility.scope_prefix)  # type: ignore[attr-defined]
+            statement = statement.where(visible)
+        if filters.status is not None:
+            statement = statement.where(model.status == filters.status)
+        if filters.field:
+            statement = statement.where(model.field == filters.field)
+        if filters.region_prefix:
+            statement = statement.where(model.region.startswith(filters.region_prefix))  # type: ignore[attr-defined]
+        if filters.owner_id is not None:
+            statement = statement.where(model.owner_id == filters.owner_id)
+        total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+        page = statement.order_by(model.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+        return (await self.session.execute(page)).scalars().all(), total
+
+    async def audit_trail(self, entity_type: str, entity_id: int) -> Sequence[AuditEntry]:
+        statement = (
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+            .order_by(AuditEntry.id)  # type: ignore[arg-type]
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def existing_external_ids(self, model: ListingModel, external_ids: Iterable[str]) -> set[str]:
+        ids = [e for e in external_ids if e]
+        if not ids:
+            return set()
+        rows = await self.session.execute(select(model.external_id).where(model.external_id.in_(ids)))  # type: ignore[union-attr]
+        return {row[0] for row in rows}
+
+    async def insert_many(self, model: ListingModel, rows: list[dict[str, Any]]) -> list[int]:
+        """Bulk insert in one statement batch; returns the new ids in input order."""
+        if not rows:
+            return []
+        result = await self.session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)  # type: ignore[arg-type]
+        return [row[0] for row in result]
