@@ -1,0 +1,382 @@
+"""Embedded engine: SQLite FTS5 in its own file (``<data_dir>/search.db``), through aiosqlite.
+
+Why FTS5: it ships inside Python's sqlite3, needs no server, keeps the index in one file next to the
+embedded database, supports column-scoped phrase queries, BM25 and a vocabulary table, and WAL lets
+searches read while the relay writes. The text columns hold one token per CJK character (see
+``search.text``), so a phrase query is an exact substring search: no word-boundary misses, and the
+shared re-ranker decides relevance. Filters are SQL with bound parameters only (immune to
+injection); facets are GROUP BY over the matching rows; highlights are computed on the original
+text in Python. A rebuild fills new tables and renames them in one transaction: readers keep
+seeing the old tables until the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import structlog
+
+from search.documents import KINDS, Kind, SearchDocument
+from search.engine import (
+    MAX_WINDOW,
+    RERANK_WINDOW,
+    SearchQuery,
+    SearchResult,
+    count_facets,
+    index_fields,
+    aiter_docs,
+    rank_candidates,
+    region_filters,
+    to_hits,
+)
+from search.errors import SearchUnavailable
+from search.text import QueryPlan, Term, analyze_query, edit_distance, typo_budget
+
+log = structlog.get_logger("techmarket.search.embedded")
+T = TypeVar("T")
+
+TEXT_COLUMNS = "{t_title t_keywords t_body t_owner}"
+PINYIN_COLUMNS = "{py_title py_body}"
+BM25_WEIGHTS = "3.0, 2.5, 1.0, 1.0, 2.5, 0.8"
+SCALAR_FACETS = {"field", "region", "maturity", "ip_type", "owner_kind"}
+STORED = ("id", "title", "body", "keywords", "owner_name", "py_title", "py_body", "published_ts", "price_fen")
+SORT_SQL = {
+    "newest": "d.published_ts DESC, d.id DESC",
+    "relevance": "d.published_ts DESC, d.id DESC",
+    "price_asc": "d.price_fen IS NULL, d.price_fen ASC, d.id ASC",
+    "price_desc": "d.price_fen IS NULL, d.price_fen DESC, d.id DESC",
+}
+
+
+def _tables(kind: Kind, suffix: str = "") -> tuple[str, str, str]:
+    if kind not in KINDS:  # table names come from this whitelist only
+        raise ValueError(kind)
+    return f"{kind}_docs{suffix}", f"{kind}_fts{suffix}", f"{kind}_vocab{suffix}"
+
+
+def _schema(kind: Kind, suffix: str = "") -> list[str]:
+    docs, fts, vocab = _tables(kind, suffix)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {docs} (
+            id INTEGER PRIMARY KEY, field TEXT, region TEXT, prefecture TEXT, province TEXT,
+            maturity TEXT, trl INTEGER, ip_type TEXT, owner_kind TEXT, price_fen INTEGER,
+            published_ts INTEGER NOT NULL, modes TEXT NOT NULL, data TEXT NOT NULL)""",
+        f"""CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(
+            t_title, t_keywords, t_body, t_owner, py_title, py_body,
+            tokenize = 'unicode61 remove_diacritics 2')""",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab({fts}, 'row')",
+    ]
+
+
+def _row(data: dict[str, Any]) -> tuple[Any, ...]:
+    stored = {key: data[key] for key in STORED}
+    return (
+        data["id"], data["field"], data["region"], data["prefecture"], data["province"], data["maturity"],
+        data["trl"], data["ip_type"], data["owner_kind"], data["price_fen"], data["published_ts"],
+        json.dumps(data["transaction_modes"]), json.dumps(stored, ensure_ascii=False),
+    )
+
+
+def _fts_row(data: dict[str, Any]) -> tuple[Any, ...]:
+    return (data["id"], data["t_title"], data["t_keywords"], data["t_body"], data["t_owner"],
+            data["py_title"], data["py_body"])
+
+
+def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+
+    def any_of(column: str, values: Sequence[Any]) -> None:
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+
+    any_of("d.field", query.fields)
+    any_of("d.maturity", query.maturity)
+    any_of("d.ip_type", query.ip_types)
+    any_of("d.owner_kind", query.owner_kinds)
+    if query.regions:
+        parts = [f"d.{attribute} = ?" for attribute, _ in region_filters(query.regions)]
+        clauses.append(f"({' OR '.join(parts)})")
+        params.extend(value for _, value in region_filters(query.regions))
+    if query.transaction_modes:
+        marks = ", ".join("?" * len(query.transaction_modes))
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(d.modes) j WHERE j.value IN ({marks}))")
+        params.extend(query.transaction_modes)
+    for column, op, value in (
+        ("d.trl", ">=", query.trl_min), ("d.trl", "<=", query.trl_max),
+        ("d.price_fen", ">=", query.price_min_fen), ("d.price_fen", "<=", query.price_max_fen),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            params.append(value)
+    return clauses, params
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, path: Path, *, timeout_seconds: float = 3.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout_seconds
+        self._write: aiosqlite.Connection | None = None
+        self._read: aiosqlite.Connection | None = None
+        self._open_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
+
+    # ------------------------------------------------------------ plumbing
+
+    async def _guard(self, work: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        try:
+            return await asyncio.wait_for(work(), timeout or self.timeout)
+        except (sqlite3.Error, OSError, ValueError, TimeoutError) as exc:
+            log.warning("search_engine_error", engine=self.name, error=repr(exc))
+            raise SearchUnavailable() from exc
+
+    async def _connect(self) -> tuple[aiosqlite.Connection, aiosqlite.Connection]:
+        async with self._open_lock:
+            if self._write is None or self._read is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write = await aiosqlite.connect(self.path, isolation_level=None)
+                await write.execute("PRAGMA journal_mode=WAL")
+                await write.execute("PRAGMA synchronous=NORMAL")
+                await write.execute("PRAGMA busy_timeout=5000")
+                for kind in KINDS:
+                    for statement in _schema(kind):
+                        await write.execute(statement)
+                read = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                await read.execute("PRAGMA busy_timeout=5000")
+                self._write, self._read = write, read
+            return self._write, self._read
+
+    async def ensure_ready(self) -> None:
+        from search.text import analyze_query as warm
+
+        await self._guard(self._connect)
+        await asyncio.to_thread(warm, "预热")  # loads jieba, opencc, pinyin tables off the event loop
+
+    async def aclose(self) -> None:
+        for connection in (self._read, self._write):
+            if connection is not None:
+                await connection.close()
+        self._read = self._write = None
+
+    async def health(self) -> bool:
+        try:
+            _, read = await self._guard(self._connect)
+            await self._guard(lambda: read.execute("SELECT 1"))
+            return True
+        except SearchUnavailable:
+            return False
+
+    # ------------------------------------------------------------ writes
+
+    async def _put(self, db: aiosqlite.Connection, kind: Kind, rows: list[dict[str, Any]], suffix: str = "") -> None:
+        docs, fts, _ = _tables(kind, suffix)
+        ids = [(row["id"],) for row in rows]
+        await db.executemany(f"DELETE FROM {fts} WHERE rowid = ?", ids)
+        await db.executemany(f"INSERT OR REPLACE INTO {docs} VALUES ({', '.join('?' * 13)})", [_row(r) for r in rows])
+        await db.executemany(f"INSERT INTO {fts} (rowid, t_title, t_keywords, t_body, t_owner, py_title, py_body) "
+                             f"VALUES ({', '.join('?' * 7)})", [_fts_row(r) for r in rows])
+
+    async def upsert(self, kind: Kind, docs: Sequence[SearchDocument]) -> None:
+        if not docs:
+            return
+        rows = await asyncio.to_thread(lambda: [index_fields(doc) for doc in docs])
+        write, _ = await self._guard(self._connect)
+
+        async def work() -> None:
+            async with self._write_lock:
+                await write.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._put(write, kind, rows)
+                    if kind in self._building:
+                        await self._put(write, kind, rows, "_new")
+                        self._building[kind].update(row["id"] for row in rows)
+                    await write.execute("COMMIT")
+                except BaseException:
+                    await write.execute("ROLLBACK")
+                    raise
+
+        await self._guard(work, self.timeout * 4)
+
+    async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        write, _ = await self._guard(self._connect)
+
+        async def work() -> None:
+            async with self._write_lock:
+                await write.execute("BEGIN IMMEDIATE")
+                try:
+                    suffixes = ["", "_new"] if kind in self._building else [""]
+                    for suffix in suffixes:
+                        docs, fts, _ = _tables(kind, suffix)
+                        await write.executemany(f"DELETE FROM {fts} WHERE rowid = ?", [(i,) for i in ids])
+                        await write.executemany(f"DELETE FROM {docs} WHERE id = ?", [(i,) for i in ids])
+                    if kind in self._building:
+                        self._building[kind].update(ids)
+                    await write.execute("COMMIT")
+                except BaseException:
+                    await write.execute("ROLLBACK")
+                    raise
+
+        await self._guard(work, self.timeout * 4)
+
+    async def rebuild(
+        self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 500
+    ) -> int:
+        write, _ = await self._guard(self._connect)
+        docs_t, fts_t, vocab_t = _tables(kind)
+        new_docs, new_fts, new_vocab = _tables(kind, "_new")
+
+        async def script(statements: list[str]) -> None:
+            async with self._write_lock:
+                await write.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in statements:
+                        await write.execute(statement)
+                    await write.execute("COMMIT")
+                except BaseException:
+                    await write.execute("ROLLBACK")
+                    raise
+
+        async def load(batch: list[SearchDocument]) -> None:
+            rows = await asyncio.to_thread(lambda: [index_fields(doc) for doc in batch])
+            async with self._write_lock:
+                touched = self._building.get(kind, set())  # live writes already reached the new table
+                await write.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._put(write, kind, [r for r in rows if r["id"] not in touched], "_new")
+                    await write.execute("COMMIT")
+                except BaseException:
+                    await write.execute("ROLLBACK")
+                    raise
+
+        drop_new = [f"DROP TABLE IF EXISTS {new_vocab}", f"DROP TABLE IF EXISTS {new_fts}", f"DROP TABLE IF EXISTS {new_docs}"]
+        await self._guard(lambda: script([*drop_new, *_schema(kind, "_new")]))
+        self._building[kind] = set()
+        total = 0
+        try:
+            batch: list[SearchDocument] = []
+            async for doc in aiter_docs(docs):
+                batch.append(doc)
+                if len(batch) >= batch_size:
+                    await self._guard(lambda: load(batch), self.timeout * 10)
+                    total, batch = total + len(batch), []
+            if batch:
+                await self._guard(lambda: load(batch), self.timeout * 10)
+                total += len(batch)
+            await self._guard(lambda: script([
+                f"DROP TABLE {vocab_t}", f"DROP TABLE {fts_t}", f"DROP TABLE {docs_t}", f"DROP TABLE {new_vocab}",
+                f"ALTER TABLE {new_docs} RENAME TO {docs_t}", f"ALTER TABLE {new_fts} RENAME TO {fts_t}",
+                _schema(kind)[2],
+            ]))
+        except BaseException:
+            self._building.pop(kind, None)
+            await self._guard(lambda: script(drop_new))
+            raise
+        self._building.pop(kind, None)
+        return total
+
+    # ------------------------------------------------------------ reads
+
+    async def count(self, kind: Kind) -> int:
+        _, read = await self._guard(self._connect)
+        docs, _, _ = _tables(kind)
+        rows = await self._guard(lambda: read.execute_fetchall(f"SELECT count(*) FROM {docs}"))
+        return int(list(rows)[0][0])
+
+    async def _variants(self, read: aiosqlite.Connection, kind: Kind, word: str) -> list[str]:
+        """Indexed words within typo distance of ``word`` (same first letter, as Meilisearch)."""
+        budget = typo_budget(word)
+        if not budget:
+            return [word]
+        _, _, vocab = _tables(kind)
+        rows = await read.execute_fetchall(
+            f"SELECT term FROM {vocab} WHERE term >= ? AND term < ? AND length(term) BETWEEN ? AND ?",
+            (word[0], chr(ord(word[0]) + 1), len(word) - budget, len(word) + budget),
+        )
+        return [word] + [t for (t,) in rows if t != word and edit_distance(t, word, budget) <= budget]
+
+    async def _match(self, read: aiosqlite.Connection, kind: Kind, term: Term) -> str:
+        if term.field == "pinyin":
+            return f"{PINYIN_COLUMNS} : {_fts_phrase(term.text)}"
+        if term.is_ascii_word:
+            variants = await self._variants(read, kind, term.text)
+            return f"{TEXT_COLUMNS} : ({' OR '.join(_fts_phrase(v) for v in variants)})"
+        return f"{TEXT_COLUMNS} : {_fts_phrase(term.phrase)}"
+
+    async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
+        plan = analyze_query(query.text)
+        _, read = await self._guard(self._connect)
+        result = await self._guard(lambda: self._search(read, kind, plan, query))
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    async def _search(self, read: aiosqlite.Connection, kind: Kind, plan: QueryPlan, query: SearchQuery) -> SearchResult:
+        docs_t, fts_t, _ = _tables(kind)
+        clauses, params = _filters(query)
+        source = f"{docs_t} d"
+        if not plan.empty:
+            matches = {term.key: await self._match(read, kind, term) for term in plan.terms}
+            source = f"{fts_t} f JOIN {docs_t} d ON d.id = f.rowid"
+            clauses = [f"{fts_t} MATCH ?", *clauses]
+            params = [" OR ".join(f"({m})" for m in matches.values()), *params]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+        async def fetch(sql: str, args: Sequence[Any]) -> list[Any]:
+            return list(await read.execute_fetchall(sql, args))
+
+        total = (await fetch(f"SELECT count(*) FROM {source} {where}", params))[0][0]
+        facets = await self._facets(fetch, source, where, params, query.facets)
+        if query.offset >= MAX_WINDOW or query.offset >= total:
+            return SearchResult(hits=[], total=total, facets=facets)
+        if plan.empty or query.sort != "relevance":
+            order, limit, offset = SORT_SQL[query.sort], query.limit, query.offset
+            if query.offset + query.limit > MAX_WINDOW:
+                limit = MAX_WINDOW - query.offset
+        else:
+            order, limit, offset = f"bm25({fts_t}, {BM25_WEIGHTS})", max(query.window, RERANK_WINDOW), 0
+        rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                           [*params, limit, offset])
+        candidates = [json.loads(data) for (data,) in rows]
+        df: dict[str, int] = {}
+        n_docs = total
+        if not plan.empty:
+            filters_only = f"WHERE {' AND '.join(clauses[1:])}" if len(clauses) > 1 else ""
+            n_docs = (await fetch(f"SELECT count(*) FROM {docs_t} d {filters_only}", params[1:]))[0][0]
+            for key, match in matches.items():
+                df[key] = (await fetch(f"SELECT count(*) FROM {source} {where}", [match, *params[1:]]))[0][0]
+        ranked = rank_candidates(plan, query, candidates, df, n_docs)
+        if plan.empty or query.sort != "relevance":
+            page = ranked  # already the requested page, in engine order
+        else:
+            page = ranked[query.offset: query.window]
+        return SearchResult(hits=to_hits(plan, page), total=total, facets=facets)
+
+    async def _facets(self, fetch: Callable[[str, Sequence[Any]], Awaitable[list[Any]]], source: str,
+                      where: str, params: list[Any], names: Sequence[str]) -> dict[str, dict[str, int]]:
+        facets: dict[str, dict[str, int]] = count_facets(names, [])
+        for name in names:
+            if name in SCALAR_FACETS:
+                sql = (f"SELECT d.{name}, count(*) FROM {source} {where} "
+                       f"{'AND' if where else 'WHERE'} d.{name} IS NOT NULL GROUP BY 1")
+            else:
+                sql = f"SELECT j.value, count(*) FROM {source} JOIN json_each(d.modes) j {where} GROUP BY 1"
+            facets[name] = {str(value): int(n) for value, n in await fetch(sql, params)}
+        return facets
+

@@ -1,0 +1,357 @@
+"""Meilisearch adapter (server profile), over httpx so every call has a bounded timeout and the
+event loop is never blocked.
+
+Meilisearch serves as the candidate generator for the shared re-ranker. One search is one
+``/multi-search`` round trip: a filter-only query (collection size under the filters) plus one
+query per analysed term, each a phrase over the app-segmented ``t_*`` fields (one token per CJK
+character, so a phrase is a substring search) or the ``py_*`` pinyin fields; ASCII words are sent
+unquoted so Meilisearch's typo tolerance applies. This sidesteps the engine's 10-word query limit,
+its prefix-only Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus,
+expanded the same way for both engines, instead of the index's ``synonyms`` setting). Each
+sub-query's ``estimatedTotalHits`` is the term's document frequency for BM25.
+
+Filter values are always sent as quoted, escaped strings or validated integers, so a value such as
+``x" OR field = "y`` stays a value. Engine errors are logged and surface as ``SearchUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterable, Iterable, Sequence
+from typing import Any
+
+import httpx
+import structlog
+
+from search.documents import KINDS, Kind, SearchDocument
+from search.engine import (
+    FACETS,
+    MAX_WINDOW,
+    SearchQuery,
+    SearchResult,
+    count_facets,
+    index_fields,
+    aiter_docs,
+    rank_candidates,
+    region_filters,
+    to_hits,
+)
+from search.errors import SearchUnavailable
+from search.text import QueryPlan, Term, analyze_query
+
+log = structlog.get_logger("techmarket.search.meilisearch")
+
+TEXT_ATTRIBUTES = ["t_title", "t_keywords", "t_body", "t_owner"]
+PINYIN_ATTRIBUTES = ["py_title", "py_body"]
+RETRIEVE = ["id", "title", "body", "keywords", "owner_name", "py_title", "py_body", "published_ts", "price_fen"]
+CANDIDATES_PER_TERM = 100
+SETTINGS: dict[str, Any] = {
+    "searchableAttributes": TEXT_ATTRIBUTES + PINYIN_ATTRIBUTES,
+    "filterableAttributes": ["field", "region", "prefecture", "province", "maturity", "trl", "ip_type",
+                             "transaction_modes", "price_fen", "owner_kind", "owner_id"],
+    "sortableAttributes": ["published_ts", "price_fen", "id"],
+    # "sort" first: an explicit sort orders the matches; relevance comes from the shared re-ranker.
+    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+    "typoTolerance": {"enabled": True, "disableOnAttributes": PINYIN_ATTRIBUTES},
+    "pagination": {"maxTotalHits": MAX_WINDOW},
+    "faceting": {"maxValuesPerFacet": 500},
+    "prefixSearch": "disabled",
+}
+SORTS = {
+    "relevance": ["published_ts:desc", "id:desc"],
+    "newest": ["published_ts:desc", "id:desc"],
+    "price_asc": ["price_fen:asc", "id:asc"],
+    "price_desc": ["price_fen:desc", "id:desc"],
+}
+
+
+def quote(value: Any) -> str:
+    """A filter value as Meilisearch filter syntax: integers as such, anything else a quoted string."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def build_filter(query: SearchQuery) -> list[str | list[str]]:
+    """AND of clauses (a nested list is an OR), values quoted by ``quote``."""
+    clauses: list[str | list[str]] = []
+    for attribute, values in (
+        ("field", query.fields), ("maturity", query.maturity), ("ip_type", query.ip_types),
+        ("owner_kind", query.owner_kinds), ("transaction_modes", query.transaction_modes),
+    ):
+        if values:  # for an array attribute, IN is "any element in"
+            clauses.append(f"{attribute} IN [{', '.join(quote(v) for v in values)}]")
+    if query.regions:
+        clauses.append([f"{attribute} = {quote(value)}" for attribute, value in region_filters(query.regions)])
+    for attribute, op, value in (
+        ("trl", ">=", query.trl_min), ("trl", "<=", query.trl_max),
+        ("price_fen", ">=", query.price_min_fen), ("price_fen", "<=", query.price_max_fen),
+    ):
+        if value is not None:
+            clauses.append(f"{attribute} {op} {quote(int(value))}")
+    return clauses
+
+
+def term_query(term: Term) -> dict[str, Any]:
+    if term.field == "pinyin":
+        return {"q": f'"{term.text}"', "attributesToSearchOn": PINYIN_ATTRIBUTES}
+    if term.is_ascii_word:
+        return {"q": term.text, "attributesToSearchOn": TEXT_ATTRIBUTES}
+    return {"q": f'"{term.phrase}"', "attributesToSearchOn": TEXT_ATTRIBUTES}
+
+
+class MeilisearchEngine:
+    name = "meilisearch"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        index_prefix: str = "techmarket",
+        timeout_seconds: float = 3.0,
+        http_client: httpx.AsyncClient | None = None,
+        wait_for_tasks: bool = False,
+    ) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", index_prefix):
+            raise ValueError("search_index_prefix may only hold letters, digits, '-' and '_'")
+        self.url = url.rstrip("/")
+        self.prefix = index_prefix
+        self.timeout = timeout_seconds
+        self.wait_for_tasks = wait_for_tasks  # tests read their writes; the relay does not need to wait
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._own_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(trust_env=False)
+        self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
+
+    def uid(self, kind: Kind, suffix: str = "") -> str:
+        if kind not in KINDS:
+            raise ValueError(kind)
+        return f"{self.prefix}_{kind}{suffix}"
+
+    # ------------------------------------------------------------ plumbing
+
+    async def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
+                    allow: tuple[str, ...] = ()) -> dict[str, Any]:
+        """One request; transport errors, timeouts and error replies become SearchUnavailable
+        (codes listed in ``allow`` are returned to the caller instead)."""
+        try:
+            response = await self._client.request(
+                method, f"{self.url}{path}", json=json, headers=self._headers, timeout=timeout or self.timeout
+            )
+        except httpx.HTTPError as exc:
+            log.warning("search_engine_error", engine=self.name, path=path, error=repr(exc))
+            raise SearchUnavailable() from exc
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        if response.status_code >= 400:
+            code = body.get("code") if isinstance(body, dict) else None
+            if code in allow:
+                return body
+            log.warning("search_engine_error", engine=self.name, path=path, status=response.status_code,
+                        code=code, error=str(body.get("message", ""))[:300] if isinstance(body, dict) else "")
+            raise SearchUnavailable()
+        return body if isinstance(body, dict) else {"results": body}
+
+    async def _wait(self, task: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        uid = task["taskUid"]
+        deadline = asyncio.get_running_loop().time() + timeout
+        delay = 0.01
+        while True:
+            state = await self._call("GET", f"/tasks/{uid}")
+            if state.get("status") in ("succeeded", "failed", "canceled"):
+                return state
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("search_task_timeout", engine=self.name, task=uid)
+                raise SearchUnavailable()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def _enqueue(self, method: str, path: str, json: Any, *, wait: bool | None = None) -> None:
+        task = await self._call(method, path, json=json, timeout=max(self.timeout, 10.0))
+        if wait if wait is not None else self.wait_for_tasks:
+            state = await self._wait(task)
+            if state.get("status") != "succeeded":
+                log.warning("search_task_failed", engine=self.name, task=task.get("taskUid"),
+                            error=(state.get("error") or {}).get("code"))
+                raise SearchUnavailable()
+
+    async def _create_index(self, uid: str) -> None:
+        task = await self._call("POST", "/indexes", json={"uid": uid, "primaryKey": "id"})
+        state = await self._wait(task)
+        if state.get("status") != "succeeded" and (state.get("error") or {}).get("code") != "index_already_exists":
+            raise SearchUnavailable()
+        await self._enqueue("PATCH", f"/indexes/{uid}/settings", SETTINGS, wait=True)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def ensure_ready(self) -> None:
+        for kind in KINDS:
+            await self._create_index(self.uid(kind))
+        await asyncio.to_thread(analyze_query, "预热")  # loads jieba, opencc, pinyin off the event loop
+
+    async def health(self) -> bool:
+        try:
+            return (await self._call("GET", "/health")).get("status") == "available"
+        except SearchUnavailable:
+            return False
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+    async def count(self, kind: Kind) -> int:
+        stats = await self._call("GET", f"/indexes/{self.uid(kind)}/stats", allow=("index_not_found",))
+        return int(stats.get("numberOfDocuments", 0))
+
+    # ------------------------------------------------------------ writes
+
+    @staticmethod
+    def _document(doc: SearchDocument) -> dict[str, Any]:
+        data = index_fields(doc)
+        if data["price_fen"] is None:
+            del data["price_fen"]  # absent values sort last both ways, as in the embedded engine
+        return data
+
+    async def upsert(self, kind: Kind, docs: Sequence[SearchDocument]) -> None:
+        if not docs:
+            return
+        payload = await asyncio.to_thread(lambda: [self._document(doc) for doc in docs])
+        suffixes = ["", "__build"] if kind in self._building else [""]
+        self._building.get(kind, set()).update(doc.id for doc in docs)
+        for suffix in suffixes:
+            await self._enqueue("PUT", f"/indexes/{self.uid(kind, suffix)}/documents?primaryKey=id", payload)
+
+    async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        suffixes = ["", "__build"] if kind in self._building else [""]
+        self._building.get(kind, set()).update(ids)
+        for suffix in suffixes:
+            await self._enqueue("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids))
+
+    async def rebuild(
+        self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 1000
+    ) -> int:
+        live, build = self.uid(kind), self.uid(kind, "__build")
+        await self._drop_index(build)  # a leftover of an interrupted rebuild
+        await self._create_index(build)
+        await self._create_index(live)  # swapping needs both sides to exist
+        self._building[kind] = set()
+        total = 0
+        try:
+            pending: list[dict[str, Any]] = []
+            batch: list[SearchDocument] = []
+
+            async def flush() -> None:
+                payload = await asyncio.to_thread(lambda: [self._document(doc) for doc in batch])
+                touched = self._building.get(kind, set())  # live writes already reached the new index
+                payload = [item for item in payload if item["id"] not in touched]
+                pending.append(await self._call("POST", f"/indexes/{build}/documents", json=payload, timeout=60))
+                if len(pending) >= 8:  # bound the queue: wait for the oldest before sending more
+                    await self._check(pending.pop(0))
+
+            async for doc in aiter_docs(docs):
+                batch.append(doc)
+                if len(batch) >= batch_size:
+                    await flush()
+                    total, batch = total + len(batch), []
+            if batch:
+                await flush()
+                total += len(batch)
+            for task in pending:
+                await self._check(task)
+            await self._check(await self._call("POST", "/swap-indexes", json=[{"indexes": [live, build]}]))
+        finally:
+            self._building.pop(kind, None)
+        await self._enqueue("DELETE", f"/indexes/{build}", None, wait=False)
+        return total
+
+    async def _drop_index(self, uid: str) -> None:
+        state = await self._wait(await self._call("DELETE", f"/indexes/{uid}"))
+        if state.get("status") != "succeeded" and (state.get("error") or {}).get("code") != "index_not_found":
+            raise SearchUnavailable()
+
+    async def _check(self, task: dict[str, Any]) -> None:
+        state = await self._wait(task, timeout=600)
+        if state.get("status") != "succeeded":
+            log.warning("search_task_failed", engine=self.name, task=task.get("taskUid"),
+                        error=(state.get("error") or {}).get("code"))
+            raise SearchUnavailable()
+
+    # ------------------------------------------------------------ reads
+
+    async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
+        plan = analyze_query(query.text)
+        result = await (self._browse(kind, query, plan) if plan.empty else self._match(kind, query, plan))
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def _base(self, kind: Kind, query: SearchQuery) -> dict[str, Any]:
+        return {"indexUid": self.uid(kind), "filter": build_filter(query) or None}
+
+    async def _multi(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        reply = await self._call("POST", "/multi-search", json={"queries": queries},
+                                 allow=("index_not_found",))
+        if reply.get("code") == "index_not_found":
+            return [{"hits": [], "estimatedTotalHits": 0, "facetDistribution": {}} for _ in queries]
+        return list(reply["results"])
+
+    async def _browse(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+        if query.offset >= MAX_WINDOW:
+            limit = 0
+        else:
+            limit = min(query.limit, MAX_WINDOW - query.offset)
+        request = {**self._base(kind, query), "q": "", "offset": query.offset, "limit": limit,
+                   "sort": SORTS[query.sort], "attributesToRetrieve": RETRIEVE, "facets": list(query.facets)}
+        (result,) = await self._multi([request])
+        page = [(hit, 0.0) for hit in result["hits"]]
+        return SearchResult(hits=to_hits(plan, page), total=int(result["estimatedTotalHits"]),
+                            facets=self._facets(query, [result]))
+
+    async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+        terms = plan.terms
+        relevance = query.sort == "relevance"
+        per_term = max(query.window, CANDIDATES_PER_TERM) if relevance else query.window
+        retrieve = RETRIEVE + [f for f in FACETS if f in query.facets]
+        queries: list[dict[str, Any]] = [{**self._base(kind, query), "q": "", "limit": 0}]
+        for term in terms:
+            sub = {**self._base(kind, query), **term_query(term), "limit": per_term, "matchingStrategy": "all",
+                   "attributesToRetrieve": retrieve}
+            if not relevance:
+                sub["sort"] = SORTS[query.sort]
+            if query.facets:
+                sub["facets"] = list(query.facets)
+            queries.append(sub)
+        results = await self._multi(queries)
+        n_docs = int(results[0]["estimatedTotalHits"])
+        union: dict[int, dict[str, Any]] = {}
+        complete = True
+        df: dict[str, int] = {}
+        for term, result in zip(terms, results[1:], strict=True):
+            df[term.key] = int(result["estimatedTotalHits"])
+            complete = complete and df[term.key] <= per_term
+            for hit in result["hits"]:
+                union.setdefault(int(hit["id"]), hit)
+        total = len(union) if complete else max([len(union), *df.values()])
+        facets = count_facets(query.facets, union.values()) if complete else self._facets(query, results[1:])
+        if query.offset >= min(total, MAX_WINDOW):
+            return SearchResult(hits=[], total=total, facets=facets)
+        ranked = rank_candidates(plan, query, union.values(), df, n_docs)
+        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window]), total=total, facets=facets)
+
+    @staticmethod
+    def _facets(query: SearchQuery, results: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+        """Per value, the largest count any sub-query saw: exact for one query, a lower bound for many."""
+        facets: dict[str, dict[str, int]] = {name: {} for name in query.facets}
+        for result in results:
+            for name, values in (result.get("facetDistribution") or {}).items():
+                if name in facets:
+                    for value, n in values.items():
+                        facets[name][value] = max(facets[name].get(value, 0), int(n))
+        return facets

@@ -1,0 +1,28 @@
+"""Search errors, all rendered by the one problem+json handler.
+
+Hierarchy::
+
+    ServiceUnavailable (503)
+    └── SearchUnavailable        engine down, timed out or answered garbage (text never leaked)
+    ValidationFailed (422)
+    └── QueryTooLong             query text over MAX_QUERY_CHARS
+"""
+
+from __future__ import annotations
+
+from core.errors import FieldError, ServiceUnavailable, ValidationFailed
+
+
+class SearchUnavailable(ServiceUnavailable):
+    code = "search_unavailable"
+    message = "搜索服务暂时不可用, 请稍后重试"
+
+
+class QueryTooLong(ValidationFailed):
+    code = "query_too_long"
+    message = "搜索词过长"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            errors=[FieldError(field="query.q", code=self.code, message=f"搜索词不能超过 {limit} 个字符")]
+        )

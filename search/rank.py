@@ -1,0 +1,176 @@
+"""Engine-agnostic relevance: BM25F over the analysed query, and highlights on the original text.
+
+Engines are candidate generators: they return the documents matching any query term and, per
+term, its document frequency. Scoring here is the same for every engine, which is what makes the
+two engines rank alike and lets the app use what engines lack (a Chinese term inside a longer word,
+synonyms weighted below the typed word, pinyin, English typos, coverage of the query's concepts).
+
+Score of a document = coverage × Σ over query concepts of the best alternative's
+``weight × idf × saturated(Σ_field w_f · tf_f / length_norm_f)``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from search.text import QueryPlan, Term, edit_distance, normalize, normalize_mapped, syllables, typo_budget
+
+K1 = 1.2
+TEXT_FIELDS = {"title": (3.0, 0.5), "keywords": (2.5, 0.3), "body": (1.0, 0.75), "owner": (1.0, 0.3)}
+PINYIN_FIELDS = {"py_title": (2.5, 0.3), "py_body": (0.8, 0.5)}
+FUZZY_DISCOUNT = 0.8
+SNIPPET_CHARS = 120
+
+
+@dataclass
+class Prepared:
+    id: int
+    text: dict[str, str]
+    words: dict[str, Counter[str]]
+    pinyin: dict[str, Counter[str]]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> Prepared:
+        text = {
+            "title": normalize(doc.get("title") or ""),
+            "keywords": normalize(" ; ".join(doc.get("keywords") or [])),
+            "body": normalize(doc.get("body") or ""),
+            "owner": normalize(doc.get("owner_name") or ""),
+        }
+        return cls(
+            id=int(doc["id"]),
+            text=text,
+            words={name: Counter(re.findall(r"[a-z0-9]+", value)) for name, value in text.items()},
+            pinyin={name: Counter((doc.get(name) or "").split()) for name in PINYIN_FIELDS},
+        )
+
+    def length(self, name: str) -> int:
+        source = self.text.get(name)
+        return len(source) if source is not None else sum(self.pinyin[name].values())
+
+
+def term_frequency(term: Term, doc: Prepared, name: str) -> float:
+    if term.field == "pinyin":
+        return float(doc.pinyin[name][term.text]) if name in doc.pinyin else 0.0
+    if name not in doc.text:
+        return 0.0
+    if term.is_ascii_word:
+        counts = doc.words[name]
+        tf = float(counts[term.text])
+        budget = typo_budget(term.text)
+        if budget:
+            tf += FUZZY_DISCOUNT * sum(
+                n for w, n in counts.items()
+                if w != term.text and w[:1] == term.text[:1] and edit_distance(w, term.text, budget) <= budget
+            )
+        return tf
+    return float(doc.text[name].count(term.text))
+
+
+def idf(df: int, n_docs: int) -> float:
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def score(
+    plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_docs: int
+) -> dict[int, float]:
+    """BM25F score per document id; 0 for documents matching no concept."""
+    if not docs or plan.empty:
+        return {doc.id: 0.0 for doc in docs}
+    fields = {**TEXT_FIELDS, **PINYIN_FIELDS}
+    average = {name: max(1.0, sum(d.length(name) for d in docs) / len(docs)) for name in fields}
+    n_docs = max(n_docs, len(docs))
+    weights = {term.key: idf(min(df.get(term.key, 0), n_docs), n_docs) for term in plan.terms}
+    scores: dict[int, float] = {}
+    for doc in docs:
+        total = 0.0
+        matched = 0
+        for group in plan.groups:
+            best = 0.0
+            for term in group.terms:
+                names = PINYIN_FIELDS if term.field == "pinyin" else TEXT_FIELDS
+                pseudo = 0.0
+                for name, (weight, b) in names.items():
+                    tf = term_frequency(term, doc, name)
+                    if tf:
+                        pseudo += weight * tf / (1 - b + b * doc.length(name) / average[name])
+                if pseudo:
+                    best = max(best, term.weight * weights[term.key] * pseudo * (K1 + 1) / (pseudo + K1))
+            if best:
+                matched += 1
+                total += best
+        scores[doc.id] = total * (0.5 + 0.5 * matched / len(plan.groups))
+    return scores
+
+
+# ---------------------------------------------------------------- highlights
+
+
+def _spans(plan: QueryPlan, norm: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    pinyin_terms: set[str] = set()
+    for term in plan.terms:
+        if term.field == "pinyin":
+            pinyin_terms.add(term.text)
+        elif term.is_ascii_word:
+            budget = typo_budget(term.text)
+            for match in re.finditer(r"[a-z0-9]+", norm):
+                word = match.group()
+                if word == term.text or (
+                    budget and word[:1] == term.text[:1] and edit_distance(word, term.text, budget) <= budget
+                ):
+                    spans.append(match.span())
+        elif len(term.text) >= 1:
+            start = norm.find(term.text)
+            while start >= 0:
+                spans.append((start, start + len(term.text)))
+                start = norm.find(term.text, start + 1)
+    if pinyin_terms:
+        syl = syllables(norm, accurate=False)
+        for start in range(len(norm)):
+            joined = ""
+            for end in range(start, min(start + 4, len(norm))):
+                if not syl[end]:
+                    break
+                joined += syl[end]
+                if end > start and joined in pinyin_terms:  # a lone syllable (shu → 术) is too loose
+                    spans.append((start, end + 1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(plan: QueryPlan, original: str, *, crop: int | None = None) -> str:
+    """``original`` HTML-escaped, matches wrapped in <em>…</em>; cropped around the first match."""
+    if not original:
+        return ""
+    norm, origin = normalize_mapped(original)
+    spans = [(origin[s], origin[e - 1] + 1) for s, e in _spans(plan, norm)] if not plan.empty else []
+    lo, hi = 0, len(original)
+    if crop is not None and len(original) > crop:
+        first = spans[0][0] if spans else 0
+        lo = max(0, min(first - crop // 4, len(original) - crop))
+        hi = lo + crop
+    out: list[str] = ["…" if lo > 0 else ""]
+    cursor = lo
+    for start, end in spans:
+        if end <= lo or start >= hi:
+            continue
+        start, end = max(start, cursor), min(end, hi)
+        out.append(html.escape(original[cursor:start]))
+        out.append(f"<em>{html.escape(original[start:end])}</em>")
+        cursor = end
+    out.append(html.escape(original[cursor:hi]))
+    out.append("…" if hi < len(original) else "")
+    return "".join(out)

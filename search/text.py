@@ -1,0 +1,444 @@
+"""Chinese text processing shared by every engine: normalisation, segmentation, pinyin, thesaurus.
+
+Both engines index the same derived fields and receive the same analysed query, so a listing is
+found the same way whichever engine serves it. The heavy resources (jieba dictionary, opencc
+tables, pinyin tables, thesaurus) load lazily, once per process, under a lock.
+
+Derived fields (see ``analyze_document``):
+
+* ``t_*``  normalised text with every CJK character a separate token and ASCII words kept whole.
+  A phrase query over these tokens is an exact substring search, so 处理 finds 待处理 and 镁 finds
+  镁合金, which word-segmented indexes miss (a word inside a longer jieba token).
+* ``py_title`` / ``py_body``  pinyin of jieba words (full, e.g. ``xitu``; initials of long title words,
+  e.g. ``xtyc``) so users who type pinyin find the listing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+THESAURUS_PATH = Path(__file__).with_name("data") / "thesaurus.txt"
+MAX_QUERY_CHARS = 200
+MAX_QUERY_TERMS = 24  # bounds the work per query (sub-queries on Meilisearch, OR branches in FTS5)
+
+_lock = threading.Lock()
+_WS = re.compile(r"\s+")
+_ALNUM = re.compile(r"[a-z0-9]")
+
+STOPWORDS = frozenset(
+    """的 了 和 与 及 或 在 给 把 被 从 里 中 对 用 为 等 是 有 将 以 于 及其 并 而 其 之 这 那 个 种 一种 一个
+    如何 怎么 什么 哪些 能 可 可以 需要 要 想 找 求 寻求 我们 我 请 关于 进行 通过 利用 基于 方面 相关 用于
+    the a an of for and or in on to with by from""".split()
+)
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+def is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or 0xF900 <= code <= 0xFAFF
+
+
+def has_cjk(text: str) -> bool:
+    return any(is_cjk(char) for char in text)
+
+
+@cache
+def _t2s() -> tuple[object, frozenset[str], dict[str, str]]:
+    import opencc
+
+    converter = opencc.OpenCC("t2s")
+    path = Path(opencc.__file__).with_name("dictionary") / "TSCharacters.txt"
+    chars: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        trad, _, simp = line.partition("\t")
+        if trad and simp and trad != simp.split()[0]:
+            chars[trad] = simp.split()[0]
+    return converter, frozenset(chars), chars
+
+
+def to_simplified(text: str) -> str:
+    """繁→简 with opencc phrases; skipped (fast path) when no traditional character is present."""
+    converter, traditional, _ = _t2s()
+    if not any(char in traditional for char in text):
+        return text
+    return str(converter.convert(text))  # type: ignore[attr-defined]
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width, Ⅳ → IV), lowercase, 繁→简, collapsed whitespace."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _WS.sub(" ", to_simplified(text)).strip()
+
+
+def normalize_mapped(text: str) -> tuple[str, list[int]]:
+    """Character-wise ``normalize`` plus, for each output character, its index in ``text``.
+
+    Used to put highlight marks on the original text after matching on the normalised one.
+    """
+    _, _, chars = _t2s()
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        mapped = unicodedata.normalize("NFKC", char).lower()
+        if len(mapped) == 1:
+            mapped = chars.get(mapped, mapped)
+        for piece in mapped:
+            out.append(piece)
+            origin.append(index)
+    return "".join(out), origin
+
+
+def spaced(normalized: str) -> str:
+    """Every CJK character as its own token, ASCII words kept, everything else a separator."""
+    out: list[str] = []
+    for char in normalized:
+        if is_cjk(char):
+            out.append(f" {char} ")
+        elif char.isalnum():
+            out.append(char)
+        else:
+            out.append(" ")
+    return _WS.sub(" ", "".join(out)).strip()
+
+
+def ascii_words(normalized: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", normalized)
+
+
+# ---------------------------------------------------------------- thesaurus
+
+
+@dataclass(frozen=True)
+class Thesaurus:
+    groups: tuple[tuple[str, ...], ...]
+    by_term: dict[str, tuple[int, ...]]
+    english: frozenset[str]  # single ASCII words, the vocabulary for typo correction
+
+    def synonyms(self, term: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for group_id in self.by_term.get(term, ()):
+            for other in self.groups[group_id]:
+                if other != term:
+                    seen[other] = None
+        return list(seen)
+
+    def correct(self, word: str) -> str | None:
+        """The thesaurus English word within typo distance of ``word`` (closest, then shortest)."""
+        allowed = typo_budget(word)
+        if not allowed or word in self.english:
+            return None
+        best: tuple[int, int, str] | None = None
+        for candidate in self.english:
+            if abs(len(candidate) - len(word)) > allowed or candidate[0] != word[0]:
+                continue
+            distance = edit_distance(word, candidate, allowed)
+            if distance <= allowed and (best is None or (distance, len(candidate), candidate) < best):
+                best = (distance, len(candidate), candidate)
+        return best[2] if best else None
+
+
+def load_thesaurus(path: Path = THESAURUS_PATH) -> Thesaurus:
+    groups: list[tuple[str, ...]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        terms = tuple(dict.fromkeys(normalize(term.replace("_", " ")) for term in line.split()))
+        if len(terms) >= 2:
+            groups.append(terms)
+    by_term: dict[str, list[int]] = {}
+    for group_id, terms in enumerate(groups):
+        for term in terms:
+            by_term.setdefault(term, []).append(group_id)
+    english = frozenset(t for terms in groups for t in terms if re.fullmatch(r"[a-z][a-z\-]+", t))
+    return Thesaurus(tuple(groups), {k: tuple(v) for k, v in by_term.items()}, english)
+
+
+@cache
+def thesaurus() -> Thesaurus:
+    return load_thesaurus()
+
+
+def typo_budget(word: str) -> int:
+    """Meilisearch's defaults: one typo from 5 letters, two from 9; none for digits."""
+    if not word.isalpha():
+        return 0
+    return 2 if len(word) >= 9 else 1 if len(word) >= 5 else 0
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Damerau-Levenshtein (optimal string alignment), stopping early above ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+# ---------------------------------------------------------------- segmentation
+
+
+_jieba_tokenizer: object | None = None
+
+
+def _jieba() -> object:
+    """A private jieba tokenizer with the thesaurus terms added, so 磁材 or 锂电 stay one word."""
+    global _jieba_tokenizer
+    if _jieba_tokenizer is None:
+        with _lock:
+            if _jieba_tokenizer is None:
+                import logging
+
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                for term in thesaurus().by_term:
+                    if has_cjk(term) and len(term) >= 2 and " " not in term:
+                        tokenizer.add_word(term, freq=2000)
+                _jieba_tokenizer = tokenizer
+    return _jieba_tokenizer
+
+
+def _content(token: str) -> bool:
+    return bool(token.strip()) and (has_cjk(token) or bool(_ALNUM.search(token)))
+
+
+def words(normalized: str) -> list[str]:
+    """jieba precise-mode words (content tokens only)."""
+    return [t for t in _jieba().cut(normalized) if _content(t)]  # type: ignore[attr-defined]
+
+
+def search_words(normalized: str) -> list[str]:
+    """jieba ``cut_for_search`` words: long words plus the shorter words inside them."""
+    return [t for t in _jieba().cut_for_search(normalized) if _content(t)]  # type: ignore[attr-defined]
+
+
+def segmented(text: str) -> str:
+    """Space-joined ``cut_for_search`` words of the normalised text (for engines that want words)."""
+    return " ".join(search_words(normalize(text)))
+
+
+# ---------------------------------------------------------------- pinyin
+
+
+@cache
+def _char_pinyin() -> dict[str, str]:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    table: dict[str, str] = {}
+    for code, readings in pinyin_dict.items():
+        first = readings.split(",")[0]
+        plain = "".join(c for c in unicodedata.normalize("NFD", first) if not unicodedata.combining(c))
+        table[chr(code)] = plain.replace("ü", "v").lower()
+    return table
+
+
+def syllables(normalized: str, *, accurate: bool) -> list[str]:
+    """One pinyin syllable per character ('' for non-CJK). ``accurate`` resolves polyphones by phrase."""
+    if accurate:
+        from pypinyin import lazy_pinyin
+
+        result = lazy_pinyin(normalized, errors=lambda chunk: [""] * len(chunk))
+        if len(result) == len(normalized):
+            return [s if is_cjk(c) else "" for s, c in zip(result, normalized, strict=True)]
+    table = _char_pinyin()
+    return [table.get(c, "") if is_cjk(c) else "" for c in normalized]
+
+
+def pinyin_tokens(normalized: str, *, title: bool) -> list[str]:
+    """Pinyin of each jieba word (2–4 CJK chars); for titles also of every CJK bigram and the
+    initials of words of 3+ characters, so ``xitu`` and ``xtyc`` both find 稀土永磁."""
+    syl = syllables(normalized, accurate=title)
+    out: dict[str, None] = {}
+    for word, start, end in _jieba().tokenize(normalized, mode="search"):  # type: ignore[attr-defined]
+        if 2 <= end - start <= 4 and all(is_cjk(c) for c in word):
+            out["".join(syl[start:end])] = None
+            if title and end - start >= 3:
+                out["".join(s[0] for s in syl[start:end] if s)] = None
+    if title:
+        for i in range(len(normalized) - 1):
+            if is_cjk(normalized[i]) and is_cjk(normalized[i + 1]):
+                out[syl[i] + syl[i + 1]] = None
+    return [token for token in out if token]
+
+
+# ---------------------------------------------------------------- documents
+
+
+def analyze_document(title: str, body: str, keywords: Iterable[str], owner_name: str) -> dict[str, str]:
+    """The derived, engine-independent text fields of one document."""
+    n_title = normalize(title)
+    n_keywords = normalize(" ; ".join(keywords))
+    n_body = normalize(body)
+    head = f"{n_title} ; {n_keywords}"
+    return {
+        "t_title": spaced(n_title),
+        "t_keywords": spaced(n_keywords),
+        "t_body": spaced(n_body),
+        "t_owner": spaced(normalize(owner_name)),
+        "py_title": " ".join(pinyin_tokens(head, title=True)),
+        "py_body": " ".join(pinyin_tokens(n_body, title=False)),
+    }
+
+
+# ---------------------------------------------------------------- queries
+
+TermField = Literal["text", "pinyin"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One string to look for. ``text`` terms match the t_* fields (a substring; an ASCII word may
+    carry typos), ``pinyin`` terms match the py_* fields exactly."""
+
+    text: str
+    weight: float
+    field: TermField = "text"
+
+    @property
+    def key(self) -> str:
+        return f"{self.field}:{self.text}"
+
+    @property
+    def phrase(self) -> str:
+        return spaced(self.text)
+
+    @property
+    def is_ascii_word(self) -> bool:
+        return self.field == "text" and re.fullmatch(r"[a-z0-9]+", self.text) is not None
+
+
+@dataclass
+class Group:
+    """One concept of the query and its alternative spellings; a document scores its best one."""
+
+    label: str
+    terms: list[Term] = field(default_factory=list)
+
+    def add(self, text: str, weight: float, field_: TermField = "text") -> None:
+        text = text.strip()
+        if not text or not (has_cjk(text) or _ALNUM.search(text)):
+            return
+        for i, existing in enumerate(self.terms):
+            if existing.text == text and existing.field == field_:
+                if weight > existing.weight:
+                    self.terms[i] = Term(text, weight, field_)
+                return
+        self.terms.append(Term(text, weight, field_))
+
+
+@dataclass
+class QueryPlan:
+    text: str  # normalised query
+    groups: list[Group]
+
+    @property
+    def empty(self) -> bool:
+        return not self.groups
+
+    @property
+    def terms(self) -> list[Term]:
+        seen: dict[str, Term] = {}
+        for group in self.groups:
+            for term in group.terms:
+                if term.key not in seen or term.weight > seen[term.key].weight:
+                    seen[term.key] = term
+        return list(seen.values())
+
+
+def analyze_query(text: str) -> QueryPlan:
+    """Normalise, segment and expand a query (synonyms, English typos, pinyin, 繁→简).
+
+    A query with no letters, digits or CJK characters is empty: the caller browses (match-all).
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        from search.errors import QueryTooLong
+
+        raise QueryTooLong(MAX_QUERY_CHARS)
+    norm = normalize(text)
+    if not (has_cjk(norm) or _ALNUM.search(norm)):
+        return QueryPlan(norm, [])
+    thes = thesaurus()
+    tokens = [t for t in words(norm) if t not in STOPWORDS]
+    groups: list[Group] = []
+    for token in dict.fromkeys(tokens):
+        group = Group(token)
+        group.add(token, 1.0)
+        if has_cjk(token):
+            if len(token) >= 3:  # a long word's parts still count a little: 植物补光 → 植物, 补光
+                parts = [s for s in search_words(token) if s != token and len(s) >= 2]
+                if len(token) == 4 and all(is_cjk(c) for c in token):
+                    parts += [token[:2], token[2:]]
+                for sub in parts:
+                    group.add(sub, 0.5)
+        elif token.isalpha():
+            group.add(token, 0.9, "pinyin")
+            corrected = thes.correct(token)
+            if corrected:
+                group.add(corrected, 0.9)
+                token = corrected
+        for synonym in thes.synonyms(token):
+            group.add(synonym, 0.8)
+        groups.append(group)
+    # Thesaurus terms the segmentation split apart (淀粉废水) or hid inside a longer word, unless
+    # that word is a thesaurus term itself (风机叶片 already stands for 风机 and 叶片).
+    token_set = set(tokens)
+    covered = [t for t in token_set if t in thes.by_term]
+    for term in thes.by_term:
+        if len(term) < 2 or term in token_set or term not in norm or any(term in t for t in covered):
+            continue
+        if not has_cjk(term) and not re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", norm):
+            continue
+        group = Group(term)
+        group.add(term, 1.0)
+        for synonym in thes.synonyms(term):
+            group.add(synonym, 0.8)
+        groups.append(group)
+    # All-letter queries typed with spaces (``xi tu``) are also tried as one pinyin word.
+    letters = norm.split()
+    if 2 <= len(letters) <= 4 and all(w.isalpha() and w.isascii() and len(w) <= 6 for w in letters):
+        group = Group("".join(letters))
+        group.add("".join(letters), 1.0, "pinyin")
+        groups.append(group)
+    return QueryPlan(norm, _cap(groups))
+
+
+def _cap(groups: list[Group]) -> list[Group]:
+    """Keep at most MAX_QUERY_TERMS terms, dropping the weakest alternatives first."""
+    budget = MAX_QUERY_TERMS
+    for group in groups:
+        group.terms.sort(key=lambda t: -t.weight)
+    kept: list[Group] = []
+    for group in groups:  # every concept keeps its own spelling while the budget lasts
+        if budget <= 0:
+            break
+        kept.append(Group(group.label, group.terms[:1]))
+        budget -= 1
+    rank = sorted(
+        ((t.weight, -gi, ti) for gi, g in enumerate(groups[: len(kept)]) for ti, t in enumerate(g.terms) if ti),
+        reverse=True,
+    )
+    for _, neg_gi, ti in rank[: max(budget, 0)]:
+        kept[-neg_gi].terms.append(groups[-neg_gi].terms[ti])
+    return kept
