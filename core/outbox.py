@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Index, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, utcnow
@@ -42,17 +43,29 @@ async def enqueue(session: AsyncSession, topic: str, key: str, payload: dict[str
 
 
 async def claim_due(session: AsyncSession, topics: list[str], limit: int = 100) -> list[OutboxEvent]:
-    """Due, unprocessed events in id order, locked for this transaction on PostgreSQL."""
+    """The oldest unprocessed event of each (topic, key), if due; locked for this transaction on PostgreSQL.
+
+    Only a key's head event is claimable, and a worker holds its row lock until it commits, so
+    events of one key are handled one after another even with several workers.
+    """
+    earlier = aliased(OutboxEvent)
+    earlier_pending = (
+        select(earlier.id)
+        .where(earlier.topic == OutboxEvent.topic, earlier.key == OutboxEvent.key)
+        .where(earlier.processed_at.is_(None), earlier.id < OutboxEvent.id)  # type: ignore[union-attr,operator]
+        .exists()
+    )
     statement = (
         select(OutboxEvent)
         .where(OutboxEvent.topic.in_(topics))  # type: ignore[attr-defined]
         .where(OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
         .where(OutboxEvent.available_at <= utcnow())
+        .where(~earlier_pending)
         .order_by(OutboxEvent.id)  # type: ignore[arg-type]
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
+        statement = statement.with_for_update(skip_locked=True, of=OutboxEvent)
     return list((await session.execute(statement)).scalars())
 
 
@@ -67,3 +80,11 @@ def schedule_retry(event: OutboxEvent, error: str) -> None:
     event.attempts += 1
     event.last_error = error[:2000]
     event.available_at = utcnow() + min(MAX_BACKOFF, timedelta(seconds=2**event.attempts))
+
+
+def lease(events: list[OutboxEvent], seconds: float) -> None:
+    """Hide claimed events for ``seconds`` so the work (e.g. an HTTP call) can run outside the
+    transaction; a worker that dies mid-way leaves them to be claimed again when the lease ends."""
+    until = utcnow() + timedelta(seconds=seconds)
+    for event in events:
+        event.available_at = until

@@ -1,0 +1,99 @@
+"""Listing changes reach the index through the outbox; search answers through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from core.db import Database
+from core.settings import Settings
+from market.demo import PLATFORM_ADMIN_EMAIL
+from search.engine import SearchQuery
+from search.engines import build_engine
+from search.indexing import relay_once, reindex
+from tests.fixtures.app import login
+from tests.market.test_listings import INSTITUTE, achievement
+
+
+async def publish(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    owner = await login(client, INSTITUTE)
+    admin = await login(client, PLATFORM_ADMIN_EMAIL)
+    created = (await client.post("/api/v1/achievements", json=achievement(**overrides), headers=owner)).json()
+    await client.post(f"/api/v1/achievements/{created['id']}/submit", headers=owner)
+    reply = await client.post(f"/api/v1/achievements/{created['id']}/approve", headers=admin)
+    assert reply.status_code == 200, reply.text
+    return created
+
+
+async def search(client: httpx.AsyncClient, q: str, **params: Any) -> dict[str, Any]:
+    reply = await client.get("/api/v1/search/achievements", params={"q": q, **params})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def test_published_listing_becomes_findable_and_withdrawn_disappears(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    item = await publish(client)
+    assert (await search(client, "钕铁硼"))["total"] == 0  # the request did not wait for the engine
+    assert await relay_once(database, app.state.search) >= 1
+    found = await search(client, "钕铁硼永磁")
+    assert [hit["listing"]["id"] for hit in found["items"]] == [item["id"]]
+    assert "<em>" in found["items"][0]["highlights"]["title"]
+    assert found["facets"]["field"] == {"new_materials": 1}
+    assert await relay_once(database, app.state.search) == 0  # nothing left: each event handled once
+
+    owner = await login(client, INSTITUTE)
+    await client.post(f"/api/v1/achievements/{item['id']}/withdraw", headers=owner)
+    # Before the relay runs, the API already hides it (the database wins over a lagging index).
+    assert (await search(client, "钕铁硼永磁"))["items"] == []
+    await relay_once(database, app.state.search)
+    assert (await search(client, "钕铁硼永磁"))["total"] == 0
+
+
+async def test_writes_succeed_while_engine_is_down_and_index_catches_up(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    down = build_engine(settings.model_copy(update={"search_url": f"http://127.0.0.1:{closed_port}", "search_key": "k", "search_timeout_seconds": 0.5}))
+    item = await publish(client)  # the write does not touch the engine
+    assert await relay_once(database, down) == 0  # failed: scheduled for retry, not lost
+    await down.aclose()
+
+    embedded = build_engine(settings)
+    await embedded.ensure_ready()
+    try:
+        assert await relay_once(database, embedded) == 0  # backing off: not due yet
+        await asyncio.sleep(2.1)  # first retry after 2 s
+        assert await relay_once(database, embedded) == 1
+        assert item["id"] in [hit.id for hit in (await embedded.search("achievement", SearchQuery(text="钕铁硼"))).hits]
+    finally:
+        await embedded.aclose()
+
+
+async def test_reindex_rebuilds_from_the_database(app: FastAPI, client: httpx.AsyncClient, database: Database) -> None:
+    first = await publish(client)
+    second = await publish(client, title="稀土抛光粉回收再生技术", keywords=["抛光粉", "回收"])
+    assert await reindex(database, app.state.search, "achievement") == 2
+    ids = {hit["listing"]["id"] for hit in (await search(client, "稀土"))["items"]}
+    assert ids == {first["id"], second["id"]}
+
+
+async def test_bad_search_input_is_a_clear_4xx(client: httpx.AsyncClient) -> None:
+    too_long = await client.get("/api/v1/search/achievements", params={"q": "稀土" * 150})
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "query_too_long")
+    assert too_long.json()["errors"][0]["field"] == "query.q"
+    unknown = await client.get("/api/v1/search/achievements", params={"field": "magic"})
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["code"] == "unknown_field"
+    injection = await client.get("/api/v1/search/achievements", params={"q": '" OR 1=1 --', "region": "150200"})
+    assert injection.status_code == 200
+    punctuation = await client.get("/api/v1/search/achievements", params={"q": "!!!，。、"})
+    assert punctuation.status_code == 200
+    beyond = await client.get("/api/v1/search/achievements", params={"offset": 1000})
+    assert beyond.status_code == 200 and beyond.json()["items"] == []
