@@ -1,0 +1,87 @@
+"""Subscriptions, notifications (read/unread) and the organization's webhook."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+
+from core.errors import problem_responses
+from market.deps import CurrentPrincipal, SessionDep
+from market.identity.endpoints import AUTH_ERRORS
+from market.identity.errors import NotOrganizationAdmin, OtherOrganization
+from search.alerts.repository import AlertRepository
+from search.alerts.schemas import (
+    NotificationPage,
+    NotificationRead,
+    SubscriptionCreate,
+    SubscriptionPage,
+    SubscriptionRead,
+    WebhookRead,
+    WebhookSet,
+)
+from search.alerts.service import (
+    AlertService,
+    InvalidWebhookUrl,
+    NotificationNotFound,
+    NotOwnListing,
+    SubscriptionNotFound,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+def get_alert_service(session: SessionDep) -> AlertService:
+    return AlertService(AlertRepository(session))
+
+
+AlertServiceDep = Annotated[AlertService, Depends(get_alert_service)]
+
+
+@router.post(
+    "/subscriptions", response_model=SubscriptionRead, status_code=status.HTTP_201_CREATED, summary="订阅匹配提醒",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOwnListing),
+)
+async def subscribe(data: SubscriptionCreate, principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionRead:
+    return SubscriptionRead.model_validate(await service.subscribe(principal, data))
+
+
+@router.get("/subscriptions", response_model=SubscriptionPage, summary="本单位的订阅", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
+async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionPage:
+    rows = await service.subscriptions(principal)
+    return SubscriptionPage(items=[SubscriptionRead.model_validate(r) for r in rows], total=len(rows))
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, summary="取消订阅",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization, SubscriptionNotFound),
+)
+async def unsubscribe(subscription_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> None:
+    await service.unsubscribe(principal, subscription_id)
+
+
+@router.get("/notifications", response_model=NotificationPage, summary="匹配提醒", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
+async def notifications(
+    principal: CurrentPrincipal,
+    service: AlertServiceDep,
+    unread: bool = False,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> NotificationPage:
+    rows, total = await service.notifications(principal, unread=unread, offset=offset, limit=limit)
+    return NotificationPage(items=[NotificationRead.model_validate(r) for r in rows], total=total)
+
+
+@router.post(
+    "/notifications/{notification_id}/read", response_model=NotificationRead, summary="标为已读",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotificationNotFound),
+)
+async def mark_read(notification_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> NotificationRead:
+    return NotificationRead.model_validate(await service.mark_read(principal, notification_id))
+
+
+@router.put(
+    "/organizations/{organization_id}/webhook", response_model=WebhookRead, summary="设置提醒回调地址 (返回签名密钥, 只显示一次)",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOrganizationAdmin, InvalidWebhookUrl),
+)
+async def set_webhook(organization_id: int, data: WebhookSet, request: Request, principal: CurrentPrincipal, service: AlertServiceDep) -> WebhookRead:
+    endpoint, secret = await service.set_webhook(principal, organization_id, data.url, request.url.netloc)
+    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at)

@@ -1,0 +1,60 @@
+"""Re-ranking a candidate set against one query listing (pure: no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from search.matching.features import Profile, cosine, gram_vector, gram_weights, matched_terms
+from search.matching.scoring import Match, Side, combine
+
+GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differently (苦咸/苦咸水)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    profile: Profile
+    side: Side
+
+
+def rank(
+    query: Profile,
+    query_side: Side,
+    candidates: Sequence[Candidate],
+    *,
+    query_is_demand: bool,
+    field_names: Mapping[str, str],
+) -> list[tuple[Candidate, Match]]:
+    """Candidates best first. Text is scaled to the best candidate, so scores compare within a list."""
+    if not candidates:
+        return []
+    weights = gram_weights(c.profile for c in candidates)
+    default = max(weights.values(), default=1.0)
+    query_grams = gram_vector(query.grams, weights, default)
+    raw = [
+        cosine(query.vector, c.profile.vector) + GRAM_WEIGHT * cosine(query_grams, gram_vector(c.profile.grams, weights, default))
+        for c in candidates
+    ]
+    top = max(raw) or 1.0
+    results = []
+    for candidate, text in zip(candidates, raw, strict=True):
+        achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
+        match = combine(text / top, matched_terms(query, candidate.profile), achievement, demand, field_names)
+        results.append((candidate, match))
+    results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
+    return results
+
+
+def pair(query: Profile, query_side: Side, document: Profile, document_side: Side, *, query_is_demand: bool, field_names: Mapping[str, str]) -> Match:
+    """One listing against one query, on an absolute scale (no candidate set to compare with):
+    the text part is the mean of the word and bigram cosines, so thresholds mean the same everywhere."""
+    text = text_similarity(query, document)
+    achievement, demand = (document_side, query_side) if query_is_demand else (query_side, document_side)
+    return combine(min(1.0, text), matched_terms(query, document), achievement, demand, field_names)
+
+
+def text_similarity(query: Profile, document: Profile) -> float:
+    """Mean of word and bigram cosines, in [0, 1]."""
+    grams = cosine(gram_vector(query.grams, {}, 1.0), gram_vector(document.grams, {}, 1.0))
+    return min(1.0, (cosine(query.vector, document.vector) + grams) / 2)

@@ -1,0 +1,98 @@
+"""Pure scoring: how well an achievement answers a demand, and why, in words a person can check.
+
+Text relevance finds what solves the problem; the constraints (maturity, price, transaction mode)
+then order the solutions by how well they fit. A constraint that is off lowers the score and says
+so; it never hides the listing. Region only breaks ties towards local partners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MATURITY_RANK = {"research": 1, "lab": 2, "pilot": 3, "industrialized": 4}
+MATURITY_ZH = {"research": "研发阶段", "lab": "小试", "pilot": "中试", "industrialized": "产业化"}
+MODE_ZH = {"transfer": "转让", "license": "许可", "equity": "作价入股", "joint_development": "合作开发"}
+
+# Weights of the final score. Text dominates: a perfect fit that does not solve the problem is useless.
+TEXT_WEIGHT = 0.70
+FIELD_WEIGHT = 0.12
+FIT_WEIGHT = 0.15  # shared by maturity, price and mode
+LOCAL_WEIGHT = 0.03
+
+
+@dataclass(frozen=True)
+class Side:
+    """What scoring needs of either listing kind (achievement, or demand with its wishes)."""
+
+    field: str | None
+    region: str
+    transaction_modes: tuple[str, ...]
+    maturity: str | None  # achievement's maturity, or demand's minimum
+    price_fen: int | None  # achievement's price, or demand's budget ceiling
+
+
+@dataclass
+class Match:
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def maturity_fit(achievement: str | None, minimum: str | None) -> tuple[float, str | None]:
+    if not minimum or not achievement:
+        return 1.0, None
+    gap = MATURITY_RANK[minimum] - MATURITY_RANK[achievement]
+    if gap <= 0:
+        return 1.0, f"成熟度{MATURITY_ZH[achievement]}, 满足需求 (不低于{MATURITY_ZH[minimum]})"
+    return max(0.0, 1.0 - 0.5 * gap), f"成熟度{MATURITY_ZH[achievement]}, 低于需求的{MATURITY_ZH[minimum]}"
+
+
+def price_fit(price_fen: int | None, budget_fen: int | None) -> tuple[float, str | None]:
+    if budget_fen is None:
+        return 1.0, None
+    if price_fen is None:
+        return 0.9, "价格面议, 需与预算核对"
+    if price_fen <= budget_fen:
+        return 1.0, f"报价 {price_fen / 1_000_000:.1f} 万元在预算 {budget_fen / 1_000_000:.1f} 万元以内"
+    over = (price_fen - budget_fen) / budget_fen if budget_fen else 1.0
+    return max(0.0, 1.0 - over), f"报价 {price_fen / 1_000_000:.1f} 万元超出预算 {budget_fen / 1_000_000:.1f} 万元"
+
+
+def mode_fit(offered: tuple[str, ...], accepted: tuple[str, ...]) -> tuple[float, str | None]:
+    if not accepted or not offered:
+        return 1.0, None
+    common = [MODE_ZH.get(m, m) for m in offered if m in accepted]
+    if common:
+        return 1.0, "交易方式可行: " + "、".join(common)
+    wanted = "、".join(MODE_ZH.get(m, m) for m in accepted)
+    return 0.0, f"交易方式不一致 (需求接受{wanted})"
+
+
+def region_reason(achievement_region: str, demand_region: str) -> tuple[float, str | None]:
+    if achievement_region[:4] == demand_region[:4]:
+        return 1.0, "同一盟市, 便于对接"
+    if achievement_region[:2] == demand_region[:2]:
+        return 0.5, "区内成果"
+    return 0.0, None
+
+
+def combine(text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: dict[str, str]) -> Match:
+    """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]."""
+    reasons: list[str] = []
+    if matched_terms:
+        reasons.append("匹配: " + "、".join(matched_terms[:8]))
+    same_field = 1.0 if achievement.field and achievement.field == demand.field else 0.0
+    if same_field:
+        reasons.append(f"同属{field_names.get(achievement.field or '', achievement.field)}领域")
+    maturity, why_maturity = maturity_fit(achievement.maturity, demand.maturity)
+    price, why_price = price_fit(achievement.price_fen, demand.price_fen)
+    mode, why_mode = mode_fit(achievement.transaction_modes, demand.transaction_modes)
+    local, why_local = region_reason(achievement.region, demand.region)
+    reasons += [r for r in (why_maturity, why_price, why_mode, why_local) if r]
+    fit = (maturity + price + mode) / 3
+    score = TEXT_WEIGHT * text + FIELD_WEIGHT * same_field + FIT_WEIGHT * fit + LOCAL_WEIGHT * local
+    return Match(
+        score=round(min(1.0, max(0.0, score)), 4),
+        reasons=reasons,
+        components={"text": text, "field": same_field, "maturity": maturity, "price": price, "mode": mode, "local": local},
+    )

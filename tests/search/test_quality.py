@@ -1,0 +1,31 @@
+"""The dev set as a regression test, on both engines, through `techmarket eval matching`'s code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.matching.evaluation import evaluate
+from tests.fixtures.meilisearch import MeiliServer
+
+DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
+pytestmark = pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/matching-dev not present beside the repo")
+
+
+async def test_matching_and_search_quality_on_both_engines(meili_server: MeiliServer) -> None:
+    results = await evaluate(
+        DEV_SET,
+        {"embedded": {}, "meilisearch": {"search_url": meili_server.url, "search_key": meili_server.master_key}},
+    )
+    baseline = results["BM25 (jieba)"]
+    for name, scores in results.items():
+        print(
+            f"{name:14s} nDCG@10 {scores.ndcg:.3f} R@10 {scores.recall:.3f} MRR {scores.mrr:.3f} "
+            f"top3 {scores.top3:.0%} | search R@10 {scores.search_recall:.3f} MRR {scores.search_mrr:.3f}"
+        )
+    for name in ("embedded", "meilisearch"):
+        scores = results[name]
+        assert scores.ndcg >= 1.3 * baseline.ndcg, name
+        assert scores.top3 >= 0.85, name
+        assert scores.search_recall >= 0.95, name
