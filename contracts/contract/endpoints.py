@@ -1,0 +1,127 @@
+"""Thin handlers for technology contracts: create, sign, correct, register, move on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from contracts import errors
+from contracts.contract.schemas import (
+    AmountsCorrection,
+    AuditPage,
+    AuditRead,
+    ContractCreate,
+    ContractPage,
+    ContractRead,
+    RegistrationIn,
+    TransitionIn,
+)
+from contracts.contract.service import ContractService
+from core.errors import problem_responses
+from market.deps import CurrentPrincipal, SessionDep
+from market.identity.endpoints import AUTH_ERRORS
+from market.identity.errors import OrganizationNotVerified, OtherOrganization
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
+
+
+@router.post(
+    "",
+    response_model=ContractRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="起草技术合同 (可由意向转入)",
+    responses=problem_responses(
+        *AUTH_ERRORS, OtherOrganization, OrganizationNotVerified, errors.DealNotFound, errors.DealClosed,
+        errors.NotAContractParty, errors.InvalidAmounts, errors.RewardRateBelowFloor,
+    ),
+)
+async def create_contract(data: ContractCreate, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.create(principal, data))
+
+
+@router.get("", response_model=ContractPage, summary="可见的合同 (当事方; 管理员见辖区)", responses=problem_responses(*AUTH_ERRORS))
+async def list_contracts(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ContractPage:
+    service = ContractService(session)
+    items, total = await service.list(principal, offset, limit)
+    return ContractPage(items=[await service.read(c) for c in items], total=total)
+
+
+@router.get("/{contract_id}", response_model=ContractRead, responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
+async def get_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.get(principal, contract_id))
+
+
+@router.post(
+    "/{contract_id}/sign",
+    response_model=ContractRead,
+    summary="当事方签署 (双方均签署后合同为 signed)",
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition),
+)
+async def sign_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.sign(principal, contract_id))
+
+
+@router.patch(
+    "/{contract_id}/amounts",
+    response_model=ContractRead,
+    summary="更正金额 (认定登记前; 留审计记录)",
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.AmountsLocked, errors.InvalidAmounts),
+)
+async def correct_amounts(contract_id: int, data: AmountsCorrection, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.correct_amounts(principal, contract_id, data))
+
+
+@router.post(
+    "/{contract_id}/registration-request",
+    response_model=ContractRead,
+    summary="卖方申请认定登记",
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.SellerSideOnly, errors.InvalidContractTransition),
+)
+async def request_registration(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.request_registration(principal, contract_id))
+
+
+@router.post(
+    "/{contract_id}/register",
+    response_model=ContractRead,
+    summary="认定登记 (卖方所在地盟市管理员或平台管理员; 生成 16 位登记编号)",
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.NotCompetentRegistrar, errors.InvalidContractTransition,
+        errors.RegistrationNotRequested, errors.InvalidAmounts,
+    ),
+)
+async def register_contract(contract_id: int, data: RegistrationIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.register(principal, contract_id, data))
+
+
+@router.post(
+    "/{contract_id}/transitions",
+    response_model=ContractRead,
+    summary="变更状态 (performing / completed / terminated)",
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition, errors.MilestonesUnpaid
+    ),
+)
+async def transition_contract(contract_id: int, data: TransitionIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    service = ContractService(session)
+    return await service.read(await service.transition(principal, contract_id, data.to, data.reason))
+
+
+@router.get("/{contract_id}/audit", response_model=AuditPage, summary="合同审计记录", responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
+async def contract_audit(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> AuditPage:
+    service = ContractService(session)
+    await service.get(principal, contract_id)
+    entries = await service.repository.audit(contract_id)
+    return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries))

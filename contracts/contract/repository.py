@@ -1,0 +1,86 @@
+"""Every contract query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.contract.models import Contract, ContractAchievement, Milestone
+from core.audit import AuditEntry
+from market.identity.models import Organization
+from market.listings.models import Achievement
+
+
+def _locking(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+class ContractRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objects: object) -> None:
+        self.session.add_all(objects)
+        await self.session.flush()
+
+    async def organization(self, organization_id: int) -> Organization | None:
+        return await self.session.get(Organization, organization_id)
+
+    async def achievements(self, ids: Sequence[int]) -> list[Achievement]:
+        if not ids:
+            return []
+        statement = select(Achievement).where(Achievement.id.in_(ids))  # type: ignore[union-attr]
+        return list((await self.session.execute(statement)).scalars())
+
+    async def contract(self, contract_id: int, *, lock: bool = False) -> Contract | None:
+        """With ``lock``, the row is held until the transaction ends (PostgreSQL; SQLite locks the file)."""
+        statement = select(Contract).where(Contract.id == contract_id)
+        if lock and _locking(self.session):
+            statement = statement.with_for_update()
+        result = (await self.session.execute(statement.execution_options(populate_existing=lock))).scalars().first()
+        return result
+
+    async def contracts_visible(
+        self, *, organization_id: int | None, region_prefix: str | None, everything: bool, offset: int, limit: int
+    ) -> tuple[Sequence[Contract], int]:
+        statement = select(Contract)
+        if not everything:
+            conditions = []
+            if organization_id is not None:
+                conditions += [Contract.seller_org_id == organization_id, Contract.buyer_org_id == organization_id]
+            if region_prefix is not None:
+                conditions += [
+                    Contract.seller_region.startswith(region_prefix),  # type: ignore[attr-defined]
+                    Contract.buyer_region.startswith(region_prefix),  # type: ignore[attr-defined]
+                ]
+            if not conditions:
+                return [], 0
+            statement = statement.where(or_(*conditions))
+        total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+        page = statement.order_by(Contract.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+        return (await self.session.execute(page)).scalars().all(), total
+
+    async def milestones(self, contract_id: int) -> list[Milestone]:
+        statement = select(Milestone).where(Milestone.contract_id == contract_id).order_by(Milestone.seq)  # type: ignore[arg-type]
+        return list((await self.session.execute(statement)).scalars())
+
+    async def milestone(self, contract_id: int, milestone_id: int) -> Milestone | None:
+        milestone = await self.session.get(Milestone, milestone_id, populate_existing=True)
+        return milestone if milestone is not None and milestone.contract_id == contract_id else None
+
+    async def delete_milestones(self, contract_id: int) -> None:
+        await self.session.execute(delete(Milestone).where(Milestone.contract_id == contract_id))  # type: ignore[arg-type]
+
+    async def achievement_ids(self, contract_id: int) -> list[int]:
+        statement = select(ContractAchievement.achievement_id).where(ContractAchievement.contract_id == contract_id)
+        return sorted((await self.session.execute(statement)).scalars())
+
+    async def audit(self, contract_id: int) -> Sequence[AuditEntry]:
+        statement = (
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == "contract", AuditEntry.entity_id == contract_id)
+            .order_by(AuditEntry.id)  # type: ignore[arg-type]
+        )
+        return (await self.session.execute(statement)).scalars().all()

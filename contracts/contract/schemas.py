@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.contract.models import ContractStatus, ContractSubtype, ContractType, MilestoneStatus
+from contracts.reward.rules import DeductionKind
+from core.money import Yuan
+from market.identity.models import OrganizationKind
+
+Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, description="百分比, 如 75 或 72.5")]
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    amount: Yuan
+    due_on: date | None = None
+
+
+class InventorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    weight: int = Field(default=1, ge=0, le=1_000_000, description="份额权重, 默认均分")
+    user_id: int | None = Field(default=None, description="完成人的平台账号 (可查看本人的分配)")
+
+
+class DeductionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: DeductionKind
+    description: str = Field(min_length=1, max_length=200)
+    amount: Yuan
+
+
+class ContractCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deal_id: int | None = Field(default=None, description="由意向转为合同时填写; 双方取自意向")
+    seller_org_id: int | None = None
+    buyer_org_id: int | None = None
+    title: str = Field(min_length=2, max_length=200)
+    type: ContractType
+    subtype: ContractSubtype
+    field: str | None = Field(default=None, max_length=32)
+    total: Yuan = Field(description="合同成交额")
+    technology_income: Yuan = Field(description="技术交易额 (不超过成交额)")
+    term_start: date | None = None
+    term_end: date | None = None
+    achievement_ids: list[int] = Field(default_factory=list, max_length=50)
+    milestones: list[MilestoneIn] = Field(min_length=1, max_length=50)
+    service_invention: bool = Field(default=False, description="职务科技成果 (收益须向完成人分配)")
+    reward_rate: Percent | None = Field(default=None, description="单位规定的完成人奖励比例; 不填则取法定下限")
+    inventors: list[InventorIn] | None = Field(default=None, description="不填则取所涉成果的完成人")
+    deductions: list[DeductionIn] = Field(default_factory=list, max_length=50)
+
+
+class AmountsCorrection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    total: Yuan
+    technology_income: Yuan
+    milestones: list[MilestoneIn] | None = Field(default=None, min_length=1, max_length=50)
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class RegistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    technology_income: Yuan | None = Field(default=None, description="登记机构核定的技术交易额; 不填则按合同")
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: ContractStatus
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class MilestoneRead(BaseModel):
+    id: int
+    seq: int
+    title: str
+    amount: Yuan
+    due_on: date | None
+    status: MilestoneStatus
+    paid_at: datetime | None
+
+
+class InventorRead(BaseModel):
+    name: str
+    weight: int
+    user_id: int | None = None
+
+
+class ContractRead(BaseModel):
+    id: int
+    deal_id: int | None
+    title: str
+    type: ContractType
+    subtype: ContractSubtype
+    field: str | None
+    seller_org_id: int
+    buyer_org_id: int
+    seller_region: str
+    buyer_region: str
+    seller_kind: OrganizationKind
+    buyer_kind: OrganizationKind
+    total: Yuan
+    technology_income: Yuan
+    signed_on: date | None
+    term_start: date | None
+    term_end: date | None
+    status: ContractStatus
+    seller_signed_at: datetime | None
+    buyer_signed_at: datetime | None
+    registration_requested_at: datetime | None
+    registration_number: str | None
+    registered_at: datetime | None
+    service_invention: bool
+    reward_rate: Decimal | None
+    reward_rule: str | None
+    inventors: list[InventorRead]
+    achievement_ids: list[int]
+    milestones: list[MilestoneRead]
+    allowed_transitions: list[ContractStatus]
+    created_at: datetime
+
+
+class ContractPage(BaseModel):
+    items: list[ContractRead]
+    total: int
+
+
+class AuditRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: str
+    actor_user_id: int | None
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    changes: dict[str, object]
+    created_at: datetime
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRead]
+    total: int

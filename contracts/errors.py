@@ -1,0 +1,138 @@
+"""Errors of deals, contracts, payments and rewards (each carries its status, code and Chinese message)."""
+
+from __future__ import annotations
+
+from core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+
+
+class DealNotFound(NotFound):
+    code = "deal_not_found"
+    message = "意向不存在"
+
+
+class ListingNotFound(NotFound):
+    code = "listing_not_found"
+    message = "成果或需求不存在或未发布"
+
+
+class NotADealParty(Forbidden):
+    code = "not_a_deal_party"
+    message = "只有意向双方可以操作"
+
+
+class OwnListing(Conflict):
+    code = "own_listing"
+    message = "不能对本单位发布的成果或需求提出意向"
+
+
+class DealClosed(Conflict):
+    code = "deal_closed"
+    message = "意向已关闭 (已转为合同或已放弃)"
+
+
+class ContractNotFound(NotFound):
+    code = "contract_not_found"
+    message = "合同不存在"
+
+
+class MilestoneNotFound(NotFound):
+    code = "milestone_not_found"
+    message = "付款节点不存在"
+
+
+class NotAContractParty(Forbidden):
+    code = "not_a_contract_party"
+    message = "只有合同当事方可以操作"
+
+
+class SellerSideOnly(Forbidden):
+    code = "seller_side_only"
+    message = "只有卖方 (研究开发人、让与人、受托人等) 可以申请认定登记"
+
+
+class BuyerSideOnly(Forbidden):
+    code = "buyer_side_only"
+    message = "只有买方可以支付或退款"
+
+
+class NotCompetentRegistrar(Forbidden):
+    code = "not_competent_registrar"
+    message = "只有卖方所在地的盟市管理员或平台管理员可以认定登记"
+
+
+class InvalidContractTransition(Conflict):
+    code = "invalid_contract_transition"
+    message = "合同当前状态不允许此操作"
+
+
+class RegistrationNotRequested(Conflict):
+    code = "registration_not_requested"
+    message = "卖方尚未申请认定登记"
+
+
+class AmountsLocked(Conflict):
+    code = "amounts_locked"
+    message = "合同已认定登记, 金额不能再更正"
+
+
+class MilestonesUnpaid(Conflict):
+    code = "milestones_unpaid"
+    message = "尚有未付款的节点, 合同不能完成"
+
+
+class PaymentNotAllowed(Conflict):
+    code = "payment_not_allowed"
+    message = "合同当前状态不允许付款"
+
+
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+    message = "该节点没有可退款的已到账付款"
+
+
+class DeductionsLocked(Conflict):
+    code = "deductions_locked"
+    message = "已有收入分配, 扣除项不能再增加"
+
+
+class InvalidAmounts(ValidationFailed):
+    code = "invalid_amounts"
+    message = "合同金额不一致"
+
+
+class RewardRateBelowFloor(ValidationFailed):
+    code = "reward_rate_below_floor"
+    message = "成果完成人奖励比例低于法定下限"
+
+
+class ProviderUnavailableError(ServiceUnavailable):
+    code = "payment_provider_unavailable"
+    message = "支付服务暂时不可用, 请稍后重试 (不会重复扣款)"
+
+
+class ProviderRejectedError(Conflict):
+    code = "payment_provider_rejected"
+    message = "支付服务拒绝了请求"
+
+
+class WebhookSignatureInvalid(ValidationFailed):
+    status_code = 400
+    code = "webhook_signature_invalid"
+    message = "回调签名无效"
+
+
+class WebhookTimestampOutsideWindow(ValidationFailed):
+    status_code = 400
+    code = "webhook_timestamp_outside_window"
+    message = "回调时间戳超出允许的 5 分钟窗口"
+
+
+class WebhookReplayed(Conflict):
+    code = "webhook_replayed"
+    message = "该回调事件已接收过 (重放)"
+
+
+class WebhookMalformed(ValidationFailed):
+    status_code = 400
+    code = "webhook_malformed"
+    message = "回调内容格式错误"

@@ -1,0 +1,20 @@
+"""Every table of the contracts package (imported by market.models)."""
+
+from contracts.contract.models import Contract, ContractAchievement, Milestone
+from contracts.deal.models import Deal, DealMessage
+from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
+from contracts.reward.models import Deduction, Distribution, DistributionLine
+
+__all__ = [
+    "Contract",
+    "ContractAchievement",
+    "Deal",
+    "DealMessage",
+    "Deduction",
+    "Distribution",
+    "DistributionLine",
+    "Milestone",
+    "Payment",
+    "PaymentRefund",
+    "WebhookEvent",
+]

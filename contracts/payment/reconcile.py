@@ -1,0 +1,72 @@
+"""Compare the provider's payment intents with our payments; report, and optionally repair, differences.
+
+Differences found:
+- ``missing_payment``: money moved at the provider (processing, succeeded or refunded) but we have no
+  payment for the intent (a webhook never arrived, or the request that created it rolled back);
+- ``status_mismatch`` / ``refund_mismatch``: our status or refunded amount differs from the provider's;
+- ``unknown_at_provider``: we hold an intent id the provider does not know;
+- ``unprocessed_event``: an inbox event whose processing failed.
+Repair applies the provider's current snapshot (the same path as a webhook) and reprocesses the inbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from contracts.demo import DEMO_INTENT_PREFIX
+from contracts.payment.client import PaymentProvider
+from contracts.payment.repository import PaymentRepository
+from contracts.payment.service import PROVIDER_STATUS, PaymentService
+from core.db import Database
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: str
+    intent_id: str | None
+    detail: str
+    repaired: bool = False
+
+
+async def reconcile(database: Database, provider: PaymentProvider, *, repair: bool = False) -> list[Difference]:
+    intents = await provider.list_intents()
+    async with database.unit_of_work() as session:
+        ours = {
+            p.provider_intent_id: p
+            for p in await PaymentRepository(session).all()
+            if p.provider_intent_id and not p.provider_intent_id.startswith(DEMO_INTENT_PREFIX)  # demo data, never at a provider
+        }
+        snapshot_of_ours = {k: (p.status, p.refunded_fen) for k, p in ours.items()}
+    found: list[Difference] = []
+    seen: set[str] = set()
+    for intent in intents:
+        seen.add(intent.id)
+        expected = PROVIDER_STATUS.get(intent.status)
+        mine = snapshot_of_ours.get(intent.id)
+        problem: tuple[str, str] | None = None
+        if mine is None:
+            if intent.status in ("processing", "succeeded") or intent.amount_refunded:
+                problem = ("missing_payment", f"provider {intent.status} {intent.amount} fen; no payment here")
+        elif mine[0] != expected:
+            problem = ("status_mismatch", f"provider {intent.status}, ours {mine[0].value}")
+        elif mine[1] != intent.amount_refunded:
+            problem = ("refund_mismatch", f"provider refunded {intent.amount_refunded} fen, ours {mine[1]}")
+        if problem is None:
+            continue
+        repaired = False
+        if repair:
+            async with database.unit_of_work() as session:
+                result = await PaymentService(session, provider).apply_snapshot(intent)
+            repaired = result not in ("unknown_intent", "conflicting_intent", "stale")
+        found.append(Difference(problem[0], intent.id, problem[1], repaired))
+    for intent_id in sorted(set(snapshot_of_ours) - seen):
+        found.append(Difference("unknown_at_provider", intent_id, "the provider has no such intent"))
+    async with database.unit_of_work() as session:
+        service = PaymentService(session, provider)
+        for event in await service.repository.unprocessed_events():
+            repaired = False
+            if repair:
+                await service.process_event(event)
+                repaired = event.processed_at is not None
+            found.append(Difference("unprocessed_event", None, f"{event.event_id} ({event.type}): {event.error}", repaired))
+    return found

@@ -1,0 +1,237 @@
+"""Milestone payments through the provider, and applying what the provider says (confirm answers,
+webhooks, reconciliation) exactly once.
+
+The provider's intent snapshot carries a ``version`` that grows with every change; a snapshot not
+newer than the one applied is stale and ignored, so deliveries may come twice or out of order.
+A payment is unique per milestone and its distribution unique per payment (``payment:<id>``), and
+the contract row is locked while either is written: concurrent confirmations cannot pay twice.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import errors
+from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
+from contracts.contract.repository import ContractRepository
+from contracts.contract.service import ContractService, reward_applies
+from contracts.payment import signature
+from contracts.payment.client import IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
+from contracts.payment.models import Payment, PaymentRefund, PaymentStatus, WebhookEvent
+from contracts.payment.repository import PaymentRepository
+from contracts.reward.models import DistributionSource
+from contracts.reward.service import RewardService
+from contracts.settings import PaymentSettings
+from core import audit
+from core.types import utcnow
+from market.identity.service import Principal
+
+PROVIDER_STATUS = {
+    "requires_confirmation": PaymentStatus.pending,
+    "processing": PaymentStatus.processing,
+    "succeeded": PaymentStatus.succeeded,
+    "canceled": PaymentStatus.failed,
+    "failed": PaymentStatus.failed,
+}
+PAYABLE = (ContractStatus.registered, ContractStatus.performing)
+
+
+class PaymentService:
+    def __init__(self, session: AsyncSession, provider: PaymentProvider | None = None) -> None:
+        self.session = session
+        self.provider = provider
+        self.repository = PaymentRepository(session)
+        self.contracts = ContractRepository(session)
+
+    def _provider(self) -> PaymentProvider:
+        assert self.provider is not None, "a provider client is needed here"
+        return self.provider
+
+    # --- paying --------------------------------------------------------------------------------
+
+    async def pay(self, principal: Principal, contract_id: int, milestone_id: int) -> Payment:
+        """Confirm a milestone's payment (idempotent: asking again returns the same payment)."""
+        contract = await ContractService(self.session).get(principal, contract_id, lock=True)
+        if not principal.belongs_to(contract.buyer_org_id):
+            raise errors.BuyerSideOnly()
+        if contract.status not in PAYABLE:
+            raise errors.PaymentNotAllowed(current=contract.status.value, allowed_states=[s.value for s in PAYABLE])
+        milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
+        if milestone is None:
+            raise errors.MilestoneNotFound()
+        payment = await self.repository.of_milestone(milestone.id or 0)
+        if payment is not None and payment.status in (PaymentStatus.processing, PaymentStatus.succeeded):
+            return payment
+        if payment is None:
+            payment = Payment(
+                contract_id=contract.id or 0,
+                milestone_id=milestone.id or 0,
+                amount_fen=milestone.amount_fen,
+                idempotency_key=f"milestone-{milestone.id}-1",
+            )
+            await self.repository.add(payment)
+        elif payment.status == PaymentStatus.failed:  # a new attempt gets a new key and a new intent
+            payment.attempt += 1
+            payment.idempotency_key = f"milestone-{milestone.id}-{payment.attempt}"
+            payment.provider_intent_id = None
+            payment.provider_version = 0
+        provider = self._provider()
+        metadata = {"contract_id": str(contract.id), "milestone_id": str(milestone.id)}
+        try:
+            if payment.provider_intent_id is None:
+                intent = await provider.create_intent(payment.amount_fen, metadata, payment.idempotency_key)
+                payment.provider_intent_id = intent.id
+                await self.repository.add(payment)
+            snapshot = await provider.confirm(payment.provider_intent_id, f"{payment.idempotency_key}-confirm")
+        except ProviderUnavailable as exc:
+            raise errors.ProviderUnavailableError(detail=str(exc)) from exc
+        except ProviderRejected as exc:
+            raise errors.ProviderRejectedError(detail=str(exc), provider_code=exc.code) from exc
+        if milestone.status == MilestoneStatus.pending:
+            milestone.status = MilestoneStatus.paying
+        if contract.status == ContractStatus.registered:
+            contract.status = ContractStatus.performing
+            await audit.record(
+                self.session, "contract", contract.id or 0, "performing", actor_user_id=principal.user.id,
+                from_status=ContractStatus.registered.value, to_status=ContractStatus.performing.value, reason="首笔付款",
+            )
+        await self._apply(contract, payment, milestone, snapshot)
+        return payment
+
+    async def refund(self, principal: Principal, contract_id: int, milestone_id: int, amount: int | None) -> Payment:
+        contract = await ContractService(self.session).get(principal, contract_id, lock=True)
+        if not (principal.belongs_to(contract.seller_org_id) or principal.is_platform_admin):
+            raise errors.NotAContractParty("只有卖方或平台管理员可以发起退款")
+        milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
+        if milestone is None:
+            raise errors.MilestoneNotFound()
+        payment = await self.repository.of_milestone(milestone.id or 0)
+        if payment is None or payment.status != PaymentStatus.succeeded or payment.provider_intent_id is None:
+            raise errors.RefundNotAllowed()
+        left = payment.amount_fen - payment.refunded_fen
+        amount = left if amount is None else amount
+        if not 0 < amount <= left:
+            raise errors.RefundNotAllowed(detail=f"可退金额为 {left} 分")
+        provider = self._provider()
+        try:
+            await provider.refund(payment.provider_intent_id, amount, f"refund-{payment.id}-{payment.refunded_fen}-{amount}")
+            snapshot = await provider.get_intent(payment.provider_intent_id)
+        except ProviderUnavailable as exc:
+            raise errors.ProviderUnavailableError(detail=str(exc)) from exc
+        except ProviderRejected as exc:
+            raise errors.ProviderRejectedError(detail=str(exc), provider_code=exc.code) from exc
+        await self._apply(contract, payment, milestone, snapshot)
+        return payment
+
+    # --- applying provider state ---------------------------------------------------------------
+
+    async def apply_snapshot(self, snapshot: IntentSnapshot) -> str:
+        """Bring our records in line with the provider's intent; returns what happened."""
+        payment = await self.repository.by_intent(snapshot.id)
+        if payment is not None:
+            milestone_id = payment.milestone_id
+        else:
+            raw = snapshot.metadata.get("milestone_id", "")
+            if not raw.isdigit():
+                return "unknown_intent"
+            milestone_id = int(raw)
+        milestone = await self.session.get(Milestone, milestone_id)
+        if milestone is None:
+            return "unknown_intent"
+        contract = await self.contracts.contract(milestone.contract_id, lock=True)
+        assert contract is not None
+        milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
+        assert milestone is not None
+        payment = await self.repository.of_milestone(milestone_id)  # re-read under the lock
+        if payment is None:
+            # Our side lost the record (the request that created the intent rolled back): adopt it.
+            payment = Payment(
+                contract_id=contract.id or 0,
+                milestone_id=milestone_id,
+                amount_fen=snapshot.amount,
+                idempotency_key=f"adopted-{snapshot.id}"[:64],
+                provider_intent_id=snapshot.id,
+            )
+            await self.repository.add(payment)
+        elif payment.provider_intent_id is None:
+            payment.provider_intent_id = snapshot.id
+        elif payment.provider_intent_id != snapshot.id:
+            return "conflicting_intent"
+        return await self._apply(contract, payment, milestone, snapshot)
+
+    async def _apply(self, contract: Contract, payment: Payment, milestone: Milestone, snapshot: IntentSnapshot) -> str:
+        if snapshot.version <= payment.provider_version:
+            return "stale"
+        result = "updated"
+        target = PROVIDER_STATUS.get(snapshot.status, payment.status)
+        rewards = RewardService(self.session)
+        if target == PaymentStatus.succeeded and payment.status != PaymentStatus.succeeded:
+            payment.status, payment.succeeded_at = PaymentStatus.succeeded, utcnow()
+            milestone.status, milestone.paid_at = MilestoneStatus.paid, utcnow()
+            self.session.add_all([payment, milestone])
+            await self.session.flush()
+            if reward_applies(contract):
+                await rewards.append(contract, payment.id or 0, snapshot.amount_received, DistributionSource.payment, f"payment:{payment.id}")
+            result = "succeeded"
+        elif payment.status != PaymentStatus.succeeded:
+            payment.status = target
+            if target == PaymentStatus.failed:
+                milestone.status = MilestoneStatus.pending
+        for refund in snapshot.refunds:
+            if await self.repository.refund_recorded(refund.id):
+                continue
+            await self.repository.add(PaymentRefund(payment_id=payment.id or 0, provider_refund_id=refund.id, amount_fen=refund.amount))
+            payment.refunded_fen += refund.amount
+            if reward_applies(contract):
+                await rewards.append(contract, payment.id or 0, -refund.amount, DistributionSource.refund, f"refund:{refund.id}")
+            result = "refunded"
+        if payment.refunded_fen and payment.refunded_fen >= payment.amount_fen:
+            milestone.status = MilestoneStatus.refunded
+        payment.provider_version = snapshot.version
+        self.session.add_all([payment, milestone])
+        await self.session.flush()
+        return result
+
+    # --- webhooks ------------------------------------------------------------------------------
+
+    async def receive_webhook(self, body: bytes, header: str | None, settings: PaymentSettings) -> WebhookEvent:
+        """Verify, store once in the inbox, then process (a processing failure stays in the inbox)."""
+        try:
+            signature.verify(settings.webhook_secret, header, body, tolerance_seconds=settings.webhook_tolerance_seconds)
+        except signature.TimestampOutsideWindow as exc:
+            raise errors.WebhookTimestampOutsideWindow() from exc
+        except signature.SignatureError as exc:
+            raise errors.WebhookSignatureInvalid(detail=exc.reason) from exc
+        try:
+            event = json.loads(body)
+            event_id, kind, data = str(event["id"]), str(event["type"]), event["data"]["object"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise errors.WebhookMalformed() from exc
+        if await self.repository.event(event_id) is not None:
+            raise errors.WebhookReplayed(event_id=event_id)
+        record = WebhookEvent(event_id=event_id[:64], type=kind[:64], payload=event)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(record)
+                await self.session.flush()
+        except IntegrityError as exc:  # the same event, delivered concurrently
+            raise errors.WebhookReplayed(event_id=event_id) from exc
+        await self.process_event(record, data)
+        return record
+
+    async def process_event(self, record: WebhookEvent, data: dict[str, object] | None = None) -> None:
+        data = data if data is not None else record.payload.get("data", {}).get("object")  # type: ignore[union-attr]
+        try:
+            async with self.session.begin_nested():
+                if isinstance(data, dict) and data.get("object") == "payment_intent":
+                    record.result = await self.apply_snapshot(IntentSnapshot.parse(data))
+                else:
+                    record.result = "ignored"
+            record.processed_at, record.error = utcnow(), None
+        except Exception as exc:  # kept in the inbox; `techmarket payments reconcile --repair` retries it
+            record.error = f"{type(exc).__name__}: {exc}"[:2000]
+        self.session.add(record)
+        await self.session.flush()

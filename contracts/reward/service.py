@@ -1,0 +1,132 @@
+"""Appending distributions to the ledger, and reading them (per contract, per inventor, per institution)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from openpyxl import Workbook
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.contract.models import Contract
+from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine, DistributionSource
+from contracts.reward.repository import RewardRepository
+from contracts.reward.rules import Inventor, Ledger
+from core.money import fen_to_yuan
+
+
+def inventors_of(contract: Contract) -> tuple[Inventor, ...]:
+    return tuple(Inventor(name=i["name"], weight=int(i.get("weight", 1)), user_id=i.get("user_id")) for i in contract.inventors)
+
+
+class RewardService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repository = RewardRepository(session)
+
+    async def append(
+        self, contract: Contract, payment_id: int, amount: int, source: DistributionSource, source_ref: str
+    ) -> Distribution | None:
+        """Append the distribution of a payment (amount > 0) or refund (amount < 0); once per source_ref.
+
+        The caller holds the contract's lock, so the running totals read here cannot move underneath.
+        """
+        if await self.repository.distribution_by_ref(source_ref) is not None:
+            return None
+        inventors = inventors_of(contract)
+        received, net, team, _ = await self.repository.totals(contract.id or 0)
+        held = await self.repository.inventor_totals(contract.id or 0)
+        ledger = Ledger(
+            rate_bp=contract.reward_rate_bp or 0,
+            inventors=inventors,
+            deductions=await self.repository.deductions_total(contract.id or 0),
+            received=received,
+            net=net,
+            team=team,
+            inventor_totals=[held.get(i, 0) for i in range(1, len(inventors) + 1)],
+        )
+        part = ledger.apply(amount)
+        distribution = Distribution(
+            contract_id=contract.id or 0,
+            payment_id=payment_id,
+            source=source,
+            source_ref=source_ref,
+            gross_fen=part.gross,
+            deductions_fen=part.deductions,
+            net_fen=part.net,
+            team_fen=part.team,
+            institution_fen=part.institution,
+            rate_bp=ledger.rate_bp,
+            rule=contract.reward_rule or "",
+        )
+        await self.repository.add(distribution)
+        lines = [
+            DistributionLine(
+                distribution_id=distribution.id or 0,
+                contract_id=contract.id or 0,
+                beneficiary=BeneficiaryKind.institution,
+                position=0,
+                name="单位",
+                organization_id=contract.seller_org_id,
+                amount_fen=part.institution,
+            )
+        ]
+        for position, (inventor, share) in enumerate(zip(inventors, part.inventors, strict=True), start=1):
+            lines.append(
+                DistributionLine(
+                    distribution_id=distribution.id or 0,
+                    contract_id=contract.id or 0,
+                    beneficiary=BeneficiaryKind.inventor,
+                    position=position,
+                    name=inventor.name,
+                    organization_id=contract.seller_org_id,
+                    user_id=inventor.user_id,
+                    amount_fen=share,
+                )
+            )
+        await self.repository.add(*lines)
+        return distribution
+
+
+EXPORT_HEADER = ["分配编号", "合同编号", "来源", "受益方", "姓名", "金额(元)", "扣除(元)", "净收入(元)", "比例", "依据", "时间"]
+
+
+def export_rows(pairs: Sequence[tuple[DistributionLine, Distribution]]) -> list[list[str]]:
+    return [
+        [
+            str(dist.id),
+            str(dist.contract_id),
+            "到账" if dist.source == DistributionSource.payment else "退款冲回",
+            "单位" if line.beneficiary == BeneficiaryKind.institution else "成果完成人",
+            line.name,
+            f"{fen_to_yuan(line.amount_fen)}",
+            f"{fen_to_yuan(dist.deductions_fen)}",
+            f"{fen_to_yuan(dist.net_fen)}",
+            f"{dist.rate_bp / 100:g}%",
+            dist.rule,
+            dist.created_at.isoformat(),
+        ]
+        for line, dist in pairs
+    ]
+
+
+def to_csv(rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_HEADER)
+    writer.writerows(rows)
+    return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens UTF-8 Chinese correctly
+
+
+def to_xlsx(rows: list[list[str]]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "收益分配"
+    sheet.append(EXPORT_HEADER)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

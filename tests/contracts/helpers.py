@@ -1,0 +1,62 @@
+"""Building contracts through the API for the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
+from tests.fixtures.app import login
+
+INSTITUTE = "institute@demo.techmarket.cn"  # 包头 150200, institute: a seller whose inventors get >= 70%
+UNIVERSITY = "univ@demo.techmarket.cn"  # 呼和浩特 150100
+ENTERPRISE = "enterprise@demo.techmarket.cn"  # 呼和浩特 150100, buyer
+ENERGY = "energy@demo.techmarket.cn"  # 鄂尔多斯, not a party
+
+
+def transfer_contract(achievement_id: int, buyer_org_id: int, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "buyer_org_id": buyer_org_id,
+        "title": "稀土永磁材料制备技术专利权转让合同",
+        "type": "transfer",
+        "subtype": "patent_right",
+        "field": "new_materials",
+        "total": "1000000.00",
+        "technology_income": "900000.00",
+        "achievement_ids": [achievement_id],
+        "milestones": [
+            {"title": "合同生效后首付款", "amount": "300000.00"},
+            {"title": "技术交付验收后尾款", "amount": "700000.00"},
+        ],
+        "service_invention": True,
+        "deductions": [
+            {"kind": "maintenance", "description": "专利年费", "amount": "8000.00"},
+            {"kind": "transaction_cost", "description": "资产评估费", "amount": "12000.00"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def headers_of(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    return {
+        "seller": await login(client, INSTITUTE),
+        "buyer": await login(client, ENTERPRISE),
+        "region": await login(client, REGION_ADMIN[0]),
+        "admin": await login(client, PLATFORM_ADMIN_EMAIL),
+        "other": await login(client, ENERGY),
+    }
+
+
+async def registered_contract(client: httpx.AsyncClient, h: dict[str, dict[str, str]], body: dict[str, Any]) -> dict[str, Any]:
+    reply = await client.post("/api/v1/contracts", json=body, headers=h["seller"])
+    assert reply.status_code == 201, reply.text
+    contract = reply.json()
+    cid = contract["id"]
+    for side in ("seller", "buyer"):
+        assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])).status_code == 200
+    assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["seller"])).status_code == 200
+    reply = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["region"])
+    assert reply.status_code == 200, reply.text
+    return reply.json()
