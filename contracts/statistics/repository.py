@@ -1,0 +1,118 @@
+"""Every statistics query: rollup sums, yearly totals, targets, reference figures, publications, 登记表 rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from contracts.contract.models import Contract
+from contracts.statistics.dimensions import COUNTED_STATUSES
+from contracts.statistics.models import ContractFact, Publication, ReferenceFigure, Rollup, Target
+from market.identity.models import Organization
+
+R = Rollup.__table__.c  # type: ignore[attr-defined]
+
+
+def _scope(prefix: str) -> list[ColumnElement[bool]]:
+    return [R.region.like(f"{prefix}%")] if prefix else []
+
+
+class StatisticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sums(
+        self, *, side: str, dimension: str, prefix: str, start: int, end: int, group: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """(group values…, contracts, total_fen, income_fen) from the rollups."""
+        columns = [getattr(R, name) for name in group]
+        statement = (
+            select(*columns, func.sum(R.contracts), func.sum(R.total_fen), func.sum(R.income_fen))
+            .where(R.side == side, R.dimension == dimension, R.period >= start, R.period <= end, *_scope(prefix))
+            .group_by(*columns)
+            .having(func.sum(R.contracts) != 0)
+        )
+        return [tuple(row) for row in await self.session.execute(statement)]
+
+    async def yearly(self, *, side: str, prefix: str) -> dict[int, tuple[int, int, int]]:
+        rows = await self.sums(side=side, dimension="total", prefix=prefix, start=0, end=999999, group=["period"])
+        years: dict[int, list[int]] = {}
+        for period, n, total, income in rows:
+            acc = years.setdefault(int(period) // 100, [0, 0, 0])
+            acc[0], acc[1], acc[2] = acc[0] + int(n), acc[1] + int(total), acc[2] + int(income)
+        return {y: (v[0], v[1], v[2]) for y, v in years.items()}
+
+    # --- reference figures and targets ----------------------------------------------------------
+
+    async def reference_figures(self, region: str, metric: str) -> Sequence[ReferenceFigure]:
+        statement = select(ReferenceFigure).where(ReferenceFigure.region == region, ReferenceFigure.metric == metric)
+        return (await self.session.execute(statement.order_by(ReferenceFigure.year, ReferenceFigure.period))).scalars().all()
+
+    async def targets(self, region_prefix: str | None) -> Sequence[Target]:
+        statement = select(Target).order_by(Target.region, Target.metric, Target.target_year)
+        if region_prefix is not None:
+            statement = statement.where(Target.region.like(f"{region_prefix}%"))  # type: ignore[attr-defined]
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def target(self, target_id: int) -> Target | None:
+        return await self.session.get(Target, target_id)
+
+    async def target_clash(self, region: str, metric: str, year: int, exclude_id: int | None = None) -> bool:
+        statement = select(Target.id).where(Target.region == region, Target.metric == metric, Target.target_year == year)
+        if exclude_id is not None:
+            statement = statement.where(Target.id != exclude_id)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def add(self, *rows: object) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def delete(self, row: object) -> None:
+        await self.session.delete(row)
+        await self.session.flush()
+
+    async def publications(self) -> Sequence[Publication]:
+        statement = select(Publication).order_by(Publication.published_at.desc(), Publication.id.desc())  # type: ignore[attr-defined]
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def publication(self, publication_id: int) -> Publication | None:
+        return await self.session.get(Publication, publication_id)
+
+    # --- 登记表 rows ----------------------------------------------------------------------------
+
+    async def registration_rows(
+        self, *, side: str, prefix: str, since: datetime, until: datetime, after_id: int, limit: int
+    ) -> list[Any]:
+        """One keyset page of counted contracts registered in [since, until), with both parties."""
+        seller, buyer = aliased(Organization), aliased(Organization)
+        region_column = Contract.seller_region if side == "seller" else Contract.buyer_region
+        conditions: list[ColumnElement[bool]] = [
+            Contract.status.in_([s.value for s in COUNTED_STATUSES]),  # type: ignore[attr-defined]
+            Contract.id > after_id,  # type: ignore[operator]
+            func.coalesce(Contract.registered_at, Contract.created_at) >= since,
+            func.coalesce(Contract.registered_at, Contract.created_at) < until,
+        ]
+        if prefix:
+            conditions.append(region_column.like(f"{prefix}%"))  # type: ignore[attr-defined]
+        statement = (
+            select(
+                Contract,
+                seller.name.label("seller_name"),
+                seller.uscc.label("seller_uscc"),
+                buyer.name.label("buyer_name"),
+                buyer.uscc.label("buyer_uscc"),
+                ContractFact.ip_type,  # type: ignore[arg-type]
+            )
+            .join(seller, seller.id == Contract.seller_org_id)
+            .join(buyer, buyer.id == Contract.buyer_org_id)
+            .outerjoin(ContractFact, ContractFact.contract_id == Contract.id)  # type: ignore[arg-type]
+            .where(and_(*conditions))
+            .order_by(Contract.id)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        return list(await self.session.execute(statement))

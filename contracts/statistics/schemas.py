@@ -1,0 +1,195 @@
+"""Statistics API shapes: amounts are decimal-yuan strings, rates are decimal-percent strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from core.validators import RegionCode
+from contracts.statistics.dimensions import By, Side
+
+Percent = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["17.57"], "description": "百分比, 两位小数"}),
+]
+
+
+# Output amounts: sums may exceed the 1 万亿元 ceiling that ``Yuan`` enforces on a single contract's input.
+YuanSum = Annotated[
+    Decimal,
+    PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["6171000000.00"], "description": "元, 两位小数"}),
+]
+
+
+# Targets may be national (数万亿元): decimal yuan with at most 2 places, no single-contract ceiling.
+TargetValue = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2, description="元 (合同数指标为件数)")]
+
+
+class Metric(StrEnum):
+    contract_turnover = "contract_turnover"  # 合同成交额
+    technology_income = "technology_income"  # 技术交易额
+    contracts = "contracts"  # 合同数
+
+
+METRIC_LABELS = {Metric.contract_turnover: "技术合同成交额", Metric.technology_income: "技术交易额", Metric.contracts: "技术合同数"}
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+class AggregateRow(BaseModel):
+    key: str = Field(description="维度取值代码")
+    label: str = Field(description="中文名称")
+    contracts: int = Field(description="合同数")
+    turnover: YuanSum = Field(description="合同成交额 (元)")
+    technology_income: YuanSum = Field(description="技术交易额 (元)")
+
+
+class AggregateRead(BaseModel):
+    by: By
+    side: Side
+    side_label: str
+    region: str = Field(description="统计范围: 地区代码或 all")
+    region_name: str
+    start: str = Field(description="起始月份 YYYY-MM (按认定登记日期)")
+    end: str = Field(description="截止月份 YYYY-MM (含)")
+    items: list[AggregateRow]
+    total: int = Field(description="items 条数")
+    overall: AggregateRow = Field(description="合计")
+
+
+class SeriesPoint(BaseModel):
+    period: str = Field(description="2023, 或半年度 2023H1")
+    year: int
+    value: Decimal | None = Field(description="元 (合同数指标为件数)")
+    contracts: int | None
+    source: str = Field(description="platform (平台登记) 或 reference (公开统计数据)")
+    source_note: str = ""
+    partial: bool = Field(description="非完整年度 (本年累计或半年度)")
+    break_before: bool = Field(description="与前一数据口径不同: 增长率不跨此处计算")
+    yoy_growth: Percent | None = Field(description="同比增长 % (仅连续且同口径的完整年度)")
+    reference_value: Decimal | None = Field(default=None, description="同年公开统计数据 (如有), 供对照")
+
+
+class SeriesRead(BaseModel):
+    region: str
+    region_name: str
+    metric: Metric
+    metric_label: str
+    items: list[SeriesPoint]
+    total: int
+
+
+class TargetCreate(BaseModel):
+    region: RegionCode = "150000"
+    metric: Metric = Metric.contract_turnover
+    target_year: int = Field(ge=2000, le=2100)
+    target_value: TargetValue
+    annual_growth: Decimal | None = Field(default=None, ge=Decimal("-100"), le=Decimal("1000"), description="规划年均增长 %")
+    source_note: str = Field(default="", max_length=500)
+
+
+class TargetUpdate(BaseModel):
+    target_year: int | None = Field(default=None, ge=2000, le=2100)
+    target_value: TargetValue | None = None
+    annual_growth: Decimal | None = Field(default=None, ge=Decimal("-100"), le=Decimal("1000"))
+    source_note: str | None = Field(default=None, max_length=500)
+
+
+class TargetStatus(StrEnum):
+    met = "met"  # 已完成 (目标年已过或已达到)
+    missed = "missed"  # 未完成 (目标年已过)
+    on_track = "on_track"  # 按近期增速可完成
+    behind = "behind"  # 按近期增速无法完成
+    no_data = "no_data"  # 目标年已过, 无该年数据
+    unknown = "unknown"  # 缺少可用于预测的增速
+
+
+STATUS_LABELS = {
+    TargetStatus.met: "已完成",
+    TargetStatus.missed: "未完成",
+    TargetStatus.on_track: "按近期增速可完成",
+    TargetStatus.behind: "按近期增速难以完成",
+    TargetStatus.no_data: "无该年度数据",
+    TargetStatus.unknown: "数据不足, 无法预测",
+}
+
+
+class TargetProgress(BaseModel):
+    actual: Decimal | None = Field(description="实际值: 目标年 (未到则本年累计) 的数值")
+    actual_year: int | None
+    actual_partial: bool = Field(description="实际值为本年累计 (非完整年度)")
+    actual_source: str | None
+    gap: Decimal | None = Field(description="目标值 − 实际值 (负数为超额)")
+    progress: Percent | None = Field(description="完成进度 %")
+    latest_full_year: int | None = Field(description="最近完整年度")
+    latest_full_year_value: Decimal | None
+    yoy_growth: Percent | None = Field(description="最近完整年度同比增长 % (不跨口径)")
+    required_cagr: Percent | None = Field(description="自最近完整年度至目标年所需年均增长 %")
+    projection: Decimal | None = Field(description="按近期增速预测的目标年数值")
+    status: TargetStatus
+    status_label: str
+
+
+class TargetRead(BaseModel):
+    id: int
+    region: str
+    region_name: str
+    metric: Metric
+    metric_label: str
+    target_year: int
+    target_value: Decimal
+    annual_growth: Percent | None
+    source_note: str
+    updated_at: datetime
+    progress: TargetProgress
+
+
+class TargetPage(BaseModel):
+    items: list[TargetRead]
+    total: int
+
+
+class PublicationCreate(BaseModel):
+    title: str = Field(min_length=2, max_length=200)
+    region: RegionCode = "150000"
+    year: int = Field(ge=2000, le=2100)
+    quarter: int | None = Field(default=None, ge=1, le=4, description="不填为全年")
+
+
+class PublicationRead(BaseModel):
+    id: int
+    title: str
+    region: str
+    region_name: str
+    start: str
+    end: str
+    published_at: datetime
+    summary: dict[str, Any]
+
+
+class PublicationPage(BaseModel):
+    items: list[PublicationRead]
+    total: int
+
+
+class RollupCheck(BaseModel):
+    consistent: bool
+    mismatches: list[dict[str, Any]]
+    total: int
+
+
+class RebuildRead(BaseModel):
+    facts: int
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]
