@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     log_json: bool | None = None
+    worker_in_process: bool | None = Field(
+        default=None, description="run the background worker inside the API process (default: embedded profile only)"
+    )
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -61,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def profile(self) -> Literal["embedded", "server"]:
         return "embedded" if self.resolved_database_url.startswith("sqlite") else "server"
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.worker_in_process if self.worker_in_process is not None else self.profile == "embedded"
 
     @property
     def json_logs(self) -> bool:

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from contracts.routers import ROUTERS as CONTRACTS_ROUTERS
+from contracts.statistics.routers import ROUTERS as STATISTICS_ROUTERS
 from core.db import Database
 from core.errors import ServiceUnavailable
 from core.http import build_http_client
@@ -21,6 +23,12 @@ from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
+from market.worker import run_forever
+from search.alerts.endpoints import router as alerts_router
+from search.endpoints import router as search_router
+from search.engines import build_engine
+from search.errors import SearchUnavailable
+from search.matching.endpoints import router as matching_router
 
 log = structlog.get_logger("techmarket.app")
 
@@ -48,10 +56,21 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             raise
         app.state.database = db
         app.state.http = build_http_client(settings)
-        log.info("started", profile=settings.profile, database=db.dialect)
+        app.state.search = engine = build_engine(settings, app.state.http)
+        try:
+            await engine.ensure_ready()
+        except SearchUnavailable:
+            log.warning("search_engine_unavailable_at_start")  # /readyz says so; the relay catches up later
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop)) if settings.runs_worker_in_process else None
+        log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await engine.aclose()
             await app.state.http.aclose()
             if owned:
                 await db.dispose()
@@ -74,6 +93,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(achievements_router)
     app.include_router(demands_router)
     app.include_router(imports_router)
+    app.include_router(search_router)
+    app.include_router(matching_router)
+    app.include_router(alerts_router)
+    for contracts_router in CONTRACTS_ROUTERS:
+        app.include_router(contracts_router)
+    for statistics_router in STATISTICS_ROUTERS:
+        app.include_router(statistics_router)
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:
@@ -88,15 +114,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         except Exception as exc:  # any failure means not ready; the reason goes to the log
             log.warning("readiness_database_failed", error=repr(exc))
             checks["database"] = "unavailable"
-        if settings.search_url:
-            try:
-                reply = await request.app.state.http.get(
-                    f"{settings.search_url.rstrip('/')}/health", timeout=settings.search_timeout_seconds
-                )
-                checks["search"] = "ok" if reply.status_code == 200 else "unavailable"
-            except Exception as exc:
-                log.warning("readiness_search_failed", error=repr(exc))
-                checks["search"] = "unavailable"
+        checks["search"] = "ok" if await request.app.state.search.health() else "unavailable"
         ready = all(value == "ok" for value in checks.values())
         if not ready:
             problem = NotReady(detail="、".join(k for k, v in checks.items() if v != "ok") + " 不可用", checks=checks)

@@ -11,6 +11,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from contracts.cli import payments_app, payments_stub
+from contracts.statistics.cli import export_app, statistics_app
 from core import migrations
 from core.db import Database
 from core.settings import Settings
@@ -25,6 +27,10 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.add_typer(payments_app, name="payments")
+app.add_typer(export_app, name="export")
+app.add_typer(statistics_app, name="statistics")
+app.command("payments-stub")(payments_stub)
 console = Console()
 
 
@@ -70,13 +76,14 @@ def migrate(
 @app.command()
 def demo() -> None:
     """Load demo organizations and users (idempotent; password in README)."""
-    from market.demo import DEMO_PASSWORD, load_demo
+    from market.demo import DEMO_PASSWORD, load_demo, load_demo_listings
 
     settings = _settings()
 
     async def work(database: Database) -> list[str]:
         async with database.unit_of_work() as session:
-            return await load_demo(session, settings)
+            created = await load_demo(session, settings)
+        return created + await load_demo_listings(database)
 
     created = _with_database(settings, work)
     for line in created:
@@ -171,6 +178,126 @@ def import_listings(
         if len(report.errors) > 50:
             console.print(f"... 另有 {len(report.errors) - 50} 条错误 (用 --report 导出全部)")
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Relay what is due, then exit.")] = False,
+) -> None:
+    """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
+    import signal
+
+    from core.http import build_http_client
+    from market.worker import run_forever, run_once
+    from search.engines import build_engine
+
+    settings = _settings()
+
+    async def work(database: Database) -> int:
+        async with build_http_client(settings) as http:
+            engine = build_engine(settings, http)
+            try:
+                await engine.ensure_ready()
+                if once:
+                    return await run_once(database, engine, http)
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stop.set)
+                console.print(f"worker running (search: {engine.name}); Ctrl+C to stop")
+                await run_forever(database, engine, http, stop)
+                return 0
+            finally:
+                await engine.aclose()
+
+    handled = _with_database(settings, work)
+    if once:
+        console.print(f"已同步 {handled} 条变更")
+
+
+@app.command()
+def reindex(
+    kind: Annotated[ImportKind | None, typer.Argument(help="achievements or demands (default: both)")] = None,
+) -> None:
+    """Rebuild the search index from the database and swap it in, with no downtime."""
+    from rich.progress import Progress
+
+    from core.http import build_http_client
+    from search.engines import build_engine
+    from search.indexing import count_published, reindex as rebuild
+
+    settings = _settings()
+    kinds = [kind] if kind else list(ImportKind)
+
+    async def work(database: Database) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        async with build_http_client(settings) as http:
+            engine = build_engine(settings, http)
+            try:
+                await engine.ensure_ready()
+                with Progress(console=console) as progress:
+                    for item in kinds:
+                        name = item.value.removesuffix("s")
+                        task = progress.add_task(f"重建索引 {item.value}", total=await count_published(database, name))
+                        counts[item.value] = await rebuild(database, engine, name, lambda n: progress.advance(task, n))
+            finally:
+                await engine.aclose()
+        return counts
+
+    for name, count in _with_database(settings, work).items():
+        console.print(f"[green]{name}: 已索引 {count} 条[/green]")
+
+
+eval_app = typer.Typer(help="Quality evaluation on a labelled folder.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+class EngineName(StrEnum):
+    embedded = "embedded"
+    meilisearch = "meilisearch"
+
+
+@eval_app.command("matching")
+def eval_matching(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder like shared/eval/matching-dev")],
+    engines: Annotated[list[EngineName] | None, typer.Option("--engine", help="Engines to score (default: both).")] = None,
+    search_url: Annotated[str | None, typer.Option(help="Use this Meilisearch instead of starting a temporary one.")] = None,
+    search_key: Annotated[str | None, typer.Option(help="Its master key.")] = None,
+) -> None:
+    """Score matching (nDCG@10, Recall@10, MRR, best-in-top-3) and search (Recall@10, MRR) per engine vs BM25."""
+    from contextlib import ExitStack
+
+    from rich.table import Table
+
+    from search.matching.evaluation import evaluate
+
+    chosen = engines or list(EngineName)
+    with ExitStack() as stack:
+        configs: dict[str, dict[str, str]] = {}
+        for engine in chosen:
+            if engine is EngineName.embedded:
+                configs["embedded (SQLite FTS5)"] = {}
+            elif search_url:
+                configs["Meilisearch"] = {"search_url": search_url, "search_key": search_key or ""}
+            else:
+                from search.engines.meili_process import running_meilisearch
+
+                server = stack.enter_context(running_meilisearch())
+                configs["Meilisearch 1.21"] = {"search_url": server.url, "search_key": server.master_key}
+        results = asyncio.run(evaluate(folder, configs))
+    table = Table("", "nDCG@10", "Recall@10", "MRR", "best in top 3", "search R@10", "search MRR", title=f"matching / search on {folder}")
+    baseline = next(iter(results.values()))
+    for name, scores in results.items():
+        ratio = f" ({scores.ndcg / baseline.ndcg:.2f}x)" if baseline.ndcg and scores is not baseline else ""
+        table.add_row(
+            name, f"{scores.ndcg:.3f}{ratio}", f"{scores.recall:.3f}", f"{scores.mrr:.3f}", f"{scores.top3:.0%}",
+            f"{scores.search_recall:.3f}", f"{scores.search_mrr:.3f}",
+        )
+    console.print(table)
+    kinds = Table("search query kind", *results.keys(), title="search Recall@10 / MRR by query kind")
+    for kind in baseline.per_kind:
+        kinds.add_row(kind, *(f"{s.per_kind.get(kind, (0, 0))[0]:.2f} / {s.per_kind.get(kind, (0, 0))[1]:.2f}" for s in results.values()))
+    console.print(kinds)
 
 
 @admin_app.command("create")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.demo import load_contract_demo
+from core.db import Database
 from core.reference import USCC_CHARSET, uscc_check_char
 from core.settings import Settings
 from market.identity.models import OrganizationKind, OrganizationStatus, Role
@@ -43,6 +46,26 @@ def demo_uscc(index: int, region: str) -> str:
     return body[:17] + uscc_check_char(body[:17])
 
 
+DEMO_DATA = Path(__file__).with_name("demo_data")
+
+
+async def load_demo_listings(database: Database) -> list[str]:
+    """The demo achievements and demands, published, through the same path as a registry import."""
+    from market.listings.files import read_rows
+    from market.listings.importer import Importer
+    from market.listings.kinds import ACHIEVEMENT, DEMAND
+
+    created = []
+    for kind, name in ((ACHIEVEMENT, "achievements.jsonl"), (DEMAND, "demands.jsonl")):
+        rows = read_rows(name, (DEMO_DATA / name).read_bytes())
+        report = await Importer(database, kind).run(rows, publish=True, create_organizations=True)
+        if report.errors:
+            raise RuntimeError(f"demo data {name} has bad rows: {report.errors[:3]}")
+        if report.created:
+            created.append(f"{kind.label_zh} {report.created} 条 (新建单位 {report.organizations_created} 个)")
+    return created
+
+
 async def load_demo(session: AsyncSession, settings: Settings) -> list[str]:
     """Create whatever demo rows are missing; returns what was created, for the CLI to print."""
     identity = IdentityService(session, settings)
@@ -74,5 +97,5 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[str]:
             MemberCreate(email=demo.admin_email, full_name=f"{demo.name}管理员", password=DEMO_PASSWORD, role=Role.org_admin),
         )
         created.append(f"单位 {demo.name} ({demo.status.value}), 管理员 {demo.admin_email}")
+    created += await load_contract_demo(session)  # a registered, paid contract with its reward ledger
     return created
-

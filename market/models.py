@@ -1,9 +1,33 @@
 """Every table of the service, imported in one place for Alembic and the tests."""
 
+from contracts.models import (  # noqa: F401  (registers the contracts tables)
+    Contract,
+    ContractAchievement,
+    Deal,
+    DealMessage,
+    Deduction,
+    Distribution,
+    DistributionLine,
+    Milestone,
+    Payment,
+    PaymentRefund,
+    WebhookEvent,
+)
+from contracts.statistics.models import (  # noqa: F401  (registers the statistics tables; installs the rollup listener)
+    ContractFact,
+    Publication,
+    ReferenceFigure,
+    Rollup,
+    Target,
+)
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
 from market.identity.models import ApiKey, Organization, User
 from market.listings.models import Achievement, Demand
+from search.alerts.models import Notification, Subscription, WebhookEndpoint
 
-__all__ = ["Achievement", "ApiKey", "AuditEntry", "Demand", "Organization", "OutboxEvent", "User", "metadata"]
+__all__ = [
+    "Achievement", "ApiKey", "AuditEntry", "Demand", "Notification", "Organization", "OutboxEvent", "Subscription", "User",
+    "WebhookEndpoint", "metadata",
+]

@@ -20,7 +20,7 @@ async def test_healthz_and_readyz_report_the_database(client: httpx.AsyncClient,
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "search": "ok"}}
 
 
 def _closed_port() -> int:

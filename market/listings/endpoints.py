@@ -36,27 +36,7 @@ async def render(
     service: ListingService, kind: ListingKind, principal: Principal | None, rows: Sequence[Achievement | Demand]
 ) -> list[Any]:
     names = await service.owner_names(rows)
-    items = []
-    for row in rows:
-        internals = service.sees_internals(principal, row)
-        items.append(
-            kind.read_schema.model_validate(
-                {
-                    **kind.to_api(row),
-                    "id": row.id,
-                    "external_id": row.external_id,
-                    "owner_id": row.owner_id,
-                    "owner_name": names.get(row.owner_id, ""),
-                    "status": row.status,
-                    "review_reason": row.review_reason if internals else None,
-                    "pending_revision": row.pending_revision if internals else None,
-                    "created_at": row.created_at,
-                    "updated_at": row.updated_at,
-                    "published_at": row.published_at,
-                }
-            )
-        )
-    return items
+    return [kind.to_read(row, names.get(row.owner_id, ""), internals=service.sees_internals(principal, row)) for row in rows]
 
 
 def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage] | type[DemandPage]) -> APIRouter:

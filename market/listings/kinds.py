@@ -51,6 +51,24 @@ class ListingKind:
         values[self.money_field] = None if fen is None else fen_to_yuan(fen)
         return values
 
+    def to_read(self, row: Achievement | Demand, owner_name: str, *, internals: bool) -> BaseModel:
+        """The API view; review notes and pending edits only for the owner and the reviewers."""
+        return self.read_schema.model_validate(
+            {
+                **self.to_api(row),
+                "id": row.id,
+                "external_id": row.external_id,
+                "owner_id": row.owner_id,
+                "owner_name": owner_name,
+                "status": row.status,
+                "review_reason": row.review_reason if internals else None,
+                "pending_revision": row.pending_revision if internals else None,
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+                "published_at": row.published_at,
+            }
+        )
+
     def revision_to_columns(self, revision: dict[str, Any]) -> dict[str, Any]:
         data = self.create_schema.model_validate(revision)
         return {**self.to_columns(data), "region": data.region}

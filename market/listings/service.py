@@ -24,6 +24,7 @@ from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingFilters, ListingRepository, Visibility
 
 SEARCH_TOPIC = "search.listing"
+PUBLISHED_TOPIC = "listing.published"  # a listing became public: alerts score it against subscriptions
 
 S = ListingStatus
 
@@ -213,6 +214,9 @@ class ListingService:
         )
         if source == S.published or row.status == S.published:
             await announce(self.repository, kind, listing_id)
+        if source != S.published and row.status == S.published:
+            payload = {"kind": kind.name, "id": listing_id}
+            await outbox.enqueue(self.repository.session, PUBLISHED_TOPIC, f"{kind.name}:{listing_id}", payload)
         return row
 
     def _authorize(self, principal: Principal, row: Achievement | Demand, by: str) -> None:
