@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.routers import ROUTERS as CONTRACTS_ROUTERS
+from contracts.settings import PaymentSettings
 from contracts.statistics.routers import ROUTERS as STATISTICS_ROUTERS
 from core.db import Database
 from core.errors import ServiceUnavailable
@@ -43,6 +44,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     metrics = Metrics()
+
+    if settings.env == "production":
+        app_payment_settings = PaymentSettings(env=settings.env)  # refuse default payment secrets before serving
+    else:
+        app_payment_settings = None  # read on first use, so tests and development need no payment secrets
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +89,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    if app_payment_settings is not None:
+        app.state.payment_settings = app_payment_settings
     app.state.metrics = metrics
     install_problem_handlers(app)
     app.add_middleware(
