@@ -46,6 +46,7 @@ class SearchQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=20, ge=1, le=100)
     facets: list[FacetName] = Field(default_factory=list)
+    highlight: bool = Field(default=True, description="False skips snippets (matching only needs ids)")
 
     @field_validator("text")
     @classmethod
@@ -174,7 +175,7 @@ def rank_candidates(
     return [(d, scores[int(d["id"])]) for d in ordered]
 
 
-def to_hits(plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]]) -> list[SearchHit]:
+def to_hits(plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]], *, highlights: bool = True) -> list[SearchHit]:
     return [
         SearchHit(
             id=int(doc["id"]),
@@ -182,7 +183,9 @@ def to_hits(plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]]) ->
             highlights={
                 "title": highlight(plan, doc.get("title") or ""),
                 "body": highlight(plan, doc.get("body") or "", crop=SNIPPET_CHARS),
-            },
+            }
+            if highlights
+            else {},
         )
         for doc, value in page
     ]

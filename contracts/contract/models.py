@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
@@ -99,8 +99,8 @@ class Contract(SQLModel, table=True):
     buyer_region: str = Field(max_length=6)
     seller_kind: OrganizationKind = Field(sa_type=str_enum(OrganizationKind, 16), nullable=False)
     buyer_kind: OrganizationKind = Field(sa_type=str_enum(OrganizationKind, 16), nullable=False)
-    total_fen: int = Field(description="合同成交额")
-    technology_income_fen: int = Field(description="技术交易额 (技术性收入)")
+    total_fen: int = Field(description="合同成交额", sa_type=BigInteger)
+    technology_income_fen: int = Field(description="技术交易额 (技术性收入)", sa_type=BigInteger)
     signed_on: date | None = None
     term_start: date | None = None
     term_end: date | None = None
@@ -142,7 +142,7 @@ class Milestone(SQLModel, table=True):
     contract_id: int = Field(foreign_key="contracts.id", index=True, ondelete="CASCADE")
     seq: int
     title: str = Field(max_length=200)
-    amount_fen: int
+    amount_fen: int = Field(sa_type=BigInteger)
     due_on: date | None = None
     status: MilestoneStatus = Field(default=MilestoneStatus.pending, sa_type=str_enum(MilestoneStatus, 16), nullable=False)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import BigInteger, Column, JSON
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
@@ -25,13 +25,13 @@ class Payment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contracts.id", index=True, ondelete="RESTRICT")
     milestone_id: int = Field(foreign_key="contract_milestones.id", unique=True, ondelete="RESTRICT")
-    amount_fen: int
+    amount_fen: int = Field(sa_type=BigInteger)
     attempt: int = Field(default=1)
     idempotency_key: str = Field(max_length=64, unique=True)
     provider_intent_id: str | None = Field(default=None, max_length=64, unique=True)
     provider_version: int = Field(default=0)
     status: PaymentStatus = Field(default=PaymentStatus.pending, sa_type=str_enum(PaymentStatus, 16), nullable=False)
-    refunded_fen: int = Field(default=0)
+    refunded_fen: int = Field(default=0, sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     succeeded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -42,7 +42,7 @@ class PaymentRefund(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     payment_id: int = Field(foreign_key="payments.id", index=True, ondelete="RESTRICT")
     provider_refund_id: str = Field(max_length=64, unique=True)
-    amount_fen: int
+    amount_fen: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from contracts.reward.rules import DeductionKind
@@ -20,7 +21,7 @@ class Deduction(SQLModel, table=True):
     contract_id: int = Field(foreign_key="contracts.id", index=True, ondelete="RESTRICT")
     kind: DeductionKind = Field(sa_type=str_enum(DeductionKind, 32), nullable=False)
     description: str = Field(max_length=200)
-    amount_fen: int
+    amount_fen: int = Field(sa_type=BigInteger)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -40,11 +41,11 @@ class Distribution(SQLModel, table=True):
     payment_id: int = Field(foreign_key="payments.id", index=True, ondelete="RESTRICT")
     source: DistributionSource = Field(sa_type=str_enum(DistributionSource, 16), nullable=False)
     source_ref: str = Field(max_length=80, unique=True, description="payment:<id> or refund:<provider refund id>")
-    gross_fen: int
-    deductions_fen: int
-    net_fen: int
-    team_fen: int
-    institution_fen: int
+    gross_fen: int = Field(sa_type=BigInteger)
+    deductions_fen: int = Field(sa_type=BigInteger)
+    net_fen: int = Field(sa_type=BigInteger)
+    team_fen: int = Field(sa_type=BigInteger)
+    institution_fen: int = Field(sa_type=BigInteger)
     rate_bp: int
     rule: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -66,5 +67,5 @@ class DistributionLine(SQLModel, table=True):
     name: str = Field(max_length=100)
     organization_id: int | None = Field(default=None, foreign_key="organizations.id", ondelete="RESTRICT")
     user_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
-    amount_fen: int
+    amount_fen: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index
+from sqlalchemy import BigInteger, Index, JSON
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
@@ -91,7 +91,7 @@ class Achievement(ListingBase, table=True):
     trl: int
     ip_type: IpType = Field(sa_type=str_enum(IpType, 32), nullable=False)
     ip_numbers: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
-    price_fen: int | None = Field(default=None, ge=0)
+    price_fen: int | None = Field(default=None, ge=0, sa_type=BigInteger)
     inventors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     advantages: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
 
@@ -101,7 +101,7 @@ class Demand(ListingBase, table=True):
     __table_args__ = (Index("ix_demands_status_field_region", "status", "field", "region"),)
 
     description: str = Field(max_length=5000)
-    budget_max_fen: int | None = Field(default=None, ge=0)
+    budget_max_fen: int | None = Field(default=None, ge=0, sa_type=BigInteger)
     deadline: date | None = None
     min_maturity: Maturity | None = Field(default=None, sa_type=str_enum(Maturity, 16))
 

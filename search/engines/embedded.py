@@ -366,7 +366,7 @@ class EmbeddedEngine:
             page = ranked  # already the requested page, in engine order
         else:
             page = ranked[query.offset: query.window]
-        return SearchResult(hits=to_hits(plan, page), total=total, facets=facets)
+        return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=total, facets=facets)
 
     async def _facets(self, fetch: Callable[[str, Sequence[Any]], Awaitable[list[Any]]], source: str,
                       where: str, params: list[Any], names: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -145,8 +145,8 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) ->
             time.sleep(0.1)
 
 
-def _start(binary: Path, workdir: Path, master_key: str, attempt: int) -> MeiliServer:
-    port = _free_port()
+def _start(binary: Path, workdir: Path, master_key: str, attempt: int, port: int | None = None) -> MeiliServer:
+    port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / f"meilisearch-{attempt}.log"
     cmd = [
@@ -197,6 +197,18 @@ def start_meilisearch() -> tuple[MeiliServer, Path]:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     raise AssertionError("unreachable")
+
+
+def restart_meilisearch(server: MeiliServer, workdir: Path) -> MeiliServer:
+    """Start the server again on the same port, key and data directory (after a crash or a stop).
+
+    Fault-injection tests kill the process (SIGKILL) and bring it back this way; what it had
+    accepted before the kill must still be there.
+    """
+    _stop(server.process)
+    port = int(server.url.rsplit(":", 1)[1])
+    attempt = len(list(workdir.glob("meilisearch-*.log"))) + 1
+    return _start(_resolve_binary(), workdir, server.master_key, attempt, port=port)
 
 
 def stop_meilisearch(server: MeiliServer, workdir: Path) -> None:

@@ -311,7 +311,7 @@ class MeilisearchEngine:
                    "sort": SORTS[query.sort], "attributesToRetrieve": RETRIEVE, "facets": list(query.facets)}
         (result,) = await self._multi([request])
         page = [(hit, 0.0) for hit in result["hits"]]
-        return SearchResult(hits=to_hits(plan, page), total=int(result["estimatedTotalHits"]),
+        return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=int(result["estimatedTotalHits"]),
                             facets=self._facets(query, [result]))
 
     async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
@@ -343,7 +343,7 @@ class MeilisearchEngine:
         if query.offset >= min(total, MAX_WINDOW):
             return SearchResult(hits=[], total=total, facets=facets)
         ranked = rank_candidates(plan, query, union.values(), df, n_docs)
-        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window]), total=total, facets=facets)
+        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window], highlights=query.highlight), total=total, facets=facets)
 
     @staticmethod
     def _facets(query: SearchQuery, results: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,9 +55,15 @@ def side_of(row: Achievement | Demand) -> Side:
 
 
 def profile_of(row: Achievement | Demand, *, as_query: bool = False) -> Profile:
-    if isinstance(row, Achievement):
-        return profile(row.title, row.summary, row.keywords, expand="solution" if as_query else None)
-    return profile(row.title, row.description, row.keywords, expand="problem" if as_query else None)
+    body = row.summary if isinstance(row, Achievement) else row.description
+    expand = ("solution" if isinstance(row, Achievement) else "problem") if as_query else None
+    return _profile(row.title, body, tuple(row.keywords), expand)
+
+
+@lru_cache(maxsize=4096)
+def _profile(title: str, body: str, keywords: tuple[str, ...], expand: str | None) -> Profile:
+    """Keyed by the text itself, so an edit can never be served a stale profile (~25 KB each)."""
+    return profile(title, body, keywords, expand=expand)
 
 
 def field_names() -> dict[str, str]:
@@ -109,7 +116,7 @@ class MatchingService:
                 continue
             result = await self.engine.search(
                 target.name,  # type: ignore[arg-type]
-                SearchQuery(text=" ".join(words), limit=RETRIEVE, **filters),
+                SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, **filters),
             )
             ids.update(hit.id for hit in result.hits)
         return ids

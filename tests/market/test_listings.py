@@ -225,3 +225,10 @@ async def test_list_filters_and_visibility(client: httpx.AsyncClient) -> None:
     by_region = (await client.get("/api/v1/achievements", params={"region": "150000"}, headers=admin)).json()
     assert by_region["total"] == 2
     assert (await client.get("/api/v1/achievements", params={"region": "110000"}, headers=admin)).json()["total"] == 0
+
+
+async def test_price_up_to_ten_billion_yuan_is_exact(client: httpx.AsyncClient) -> None:
+    """Fen beyond 32 bits (21,474,836.47 元) must survive PostgreSQL too."""
+    owner = await login(client, INSTITUTE)
+    created = await create(client, owner, price="9999999999.99")
+    assert (await client.get(f"/api/v1/achievements/{created['id']}", headers=owner)).json()["price"] == "9999999999.99"

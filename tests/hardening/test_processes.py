@@ -1,0 +1,123 @@
+"""The docker-compose deployment without docker: the same processes on this machine.
+
+``techmarket serve --workers 2`` and two ``techmarket worker`` processes against one PostgreSQL
+database and one Meilisearch. A few hundred listings are published and some withdrawn through the
+API; afterwards every published listing is in the index exactly once, no withdrawn one is, and
+no outbox event is left. "Exactly once" is read from Meilisearch's own task log: the documents
+received by its addition tasks plus the ids given to its deletion tasks add up to the number of
+search events (each event makes the relay upsert or delete exactly one id), so an event handled
+by both workers would show up as one too many.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from search.engines.meili_process import MeiliServer, start_meilisearch, stop_meilisearch
+from tests.hardening.server_profile import (
+    copied_database,
+    fetch,
+    meili_ids,
+    meili_idle,
+    meili_tasks,
+    publisher,
+    server_env,
+    start,
+    start_serve,
+    stopping,
+    template_database,
+    wait_ready,
+)
+
+LISTINGS = 300
+WITHDRAWN_EVERY = 3  # every third published listing is withdrawn again
+CONCURRENCY = 12
+CONVERGE_TIMEOUT = 60.0
+
+
+@pytest.fixture
+def meili() -> Iterator[MeiliServer]:
+    server, workdir = start_meilisearch()
+    try:
+        yield server
+    finally:
+        stop_meilisearch(server, workdir)
+
+
+@pytest.fixture
+def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[str]:
+    with copied_database(template_database(postgres_database_factory)) as url:
+        yield url
+
+
+async def _bounded(limit: int, jobs: list) -> list:  # type: ignore[type-arg]
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job):  # type: ignore[no-untyped-def]
+        async with gate:
+            return await job
+
+    return await asyncio.gather(*(run(job) for job in jobs))
+
+
+async def _unprocessed(url: str) -> int:
+    return int((await fetch(url, "SELECT count(*) AS n FROM outbox_events WHERE processed_at IS NULL"))[0]["n"])
+
+
+async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_once(
+    server_database: str, meili: MeiliServer, tmp_path: Path
+) -> None:
+    env = server_env(server_database, tmp_path, meili)
+    api, base = start_serve(env, tmp_path, workers=2, wait=False)
+    workers = [start(f"worker-{n}", ["worker"], env, tmp_path) for n in (1, 2)]  # started alongside
+    with stopping(api, *workers):
+        wait_ready(api, f"{base}/readyz")
+        started = time.monotonic()
+        async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
+            load = await publisher(http)
+            published = [i for i in await _bounded(CONCURRENCY, [load.publish(f"P{n:04d}") for n in range(LISTINGS)]) if i]
+            withdrawn = published[::WITHDRAWN_EVERY]
+            await _bounded(CONCURRENCY, [load.withdraw(i) for i in withdrawn])
+        assert load.failures == [], load.failures[:5]
+        assert len(published) == LISTINGS
+        load_seconds = time.monotonic() - started
+
+        deadline = time.monotonic() + CONVERGE_TIMEOUT
+        while (left := await _unprocessed(server_database)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert left == 0, f"{left} outbox events still unprocessed after {CONVERGE_TIMEOUT}s"
+        await meili_idle(meili)
+        converged_seconds = time.monotonic() - started
+        assert all(w.alive() for w in workers), [w.log_tail() for w in workers]
+        assert api.alive(), api.log_tail()
+
+    expected = set(published) - set(withdrawn)
+    in_db = {r["id"] for r in await fetch(server_database, "SELECT id FROM achievements WHERE status = 'published'")}
+    indexed = await meili_ids(meili)
+    assert in_db == expected
+    assert len(indexed) == len(set(indexed)), "a document is in the index twice"
+    assert set(indexed) == expected, (sorted(expected - set(indexed))[:10], sorted(set(indexed) - expected)[:10])
+    assert not set(indexed) & set(withdrawn)
+
+    events = await fetch(server_database, "SELECT attempts, processed_at FROM outbox_events WHERE topic = 'search.listing'")
+    assert len(events) == LISTINGS + len(withdrawn)  # approve and withdraw each announce once
+    every_task = await meili_tasks(meili)
+    # Each process's start-up creates the indexes; all but the first creation fail as already there.
+    assert {(t["error"] or {}).get("code") for t in every_task if t["status"] != "succeeded"} <= {"index_already_exists"}
+    tasks = [t for t in every_task if t["type"] in ("documentAdditionOrUpdate", "documentDeletion")]
+    assert all(t["status"] == "succeeded" for t in tasks), [t for t in tasks if t["status"] != "succeeded"][:3]
+    received = sum(t["details"].get("receivedDocuments", 0) for t in tasks if t["type"] == "documentAdditionOrUpdate")
+    deleted = sum(t["details"].get("providedIds", 0) for t in tasks if t["type"] == "documentDeletion")
+    assert received + deleted == len(events), f"{received} upserted + {deleted} deleted ids for {len(events)} events"
+    print(
+        f"\n[processes] {LISTINGS} published, {len(withdrawn)} withdrawn through serve --workers 2 in {load_seconds:.1f}s; "
+        f"2 outbox workers converged at {converged_seconds:.1f}s; {len(events)} search events → "
+        f"{received} upserts + {deleted} deletes in {len(tasks)} Meilisearch tasks; "
+        f"retried events: {sum(1 for e in events if e['attempts'])}"
+    )
