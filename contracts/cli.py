@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -19,7 +18,7 @@ def reconcile_command(
     repair: Annotated[bool, typer.Option("--repair", help="Apply the provider's state where ours differs.")] = False,
 ) -> None:
     """Compare the provider's payment intents with ours; exit 1 when differences remain."""
-    from contracts.payment.client import PaymentProvider
+    from contracts.payment.client import PaymentProvider, ProviderError
     from contracts.payment.reconcile import reconcile
     from core import migrations
     from core.db import Database
@@ -33,17 +32,15 @@ def reconcile_command(
         console.print(f"[red]配置错误 / invalid settings:[/red] {exc}")
         raise typer.Exit(2) from exc
 
-    async def run() -> list:  # type: ignore[type-arg]
-        database = Database.from_settings(settings)
-        http = build_http_client(settings)
-        try:
-            await migrations.ensure_schema_current(database)
+    async def run(database: Database) -> list:  # type: ignore[type-arg]
+        async with build_http_client(settings) as http:
             return await reconcile(database, PaymentProvider(http, payment_settings), repair=repair)
-        finally:
-            await http.aclose()
-            await database.dispose()
 
-    differences = asyncio.run(run())
+    try:
+        differences = migrations.run_with_database(settings, run)
+    except ProviderError as exc:
+        console.print(f"[red]支付服务不可用 / provider unavailable:[/red] {exc}")
+        raise typer.Exit(2) from exc
     for difference in differences:
         mark = "[green]repaired[/green]" if difference.repaired else "[yellow]open[/yellow]"
         console.print(f"  {difference.kind:22} {difference.intent_id or '-':30} {difference.detail}  {mark}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -10,6 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from core.db import Database
+from core.settings import Settings
+
+T = TypeVar("T")
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"
 
@@ -51,3 +57,17 @@ async def ensure_schema_current(database: Database) -> None:
             f"数据库结构版本不是最新 (database schema at {sorted(current) or 'empty'}, code expects "
             f"{sorted(heads)}). Run `techmarket migrate` (or start with `techmarket serve --migrate`)."
         )
+
+
+def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """One command-line job: open the database, refuse a stale schema, run ``work``, close it."""
+
+    async def main() -> T:
+        database = Database.from_settings(settings)
+        try:
+            await ensure_schema_current(database)
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())

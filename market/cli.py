@@ -43,16 +43,8 @@ def _settings() -> Settings:
 
 
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def run() -> T:
-        database = Database.from_settings(settings)
-        try:
-            await migrations.ensure_schema_current(database)
-            return await work(database)
-        finally:
-            await database.dispose()
-
     try:
-        return asyncio.run(run())
+        return migrations.run_with_database(settings, work)
     except migrations.SchemaBehindError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

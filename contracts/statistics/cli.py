@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -33,16 +32,8 @@ SideOption = Annotated[Side, typer.Option(help="seller (输出) or buyer (吸纳
 
 
 def _run(work):  # type: ignore[no-untyped-def]
-    async def main():  # type: ignore[no-untyped-def]
-        database = Database.from_settings(Settings())
-        try:
-            await migrations.ensure_schema_current(database)
-            return await work(database)
-        finally:
-            await database.dispose()
-
     try:
-        return asyncio.run(main())
+        return migrations.run_with_database(Settings(), work)
     except DomainError as exc:
         details = "; ".join(e.message for e in exc.errors) or exc.detail or ""
         console.print(f"[red]{exc.title}[/red] {details}")
