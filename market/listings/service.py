@@ -66,8 +66,11 @@ class ListingService:
 
     # --- reading -------------------------------------------------------------------------------
 
-    async def get(self, principal: Principal | None, kind: ListingKind, listing_id: int) -> Achievement | Demand:
-        row = await self.repository.get(kind.model, listing_id)
+    async def get(
+        self, principal: Principal | None, kind: ListingKind, listing_id: int, *, for_update: bool = False
+    ) -> Achievement | Demand:
+        """The listing if the caller may see it; otherwise it does not exist for them (no leak)."""
+        row = await self.repository.get(kind.model, listing_id, for_update=for_update)
         if row is None or not self.may_see(principal, row):
             raise errors.ListingNotFound()
         return row
@@ -173,9 +176,7 @@ class ListingService:
     async def transition(
         self, principal: Principal, kind: ListingKind, listing_id: int, action: str, reason: str | None = None
     ) -> Achievement | Demand:
-        row = await self.repository.get(kind.model, listing_id, for_update=True)
-        if row is None or not self.may_see(principal, row):
-            raise errors.ListingNotFound()
+        row = await self.get(principal, kind, listing_id, for_update=True)
         rule = TRANSITIONS[action]
         revision_review = action in ("approve", "reject") and row.status == S.published and row.pending_revision is not None
         if row.status not in rule.sources and not revision_review:
@@ -230,9 +231,7 @@ class ListingService:
             raise errors.NotListingOwner()
 
     async def _owned(self, principal: Principal, kind: ListingKind, listing_id: int, *, for_update: bool = False) -> Achievement | Demand:
-        row = await self.repository.get(kind.model, listing_id, for_update=for_update)
-        if row is None or not self.may_see(principal, row):
-            raise errors.ListingNotFound()
+        row = await self.get(principal, kind, listing_id, for_update=for_update)
         if not principal.belongs_to(row.owner_id):
             raise errors.NotListingOwner()
         return row

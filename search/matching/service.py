@@ -13,7 +13,6 @@ from core import reference
 from core.errors import Conflict
 from market.identity.models import Organization
 from market.identity.service import Principal
-from market.listings.errors import ListingNotFound
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
@@ -80,9 +79,7 @@ class MatchingService:
         self, principal: Principal | None, kind: ListingKind, listing_id: int, *, limit: int, filters: dict[str, Any]
     ) -> MatchPage:
         started = time.perf_counter()
-        row = await self.listings.get(kind.model, listing_id)
-        if row is None or not ListingService.may_see(principal, row):
-            raise ListingNotFound()
+        row = await ListingService(self.listings).get(principal, kind, listing_id)
         if row.status != ListingStatus.published:
             raise ListingNotPublished()
         target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
