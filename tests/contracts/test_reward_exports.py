@@ -1,0 +1,42 @@
+"""The institution exports its reward ledger; the figures are the demo contract's, to the fen."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+from openpyxl import load_workbook
+
+from tests.fixtures.app import login
+
+INSTITUTE = "institute@demo.techmarket.cn"  # seller of the demo contract (演示稀土研究院)
+
+
+async def test_institution_exports_its_distributions_as_csv_and_xlsx(client: httpx.AsyncClient) -> None:
+    headers = await login(client, INSTITUTE)
+    reply = await client.get("/api/v1/rewards/export", headers=headers)
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in "".join(header)), "Chinese headers for Excel users"
+    assert body, "the demo contract's two payments produced distributions"
+    amounts = [cell for row in body for cell in row if cell.replace(".", "", 1).replace("-", "", 1).isdigit() and "." in cell]
+    assert all(len(a.split(".")[1]) == 2 for a in amounts), "yuan with two decimals, never floats"
+    text = "\n".join(",".join(r) for r in body)
+    # Per beneficiary: 王教授 gets 98,000 and 245,000; the institute keeps 84,000 and 210,000.
+    assert {"98000.00", "245000.00", "84000.00", "210000.00"} <= {cell for row in body for cell in row}
+
+    xlsx = await client.get("/api/v1/rewards/export", params={"format": "xlsx"}, headers=headers)
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    assert sheet is not None
+    assert len(list(sheet.iter_rows(values_only=True))) == len(rows)
+
+
+async def test_an_admin_account_cannot_export_an_organizations_ledger(client: httpx.AsyncClient) -> None:
+    admin = await login(client, "admin@demo.techmarket.cn")
+    reply = await client.get("/api/v1/rewards/export", headers=admin)
+    assert reply.status_code == 403
+    other = await login(client, "energy@demo.techmarket.cn")
+    text = (await client.get("/api/v1/rewards/export", headers=other)).content.decode("utf-8-sig")
+    assert "245000.00" not in text  # another organization's ledger never leaks
