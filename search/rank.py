@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from search.text import QueryPlan, Term, edit_distance, normalize, normalize_mapped, syllables, typo_budget
@@ -37,22 +38,33 @@ class Prepared:
 
     @classmethod
     def of(cls, doc: Mapping[str, Any]) -> Prepared:
-        text = {
-            "title": normalize(doc.get("title") or ""),
-            "keywords": normalize(" ; ".join(doc.get("keywords") or [])),
-            "body": normalize(doc.get("body") or ""),
-            "owner": normalize(doc.get("owner_name") or ""),
-        }
-        return cls(
-            id=int(doc["id"]),
-            text=text,
-            words={name: Counter(re.findall(r"[a-z0-9]+", value)) for name, value in text.items()},
-            pinyin={name: Counter((doc.get(name) or "").split()) for name in PINYIN_FIELDS},
+        return _prepared(
+            int(doc["id"]),
+            doc.get("title") or "",
+            tuple(doc.get("keywords") or ()),
+            doc.get("body") or "",
+            doc.get("owner_name") or "",
+            tuple(doc.get(name) or "" for name in PINYIN_FIELDS),
         )
 
     def length(self, name: str) -> int:
         source = self.text.get(name)
         return len(source) if source is not None else sum(self.pinyin[name].values())
+
+
+@lru_cache(maxsize=8192)
+def _prepared(
+    doc_id: int, title: str, keywords: tuple[str, ...], body: str, owner: str, pinyin: tuple[str, ...]
+) -> Prepared:
+    """Normalising a candidate's text is most of a query's CPU; the same documents come back
+    query after query, so it is done once per text (keyed by the text: an edit is never stale)."""
+    text = {"title": normalize(title), "keywords": normalize(" ; ".join(keywords)), "body": normalize(body), "owner": normalize(owner)}
+    return Prepared(
+        id=doc_id,
+        text=text,
+        words={name: Counter(re.findall(r"[a-z0-9]+", value)) for name, value in text.items()},
+        pinyin={name: Counter(value.split()) for name, value in zip(PINYIN_FIELDS, pinyin, strict=True)},
+    )
 
 
 def term_frequency(term: Term, doc: Prepared, name: str) -> float:

@@ -20,7 +20,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -324,7 +324,7 @@ class Term:
     def phrase(self) -> str:
         return spaced(self.text)
 
-    @property
+    @cached_property
     def is_ascii_word(self) -> bool:
         return self.field == "text" and re.fullmatch(r"[a-z0-9]+", self.text) is not None
 

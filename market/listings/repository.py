@@ -105,5 +105,8 @@ class ListingRepository:
         """Bulk insert in one statement batch; returns the new ids in input order."""
         if not rows:
             return []
-        result = await self.session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)  # type: ignore[arg-type]
+        # render_nulls: one INSERT per batch; otherwise rows are grouped by which columns are NULL
+        # (a null price splits a 1000-row batch into hundreds of statements).
+        statement = insert(model).returning(model.id, sort_by_parameter_order=True).execution_options(render_nulls=True)  # type: ignore[arg-type]
+        result = await self.session.execute(statement, rows)
         return [row[0] for row in result]
