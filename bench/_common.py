@@ -378,15 +378,17 @@ def achievement_record(row: dict[str, Any], owner_id: int, now: datetime, status
 
 
 async def copy_published(dsn: str, corpus: Corpus, achievements: Sequence[dict[str, Any]],
-                         demands: Sequence[dict[str, Any]] = ()) -> None:
-    """Organizations and published listings straight into the schema with COPY (no outbox rows)."""
+                         demands: Sequence[dict[str, Any]] = (), *, organizations: bool = True) -> None:
+    """Organizations (unless already there) and published listings straight into the schema with
+    COPY (no outbox rows: nothing for a worker to relay)."""
     now = datetime.now(UTC)
     connection = await asyncpg.connect(dsn)
     try:
-        await connection.copy_records_to_table(
-            "organizations", columns=["name", "kind", "region", "status", "created_at", "verified_at"],
-            records=[(o.name, o.kind, o.region, "verified", now, now) for o in corpus.organizations],
-        )
+        if organizations:
+            await connection.copy_records_to_table(
+                "organizations", columns=["name", "kind", "region", "status", "created_at", "verified_at"],
+                records=[(o.name, o.kind, o.region, "verified", now, now) for o in corpus.organizations],
+            )
         ids = {r["name"]: r["id"] for r in await connection.fetch("SELECT id, name FROM organizations")}
         for start in range(0, len(achievements), 20_000):
             await connection.copy_records_to_table(
@@ -426,6 +428,9 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
         TECHMARKET_SEARCH_URL=search_url,
         TECHMARKET_SEARCH_KEY=search_key,
         TECHMARKET_SECRET_KEY=secrets.token_urlsafe(48),
+        # production also refuses the development payment secrets (contracts/settings.py); no payment is made here
+        TECHMARKET_PAYMENT_WEBHOOK_SECRET=secrets.token_urlsafe(48),
+        TECHMARKET_PAYMENT_PROVIDER_API_KEY=secrets.token_urlsafe(24),
         TECHMARKET_DATA_DIR=tempfile.mkdtemp(prefix="techmarket-bench-data-"),
         TECHMARKET_LOG_LEVEL="WARNING",
     )
@@ -440,7 +445,7 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
     try:
         import httpx
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"techmarket serve exited with {process.returncode}:\n{Path(log.name).read_text()[-3000:]}")
@@ -450,7 +455,7 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"techmarket serve not ready after 60 s:\n{Path(log.name).read_text()[-3000:]}")
+                raise RuntimeError(f"techmarket serve not ready after 180 s:\n{Path(log.name).read_text()[-3000:]}")
             time.sleep(0.2)
         yield url
     finally:
@@ -586,3 +591,83 @@ async def run_load(label: str, base_url: str, requests: Sequence[tuple[str, str,
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+# ---------------------------------------------------------------- filling Meilisearch fast (setup, not timed)
+
+
+def _payloads(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Worker: documents → what the Meilisearch adapter sends (its own _document, unchanged)."""
+    from search.documents import SearchDocument
+    from search.engines.meilisearch import MeilisearchEngine
+
+    return [MeilisearchEngine._document(SearchDocument(**doc)) for doc in chunk]
+
+
+async def search_documents(dsn: str, kind: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SearchDocument fields of COPYed listings (as search.indexing.document_for maps them)."""
+    table = "achievements" if kind == "achievement" else "demands"
+    connection = await asyncpg.connect(dsn)
+    try:
+        stored = {
+            r["external_id"]: r
+            for r in await connection.fetch(
+                f"SELECT l.id, l.external_id, l.owner_id, l.published_at, o.name, o.kind FROM {table} l "
+                "JOIN organizations o ON o.id = l.owner_id WHERE l.external_id = ANY($1::text[])",
+                [row["external_id"] for row in rows],
+            )
+        }
+    finally:
+        await connection.close()
+    docs = []
+    for row in rows:
+        db = stored[row["external_id"]]
+        common = {
+            "id": db["id"], "kind": kind, "external_id": row["external_id"], "title": row["title"],
+            "keywords": row["keywords"], "field": row["field"], "region": row["region"],
+            "transaction_modes": row["transaction_modes"], "owner_id": db["owner_id"], "owner_name": db["name"],
+            "owner_kind": db["kind"], "published_at": db["published_at"],
+        }
+        if kind == "achievement":
+            common.update(body=row["summary"], maturity=row["maturity"], trl=row["trl"], ip_type=row["ip_type"],
+                          price_fen=None if row["price"] is None else row["price"] * 100)
+        else:
+            common.update(body=row["description"], maturity=row["min_maturity"],
+                          price_fen=None if row["budget_max"] is None else row["budget_max"] * 100)
+        docs.append(common)
+    return docs
+
+
+async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str, Any]], *,
+                     processes: int | None = None, chunk: int = 2000) -> None:
+    """Build payloads on every core (fork pool) and add them to ``uid`` as they come; wait for all tasks.
+
+    The index must exist with the adapter's settings (``MeilisearchEngine.ensure_ready``).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    chunks = [list(docs[i:i + chunk]) for i in range(0, len(docs), chunk)]
+    tasks: list[int] = []
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    with ProcessPoolExecutor(processes or os.cpu_count() or 2, mp_context=multiprocessing.get_context("fork")) as pool:
+        async with httpx.AsyncClient(base_url=meili_url, headers=headers, timeout=120, trust_env=False) as client:
+            futures = [loop.run_in_executor(pool, _payloads, part) for part in chunks]
+            for future in futures:
+                payload = await future
+                reply = await client.post(f"/indexes/{uid}/documents", content=json.dumps(payload, ensure_ascii=False).encode())
+                reply.raise_for_status()
+                tasks.append(reply.json()["taskUid"])
+            for task in tasks:
+                delay = 0.05
+                while True:
+                    state = (await client.get(f"/tasks/{task}")).json()
+                    if state["status"] in ("succeeded", "failed", "canceled"):
+                        if state["status"] != "succeeded":
+                            raise RuntimeError(f"indexing task {task} {state['status']}: {state.get('error')}")
+                        break
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.5)

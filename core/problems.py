@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+import structlog
 
-from core.errors import DomainError, FieldError, Problem
+from core.errors import DomainError, FieldError, Problem, ServiceUnavailable
+
+log = structlog.get_logger("techmarket.errors")
 
 # Chinese messages for pydantic's built-in error types; custom validators bring their own.
 _PYDANTIC_MESSAGES: dict[str, str] = {
@@ -92,14 +98,44 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
+_BODY_PARSE_ERROR = "There was an error parsing the body"  # fastapi.routing: the body could not be decoded at all
+# How the drivers refuse an integer parameter too large for its column: aiosqlite (int64), asyncpg (int32/int64).
+_OVERFLOW_MESSAGES = ("int too large to convert", "out of int32 range", "out of int64 range")
+
+
+def _integer_overflow(exc: Exception) -> bool:
+    text = str(exc.orig if isinstance(exc, DBAPIError) else exc)
+    return any(message in text for message in _OVERFLOW_MESSAGES)
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+    message = "数据库暂时不可用, 请稍后重试"
+
+
+# Raised by asyncpg itself while connecting (SQLAlchemy only wraps errors on an open connection).
+_DRIVER_UNAVAILABLE = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # "the database system is shutting down / starting up"
+    asyncpg.exceptions.InterfaceError,  # "connection is closed"
+)
+
+
+def _unavailable(exc: Exception) -> bool:
+    transient = (ConnectionError, PoolTimeout, *_DRIVER_UNAVAILABLE)
+    orig = getattr(exc, "orig", None)  # SQLAlchemy's error → its DBAPI adapter's error → asyncpg's own
+    if any(isinstance(e, transient) for e in (exc, orig, getattr(orig, "__cause__", None))):
+        return True
+    return isinstance(exc, OperationalError | InterfaceError) or getattr(exc, "connection_invalidated", False)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return problem_response(exc.to_problem(instance=request.url.path, request_id=_request_id(request)), headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _validation_problem(request: Request, errors: list[FieldError]) -> JSONResponse:
         problem = Problem(
             type="/problems/validation_error",
             title="请求数据校验失败",
@@ -107,12 +143,37 @@ def install_problem_handlers(app: FastAPI) -> None:
             code="validation_error",
             instance=request.url.path,
             request_id=_request_id(request),
-            errors=field_errors_from_pydantic(list(exc.errors())),
+            errors=errors,
         )
         return problem_response(problem)
 
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_problem(request, field_errors_from_pydantic(list(exc.errors())))
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # An id or number no column can hold (e.g. /contracts/99999999999999999999) is the caller's error, not a crash.
+        if _integer_overflow(exc):
+            return _validation_problem(request, [FieldError(field="", code="number_out_of_range", message="数值超出范围 (编号或数量过大)")])
+        if _unavailable(exc):
+            # The database is restarting or unreachable: tell clients to retry, do not page anyone per request.
+            log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+            problem = DatabaseUnavailable().to_problem(instance=request.url.path, request_id=_request_id(request))
+            return problem_response(problem, {"Retry-After": "2"})
+        raise exc
+
+    app.add_exception_handler(DBAPIError, _database)  # asyncpg: DataError wrapped by SQLAlchemy
+    app.add_exception_handler(OverflowError, _database)  # aiosqlite: raised as is while binding parameters
+    app.add_exception_handler(ConnectionError, _database)  # a refused or reset connection while (re)connecting
+    app.add_exception_handler(PoolTimeout, _database)  # every pooled connection busy for db_timeout_seconds
+    for driver_error in _DRIVER_UNAVAILABLE:
+        app.add_exception_handler(driver_error, _database)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+            # A body FastAPI cannot even decode (JSON that is not UTF-8): the documented 422, as for malformed JSON.
+            return _validation_problem(request, field_errors_from_pydantic([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]))
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
         problem = Problem(
             type=f"/problems/{code}",

@@ -175,15 +175,22 @@ def import_listings(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Relay what is due, then exit.")] = False,
+    heartbeat: Annotated[
+        Path | None, typer.Option("--heartbeat", help="Touch this file every round (a health check reads its age).")
+    ] = None,
 ) -> None:
     """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
     import signal
 
     from core.http import build_http_client
+    from core.observability import configure_logging
     from market.worker import run_forever, run_once
     from search.engines import build_engine
 
     settings = _settings()
+    # As `serve` does: JSON lines in the server profile, and never the console renderer's tracebacks
+    # with local variables (they print connection arguments, passwords included) into service logs.
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
 
     async def work(database: Database) -> int:
         async with build_http_client(settings) as http:
@@ -197,7 +204,7 @@ def worker(
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(signum, stop.set)
                 console.print(f"worker running (search: {engine.name}); Ctrl+C to stop")
-                await run_forever(database, engine, http, stop)
+                await run_forever(database, engine, http, stop, heartbeat=heartbeat)
                 return 0
             finally:
                 await engine.aclose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import structlog
@@ -41,9 +42,18 @@ async def run_once(database: Database, engine: SearchEngine, http: httpx.AsyncCl
 
 
 async def run_forever(
-    database: Database, engine: SearchEngine, http: httpx.AsyncClient, stop: asyncio.Event, *, idle_seconds: float = 0.5
+    database: Database,
+    engine: SearchEngine,
+    http: httpx.AsyncClient,
+    stop: asyncio.Event,
+    *,
+    idle_seconds: float = 0.5,
+    heartbeat: Path | None = None,
 ) -> None:
+    """Loop until ``stop``; ``heartbeat`` (a file) is touched every round, for a container health check."""
     while not stop.is_set():
+        if heartbeat is not None:
+            heartbeat.touch()
         handled = 0
         for name, step in steps(database, engine, http):
             try:

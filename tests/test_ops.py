@@ -116,3 +116,27 @@ async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> 
 
     reply = await client.post("/api/v1/achievements", content=chunks(), headers={"Content-Type": "application/json"})
     assert reply.status_code == 413
+
+
+async def test_unreachable_database_is_a_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A restarting PostgreSQL is a moment to retry, not a crash (no lifespan: the schema check would fail first)."""
+    from core.http import build_http_client
+    from search.engines import build_engine
+
+    settings = Settings(
+        env="test", secret_key="x" * 40, data_dir=tmp_path, worker_in_process=False, db_timeout_seconds=1,
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/nowhere",
+    )
+    database = Database.from_settings(settings)
+    app = create_app(settings, database=database)
+    app.state.database, app.state.http = database, build_http_client(settings)
+    app.state.search = build_engine(settings, app.state.http)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as client:
+            reply = await client.get("/api/v1/achievements")
+    finally:
+        await app.state.search.aclose()
+        await app.state.http.aclose()
+        await database.dispose()
+    assert reply.status_code == 503
+    assert reply.json()["code"] == "database_unavailable" and reply.headers["retry-after"] == "2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from functools import lru_cache
 from collections.abc import Sequence
@@ -107,16 +108,18 @@ class MatchingService:
     async def _candidate_ids(self, target: ListingKind, query: Profile, terms: list[str], filters: dict[str, Any]) -> set[int]:
         """Own key terms, and separately the expansion terms, so neither crowds the other out."""
         expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
-        ids: set[int] = set()
-        for words in ([t for t in terms if t not in query.expansions], expansions):
-            if not words:
-                continue
-            result = await self.engine.search(
-                target.name,  # type: ignore[arg-type]
-                SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, **filters),
+        own = [t for t in terms if t not in query.expansions]
+        results = await asyncio.gather(
+            *(
+                self.engine.search(
+                    target.name,  # type: ignore[arg-type]
+                    SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, **filters),
+                )
+                for words in (own, expansions)
+                if words
             )
-            ids.update(hit.id for hit in result.hits)
-        return ids
+        )
+        return {hit.id for result in results for hit in result.hits}
 
     @staticmethod
     def _candidates(rows: Sequence[tuple[Achievement | Demand, Organization]]) -> tuple[list[Candidate], dict[int, Any]]:

@@ -1,7 +1,7 @@
 """The docker-compose deployment without docker: the same processes on this machine.
 
-``techmarket serve --workers 2`` and two ``techmarket worker`` processes against one PostgreSQL
-database and one Meilisearch. A few hundred listings are published and some withdrawn through the
+``techmarket serve --workers 2``, two ``techmarket worker`` processes and the payment stub, with
+production settings, against one PostgreSQL database and one Meilisearch. A few hundred listings are published and some withdrawn through the
 API; afterwards every published listing is in the index exactly once, no withdrawn one is, and
 no outbox event is left. "Exactly once" is read from Meilisearch's own task log: the documents
 received by its addition tasks plus the ids given to its deletion tasks add up to the number of
@@ -23,6 +23,7 @@ from search.engines.meili_process import MeiliServer, start_meilisearch, stop_me
 from tests.hardening.server_profile import (
     copied_database,
     fetch,
+    free_port,
     meili_ids,
     meili_idle,
     meili_tasks,
@@ -35,7 +36,7 @@ from tests.hardening.server_profile import (
     wait_ready,
 )
 
-LISTINGS = 300
+LISTINGS = 240
 WITHDRAWN_EVERY = 3  # every third published listing is withdrawn again
 CONCURRENCY = 12
 CONVERGE_TIMEOUT = 60.0
@@ -73,11 +74,28 @@ async def _unprocessed(url: str) -> int:
 async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_once(
     server_database: str, meili: MeiliServer, tmp_path: Path
 ) -> None:
-    env = server_env(server_database, tmp_path, meili)
+    # As in docker-compose.yml: production settings, the app wired to the payment stub process.
+    stub_port = free_port()
+    env = server_env(
+        server_database, tmp_path, meili,
+        TECHMARKET_ENV="production",
+        TECHMARKET_PAYMENT_PROVIDER_URL=f"http://127.0.0.1:{stub_port}",
+        TECHMARKET_PAYMENT_PROVIDER_API_KEY="sk_test_processes_0123456789",
+        TECHMARKET_PAYMENT_WEBHOOK_SECRET="processes-webhook-secret-0123456789abcdef",
+    )
+    launched = time.monotonic()
     api, base = start_serve(env, tmp_path, workers=2, wait=False)
-    workers = [start(f"worker-{n}", ["worker"], env, tmp_path) for n in (1, 2)]  # started alongside
-    with stopping(api, *workers):
+    heartbeat = tmp_path / "worker-1.alive"
+    workers = [  # started alongside
+        start("worker-1", ["worker", "--heartbeat", str(heartbeat)], env, tmp_path),
+        start("worker-2", ["worker"], env, tmp_path),
+    ]
+    stub = start("payments", ["payments-stub", "--host", "127.0.0.1", "--port", str(stub_port),
+                              "--webhook-url", f"{base}/api/v1/payments/webhook"], env, tmp_path)
+    with stopping(api, *workers, stub):
         wait_ready(api, f"{base}/readyz")
+        wait_ready(stub, f"http://127.0.0.1:{stub_port}/healthz")
+        startup_seconds = time.monotonic() - launched
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
             load = await publisher(http)
@@ -95,6 +113,7 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
         await meili_idle(meili)
         converged_seconds = time.monotonic() - started
         assert all(w.alive() for w in workers), [w.log_tail() for w in workers]
+        assert time.time() - heartbeat.stat().st_mtime < 5  # what the compose health check reads
         assert api.alive(), api.log_tail()
 
     expected = set(published) - set(withdrawn)
@@ -116,7 +135,7 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
     deleted = sum(t["details"].get("providedIds", 0) for t in tasks if t["type"] == "documentDeletion")
     assert received + deleted == len(events), f"{received} upserted + {deleted} deleted ids for {len(events)} events"
     print(
-        f"\n[processes] {LISTINGS} published, {len(withdrawn)} withdrawn through serve --workers 2 in {load_seconds:.1f}s; "
+        f"\n[processes] started in {startup_seconds:.1f}s; {LISTINGS} published, {len(withdrawn)} withdrawn through serve --workers 2 in {load_seconds:.1f}s; "
         f"2 outbox workers converged at {converged_seconds:.1f}s; {len(events)} search events → "
         f"{received} upserts + {deleted} deletes in {len(tasks)} Meilisearch tasks; "
         f"retried events: {sum(1 for e in events if e['attempts'])}"

@@ -1,4 +1,4 @@
-"""A shared, seeded world for the hardening tests: every role of the authorization matrix, with tokens.
+"""The seeded world of the authorization matrix and the fuzz run: every role of the authorization matrix, with tokens.
 
 Built once per module on its own copy of the migrated SQLite template (or inside one rolled-back
 PostgreSQL transaction). Tokens are minted directly (no argon2 login per role); the API-key role uses
@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,13 +31,17 @@ from core.db import Database, create_engine
 from core.reference import region_contains
 from core.settings import Settings
 from market.app import create_app
-from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL, REGION_ADMIN, demo_uscc
+from core.reference import USCC_CHARSET, uscc_check_char
+from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from market.identity.models import Organization, Role, User
 from market.identity.schemas import MemberCreate, RegionAdminCreate
 from market.identity.service import IdentityService
 from market.worker import run_once
 from search.alerts.models import ListingKindName, Notification, Subscription
 from tests.fixtures.app import TEST_SECRET
+
+# Nothing written into the work tree by Hypothesis (as in tests/contracts).
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "techmarket-hypothesis")
 
 INSTITUTE = "institute@demo.techmarket.cn"  # the owning organization: 演示稀土研究院, 包头 150200
 ENTERPRISE = "enterprise@demo.techmarket.cn"  # counterpart: 演示乳业科技, 呼和浩特 150100
@@ -64,6 +70,17 @@ EVERYONE = frozenset(ROLES)
 REGION_ADMINS = frozenset({"region_admin", "other_region_admin"})
 ADMINS = REGION_ADMINS | {"platform_admin"}
 SCOPE = {"region_admin": "150200", "other_region_admin": "150600"}
+
+
+def unique_uscc(n: int, region: str = "150200") -> str:
+    """A well-formed 统一社会信用代码 (valid check character) that no demo organization has."""
+    digits = ""
+    value = 500_000 + n
+    for _ in range(8):
+        value, rest = divmod(value, len(USCC_CHARSET))
+        digits = USCC_CHARSET[rest] + digits
+    body = f"92{region}{digits}X"
+    return body + uscc_check_char(body)
 
 
 def achievement_body(**overrides: Any) -> dict[str, Any]:
@@ -148,7 +165,7 @@ class World:
         body = {
             "title": f"稀土永磁技术开发合同 {next(self.serial)}",
             "type": "development",
-            "subtype": "commissioned",
+            "subtype": "commissioned_development",
             "field": "new_materials",
             "total": "100000.00",
             "technology_income": "80000.00",
@@ -204,7 +221,7 @@ class World:
     async def organization(self, status: str) -> int:
         """A fresh organization in 150200: pending (self-registered) or verified (by the platform admin)."""
         n = 100 + next(self.serial)
-        org = {"kind": "enterprise", "name": f"硬化测试企业{n}", "uscc": demo_uscc(n, "150200"), "region": "150200"}
+        org = {"kind": "enterprise", "name": f"硬化测试企业{n}", "uscc": unique_uscc(n), "region": "150200"}
         if status == "pending":
             admin = {"email": f"reg{n}@hardening.techmarket.cn", "full_name": "注册人", "password": DEMO_PASSWORD}
             reply = await self.call("POST", "/api/v1/organizations/register", "anonymous", expect=201, json={"organization": org, "admin": admin})
@@ -323,7 +340,11 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
             world.ids["other_target"] = await world.target("150600")
             publication = {"title": "2025 年技术合同登记统计", "region": "150000", "year": 2025}
             world.ids["publication"] = (await world.call("POST", "/api/v1/statistics/publications", "platform_admin", expect=201, json=publication)).json()["id"]
+            stale = {kind: await world.listing(kind, "published") for kind in BODIES}
             await run_once(database, app.state.search, app.state.http)  # index the published listings, score alerts
+            for kind, row in stale.items():  # withdrawn after indexing: the index still has it until the relay runs
+                await world.call("POST", f"/api/v1/{kind}/{row['id']}/withdraw", "owner_admin", expect=200)
+            world.ids["stale"] = stale
             yield world
 
 

@@ -1,0 +1,174 @@
+"""Matching latency on the server profile: GET /api/v1/demands/{id}/matches with N achievements.
+
+Setup (not timed): N synthetic Chinese achievements and D demands (bench/_common.py) COPYed into
+a throwaway PostgreSQL database as published listings; a throwaway Meilisearch 1.21 filled with
+the adapter's own documents (built on every core); ``techmarket serve`` on the server profile
+(ENV=production, one worker) as a subprocess on a free loopback port.
+
+Size: the issue states the target for 100k listings; filling Meilisearch with 100k documents takes
+~8-9 minutes on this shared 2-core VM (document analysis in Python at ~200-250 documents/s per core,
+Meilisearch indexing on the same cores), so the default is --n 30000 (about 6 minutes in all) and
+the output prints the size; ``--n 100000`` runs the issue's size (~15 minutes).
+
+Measured, same run, for M demands (default 100): the matches request (default limit 10), first
+sequentially, then from 4 concurrent keep-alive clients. Anchor, interleaved with it: the plain
+search API call GET /api/v1/search/achievements?q=<the same demand's title> (20 items, all facets:
+the defaults), which is one engine query plus hydration, against matching's key-term extraction,
+two engine queries of up to 100 candidates, profile building and re-ranking of every candidate.
+Also printed: the server's own ``took_ms`` (without HTTP and JSON encoding).
+
+Target (issue 5): p95 <= 50 ms with 100k listings. Exits non-zero only on errors.
+
+    .venv/bin/python bench/matching_latency.py [--n 30000] [--demands 100] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import asyncpg  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_DSN,
+    Connection,
+    Corpus,
+    LoadResult,
+    api_server,
+    copy_published,
+    fill_index,
+    machine,
+    postgres_version,
+    run_load,
+    search_documents,
+    temp_database,
+    verdict,
+)
+
+from search.engines.meili_process import running_meilisearch  # noqa: E402
+from search.engines.meilisearch import MeilisearchEngine  # noqa: E402
+
+TARGET_P95_MS = 50.0
+PREFIX = "techmarket"
+
+
+def took(bucket: list[float]):  # type: ignore[no-untyped-def]
+    def check(payload: bytes) -> bool:
+        bucket.append(float(json.loads(payload)["took_ms"]))
+        return True
+    return check
+
+
+async def sequential(api: str, match_paths: list[str], search_paths: list[str]) -> tuple[LoadResult, LoadResult, list[float], list[float]]:
+    """One client; each demand's matches request followed by its anchor search."""
+    connection = Connection(api)
+    match_lat, search_lat, match_took, search_took = [], [], [], []
+    errors = 0
+    started = time.perf_counter()
+    try:
+        for match_path, search_path in zip(match_paths, search_paths, strict=True):
+            for path, latencies, tooks in ((match_path, match_lat, match_took), (search_path, search_lat, search_took)):
+                t0 = time.perf_counter()
+                status, payload = await connection.request("GET", path)
+                latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    errors += 1
+                    print(f"  ! HTTP {status} for {path}: {payload[:200]!r}")
+                else:
+                    tooks.append(float(json.loads(payload)["took_ms"]))
+    finally:
+        await connection.close()
+    wall = time.perf_counter() - started
+    total = sum(match_lat) + sum(search_lat)
+    return (LoadResult("matches, sequential", match_lat, wall * sum(match_lat) / total, errors),
+            LoadResult("anchor: search ?q=title, sequential", search_lat, wall * sum(search_lat) / total, 0),
+            match_took, search_took)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=30_000,
+                        help="achievements (default 30000; the issue's 100000 takes ~15 min here, see above)")
+    parser.add_argument("--demands", type=int, default=100, help="demands matched (default 100)")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=10, help="matches per request (the API default is 10)")
+    parser.add_argument("--dsn", default=DEFAULT_DSN)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+
+    corpus = Corpus(seed=args.seed)
+    achievements = corpus.achievements(args.n)
+    demands = corpus.demands(args.demands)
+    async with temp_database(args.dsn) as (dsn, url):
+        await copy_published(dsn, corpus, achievements, demands)
+        with running_meilisearch() as meili:
+            engine = MeilisearchEngine(meili.url, api_key=meili.master_key, index_prefix=PREFIX)
+            try:
+                await engine.ensure_ready()  # indexes with the adapter's settings; loads jieba/opencc/pinyin
+            finally:
+                await engine.aclose()
+            started = time.perf_counter()
+            await fill_index(meili.url, meili.master_key, f"{PREFIX}_achievement", await search_documents(dsn, "achievement", achievements))
+            await fill_index(meili.url, meili.master_key, f"{PREFIX}_demand", await search_documents(dsn, "demand", demands))
+            setup = time.perf_counter() - started
+            del achievements
+            connection = await asyncpg.connect(dsn)
+            try:
+                rows = await connection.fetch("SELECT id, title FROM demands ORDER BY id")
+            finally:
+                await connection.close()
+            import httpx
+
+            async with httpx.AsyncClient(base_url=meili.url, headers=meili.headers, trust_env=False) as client:
+                version = (await client.get("/version")).json()["pkgVersion"]
+                indexed = (await client.get(f"/indexes/{PREFIX}_achievement/stats")).json()["numberOfDocuments"]
+            if indexed != args.n:
+                raise RuntimeError(f"index holds {indexed} achievements, expected {args.n}")
+            print(machine(f"PostgreSQL {await postgres_version(args.dsn)}, Meilisearch {version}"))
+            print(f"bench: matches for {len(rows)} demands against {args.n:,} achievements (limit {args.limit}); "
+                  f"setup indexed them in {setup:.0f} s\n")
+
+            match_paths = [f"/api/v1/demands/{r['id']}/matches?limit={args.limit}" for r in rows]
+            search_paths = [f"/api/v1/search/achievements?q={quote(r['title'])}" for r in rows]
+            with api_server(url, meili.url, meili.master_key) as api:
+                await run_load("warm-up", api, [("GET", p, None) for p in match_paths[:10] + search_paths[:10]], concurrency=2)
+                seq_match, seq_search, seq_match_took, seq_search_took = await sequential(api, match_paths, search_paths)
+                conc_match_took: list[float] = []
+                conc_search_took: list[float] = []
+                conc_match = await run_load(f"matches, {args.concurrency} concurrent", api,
+                                            [("GET", p, None) for p in match_paths], concurrency=args.concurrency,
+                                            check=took(conc_match_took))
+                conc_search = await run_load(f"anchor: search ?q=title, {args.concurrency} concurrent", api,
+                                             [("GET", p, None) for p in search_paths], concurrency=args.concurrency,
+                                             check=took(conc_search_took))
+                async with httpx.AsyncClient(trust_env=False, timeout=30) as probe:
+                    sample = (await probe.get(f"{api}{match_paths[0]}")).json()
+
+    errors = sum(r.errors for r in (seq_match, seq_search, conc_match, conc_search))
+    for result in (seq_match, seq_search, conc_match, conc_search):
+        print(result.line())
+    print(f"\nserver took_ms median: matches {statistics.median(seq_match_took):.1f} (sequential) / "
+          f"{statistics.median(conc_match_took):.1f} ({args.concurrency} concurrent); "
+          f"search {statistics.median(seq_search_took):.1f} / {statistics.median(conc_search_took):.1f}")
+    print(f"example: demand {rows[0]['title']!r} -> {sample['total']} candidates ranked, "
+          f"query_terms {sample['query_terms'][:8]}, top score {sample['items'][0]['score'] if sample['items'] else '-'}")
+    for label, match, search in (("sequential", seq_match, seq_search),
+                                 (f"{args.concurrency} concurrent", conc_match, conc_search)):
+        p95 = match.ms(95)
+        print(f"{label:14} matches p95 {p95:8.1f} ms = {p95 / search.ms(95):5.2f}x the search anchor's p95 "
+              f"({search.ms(95):.1f} ms); target p95 <= {TARGET_P95_MS:.0f} ms: {verdict(p95 <= TARGET_P95_MS)}")
+    if args.n != 100_000:
+        print(f"(measured with {args.n:,} achievements; the issue's target is stated for 100,000)")
+    if errors:
+        raise SystemExit(f"{errors} failed requests")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,543 @@
+"""Authorization matrix: every route of the app × every role, who may read and who may write.
+
+Routes are enumerated from ``app.routes``: a route with neither a matrix entry nor a place on the
+explicit public allow-list fails ``test_every_route_has_a_matrix_entry``. Each entry names the roles
+that may call it; every other role must be refused (401 anonymous, else 403 or a 404 that hides the
+object). Writes get a fresh target per role, so an allowed role must succeed (2xx) rather than trip
+over a state another role left behind. Reads that list things also check each returned item
+against the visibility rule of the caller (zero leaks: listing drafts and pending revisions,
+contracts, deals, reward distributions, notifications, API keys, statistics of other regions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
+
+from contracts.reward.models import DistributionLine
+from market.identity.models import ApiKey
+from search.alerts.models import Notification, Subscription
+from tests.hardening.world import (
+    ADMINS,
+    AUTHENTICATED,
+    BODIES,
+    EVERYONE,
+    ORG_ROLES,
+    OWNER,
+    OWNER_ADMINS,
+    ROLES,
+    World,
+    hardening_database,  # noqa: F401  (fixture)
+    jsonl,
+    unique_uscc,
+    world,  # noqa: F401  (fixture)
+)
+
+PLATFORM = frozenset({"platform_admin"})
+REVIEWERS = frozenset({"region_admin", "platform_admin"})  # admins governing the owner's region 150200
+CONTRACT_VIEWERS = OWNER | REVIEWERS
+API = "/api/v1"
+
+# Routes with no authorization at all (documented as public). Everything else needs a matrix entry.
+PUBLIC = {
+    "POST /api/v1/auth/token": "login",
+    "POST /api/v1/organizations/register": "self-registration (stays pending)",
+    "GET /api/v1/statistics/published": "frozen published summaries",
+    "GET /api/v1/statistics/published/{publication_id}": "frozen published summaries",
+    "POST /api/v1/payments/webhook": "authenticated by the provider's HMAC signature, not by a user",
+    "GET /healthz": "ops",
+    "GET /readyz": "ops",
+    "GET /metrics": "ops (Prometheus)",
+    "GET /openapi.json": "docs",
+    "GET /docs": "docs",
+    "GET /docs/oauth2-redirect": "docs",
+    "GET /redoc": "docs",
+    "GET /admin/login": "dashboard login form",
+    "POST /admin/login": "dashboard login",
+    "POST /admin/logout": "dashboard logout (clears the cookie)",
+}
+
+Request = dict[str, Any]
+Check = Callable[[World, str, httpx.Response], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Case:
+    route: str  # "METHOD /path/template", as in app.routes
+    name: str
+    allowed: frozenset[str]
+    request: Callable[[World], Awaitable[Request]]
+    fresh: bool = False  # build a new target for every role (writes)
+    passes: str = "2xx"  # or "authorized": an allowed role only has to get past authorization
+    check: Check | None = None
+    cookie: bool = False  # the admin dashboard: the token travels as its cookie
+
+    @property
+    def id(self) -> str:
+        return f"{self.route} [{self.name}]"
+
+
+def static(url: str, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(_: World) -> Request:
+        return {"url": url, **kwargs}
+
+    return build
+
+
+# --- leak checks ---------------------------------------------------------------------------------
+
+
+def owner_or_reviewer(world: World, role: str, owner_id: int, region: str | None) -> bool:
+    return world.role_org.get(role) == owner_id or world.governs(role, region)
+
+
+def listing_check(kind: str, *, expect_drafts: bool) -> Check:
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        items = reply.json()["items"]
+        for item in items:
+            privileged = owner_or_reviewer(world, role, item["owner_id"], item.get("region"))
+            assert item["status"] == "published" or privileged, f"{role} sees {kind} {item['id']} ({item['status']})"
+            if not privileged:
+                assert item["pending_revision"] is None and item["review_reason"] is None, f"{role} sees internals of {item['id']}"
+        if expect_drafts and role in OWNER | REVIEWERS:
+            assert any(i["status"] == "draft" and i["owner_id"] == world.org["owner"] for i in items), f"{role} misses the owner's drafts"
+
+    return check
+
+
+def internals_hidden(kind: str) -> Check:
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        body = reply.json()
+        if role in OWNER | REVIEWERS:
+            assert body["pending_revision"] is not None, f"{role} should see the pending revision"
+        else:
+            assert body["pending_revision"] is None and body["review_reason"] is None, f"{role} sees internals"
+
+    return check
+
+
+def search_check(kind: str) -> Check:
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        items = reply.json()["items"]
+        assert items, "the index has the published listings"
+        for item in items:
+            listing = item["listing"]
+            assert listing["status"] == "published", f"{role} finds unpublished {listing['id']}"
+            assert listing.get("pending_revision") is None, f"{role} finds a pending revision in search"
+            assert listing["id"] != world.ids["stale"][kind]["id"], f"{role} finds a listing withdrawn after indexing"
+
+    return check
+
+
+def matches_check(kind: str) -> Check:
+    other = "demands" if kind == "achievements" else "achievements"
+
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        for item in reply.json()["items"]:
+            listing = item["listing"]
+            assert listing["status"] == "published" and listing.get("pending_revision") is None, f"{role} matched {listing['id']}"
+            assert listing["id"] != world.ids["stale"][other]["id"], f"{role} matched a listing withdrawn after indexing"
+
+    return check
+
+
+async def organizations_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    for item in items:
+        assert item["status"] == "verified" or world.governs(role, item["region"]), f"{role} sees {item['status']} org {item['id']}"
+    if role in REVIEWERS:
+        assert world.org["pending_local"] in {i["id"] for i in items}
+
+
+async def me_check(world: World, role: str, reply: httpx.Response) -> None:
+    assert reply.json()["id"] == world.user[role]
+
+
+async def api_keys_check(world: World, role: str, reply: httpx.Response) -> None:
+    rows = await world.rows(ApiKey, [i["id"] for i in reply.json()["items"]])
+    assert all(r.user_id == world.user[role] for r in rows), f"{role} lists another user's API keys"
+    if role in OWNER_ADMINS:
+        assert world.ids["api_key"] in {r.id for r in rows}
+
+
+def organization_rows(model: Any) -> Check:
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        rows = await world.rows(model, [i["id"] for i in reply.json()["items"]])
+        assert all(r.organization_id == world.role_org[role] for r in rows), f"{role} sees another organization's {model.__name__}"
+        if role in OWNER:
+            assert rows, f"{role} should see the owner's {model.__name__}"
+
+    return check
+
+
+async def deals_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    mine = world.role_org.get(role)
+    assert all(mine in (d["seller_org_id"], d["buyer_org_id"]) for d in items), f"{role} sees others' deals"
+    if role in OWNER:
+        assert world.ids["deal"]["id"] in {d["id"] for d in items}
+
+
+async def contracts_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    mine = world.role_org.get(role)
+    for c in items:
+        assert mine in (c["seller_org_id"], c["buyer_org_id"]) or world.governs(role, c["seller_region"]) or world.governs(role, c["buyer_region"]), (
+            f"{role} sees contract {c['id']}"
+        )
+    if role in CONTRACT_VIEWERS:
+        assert world.ids["demo_contract"] in {c["id"] for c in items}
+
+
+async def ledger_check(world: World, role: str, reply: httpx.Response) -> None:
+    assert reply.json()["items"], "the demo contract has distributions"
+
+
+async def my_rewards_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    if items:
+        async with world.database.unit_of_work() as session:
+            query = select(DistributionLine.distribution_id).where(DistributionLine.user_id == world.user[role])
+            owned = set((await session.execute(query)).scalars().all())
+        assert {i["distribution_id"] for i in items} <= owned, f"{role} sees other people's reward lines"
+
+
+async def export_check(world: World, role: str, reply: httpx.Response) -> None:
+    text = reply.content.decode("utf-8-sig")
+    if role in OWNER:
+        assert "王教授" in text, "the owner's export has its inventors"
+    else:
+        assert "王教授" not in text, f"{role} exports another institution's reward lines"
+
+
+def scope_check(field: str = "region") -> Check:
+    async def check(world: World, role: str, reply: httpx.Response) -> None:
+        region = reply.json()[field]
+        if role != "platform_admin":
+            assert world.governs(role, region), f"{role} got statistics of {region}"
+
+    return check
+
+
+async def targets_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    for t in items:
+        assert world.governs(role, t["region"]), f"{role} sees the target of {t['region']}"
+    if role == "region_admin":
+        assert world.ids["target"] in {t["id"] for t in items}
+
+
+async def import_check(world: World, role: str, reply: httpx.Response) -> None:
+    report = reply.json()
+    if role == "other_region_admin":
+        assert report["created"] == 0, "a region admin imported into another 盟市"
+    else:
+        assert report["created"] == 1, report
+
+
+# --- request builders for fresh targets ------------------------------------------------------------
+
+
+def listing_action(kind: str, status: str, action: str, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        row = await world.listing(kind, status)
+        suffix = f"/{action}" if action else ""
+        return {"url": f"{API}/{kind}/{row['id']}{suffix}", **kwargs}
+
+    return build
+
+
+def contract_action(status: str, action: str, owner_side: str = "seller", milestone: bool = False, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        contract = await world.contract(status, owner_side=owner_side)
+        path = f"{API}/contracts/{contract['id']}"
+        if milestone:
+            path += f"/milestones/{contract['milestones'][0]['id']}"
+        return {"url": f"{path}/{action}", **kwargs}
+
+    return build
+
+
+def import_rows(kind: str) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        path = Path(__file__).parents[2] / "market" / "demo_data" / f"{kind}.jsonl"
+        row = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+        n = next(world.serial)
+        row.update(external_id=f"HARDENING-{kind}-{n}", title=f"{row['title']} {n}", region="150200", owner="演示稀土研究院", owner_kind="institute")
+        return {"url": f"{API}/imports/{kind}", "files": {"file": (f"rows-{n}.jsonl", jsonl([row]), "application/json")}}
+
+    return build
+
+
+def fresh(make: Callable[[World], Awaitable[Any]], template: str, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": template.format(id=await make(world)), **kwargs}
+
+    return build
+
+
+def shared(template: str, key: Callable[[World], Any], **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": template.format(id=key(world)), **kwargs}
+
+    return build
+
+
+def unique_body(make: Callable[[int], dict[str, Any]], url: str) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": url, "json": make(next(world.serial))}
+
+    return build
+
+
+def member_body(n: int) -> dict[str, Any]:
+    return {"email": f"m{n}@hardening.techmarket.cn", "full_name": "新成员", "password": "Hardening-2026-pass"}
+
+
+def region_admin_body(n: int) -> dict[str, Any]:
+    return {**member_body(n), "region_scope": "150300"}
+
+
+def target_body(n: int) -> dict[str, Any]:
+    return {"region": "150200", "metric": "contracts", "target_year": 2000 + n % 100, "target_value": "100"}
+
+
+def contract_body_for_owner(world: World) -> dict[str, Any]:
+    return {
+        "seller_org_id": world.org["owner"], "buyer_org_id": world.org["enterprise"], "title": "稀土分离技术服务合同",
+        "type": "service", "subtype": "technical_service", "field": "new_materials", "total": "50000.00",
+        "technology_income": "50000.00", "milestones": [{"title": "全款", "amount": "50000.00"}],
+    }
+
+
+# --- the matrix ------------------------------------------------------------------------------------
+
+
+def listing_cases(kind: str) -> list[Case]:
+    base = f"{API}/{kind}"
+    item = f"{base}/{{listing_id}}"
+    draft = lambda w: w.ids["draft"][kind]["id"]  # noqa: E731
+    published = lambda w: w.ids["published"][kind]["id"]  # noqa: E731
+    revised = lambda w: w.ids["revised"][kind]["id"]  # noqa: E731
+    return [
+        Case(f"POST {base}", "create a draft", ORG_ROLES, unique_body(lambda n: BODY[kind](title=f"新{n}"), base)),
+        Case(f"GET {base}", "drafts only to owner and reviewers", EVERYONE, static(base, params={"status": "draft", "limit": 100}),
+             check=listing_check(kind, expect_drafts=True)),
+        Case(f"GET {base}", "no pending revision to the public", EVERYONE, static(base, params={"limit": 100}), check=listing_check(kind, expect_drafts=False)),
+        Case(f"GET {item}", "draft", OWNER | REVIEWERS, shared(f"{base}/{{id}}", draft)),
+        Case(f"GET {item}", "published with a pending revision", EVERYONE, shared(f"{base}/{{id}}", revised), check=internals_hidden(kind)),
+        Case(f"PATCH {item}", "edit a draft", OWNER, listing_action(kind, "draft", "", json={"title": "改过的标题"}), fresh=True),
+        Case(f"PATCH {item}", "revise a published listing", OWNER, listing_action(kind, "published", "", json={"title": "改过的标题"}), fresh=True),
+        Case(f"POST {item}/submit", "submit a draft", OWNER, listing_action(kind, "draft", "submit"), fresh=True),
+        Case(f"POST {item}/approve", "approve", REVIEWERS, listing_action(kind, "submitted", "approve"), fresh=True),
+        Case(f"POST {item}/reject", "reject", REVIEWERS, listing_action(kind, "submitted", "reject", json={"reason": "材料不全"}), fresh=True),
+        Case(f"POST {item}/withdraw", "withdraw", OWNER, listing_action(kind, "published", "withdraw"), fresh=True),
+        Case(f"POST {item}/close", "close", OWNER | REVIEWERS, listing_action(kind, "published", "close"), fresh=True),
+        Case(f"GET {item}/audit", "audit trail of a draft", REVIEWERS, shared(f"{base}/{{id}}/audit", draft)),
+        Case(f"GET {item}/matches", "matches of a published listing", EVERYONE, shared(f"{base}/{{id}}/matches", published), check=matches_check(kind)),
+        Case(f"GET {item}/matches", "matches of a draft", OWNER | REVIEWERS, shared(f"{base}/{{id}}/matches", draft), passes="authorized"),
+        Case(f"POST {API}/imports/{{kind}}", f"import {kind}", ADMINS, import_rows(kind), fresh=True, check=import_check),
+        Case(f"GET {API}/search/{{kind}}", f"search {kind}", EVERYONE, static(f"{API}/search/{kind}", params={"q": "稀土"}), check=search_check(kind)),
+    ]
+
+
+BODY = BODIES
+ORG = f"{API}/organizations/{{organization_id}}"
+CONTRACT = f"{API}/contracts/{{contract_id}}"
+STAT = f"{API}/statistics"
+Q150200 = {"region": "150200"}
+DEMO = lambda w: w.ids["demo_contract"]  # noqa: E731
+
+CASES: list[Case] = [
+    *listing_cases("achievements"),
+    *listing_cases("demands"),
+    # identity
+    Case("GET /api/v1/users/me", "who am I", AUTHENTICATED, static(f"{API}/users/me"), check=me_check),
+    Case("POST /api/v1/organizations", "create a verified organization", PLATFORM,
+         unique_body(lambda n: {"kind": "agency", "name": f"硬化测试中心{n}", "uscc": unique_uscc(10_000 + n), "region": "150200"},
+                     f"{API}/organizations")),
+    Case("GET /api/v1/organizations", "pending organizations only to their admins", EVERYONE,
+         static(f"{API}/organizations", params={"status": "pending", "limit": 200}), check=organizations_check),
+    Case(f"GET {ORG}", "pending organization in 包头", REVIEWERS, shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending_local"])),
+    Case(f"GET {ORG}", "pending organization's own member", frozenset({"pending", "platform_admin"}),
+         shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending"])),
+    Case(f"GET {ORG}", "verified organization", EVERYONE, shared(f"{API}/organizations/{{id}}", lambda w: w.org["owner"])),
+    Case(f"POST {ORG}/verify", "verify", PLATFORM, fresh(lambda w: w.organization("pending"), f"{API}/organizations/{{id}}/verify"), fresh=True),
+    Case(f"POST {ORG}/suspend", "suspend", PLATFORM, fresh(lambda w: w.organization("verified"), f"{API}/organizations/{{id}}/suspend"), fresh=True),
+    Case(f"POST {ORG}/users", "add a member", OWNER_ADMINS | PLATFORM,
+         lambda w: unique_body(member_body, f"{API}/organizations/{w.org['owner']}/users")(w), fresh=True),
+    Case(f"PUT {ORG}/webhook", "set the webhook", OWNER_ADMINS,
+         shared(f"{API}/organizations/{{id}}/webhook", lambda w: w.org["owner"], json={"url": "https://hooks.example.cn/techmarket"})),
+    Case("POST /api/v1/admin/region-admins", "create a region admin", PLATFORM, unique_body(region_admin_body, f"{API}/admin/region-admins"), fresh=True),
+    Case("POST /api/v1/api-keys", "create own key", AUTHENTICATED, static(f"{API}/api-keys", json={"name": "脚本"})),
+    Case("GET /api/v1/api-keys", "own keys only", AUTHENTICATED, static(f"{API}/api-keys"), check=api_keys_check),
+    Case("DELETE /api/v1/api-keys/{key_id}", "revoke the owner admin's key", OWNER_ADMINS,
+         fresh(lambda w: w.api_key(), f"{API}/api-keys/{{id}}"), fresh=True),
+    # alerts
+    Case("POST /api/v1/subscriptions", "subscribe", ORG_ROLES, static(f"{API}/subscriptions", json={"query": "稀土", "target_kind": "demand"})),
+    Case("GET /api/v1/subscriptions", "own organization's", ORG_ROLES, static(f"{API}/subscriptions"), check=organization_rows(Subscription)),
+    Case("DELETE /api/v1/subscriptions/{subscription_id}", "unsubscribe", OWNER,
+         fresh(lambda w: w.subscription(), f"{API}/subscriptions/{{id}}"), fresh=True),
+    Case("GET /api/v1/notifications", "own organization's", ORG_ROLES, static(f"{API}/notifications", params={"limit": 100}),
+         check=organization_rows(Notification)),
+    Case("POST /api/v1/notifications/{notification_id}/read", "mark read", OWNER,
+         fresh(lambda w: w.notification(), f"{API}/notifications/{{id}}/read"), fresh=True),
+    # deals
+    Case("POST /api/v1/deals", "interest in another organization's achievement", (OWNER | {"other_org"}),
+         lambda w: _university_achievement_deal(w)),
+    Case("GET /api/v1/deals", "own organization's", AUTHENTICATED, static(f"{API}/deals"), check=deals_check),
+    Case("GET /api/v1/deals/{deal_id}", "a party's deal", OWNER, shared(f"{API}/deals/{{id}}", lambda w: w.ids["deal"]["id"])),
+    Case("GET /api/v1/deals/{deal_id}/messages", "a party's messages", OWNER, shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"])),
+    Case("POST /api/v1/deals/{deal_id}/messages", "post a message", OWNER,
+         shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"], json={"body": "请提供检测报告。"})),
+    Case("POST /api/v1/deals/{deal_id}/drop", "drop", OWNER,
+         fresh(lambda w: _deal_id(w), f"{API}/deals/{{id}}/drop", json={"reason": "价格不合适"}), fresh=True),
+    # contracts
+    Case("POST /api/v1/contracts", "draft for the owner as seller", OWNER, lambda w: _async({"url": f"{API}/contracts", "json": contract_body_for_owner(w)})),
+    Case("GET /api/v1/contracts", "parties and admins of their regions", AUTHENTICATED, static(f"{API}/contracts", params={"limit": 200}),
+         check=contracts_check),
+    Case(f"GET {CONTRACT}", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}", DEMO)),
+    Case(f"GET {CONTRACT}/audit", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}/audit", DEMO)),
+    Case(f"GET {CONTRACT}/payments", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}/payments", DEMO)),
+    Case(f"GET {CONTRACT}/distributions", "reward distributions of the demo contract", CONTRACT_VIEWERS,
+         shared(f"{API}/contracts/{{id}}/distributions", DEMO), check=ledger_check),
+    Case(f"POST {CONTRACT}/sign", "sign a draft", OWNER, contract_action("draft", "sign"), fresh=True),
+    Case(f"PATCH {CONTRACT}/amounts", "correct amounts", OWNER | REVIEWERS,
+         contract_action("draft", "amounts", json={"total": "100000.00", "technology_income": "70000.00", "reason": "更正技术交易额"}), fresh=True),
+    Case(f"POST {CONTRACT}/registration-request", "seller asks for registration", OWNER, contract_action("signed", "registration-request"), fresh=True),
+    Case(f"POST {CONTRACT}/register", "registrar of the seller's region", REVIEWERS, contract_action("requested", "register", json={}), fresh=True),
+    Case(f"POST {CONTRACT}/transitions", "registered → performing", OWNER | REVIEWERS,
+         contract_action("registered", "transitions", json={"to": "performing"}), fresh=True),
+    Case(f"POST {CONTRACT}/milestones/{{milestone_id}}/pay", "buyer pays (provider down)", OWNER,
+         contract_action("performing", "pay", owner_side="buyer", milestone=True), fresh=True, passes="authorized"),
+    Case(f"POST {CONTRACT}/milestones/{{milestone_id}}/refund", "seller or platform refunds (provider down)", OWNER | PLATFORM,
+         lambda w: _demo_refund(w), passes="authorized"),
+    Case("GET /api/v1/rewards/mine", "own lines only", AUTHENTICATED, static(f"{API}/rewards/mine"), check=my_rewards_check),
+    Case("GET /api/v1/rewards/export", "own institution's lines", ORG_ROLES, static(f"{API}/rewards/export"), check=export_check),
+    # statistics
+    Case(f"GET {STAT}/aggregates", "包头", REVIEWERS, static(f"{STAT}/aggregates", params={"by": "region", **Q150200}), check=scope_check()),
+    Case(f"GET {STAT}/aggregates", "own scope by default", ADMINS, static(f"{STAT}/aggregates", params={"by": "field"}), check=scope_check()),
+    Case(f"GET {STAT}/aggregates", "all regions", PLATFORM, static(f"{STAT}/aggregates", params={"by": "region", "region": "all"})),
+    Case(f"GET {STAT}/series", "包头", REVIEWERS, static(f"{STAT}/series", params=Q150200)),
+    Case(f"GET {STAT}/targets", "包头", REVIEWERS, static(f"{STAT}/targets", params=Q150200), check=targets_check),
+    Case(f"GET {STAT}/targets", "own scope by default", ADMINS, static(f"{STAT}/targets"), check=targets_check),
+    Case(f"POST {STAT}/targets", "create", PLATFORM, unique_body(target_body, f"{STAT}/targets"), fresh=True),
+    Case(f"GET {STAT}/targets/{{target_id}}", "包头's target", REVIEWERS, shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"])),
+    Case(f"PATCH {STAT}/targets/{{target_id}}", "edit", PLATFORM, shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"], json={"source_note": "更新"})),
+    Case(f"DELETE {STAT}/targets/{{target_id}}", "delete", PLATFORM, fresh(lambda w: w.target("150200"), f"{STAT}/targets/{{id}}"), fresh=True),
+    Case(f"POST {STAT}/publications", "publish a summary", PLATFORM, static(f"{STAT}/publications", json={"title": "2024 年统计", "year": 2024})),
+    Case(f"GET {STAT}/exports/aggregates", "包头", REVIEWERS, static(f"{STAT}/exports/aggregates", params={"by": "region", **Q150200})),
+    Case(f"GET {STAT}/exports/registrations", "包头", REVIEWERS, static(f"{STAT}/exports/registrations", params=Q150200)),
+    Case(f"GET {STAT}/charts/turnover.{{fmt}}", "包头", REVIEWERS, static(f"{STAT}/charts/turnover.svg", params=Q150200)),
+    Case(f"GET {STAT}/charts/breakdown.{{fmt}}", "包头", REVIEWERS, static(f"{STAT}/charts/breakdown.svg", params=Q150200)),
+    Case(f"GET {STAT}/rollups/verify", "verify", PLATFORM, static(f"{STAT}/rollups/verify")),
+    Case(f"POST {STAT}/rollups/rebuild", "rebuild", PLATFORM, static(f"{STAT}/rollups/rebuild")),
+    # the server-rendered dashboard (cookie)
+    Case("GET /admin/dashboard", "包头", REVIEWERS, static("/admin/dashboard", params=Q150200), cookie=True),
+    Case("GET /admin/dashboard/charts/{name}.{fmt}", "包头", REVIEWERS, static("/admin/dashboard/charts/region.svg", params=Q150200), cookie=True),
+]
+
+
+async def _async(value: Request) -> Request:
+    return value
+
+
+async def _university_achievement_deal(world: World) -> Request:
+    if "university_achievement" not in world.ids:
+        row = (await world.call("POST", f"{API}/achievements", "university", expect=201, json=BODY["achievements"](title="高校成果"))).json()
+        await world.call("POST", f"{API}/achievements/{row['id']}/submit", "university", expect=200)
+        await world.call("POST", f"{API}/achievements/{row['id']}/approve", "platform_admin", expect=200)
+        world.ids["university_achievement"] = row["id"]
+    return {"url": f"{API}/deals", "json": {"achievement_id": world.ids["university_achievement"], "message": "希望了解许可条件"}}
+
+
+async def _deal_id(world: World) -> int:
+    return int((await world.deal())["id"])
+
+
+async def _demo_refund(world: World) -> Request:
+    contract = (await world.call("GET", f"{API}/contracts/{world.ids['demo_contract']}", "platform_admin", expect=200)).json()
+    return {"url": f"{API}/contracts/{contract['id']}/milestones/{contract['milestones'][0]['id']}/refund", "json": {}}
+
+
+def route_keys(app: Any) -> set[str]:
+    """Every (method, path) the app serves, included routers flattened (FastAPI's own walk)."""
+    keys = set()
+    for route in iter_route_contexts(app.routes):
+        for method in sorted(route.methods or ()):
+            if method not in ("HEAD", "OPTIONS"):
+                keys.add(f"{method} {route.path}")
+    return keys
+
+
+async def test_every_route_has_a_matrix_entry(world: World) -> None:
+    routes = route_keys(world.app)
+    covered = {case.route for case in CASES}
+    assert not (covered & set(PUBLIC)), "a public route has matrix entries"
+    missing = routes - covered - set(PUBLIC)
+    assert not missing, f"routes without an authorization matrix entry (add one, or to PUBLIC if really public): {sorted(missing)}"
+    stale = (covered | set(PUBLIC)) - routes
+    assert not stale, f"matrix entries for routes that do not exist: {sorted(stale)}"
+
+
+async def test_public_routes_answer_anonymously(world: World) -> None:
+    for route in ("/healthz", "/readyz", "/openapi.json", f"{STAT}/published", f"{STAT}/published/{world.ids['publication']}", "/admin/login"):
+        reply = await world.call("GET", route, "anonymous")
+        assert reply.status_code == 200, (route, reply.status_code, reply.text[:200])
+
+
+def _send_kwargs(world: World, case: Case, role: str, request: Request) -> dict[str, Any]:
+    kwargs = {k: v for k, v in request.items() if k != "url"}
+    if case.cookie:
+        token = world.tokens.get(role)
+        kwargs["headers"] = {"Cookie": f"techmarket_admin={token}"} if token else {}
+        if role == "api_key":
+            kwargs["headers"] = dict(world.headers["api_key"])
+    return kwargs
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+async def test_authorization_matrix(world: World, case: Case) -> None:
+    method = case.route.split(" ", 1)[0]
+    shared_request = None if case.fresh else await case.request(world)
+    failures = []
+    for role in ROLES:
+        request = await case.request(world) if case.fresh else shared_request
+        assert request is not None
+        kwargs = _send_kwargs(world, case, role, request)
+        if case.cookie:
+            reply = await world.client.request(method, request["url"], follow_redirects=False, **kwargs)
+        else:
+            reply = await world.call(method, request["url"], role, **kwargs)
+        status = reply.status_code
+        outcome = f"{role}: {status} {reply.text[:300]}"
+        if role in case.allowed:
+            ok = 200 <= status < 300 if case.passes == "2xx" else status not in (401, 403, 404) and status != 500
+            if not ok:
+                failures.append(f"allowed but refused/failed — {outcome}")
+                continue
+            if case.check is not None:
+                try:
+                    await case.check(world, role, reply)
+                except AssertionError as exc:
+                    failures.append(f"leak/check — {role}: {exc}")
+        else:
+            if case.cookie:
+                denied = status in (303, 401, 403) and (status != 303 or reply.headers.get("location") == "/admin/login")
+            elif role == "anonymous":
+                denied = status in (401, 404)  # 404: routes open to the public hide what it may not see
+            else:
+                denied = status in (403, 404)
+            if not denied:
+                failures.append(f"NOT DENIED — {outcome}")
+            elif not case.cookie:
+                assert reply.headers["content-type"].startswith("application/problem+json"), outcome
+    assert not failures, f"{case.id}:\n  " + "\n  ".join(failures)
