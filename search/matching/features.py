@@ -31,6 +31,7 @@ STOP_WORDS = frozenset(
     "以下 以内 我们的 比较 非常 已经 没有 不能 无法 很多 大量 万元 预算 成熟 可靠".split()
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
+_LETTER = re.compile(r"[a-z]")
 _lock = threading.Lock()
 
 
@@ -79,7 +80,11 @@ def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
 
 
 def content_words(normalized: str) -> list[str]:
-    return [w for w in words(normalized) if w not in STOP_WORDS and (len(w) > 1 or not has_cjk(w))]
+    """Words that can name a thing: no stop words, no single characters, no bare figures (160, 23%)."""
+    return [
+        w for w in words(normalized)
+        if w not in STOP_WORDS and (has_cjk(w) and len(w) > 1 or not has_cjk(w) and _LETTER.search(w))
+    ]
 
 
 def bigrams(normalized: str) -> Counter[str]:
