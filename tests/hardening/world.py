@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,24 +20,24 @@ import pytest
 from fastapi import FastAPI
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.contract.models import Contract
 from contracts.demo import DEMO_CONTRACT_TITLE
 from contracts.settings import PaymentSettings
 from core import security
-from core.db import Database, create_engine
-from core.reference import region_contains
+from core.db import Database
+from core.reference import USCC_CHARSET, region_contains, uscc_check_char
 from core.settings import Settings
 from market.app import create_app
-from core.reference import USCC_CHARSET, uscc_check_char
 from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL, REGION_ADMIN
-from market.identity.models import Organization, Role, User
+from market.identity.models import Role, User
 from market.identity.schemas import MemberCreate, RegionAdminCreate
 from market.identity.service import IdentityService
 from market.worker import run_once
 from search.alerts.models import ListingKindName, Notification, Subscription
 from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.databases import isolated_database
 
 # Nothing written into the work tree by Hypothesis (as in tests/contracts).
 set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "techmarket-hypothesis")
@@ -240,29 +239,8 @@ async def _user_id(session: AsyncSession, email: str) -> int:
 @pytest.fixture(scope="module")
 async def hardening_database(request: pytest.FixtureRequest, migrated_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Database]]:
     dialect = getattr(request, "param", "sqlite")
-    if dialect == "sqlite":
-        template = Path(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///"))
-        copy = tmp_path_factory.mktemp("hardening") / "techmarket.db"
-        shutil.copyfile(template, copy)
-        database = Database(create_engine(f"sqlite+aiosqlite:///{copy}"))
-        try:
-            yield dialect, database
-        finally:
-            await database.dispose()
-        return
-    engine = create_engine(migrated_urls["postgresql"], pool_size=2)
-    try:
-        async with engine.connect() as connection:
-            outer = await connection.begin()
-            sessionmaker = async_sessionmaker(
-                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint", class_=AsyncSession
-            )
-            try:
-                yield dialect, Database(engine, sessionmaker)
-            finally:
-                await outer.rollback()
-    finally:
-        await engine.dispose()
+    async with isolated_database(dialect, migrated_urls, tmp_path_factory.mktemp("hardening")) as database:
+        yield dialect, database
 
 
 @pytest.fixture(scope="module")
