@@ -53,6 +53,18 @@ def fields() -> dict[str, Field]:
     return {row["code"]: Field(**row) for row in _read_csv("fields.csv")}
 
 
+ABROAD_PREFIX = "99"  # GB/T 2260 codes China only: 99 + ISO 3166-1 numeric, zero-padded (990840 = USA)
+
+
+def is_abroad(code: str) -> bool:
+    return len(code) == 6 and code.isdigit() and code.startswith(ABROAD_PREFIX)
+
+
+def is_known_region(code: str) -> bool:
+    """A GB/T 2260 code of regions.csv, or a party abroad (境外)."""
+    return code in regions() or is_abroad(code)
+
+
 def region_prefix(code: str) -> str:
     """``150000`` → ``15``, ``150200`` → ``1502``: every code under a region starts with its prefix."""
     if code.endswith("0000"):

@@ -20,8 +20,10 @@ def _strip(value: object) -> object:
 
 
 def _region(code: str) -> str:
-    if code not in reference.regions():
-        raise PydanticCustomError("unknown_region", "未知的行政区划代码 {code} (应为 GB/T 2260 代码)", {"code": code})
+    if not reference.is_known_region(code):
+        raise PydanticCustomError(
+            "unknown_region", "未知的行政区划代码 {code} (应为 GB/T 2260 代码, 境外为 99 + ISO 国家代码)", {"code": code}
+        )
     return code
 
 

@@ -2,9 +2,9 @@
 
 Abroad (境外): GB/T 2260 only codes Chinese divisions (first digit 1-8). A party outside China
 carries the region code ``99`` + its ISO 3166-1 numeric country code, zero-padded to four digits
-(``990840`` United States, ``990276`` Germany; ``990000`` when the country is unknown). Any code
-starting with ``9`` is treated as abroad. Hong Kong, Macao and Taiwan keep their GB/T 2260 codes
-(810000, 820000, 710000) and count as other provinces, as in regions.csv.
+(``990840`` United States, ``990276`` Germany; ``990000`` when the country is unknown); the API
+accepts such codes for organizations and listings (``core.reference.is_abroad``). Hong Kong, Macao
+and Taiwan keep their GB/T 2260 codes (810000, 820000, 710000) and count as other provinces.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from contracts.contract.models import ContractStatus, ContractType
-from core.reference import fields, region_prefix, regions
+from core.reference import fields, is_known_region, region_prefix, regions
+from core.reference import is_abroad as reference_is_abroad
 from market.identity.models import OrganizationKind
 from market.listings.models import IpType
 
 CHINA = ZoneInfo("Asia/Shanghai")
 COUNTED_STATUSES = frozenset({ContractStatus.registered, ContractStatus.performing, ContractStatus.completed})
-ABROAD_PREFIX = "9"
 ALL_REGIONS = "all"
 UNSPECIFIED = "unspecified"
 NO_IP = "none"
@@ -105,7 +105,7 @@ STATUS_LABELS = {
 
 
 def is_abroad(code: str) -> bool:
-    return code.startswith(ABROAD_PREFIX)
+    return reference_is_abroad(code)
 
 
 def region_name(code: str) -> str:
@@ -116,7 +116,7 @@ def region_name(code: str) -> str:
 
 
 def known_region(code: str) -> bool:
-    return code == ALL_REGIONS or code in regions() or (is_abroad(code) and len(code) == 6 and code.isdigit())
+    return code == ALL_REGIONS or is_known_region(code)
 
 
 def raw_flow(region: str, counterpart: str) -> RawFlow:

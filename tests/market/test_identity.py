@@ -182,3 +182,13 @@ async def test_platform_admin_creates_region_admin_for_a_prefecture_only(client:
     member = await login(client, "univ@demo.techmarket.cn")
     reply = await client.post("/api/v1/admin/region-admins", json={**body, "email": "x@example.cn"}, headers=member)
     assert reply.status_code == 403
+
+
+async def test_a_party_abroad_registers_with_99_and_its_iso_country_code(client: httpx.AsyncClient) -> None:
+    body = registration("Mongolia Test LLC", demo_uscc(43, "150100"), "mn@example.cn")
+    body["organization"]["region"] = "990496"  # 蒙古国 (ISO 3166-1 496): counted as 境外 in statistics
+    reply = await client.post("/api/v1/organizations/register", json=body)
+    assert reply.status_code == 201 and reply.json()["organization"]["region"] == "990496"
+    body = registration("Nowhere Ltd", demo_uscc(44, "150100"), "no@example.cn")
+    body["organization"]["region"] = "99049"
+    assert (await client.post("/api/v1/organizations/register", json=body)).json()["errors"][0]["code"] == "unknown_region"

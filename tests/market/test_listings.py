@@ -80,7 +80,7 @@ async def test_demand_round_trip(client: httpx.AsyncClient) -> None:
     ("overrides", "field", "code"),
     [
         ({"field": "space_magic"}, "body.field", "unknown_field"),
-        ({"region": "990000"}, "body.region", "unknown_region"),
+        ({"region": "159999"}, "body.region", "unknown_region"),
         ({"trl": 2}, "body", "trl_inconsistent"),
         ({"ip_numbers": ["201710601862.4"]}, "body", "invalid_patent_number"),
         ({"price": "-1"}, "body.price", "negative_money"),
