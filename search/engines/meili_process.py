@@ -152,7 +152,7 @@ def _start(binary: Path, workdir: Path, master_key: str, attempt: int, port: int
     cmd = [
         str(binary),
         "--http-addr", f"127.0.0.1:{port}",
-        "--master-key", master_key,
+        f"--master-key={master_key}",  # token_urlsafe may start with "-": never a separate argument
         "--no-analytics",
         "--env", "development",
         "--db-path", str(workdir / "data.ms"),
