@@ -34,10 +34,13 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import asyncpg
+
+if TYPE_CHECKING:
+    import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -638,6 +641,21 @@ async def search_documents(dsn: str, kind: str, rows: Sequence[dict[str, Any]]) 
     return docs
 
 
+async def wait_task(client: httpx.AsyncClient, uid: int, timeout: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        state = (await client.get(f"/tasks/{uid}")).json()
+        if state["status"] in ("succeeded", "failed", "canceled"):
+            if state["status"] != "succeeded":
+                raise RuntimeError(f"Meilisearch task {uid} {state['status']}: {state.get('error')}")
+            return state
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Meilisearch task {uid} not done after {timeout} s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str, Any]], *,
                      processes: int | None = None, chunk: int = 2000) -> None:
     """Build payloads on every core (fork pool) and add them to ``uid`` as they come; wait for all tasks.
@@ -662,12 +680,4 @@ async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str
                 reply.raise_for_status()
                 tasks.append(reply.json()["taskUid"])
             for task in tasks:
-                delay = 0.05
-                while True:
-                    state = (await client.get(f"/tasks/{task}")).json()
-                    if state["status"] in ("succeeded", "failed", "canceled"):
-                        if state["status"] != "succeeded":
-                            raise RuntimeError(f"indexing task {task} {state['status']}: {state.get('error')}")
-                        break
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 0.5)
+                await wait_task(client, task)

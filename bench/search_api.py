@@ -65,6 +65,7 @@ from _common import (  # noqa: E402
     search_documents,
     temp_database,
     verdict,
+    wait_task,
 )
 
 import market.models  # noqa: E402,F401  (every table)
@@ -79,21 +80,6 @@ THROUGHPUT_TARGET = 0.6
 P99_TARGET_MS = 5.0
 REINDEX_TARGET = 1.5
 PREFIX = "techmarket"  # the default TECHMARKET_SEARCH_INDEX_PREFIX, which the served API uses
-
-
-async def wait_task(client: httpx.AsyncClient, uid: int, timeout: float = 900) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while True:
-        state = (await client.get(f"/tasks/{uid}")).json()
-        if state["status"] in ("succeeded", "failed", "canceled"):
-            if state["status"] != "succeeded":
-                raise RuntimeError(f"Meilisearch task {uid} {state['status']}: {state.get('error')}")
-            return state
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"Meilisearch task {uid} not done after {timeout} s")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.1)
 
 
 async def timed_reindex(url: str, meili_url: str, key: str) -> tuple[float, float, int, list[dict[str, Any]]]:
