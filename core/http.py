@@ -1,17 +1,84 @@
-"""Outbound HTTP: one pooled httpx client per process, made in the lifespan."""
+"""Outbound HTTP: one pooled httpx client per process, made in the lifespan.
+
+Keep-alive connections to servers that leave Nagle's algorithm on (Meilisearch's actix server
+does) stall every response that the server writes in two pieces for the client's delayed ACK:
+40 ms per search on Linux, measured 48 ms → 2.3 ms for a 20-hit Meilisearch reply. The transport
+below asks the kernel for an immediate ACK before each read (``TCP_QUICKACK`` is not sticky, so
+it is set every time).
+"""
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
+import httpcore
 import httpx
 
 from core.settings import Settings
+
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere the plain transport
+
+
+class _QuickAckStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._socket is not None and _QUICKACK is not None:
+            try:
+                self._socket.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                self._socket = None  # not a TCP socket after all
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return await self._inner.start_tls(*args, **kwargs)  # TLS streams read through their own socket
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _QuickAckBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return _QuickAckStream(await self._inner.connect_tcp(*args, **kwargs))
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(*args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def quick_ack_transport(limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections never wait for a delayed ACK (see the module doc)."""
+    limits = limits or httpx.Limits()
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    if _QUICKACK is not None:
+        transport._pool = httpcore.AsyncConnectionPool(  # httpx exposes no network_backend option
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_QuickAckBackend(),
+        )
+    return transport
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(settings.http_timeout_seconds, connect=min(3.0, settings.http_timeout_seconds))
     return httpx.AsyncClient(
         timeout=timeout,
-        limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        transport=quick_ack_transport(httpx.Limits(max_connections=50, max_keepalive_connections=10)),
         headers={"User-Agent": "techmarket/0.1"},
         follow_redirects=False,
     )

@@ -9,8 +9,8 @@ Derived fields (see ``analyze_document``):
 * ``t_*``  normalised text with every CJK character a separate token and ASCII words kept whole.
   A phrase query over these tokens is an exact substring search, so 处理 finds 待处理 and 镁 finds
   镁合金, which word-segmented indexes miss (a word inside a longer jieba token).
-* ``py_title`` / ``py_body``  pinyin of jieba words (full, e.g. ``xitu``; initials of long title words,
-  e.g. ``xtyc``) so users who type pinyin find the listing.
+* ``py_title`` / ``py_body``  pinyin of CJK bigrams (``xitu``), and for titles also of jieba words
+  and the initials of long ones (``yongci``, ``xtyc``), so users who type pinyin find the listing.
 """
 
 from __future__ import annotations
@@ -267,19 +267,23 @@ def syllables(normalized: str, *, accurate: bool) -> list[str]:
 
 
 def pinyin_tokens(normalized: str, *, title: bool) -> list[str]:
-    """Pinyin of each jieba word (2–4 CJK chars); for titles also of every CJK bigram and the
-    initials of words of 3+ characters, so ``xitu`` and ``xtyc`` both find 稀土永磁."""
+    """Pinyin of every CJK bigram; for titles also of each jieba word (2–4 CJK chars) and the
+    initials of words of 3+ characters, so ``xitu`` and ``xtyc`` both find 稀土永磁.
+
+    Bodies get bigrams only: segmenting every body with jieba was half the cost of building a
+    search document (reindex speed), and a pinyin query names its subject, which titles and
+    keywords carry with full word pinyin."""
     syl = syllables(normalized, accurate=title)
     out: dict[str, None] = {}
-    for word, start, end in _jieba().tokenize(normalized, mode="search"):  # type: ignore[attr-defined]
-        if 2 <= end - start <= 4 and all(is_cjk(c) for c in word):
-            out["".join(syl[start:end])] = None
-            if title and end - start >= 3:
-                out["".join(s[0] for s in syl[start:end] if s)] = None
     if title:
-        for i in range(len(normalized) - 1):
-            if is_cjk(normalized[i]) and is_cjk(normalized[i + 1]):
-                out[syl[i] + syl[i + 1]] = None
+        for word, start, end in _jieba().tokenize(normalized, mode="search"):  # type: ignore[attr-defined]
+            if 2 <= end - start <= 4 and all(is_cjk(c) for c in word):
+                out["".join(syl[start:end])] = None
+                if end - start >= 3:
+                    out["".join(s[0] for s in syl[start:end] if s)] = None
+    for i in range(len(normalized) - 1):
+        if syl[i] and syl[i + 1]:
+            out[syl[i] + syl[i + 1]] = None
     return [token for token in out if token]
 
 

@@ -1,14 +1,15 @@
 """Meilisearch adapter (server profile), over httpx so every call has a bounded timeout and the
 event loop is never blocked.
 
-Meilisearch serves as the candidate generator for the shared re-ranker. One search is one
-``/multi-search`` round trip: a filter-only query (collection size under the filters) plus one
-query per analysed term, each a phrase over the app-segmented ``t_*`` fields (one token per CJK
-character, so a phrase is a substring search) or the ``py_*`` pinyin fields; ASCII words are sent
-unquoted so Meilisearch's typo tolerance applies. This sidesteps the engine's 10-word query limit,
-its prefix-only Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus,
-expanded the same way for both engines, instead of the index's ``synonyms`` setting). Each
-sub-query's ``estimatedTotalHits`` is the term's document frequency for BM25.
+Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is two
+concurrent ``/multi-search`` round trips: a federated one, whose sub-queries are one per analysed
+term (a phrase over the app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a
+substring search; or the ``py_*`` pinyin fields; ASCII words unquoted so typo tolerance applies)
+plus one holding every concept at once, merged by Meilisearch into one deduplicated pool of
+``RERANK_POOL`` candidates with facets over the union; and a count-only one giving each term's
+document frequency for BM25. This sidesteps the engine's 10-word query limit, its prefix-only
+Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus, expanded the
+same way for both engines). An explicit sort merges each term's first matches in that order.
 
 Filter values are always sent as quoted, escaped strings or validated integers, so a value such as
 ``x" OR field = "y`` stays a value. Engine errors are logged and surface as ``SearchUnavailable``.
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import structlog
 
+from core.http import quick_ack_transport
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
     FACETS,
@@ -45,15 +47,20 @@ log = structlog.get_logger("techmarket.search.meilisearch")
 
 TEXT_ATTRIBUTES = ["t_title", "t_keywords", "t_body", "t_owner"]
 PINYIN_ATTRIBUTES = ["py_title", "py_body"]
-RETRIEVE = ["id", "title", "body", "keywords", "owner_name", "py_title", "py_body", "published_ts", "price_fen"]
-CANDIDATES_PER_TERM = 100
+TEXT_RETRIEVE = ["id", "title", "body", "keywords", "owner_name", "published_ts", "price_fen"]
+RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
+RERANK_POOL = 100  # candidates the shared re-ranker orders for a relevance query
+ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-term match in the pool
+MAX_AND_WORDS = 8  # Meilisearch reads the first 10 words of a query
 SETTINGS: dict[str, Any] = {
     "searchableAttributes": TEXT_ATTRIBUTES + PINYIN_ATTRIBUTES,
     "filterableAttributes": ["field", "region", "prefecture", "province", "maturity", "trl", "ip_type",
                              "transaction_modes", "price_fen", "owner_kind", "owner_id"],
     "sortableAttributes": ["published_ts", "price_fen", "id"],
-    # "sort" first: an explicit sort orders the matches; relevance comes from the shared re-ranker.
-    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+    # "sort" first: an explicit sort orders the matches; relevance comes from the shared re-ranker,
+    # so the engine only has to bring the likeliest candidates forward (a term in the title before
+    # one in the body, an exact English word before a typo): cheap rules, ~2x the throughput.
+    "rankingRules": ["sort", "typo", "attribute"],
     "typoTolerance": {"enabled": True, "disableOnAttributes": PINYIN_ATTRIBUTES},
     "pagination": {"maxTotalHits": MAX_WINDOW},
     "faceting": {"maxValuesPerFacet": 500},
@@ -123,7 +130,7 @@ class MeilisearchEngine:
         self.wait_for_tasks = wait_for_tasks  # tests read their writes; the relay does not need to wait
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._own_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(trust_env=False)
+        self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
 
     def uid(self, kind: Kind, suffix: str = "") -> str:
@@ -235,8 +242,10 @@ class MeilisearchEngine:
             await self._enqueue("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids))
 
     async def rebuild(
-        self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 1000
+        self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 2500
     ) -> int:
+        """Batches of 2,500 keep Meilisearch (the slower side) busy while the next one is built;
+        1,000 made it index 2.5x as many small batches (reindex of 10k: 21.1 s → 14.8 s)."""
         live, build = self.uid(kind), self.uid(kind, "__build")
         await self._drop_index(build)  # a leftover of an interrupted rebuild
         await self._create_index(build)
@@ -315,16 +324,51 @@ class MeilisearchEngine:
                             facets=self._facets(query, [result]))
 
     async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+        if query.sort != "relevance":
+            return await self._match_sorted(kind, query, plan)
         terms = plan.terms
-        relevance = query.sort == "relevance"
-        per_term = max(query.window, CANDIDATES_PER_TERM) if relevance else query.window
+        retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
+        candidates: list[dict[str, Any]] = []
+        primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
+        if 2 <= len(primaries) <= MAX_AND_WORDS:  # documents holding every concept lead the pool
+            candidates.append({**self._base(kind, query), "q": " ".join(term_query(t)["q"] for t in primaries),
+                               "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
+                               "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
+        for term in terms:
+            candidates.append({**self._base(kind, query), **term_query(term), "matchingStrategy": "all",
+                               "attributesToRetrieve": retrieve, "federationOptions": {"weight": term.weight}})
+        federation: dict[str, Any] = {"limit": max(query.window, RERANK_POOL)}
+        if query.facets:
+            federation["facetsByIndex"] = {self.uid(kind): list(query.facets)}
+        counts = [{**self._base(kind, query), "q": "", "limit": 0}]
+        counts += [{**self._base(kind, query), **term_query(term), "matchingStrategy": "all", "limit": 0} for term in terms]
+        pool, results = await asyncio.gather(self._federated(candidates, federation), self._multi(counts))
+        n_docs = int(results[0]["estimatedTotalHits"])
+        df = {term.key: int(result["estimatedTotalHits"]) for term, result in zip(terms, results[1:], strict=True)}
+        total = int(pool.get("estimatedTotalHits", 0))
+        by_index = (pool.get("facetsByIndex") or {}).get(self.uid(kind)) or {}
+        facets = self._facets(query, [{"facetDistribution": by_index.get("distribution") or {}}])
+        if query.offset >= min(total, MAX_WINDOW):
+            return SearchResult(hits=[], total=total, facets=facets)
+        ranked = rank_candidates(plan, query, pool.get("hits", []), df, n_docs)
+        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window], highlights=query.highlight),
+                            total=total, facets=facets)
+
+    async def _federated(self, queries: list[dict[str, Any]], federation: dict[str, Any]) -> dict[str, Any]:
+        """One merged, deduplicated candidate list over all sub-queries, with facets of their union."""
+        reply = await self._call("POST", "/multi-search", json={"federation": federation, "queries": queries},
+                                 allow=("index_not_found",))
+        return {"hits": [], "estimatedTotalHits": 0} if reply.get("code") == "index_not_found" else reply
+
+    async def _match_sorted(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+        """An explicit sort: each term's first ``window`` matches in that order, merged."""
+        terms = plan.terms
+        per_term = query.window
         retrieve = RETRIEVE + [f for f in FACETS if f in query.facets]
         queries: list[dict[str, Any]] = [{**self._base(kind, query), "q": "", "limit": 0}]
         for term in terms:
             sub = {**self._base(kind, query), **term_query(term), "limit": per_term, "matchingStrategy": "all",
-                   "attributesToRetrieve": retrieve}
-            if not relevance:
-                sub["sort"] = SORTS[query.sort]
+                   "attributesToRetrieve": retrieve, "sort": SORTS[query.sort]}
             if query.facets:
                 sub["facets"] = list(query.facets)
             queries.append(sub)
