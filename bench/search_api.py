@@ -131,23 +131,25 @@ async def timed_direct_indexing(client: httpx.AsyncClient, payload: list[dict[st
 
 
 async def engine_requests(meili_url: str, key: str, queries: list[str]) -> list[bytes]:
-    """The /multi-search bodies the adapter sends for each query (recorded, then replayed)."""
+    """The /multi-search bodies the adapter sends for each query (recorded, then replayed):
+    a relevance query sends two, the federated candidate pool and the term counts."""
     engine = MeilisearchEngine(meili_url, api_key=key, index_prefix=PREFIX)
     bodies: list[bytes] = []
-    original = engine._multi
+    original = engine._call
 
-    async def record(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        bodies.append(json.dumps({"queries": requests}, ensure_ascii=False).encode())
-        return await original(requests)
+    async def record(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        if path == "/multi-search":
+            bodies.append(json.dumps(kwargs["json"], ensure_ascii=False).encode())
+        return await original(method, path, **kwargs)
 
-    engine._multi = record  # type: ignore[method-assign]
+    engine._call = record  # type: ignore[method-assign]
     try:
         for q in queries:
             await engine.search("achievement", SearchQuery(text=q, limit=20, facets=list(FACETS)))
     finally:
         await engine.aclose()
-    if len(bodies) != len(queries):
-        raise RuntimeError("the adapter did not send one multi-search per query")
+    if len(bodies) < len(queries):
+        raise RuntimeError("the adapter sent fewer multi-searches than queries")
     return bodies
 
 
@@ -220,7 +222,7 @@ async def main() -> None:
                             [("POST", f"/indexes/{uid}/search",
                               json.dumps({"q": q, "limit": 20, "facets": list(FACETS)}, ensure_ascii=False).encode())
                              for q in queries]),
-                        "engine  POST /multi-search (adapter's)": (
+                        "engine  POST /multi-search (adapter's, 2/query)": (
                             meili.url, meili.headers, [("POST", "/multi-search", body) for body in multi]),
                     }
                     for base, headers, requests in targets.values():  # warm caches and connections
@@ -245,7 +247,9 @@ async def main() -> None:
                       f"{verdict(throughput_ratio >= THROUGHPUT_TARGET)}")
                 print(f"p99 API - direct                  {p99_gap:8.1f} ms  target <= {P99_TARGET_MS:.0f} ms: "
                       f"{verdict(p99_gap <= P99_TARGET_MS)}")
-                print(f"(diagnostic) throughput API/engine {api_result.throughput / engine_result.throughput:7.2f}x, "
+                per_query = len(multi) / len(queries)  # the two requests of a query run concurrently in the API
+                print(f"(diagnostic) throughput API/engine {api_result.throughput * per_query / engine_result.throughput:7.2f}x "
+                      f"(queries/s; {per_query:.1f} engine requests per query), "
                       f"p99 API - engine {api_result.ms(99) - engine_result.ms(99):.1f} ms, "
                       f"p50 API - engine {api_result.ms(50) - engine_result.ms(50):.1f} ms")
                 if errors:

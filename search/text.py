@@ -68,7 +68,7 @@ def _t2s() -> tuple[object, frozenset[str], dict[str, str]]:
 def to_simplified(text: str) -> str:
     """繁→简 with opencc phrases; skipped (fast path) when no traditional character is present."""
     converter, traditional, _ = _t2s()
-    if not any(char in traditional for char in text):
+    if traditional.isdisjoint(text):
         return text
     return str(converter.convert(text))  # type: ignore[attr-defined]
 
@@ -79,19 +79,33 @@ def normalize(text: str) -> str:
     return _WS.sub(" ", to_simplified(text)).strip()
 
 
+class _CharFold(dict[int, str]):
+    """``str.translate`` table: a character → NFKC, lowercase, 繁→简 of that character alone."""
+
+    def __missing__(self, code: int) -> str:
+        _, _, chars = _t2s()
+        mapped = unicodedata.normalize("NFKC", chr(code)).lower()
+        if len(mapped) == 1:
+            mapped = chars.get(mapped, mapped)
+        self[code] = mapped
+        return mapped
+
+
+_FOLD = _CharFold()
+
+
 def normalize_mapped(text: str) -> tuple[str, list[int]]:
     """Character-wise ``normalize`` plus, for each output character, its index in ``text``.
 
     Used to put highlight marks on the original text after matching on the normalised one.
     """
-    _, _, chars = _t2s()
+    folded = text.translate(_FOLD)
+    if len(folded) == len(text):  # the common case: one character for one
+        return folded, list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        mapped = unicodedata.normalize("NFKC", char).lower()
-        if len(mapped) == 1:
-            mapped = chars.get(mapped, mapped)
-        for piece in mapped:
+        for piece in _FOLD[ord(char)]:
             out.append(piece)
             origin.append(index)
     return "".join(out), origin
