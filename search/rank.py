@@ -17,7 +17,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from search.text import QueryPlan, Term, edit_distance, normalize, normalize_mapped, syllables, typo_budget
@@ -29,42 +28,53 @@ FUZZY_DISCOUNT = 0.8
 SNIPPET_CHARS = 120
 
 
-@dataclass
 class Prepared:
-    id: int
-    text: dict[str, str]
-    words: dict[str, Counter[str]]
-    pinyin: dict[str, Counter[str]]
+    """A candidate's text as scoring reads it. Documents carry their normalised text (``n_*``,
+    written at index time), so a query normalises nothing; word and pinyin counts are built only
+    for queries that have such terms."""
+
+    __slots__ = ("id", "text", "_pinyin_source", "_words", "_pinyin")
+
+    def __init__(self, doc_id: int, text: dict[str, str], pinyin_source: tuple[str, ...]) -> None:
+        self.id = doc_id
+        self.text = text
+        self._pinyin_source = pinyin_source
+        self._words: dict[str, Counter[str]] | None = None
+        self._pinyin: dict[str, Counter[str]] | None = None
 
     @classmethod
     def of(cls, doc: Mapping[str, Any]) -> Prepared:
-        return _prepared(
-            int(doc["id"]),
-            doc.get("title") or "",
-            tuple(doc.get("keywords") or ()),
-            doc.get("body") or "",
-            doc.get("owner_name") or "",
-            tuple(doc.get(name) or "" for name in PINYIN_FIELDS),
-        )
+        if "n_title" in doc:
+            text = {name: doc.get(f"n_{name}") or "" for name in TEXT_FIELDS}
+        else:  # a document indexed before n_* existed
+            text = {name: normalize(value) for name, value in raw_text(doc).items()}
+        return cls(int(doc["id"]), text, tuple(doc.get(name) or "" for name in PINYIN_FIELDS))
+
+    @property
+    def words(self) -> dict[str, Counter[str]]:
+        if self._words is None:
+            self._words = {name: Counter(re.findall(r"[a-z0-9]+", value)) for name, value in self.text.items()}
+        return self._words
+
+    @property
+    def pinyin(self) -> dict[str, Counter[str]]:
+        if self._pinyin is None:
+            self._pinyin = {name: Counter(v.split()) for name, v in zip(PINYIN_FIELDS, self._pinyin_source, strict=True)}
+        return self._pinyin
 
     def length(self, name: str) -> int:
         source = self.text.get(name)
         return len(source) if source is not None else sum(self.pinyin[name].values())
 
 
-@lru_cache(maxsize=8192)
-def _prepared(
-    doc_id: int, title: str, keywords: tuple[str, ...], body: str, owner: str, pinyin: tuple[str, ...]
-) -> Prepared:
-    """Normalising a candidate's text is most of a query's CPU; the same documents come back
-    query after query, so it is done once per text (keyed by the text: an edit is never stale)."""
-    text = {"title": normalize(title), "keywords": normalize(" ; ".join(keywords)), "body": normalize(body), "owner": normalize(owner)}
-    return Prepared(
-        id=doc_id,
-        text=text,
-        words={name: Counter(re.findall(r"[a-z0-9]+", value)) for name, value in text.items()},
-        pinyin={name: Counter(value.split()) for name, value in zip(PINYIN_FIELDS, pinyin, strict=True)},
-    )
+def raw_text(doc: Mapping[str, Any]) -> dict[str, str]:
+    """The scored fields of a document, before normalisation (``n_*`` are these, normalised)."""
+    return {
+        "title": doc.get("title") or "",
+        "keywords": " ; ".join(doc.get("keywords") or ()),
+        "body": doc.get("body") or "",
+        "owner": doc.get("owner_name") or "",
+    }
 
 
 def term_frequency(term: Term, doc: Prepared, name: str) -> float:
@@ -95,23 +105,32 @@ def score(
     """BM25F score per document id; 0 for documents matching no concept."""
     if not docs or plan.empty:
         return {doc.id: 0.0 for doc in docs}
-    fields = {**TEXT_FIELDS, **PINYIN_FIELDS}
+    has_pinyin = any(term.field == "pinyin" for term in plan.terms)
+    fields = {**TEXT_FIELDS, **PINYIN_FIELDS} if has_pinyin else TEXT_FIELDS
     average = {name: max(1.0, sum(d.length(name) for d in docs) / len(docs)) for name in fields}
     n_docs = max(n_docs, len(docs))
     weights = {term.key: idf(min(df.get(term.key, 0), n_docs), n_docs) for term in plan.terms}
+    plain = {term.key for term in plan.terms if term.field == "text" and not term.is_ascii_word}
     scores: dict[int, float] = {}
     for doc in docs:
+        # field weight / length normalisation, once per document rather than once per term
+        scale = {name: weight / (1 - b + b * doc.length(name) / average[name]) for name, (weight, b) in fields.items()}
         total = 0.0
         matched = 0
         for group in plan.groups:
             best = 0.0
             for term in group.terms:
-                names = PINYIN_FIELDS if term.field == "pinyin" else TEXT_FIELDS
                 pseudo = 0.0
-                for name, (weight, b) in names.items():
-                    tf = term_frequency(term, doc, name)
-                    if tf:
-                        pseudo += weight * tf / (1 - b + b * doc.length(name) / average[name])
+                if term.key in plain:  # the common case, inlined: a substring count per field
+                    for name in TEXT_FIELDS:
+                        tf = doc.text[name].count(term.text)
+                        if tf:
+                            pseudo += scale[name] * tf
+                else:
+                    for name in PINYIN_FIELDS if term.field == "pinyin" else TEXT_FIELDS:
+                        tf = term_frequency(term, doc, name)
+                        if tf:
+                            pseudo += scale[name] * tf
                 if pseudo:
                     best = max(best, term.weight * weights[term.key] * pseudo * (K1 + 1) / (pseudo + K1))
             if best:

@@ -305,18 +305,20 @@ def pinyin_tokens(normalized: str, *, title: bool) -> list[str]:
 
 
 def analyze_document(title: str, body: str, keywords: Iterable[str], owner_name: str) -> dict[str, str]:
-    """The derived, engine-independent text fields of one document."""
-    n_title = normalize(title)
-    n_keywords = normalize(" ; ".join(keywords))
-    n_body = normalize(body)
-    head = f"{n_title} ; {n_keywords}"
+    """The derived, engine-independent text fields of one document: ``n_*`` normalised text (what
+    the re-ranker scores, stored so queries never normalise candidates), ``t_*`` and ``py_*``."""
+    normal = {
+        "title": normalize(title),
+        "keywords": normalize(" ; ".join(keywords)),
+        "body": normalize(body),
+        "owner": normalize(owner_name),
+    }
+    head = f"{normal['title']} ; {normal['keywords']}"
     return {
-        "t_title": spaced(n_title),
-        "t_keywords": spaced(n_keywords),
-        "t_body": spaced(n_body),
-        "t_owner": spaced(normalize(owner_name)),
+        **{f"n_{name}": value for name, value in normal.items()},
+        **{f"t_{name}": spaced(value) for name, value in normal.items()},
         "py_title": " ".join(pinyin_tokens(head, title=True)),
-        "py_body": " ".join(pinyin_tokens(n_body, title=False)),
+        "py_body": " ".join(pinyin_tokens(normal["body"], title=False)),
     }
 
 
@@ -334,7 +336,7 @@ class Term:
     weight: float
     field: TermField = "text"
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"{self.field}:{self.text}"
 

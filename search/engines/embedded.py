@@ -46,7 +46,8 @@ TEXT_COLUMNS = "{t_title t_keywords t_body t_owner}"
 PINYIN_COLUMNS = "{py_title py_body}"
 BM25_WEIGHTS = "3.0, 2.5, 1.0, 1.0, 2.5, 0.8"
 SCALAR_FACETS = {"field", "region", "maturity", "ip_type", "owner_kind"}
-STORED = ("id", "title", "body", "keywords", "owner_name", "py_title", "py_body", "published_ts", "price_fen")
+STORED = ("id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "py_title", "py_body", "published_ts",
+          "price_fen")
 SORT_SQL = {
     "newest": "d.published_ts DESC, d.id DESC",
     "relevance": "d.published_ts DESC, d.id DESC",

@@ -47,7 +47,8 @@ log = structlog.get_logger("techmarket.search.meilisearch")
 
 TEXT_ATTRIBUTES = ["t_title", "t_keywords", "t_body", "t_owner"]
 PINYIN_ATTRIBUTES = ["py_title", "py_body"]
-TEXT_RETRIEVE = ["id", "title", "body", "keywords", "owner_name", "published_ts", "price_fen"]
+# originals for highlights, normalised text (n_*) for the re-ranker
+TEXT_RETRIEVE = ["id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "published_ts", "price_fen"]
 RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
 RERANK_POOL = 100  # candidates the shared re-ranker orders for a relevance query
 ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-term match in the pool
@@ -128,7 +129,8 @@ class MeilisearchEngine:
         self.prefix = index_prefix
         self.timeout = timeout_seconds
         self.wait_for_tasks = wait_for_tasks  # tests read their writes; the relay does not need to wait
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # uncompressed: on a local network gzip costs both sides CPU and saves nothing worth it
+        self._headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         self._own_client = http_client is None
         self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
