@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from search.documents import Kind, Maturity, OwnerKind, SearchDocument
 from search.errors import QueryTooLong
+from search.matching.features import weighted_words
 from search.rank import SNIPPET_CHARS, Prepared, highlight, score
 from search.text import MAX_QUERY_CHARS, QueryPlan, analyze_document
 
@@ -23,6 +24,9 @@ FacetName = Literal["field", "region", "maturity", "ip_type", "transaction_modes
 FACETS: tuple[FacetName, ...] = ("field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind")
 MAX_WINDOW = 1000  # deepest result reachable by paging (offset + limit), as Meilisearch's maxTotalHits
 RERANK_WINDOW = 200  # candidates re-ranked for a relevance query, at least
+# what matching scores a candidate on, stored in every document (n_*, m_words: text analysed at index time)
+CANDIDATE_FIELDS = ("id", "n_title", "n_body", "n_keywords", "m_words", "field", "region", "transaction_modes",
+                    "maturity", "price_fen")
 _CODE = r"^[A-Za-z0-9_\-]{1,64}$"
 
 
@@ -46,7 +50,12 @@ class SearchQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=20, ge=1, le=100)
     facets: list[FacetName] = Field(default_factory=list)
-    highlight: bool = Field(default=True, description="False skips snippets (matching only needs ids)")
+    highlight: bool = Field(default=True, description="False skips snippets")
+    candidates_only: bool = Field(
+        default=False,
+        description="matching: the engine's candidates with their stored CANDIDATE_FIELDS, in engine order, "
+        "without the BM25 re-rank, term counts, facets or snippets (matching ranks them itself)",
+    )
 
     @field_validator("text")
     @classmethod
@@ -82,6 +91,7 @@ class SearchHit(BaseModel):
     id: int
     score: float
     highlights: dict[str, str] = Field(description="title, body: 原文, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
+    document: dict[str, Any] | None = Field(default=None, description="CANDIDATE_FIELDS, for candidates_only")
 
 
 class SearchResult(BaseModel):
@@ -131,6 +141,7 @@ def index_fields(doc: SearchDocument) -> dict[str, Any]:
         published_ts=int(doc.published_at.timestamp() * 1_000_000),
     )
     data.update(analyze_document(doc.title, doc.body, doc.keywords, doc.owner_name))
+    data["m_words"] = " ".join(weighted_words(data["n_title"], data["n_body"], data["n_keywords"]))
     return data
 
 
@@ -173,6 +184,11 @@ def rank_candidates(
     else:
         ordered = sorted(docs.values(), key=sort_key(query.sort))
     return [(d, scores[int(d["id"])]) for d in ordered]
+
+
+def candidate_hits(docs: Iterable[Mapping[str, Any]]) -> list[SearchHit]:
+    return [SearchHit(id=int(doc["id"]), score=0.0, highlights={},
+                      document={name: doc.get(name) for name in CANDIDATE_FIELDS}) for doc in docs]
 
 
 def to_hits(plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]], *, highlights: bool = True) -> list[SearchHit]:

@@ -25,6 +25,7 @@ import structlog
 
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
+    CANDIDATE_FIELDS,
     MAX_WINDOW,
     RERANK_WINDOW,
     SearchQuery,
@@ -32,6 +33,7 @@ from search.engine import (
     count_facets,
     index_fields,
     aiter_docs,
+    candidate_hits,
     rank_candidates,
     region_filters,
     to_hits,
@@ -46,8 +48,8 @@ TEXT_COLUMNS = "{t_title t_keywords t_body t_owner}"
 PINYIN_COLUMNS = "{py_title py_body}"
 BM25_WEIGHTS = "3.0, 2.5, 1.0, 1.0, 2.5, 0.8"
 SCALAR_FACETS = {"field", "region", "maturity", "ip_type", "owner_kind"}
-STORED = ("id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "py_title", "py_body", "published_ts",
-          "price_fen")
+STORED = tuple(dict.fromkeys(("id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "py_title", "py_body",
+                               "published_ts", "price_fen", *CANDIDATE_FIELDS)))
 SORT_SQL = {
     "newest": "d.published_ts DESC, d.id DESC",
     "relevance": "d.published_ts DESC, d.id DESC",
@@ -342,6 +344,12 @@ class EmbeddedEngine:
         async def fetch(sql: str, args: Sequence[Any]) -> list[Any]:
             return list(await read.execute_fetchall(sql, args))
 
+        if query.candidates_only:  # matching: the engine's own order, nothing counted or re-ranked
+            order = SORT_SQL["newest"] if plan.empty else f"bm25({fts_t}, {BM25_WEIGHTS})"
+            rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                               [*params, query.limit, query.offset])
+            hits = candidate_hits(json.loads(data) for (data,) in rows)
+            return SearchResult(hits=hits, total=query.offset + len(hits))
         total = (await fetch(f"SELECT count(*) FROM {source} {where}", params))[0][0]
         facets = await self._facets(fetch, source, where, params, query.facets)
         if query.offset >= MAX_WINDOW or query.offset >= total:

@@ -29,6 +29,7 @@ import structlog
 from core.http import quick_ack_transport
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
+    CANDIDATE_FIELDS,
     FACETS,
     MAX_WINDOW,
     SearchQuery,
@@ -36,6 +37,7 @@ from search.engine import (
     count_facets,
     index_fields,
     aiter_docs,
+    candidate_hits,
     rank_candidates,
     region_filters,
     to_hits,
@@ -318,27 +320,39 @@ class MeilisearchEngine:
             limit = 0
         else:
             limit = min(query.limit, MAX_WINDOW - query.offset)
+        retrieve = list(CANDIDATE_FIELDS) if query.candidates_only else RETRIEVE
         request = {**self._base(kind, query), "q": "", "offset": query.offset, "limit": limit,
-                   "sort": SORTS[query.sort], "attributesToRetrieve": RETRIEVE, "facets": list(query.facets)}
+                   "sort": SORTS[query.sort], "attributesToRetrieve": retrieve, "facets": list(query.facets)}
         (result,) = await self._multi([request])
+        if query.candidates_only:
+            return SearchResult(hits=candidate_hits(result["hits"]), total=int(result["estimatedTotalHits"]))
         page = [(hit, 0.0) for hit in result["hits"]]
         return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=int(result["estimatedTotalHits"]),
                             facets=self._facets(query, [result]))
 
+    def _pool(self, kind: Kind, query: SearchQuery, plan: QueryPlan, retrieve: list[str]) -> list[dict[str, Any]]:
+        """Federated sub-queries: every concept at once (weighted up), then each term alone."""
+        queries: list[dict[str, Any]] = []
+        primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
+        if 2 <= len(primaries) <= MAX_AND_WORDS:  # documents holding every concept lead the pool
+            queries.append({**self._base(kind, query), "q": " ".join(term_query(t)["q"] for t in primaries),
+                            "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
+                            "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
+        for term in plan.terms:
+            queries.append({**self._base(kind, query), **term_query(term), "matchingStrategy": "all",
+                            "attributesToRetrieve": retrieve, "federationOptions": {"weight": term.weight}})
+        return queries
+
     async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+        if query.candidates_only:  # matching: one round trip, no counts, facets or re-rank
+            pool = await self._federated(self._pool(kind, query, plan, list(CANDIDATE_FIELDS)), {"limit": query.window})
+            hits = candidate_hits(pool.get("hits", []))
+            return SearchResult(hits=hits[query.offset:], total=int(pool.get("estimatedTotalHits", 0)))
         if query.sort != "relevance":
             return await self._match_sorted(kind, query, plan)
         terms = plan.terms
         retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
-        candidates: list[dict[str, Any]] = []
-        primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
-        if 2 <= len(primaries) <= MAX_AND_WORDS:  # documents holding every concept lead the pool
-            candidates.append({**self._base(kind, query), "q": " ".join(term_query(t)["q"] for t in primaries),
-                               "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
-                               "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
-        for term in terms:
-            candidates.append({**self._base(kind, query), **term_query(term), "matchingStrategy": "all",
-                               "attributesToRetrieve": retrieve, "federationOptions": {"weight": term.weight}})
+        candidates = self._pool(kind, query, plan, retrieve)
         federation: dict[str, Any] = {"limit": max(query.window, RERANK_POOL)}
         if query.facets:
             federation["facetsByIndex"] = {self.uid(kind): list(query.facets)}

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from search.text import has_cjk, normalize, thesaurus, words
 
@@ -117,32 +118,59 @@ class Profile:
         return [term for term, _ in ranked[:limit]]
 
 
+def weighted_words(n_title: str, n_body: str, n_keywords: str) -> list[str]:
+    """Content words of a listing's normalised parts, title and keywords counted twice (they
+    name the subject). What the search documents store as ``m_words``, so a candidate's profile
+    is built without segmenting its text again."""
+    title, keywords = content_words(n_title), content_words(n_keywords)
+    return [*title, *title, *content_words(n_body), *keywords, *keywords]
+
+
+def weighted_bigrams(n_title: str, n_body: str, n_keywords: str) -> Counter[str]:
+    grams = bigrams(n_title) + bigrams(n_keywords)
+    return grams + grams + bigrams(n_body)
+
+
 def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str | None = None) -> Profile:
     """``expand="problem"``: the text states a problem (a demand), add solution terms;
     ``"solution"``: it states a solution (an achievement), add the problems it answers."""
-    text = normalize(" ".join([title, title, body, *keywords, *keywords]))
-    counts = Counter(content_words(text))
+    n_title, n_body, n_keywords = normalize(title), normalize(body), normalize(" ; ".join(keywords))
+    counts = Counter(weighted_words(n_title, n_body, n_keywords))
+    grams = weighted_bigrams(n_title, n_body, n_keywords)
+    if not expand:
+        return _profile(counts, grams)
+    text = f"{n_title} {n_body} {n_keywords}"
     weights: dict[str, float] = {w: (1 + math.log(n)) * idf(w) for w, n in counts.items()}
     expansions: dict[str, str] = {}
-    if expand:
-        base = sorted(weights.values(), reverse=True)
-        reference = sum(base[:10]) / max(1, min(10, len(base)))
-        lexicon = thesaurus()
-        for word in list(counts):
-            for synonym in lexicon.synonyms(word):
-                if synonym not in weights and " " not in synonym:
-                    weights[synonym] = SYNONYM_WEIGHT * reference
-                    expansions[synonym] = word
-        for concept in concepts():
-            sources, targets = (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
-            trigger = next((t for t in sources if t in text), None)
-            if trigger is None:
-                continue
-            for target in targets:
-                if target not in weights:
-                    weights[target] = CONCEPT_WEIGHT * reference
-                    expansions[target] = trigger
-    return Profile(_unit(weights), bigrams(text), frozenset(counts), expansions)
+    base = sorted(weights.values(), reverse=True)
+    reference = sum(base[:10]) / max(1, min(10, len(base)))
+    lexicon = thesaurus()
+    for word in list(counts):
+        for synonym in lexicon.synonyms(word):
+            if synonym not in weights and " " not in synonym:
+                weights[synonym] = SYNONYM_WEIGHT * reference
+                expansions[synonym] = word
+    for concept in concepts():
+        sources, targets = (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
+        trigger = next((t for t in sources if t in text), None)
+        if trigger is None:
+            continue
+        for target in targets:
+            if target not in weights:
+                weights[target] = CONCEPT_WEIGHT * reference
+                expansions[target] = trigger
+    return Profile(_unit(weights), grams, frozenset(counts), expansions)
+
+
+def stored_profile(document: Mapping[str, Any]) -> Profile:
+    """A candidate's profile from its search document (``m_words`` and ``n_*``): no jieba at query time."""
+    counts = Counter((document.get("m_words") or "").split())
+    return _profile(counts, weighted_bigrams(document.get("n_title") or "", document.get("n_body") or "",
+                                            document.get("n_keywords") or ""))
+
+
+def _profile(counts: Counter[str], grams: Counter[str]) -> Profile:
+    return Profile(_unit({w: (1 + math.log(n)) * idf(w) for w, n in counts.items()}), grams, frozenset(counts))
 
 
 def gram_weights(profiles: Iterable[Profile]) -> dict[str, float]:

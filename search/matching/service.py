@@ -12,19 +12,18 @@ from pydantic import BaseModel, Field
 
 from core import reference
 from core.errors import Conflict
-from market.identity.models import Organization
 from market.identity.service import Principal
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
 from market.listings.service import ListingService
-from search.engine import SearchEngine, SearchQuery
-from search.matching.features import Profile, profile
+from search.engine import SearchEngine, SearchHit, SearchQuery
+from search.matching.features import Profile, profile, stored_profile
 from search.matching.ranking import Candidate, rank
-from search.matching.scoring import Side
+from search.matching.scoring import Match, Side
 from search.repository import SearchRepository
 
-RETRIEVE = 100  # candidates per engine query
+RETRIEVE = 50  # candidates per engine query
 KEY_TERMS = 16
 
 
@@ -86,26 +85,16 @@ class MatchingService:
         target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
         query = profile_of(row, as_query=True)
         terms = query.key_terms(KEY_TERMS)
-        ids = await self._candidate_ids(target, query, terms, filters)
-        rows = await self.search.with_owners(target.model, sorted(ids))
-        candidates, owners = self._candidates(rows)
+        hits = await self._engine_candidates(target, query, terms, filters)
+        candidates = await self._candidates(target, hits)
         ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
-        page = ranked[:limit]
-        return MatchPage(
-            items=[
-                MatchItem(
-                    listing=target.to_read(owners[c.id][0], owners[c.id][1].name, internals=False).model_dump(mode="json"),
-                    score=match.score,
-                    reasons=match.reasons,
-                )
-                for c, match in page
-            ],
-            total=len(ranked),
-            query_terms=terms,
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        items = await self._page(target, ranked, limit)
+        return MatchPage(items=items, total=len(ranked), query_terms=terms,
+                         took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    async def _candidate_ids(self, target: ListingKind, query: Profile, terms: list[str], filters: dict[str, Any]) -> set[int]:
+    async def _engine_candidates(
+        self, target: ListingKind, query: Profile, terms: list[str], filters: dict[str, Any]
+    ) -> dict[int, SearchHit]:
         """Own key terms, and separately the expansion terms, so neither crowds the other out."""
         expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
         own = [t for t in terms if t not in query.expansions]
@@ -113,20 +102,45 @@ class MatchingService:
             *(
                 self.engine.search(
                     target.name,  # type: ignore[arg-type]
-                    SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, **filters),
+                    SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, candidates_only=True, **filters),
                 )
                 for words in (own, expansions)
                 if words
             )
         )
-        return {hit.id for result in results for hit in result.hits}
+        return {hit.id: hit for result in results for hit in result.hits}
 
-    @staticmethod
-    def _candidates(rows: Sequence[tuple[Achievement | Demand, Organization]]) -> tuple[list[Candidate], dict[int, Any]]:
-        candidates, owners = [], {}
-        for row, owner in rows:
-            if row.status != ListingStatus.published or row.id is None:
+    async def _candidates(self, target: ListingKind, hits: dict[int, SearchHit]) -> list[Candidate]:
+        """From the stored analysis in the engine documents; a document indexed before that
+        analysis existed is read from the database instead (until the next reindex)."""
+        candidates = []
+        legacy = []
+        for hit in hits.values():
+            document = hit.document
+            if document is None or document.get("m_words") is None:
+                legacy.append(hit.id)
                 continue
-            candidates.append(Candidate(row.id, profile_of(row), side_of(row)))
-            owners[row.id] = (row, owner)
-        return candidates, owners
+            side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
+                        document.get("maturity"), document.get("price_fen"))
+            candidates.append(Candidate(hit.id, stored_profile(document), side))
+        for row, _ in await self.search.with_owners(target.model, sorted(legacy)):
+            if row.status == ListingStatus.published and row.id is not None:
+                candidates.append(Candidate(row.id, profile_of(row), side_of(row)))
+        return candidates
+
+    async def _page(self, target: ListingKind, ranked: Sequence[tuple[Candidate, Match]], limit: int) -> list[MatchItem]:
+        """The first ``limit`` ranked listings that the database confirms are still published (the
+        index may lag a withdrawal by a moment); only those rows are read."""
+        items: list[MatchItem] = []
+        start = 0
+        while len(items) < limit and start < len(ranked):
+            chunk = ranked[start : start + limit - len(items) + 2]
+            start += len(chunk)
+            rows = {row.id: (row, owner) for row, owner in await self.search.with_owners(target.model, [c.id for c, _ in chunk])}
+            for candidate, match in chunk:
+                found = rows.get(candidate.id)
+                if found is None or found[0].status != ListingStatus.published or len(items) >= limit:
+                    continue
+                listing = target.to_read(found[0], found[1].name, internals=False).model_dump(mode="json")
+                items.append(MatchItem(listing=listing, score=match.score, reasons=match.reasons))
+        return items
