@@ -88,14 +88,18 @@ def content_words(normalized: str) -> list[str]:
     ]
 
 
-def bigrams(normalized: str) -> Counter[str]:
-    grams: Counter[str] = Counter()
+def _gram_list(normalized: str) -> list[str]:
+    grams: list[str] = []
     for run in _CJK_RUN.findall(normalized):
-        if has_cjk(run):
-            grams.update(run[i : i + 2] for i in range(len(run) - 1))
+        if run[0] >= "\u4e00":  # a CJK run (the pattern's other branch is ASCII)
+            grams.extend(map(str.__add__, run, run[1:]))
         elif len(run) > 1:
-            grams[run] += 1
+            grams.append(run)
     return grams
+
+
+def bigrams(normalized: str) -> Counter[str]:
+    return Counter(_gram_list(normalized))
 
 
 def _unit(vector: Mapping[str, float]) -> dict[str, float]:
@@ -127,8 +131,8 @@ def weighted_words(n_title: str, n_body: str, n_keywords: str) -> list[str]:
 
 
 def weighted_bigrams(n_title: str, n_body: str, n_keywords: str) -> Counter[str]:
-    grams = bigrams(n_title) + bigrams(n_keywords)
-    return grams + grams + bigrams(n_body)
+    head = _gram_list(n_title) + _gram_list(n_keywords)
+    return Counter(head + head + _gram_list(n_body))
 
 
 def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str | None = None) -> Profile:

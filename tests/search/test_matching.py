@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 from fastapi import FastAPI
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL
 from search.indexing import reindex
-from search.matching.features import profile
+from search.documents import SearchDocument
+from search.engine import index_fields
+from search.matching.features import profile, stored_profile
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
@@ -72,6 +76,25 @@ async def test_matches_rank_the_solution_first_with_reasons_both_ways(
 
     back = (await client.get(f"/api/v1/achievements/{manure['id']}/matches")).json()
     assert back["items"][0]["listing"]["id"] == smell["id"]
+
+    # withdrawn a moment ago, still in the index (no relay ran here): the database wins
+    await client.post(f"/api/v1/achievements/{manure['id']}/withdraw", headers=institute)
+    after = (await client.get(f"/api/v1/demands/{smell['id']}/matches", params={"limit": 5})).json()
+    assert manure["id"] not in [i["listing"]["id"] for i in after["items"]]
+
+
+def test_the_analysis_stored_at_index_time_gives_the_profile_matching_would_compute() -> None:
+    doc = SearchDocument(
+        id=7, kind="achievement", title="苦咸水反渗透淡化装置", body="针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。",
+        keywords=["苦咸水", "反渗透"], region="150600", owner_id=1, owner_name="某研究院", owner_kind="institute",
+        published_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    stored = stored_profile(index_fields(doc))
+    fresh = profile(doc.title, doc.body, doc.keywords)
+    assert stored.grams == fresh.grams and stored.own_words == fresh.own_words
+    assert stored.vector.keys() == fresh.vector.keys()
+    assert all(abs(stored.vector[t] - fresh.vector[t]) < 1e-12 for t in fresh.vector)
+    assert "苦咸水" in stored.vector
 
 
 async def test_matching_refuses_what_the_caller_may_not_see_or_what_is_unpublished(client: httpx.AsyncClient) -> None:
