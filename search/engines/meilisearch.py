@@ -6,7 +6,7 @@ concurrent ``/multi-search`` round trips: a federated one, whose sub-queries are
 term (a phrase over the app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a
 substring search; or the ``py_*`` pinyin fields; ASCII words unquoted so typo tolerance applies)
 plus one holding every concept at once, merged by Meilisearch into one deduplicated pool of
-``RERANK_POOL`` candidates with facets over the union; and a count-only one giving each term's
+``RERANK_WINDOW`` candidates with facets over the union; and a count-only one giving each term's
 document frequency for BM25. This sidesteps the engine's 10-word query limit, its prefix-only
 Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus, expanded the
 same way for both engines). An explicit sort merges each term's first matches in that order.
@@ -32,6 +32,7 @@ from search.engine import (
     CANDIDATE_FIELDS,
     FACETS,
     MAX_WINDOW,
+    RERANK_WINDOW,
     SearchQuery,
     SearchResult,
     count_facets,
@@ -52,7 +53,6 @@ PINYIN_ATTRIBUTES = ["py_title", "py_body"]
 # originals for highlights, normalised text (n_*) for the re-ranker
 TEXT_RETRIEVE = ["id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "published_ts", "price_fen"]
 RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
-RERANK_POOL = 100  # candidates the shared re-ranker orders for a relevance query
 ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-term match in the pool
 MAX_AND_WORDS = 8  # Meilisearch reads the first 10 words of a query
 SETTINGS: dict[str, Any] = {
@@ -353,7 +353,7 @@ class MeilisearchEngine:
         terms = plan.terms
         retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
         candidates = self._pool(kind, query, plan, retrieve)
-        federation: dict[str, Any] = {"limit": max(query.window, RERANK_POOL)}
+        federation: dict[str, Any] = {"limit": max(query.window, RERANK_WINDOW)}
         if query.facets:
             federation["facetsByIndex"] = {self.uid(kind): list(query.facets)}
         counts = [{**self._base(kind, query), "q": "", "limit": 0}]
