@@ -62,15 +62,9 @@ class _QuickAckBackend(httpcore.AsyncNetworkBackend):
 
 def quick_ack_transport(limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections never wait for a delayed ACK (see the module doc)."""
-    limits = limits or httpx.Limits()
-    transport = httpx.AsyncHTTPTransport(limits=limits)
-    if _QUICKACK is not None:
-        transport._pool = httpcore.AsyncConnectionPool(  # httpx exposes no network_backend option
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_QuickAckBackend(),
-        )
+    transport = httpx.AsyncHTTPTransport(limits=limits or httpx.Limits())
+    if _QUICKACK is not None:  # httpx has no network_backend option; its pool keeps TLS and limits as built
+        transport._pool._network_backend = _QuickAckBackend()
     return transport
 
 

@@ -174,19 +174,42 @@ def stored_profile(document: Mapping[str, Any]) -> Profile:
 
 
 def _profile(counts: Counter[str], grams: Counter[str]) -> Profile:
-    return Profile(_unit({w: (1 + math.log(n)) * idf(w) for w, n in counts.items()}), grams, frozenset(counts))
+    table, median = _idf()
+    return Profile(_unit({w: tf(n) * table.get(w, median) for w, n in counts.items()}), grams, frozenset(counts))
+
+
+_TF = [0.0] + [1 + math.log(n) for n in range(1, 64)]
+
+
+def tf(n: int) -> float:
+    """Sublinear term frequency 1 + ln n (a table lookup for the counts that occur)."""
+    return _TF[n] if n < 64 else 1 + math.log(n)
 
 
 def gram_weights(profiles: Iterable[Profile]) -> dict[str, float]:
     """IDF of character bigrams over a set of documents (the candidates being ranked)."""
-    documents = list(profiles)
-    frequency: Counter[str] = Counter(g for p in documents for g in p.grams)
-    total = len(documents)
+    frequency: Counter[str] = Counter()
+    total = 0
+    for p in profiles:
+        frequency.update(p.grams.keys())
+        total += 1
     return {g: math.log(1 + total / (n + 0.5)) for g, n in frequency.items()}
 
 
 def gram_vector(grams: Mapping[str, int], weights: Mapping[str, float], default: float) -> dict[str, float]:
-    return _unit({g: (1 + math.log(n)) * weights.get(g, default) for g, n in grams.items()})
+    return _unit({g: tf(n) * weights.get(g, default) for g, n in grams.items()})
+
+
+def gram_cosine(query: Mapping[str, float], grams: Mapping[str, int], weights: Mapping[str, float], default: float) -> float:
+    """``cosine(query, gram_vector(grams, weights, default))`` in one pass, without building the vector."""
+    dot = norm = 0.0
+    for gram, n in grams.items():
+        value = tf(n) * weights.get(gram, default)
+        norm += value * value
+        shared = query.get(gram)
+        if shared is not None:
+            dot += shared * value
+    return dot / math.sqrt(norm) if norm else 0.0
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

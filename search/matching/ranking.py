@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from search.matching.features import Profile, cosine, gram_vector, gram_weights, matched_terms
+from search.matching.features import Profile, cosine, gram_cosine, gram_vector, gram_weights, matched_terms
 from search.matching.scoring import Match, Side, combine
 
 GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differently (苦咸/苦咸水)
@@ -33,7 +33,7 @@ def rank(
     default = max(weights.values(), default=1.0)
     query_grams = gram_vector(query.grams, weights, default)
     raw = [
-        cosine(query.vector, c.profile.vector) + GRAM_WEIGHT * cosine(query_grams, gram_vector(c.profile.grams, weights, default))
+        cosine(query.vector, c.profile.vector) + GRAM_WEIGHT * gram_cosine(query_grams, c.profile.grams, weights, default)
         for c in candidates
     ]
     top = max(raw) or 1.0
