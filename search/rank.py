@@ -16,7 +16,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from search.text import QueryPlan, Term, edit_distance, normalize, normalize_mapped, syllables, typo_budget
