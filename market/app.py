@@ -30,6 +30,7 @@ from search.endpoints import router as search_router
 from search.engines import build_engine
 from search.errors import SearchUnavailable
 from search.matching.endpoints import router as matching_router
+from search.matching.features import load_resources as load_matching_resources
 
 log = structlog.get_logger("techmarket.app")
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             await engine.ensure_ready()
         except SearchUnavailable:
             log.warning("search_engine_unavailable_at_start")  # /readyz says so; the relay catches up later
+        await asyncio.to_thread(load_matching_resources)
         stop = asyncio.Event()
         worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop)) if settings.runs_worker_in_process else None
         log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)

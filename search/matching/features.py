@@ -51,6 +51,12 @@ def _idf() -> tuple[Mapping[str, float], float]:
     return table, values[len(values) // 2]
 
 
+def load_resources() -> None:
+    """Reads the IDF table and the concept lexicon, so the first match after start-up does not."""
+    _idf()
+    concepts()
+
+
 def idf(word: str) -> float:
     table, median = _idf()
     return table.get(word, median)
