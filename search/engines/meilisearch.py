@@ -334,7 +334,9 @@ class MeilisearchEngine:
         """Federated sub-queries: every concept at once (weighted up), then each term alone."""
         queries: list[dict[str, Any]] = []
         primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
-        if 2 <= len(primaries) <= MAX_AND_WORDS:  # documents holding every concept lead the pool
+        # documents holding every concept lead a search's pool; matching sends a listing's 16 key
+        # terms, which no document holds all of, so there it would only cost an 8-phrase intersection
+        if 2 <= len(primaries) <= MAX_AND_WORDS and not query.candidates_only:
             queries.append({**self._base(kind, query), "q": " ".join(term_query(t)["q"] for t in primaries),
                             "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
                             "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
