@@ -54,7 +54,8 @@ class SearchQuery(BaseModel):
     candidates_only: bool = Field(
         default=False,
         description="matching: the engine's candidates with their stored CANDIDATE_FIELDS, in engine order, "
-        "without the BM25 re-rank, term counts, facets or snippets (matching ranks them itself)",
+        "without the BM25 re-rank, term counts, facets or snippets (matching ranks them itself); "
+        "the words are taken as given, not expanded again",
     )
 
     @field_validator("text")

@@ -387,10 +387,12 @@ class QueryPlan:
         return list(seen.values())
 
 
-def analyze_query(text: str) -> QueryPlan:
+def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
     """Normalise, segment and expand a query (synonyms, English typos, pinyin, 繁→简).
 
     A query with no letters, digits or CJK characters is empty: the caller browses (match-all).
+    ``expand=False`` keeps the words as given, one concept each (matching sends key terms it has
+    already expanded; parts such as 技术 of 监测技术 would only add costly, unspecific sub-queries).
     """
     if len(text) > MAX_QUERY_CHARS:
         from search.errors import QueryTooLong
@@ -402,6 +404,12 @@ def analyze_query(text: str) -> QueryPlan:
     thes = thesaurus()
     tokens = [t for t in words(norm) if t not in STOPWORDS]
     groups: list[Group] = []
+    if not expand:
+        for token in dict.fromkeys(tokens):
+            group = Group(token)
+            group.add(token, 1.0)
+            groups.append(group)
+        return QueryPlan(norm, _cap(groups))
     for token in dict.fromkeys(tokens):
         group = Group(token)
         group.add(token, 1.0)

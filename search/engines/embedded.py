@@ -324,7 +324,7 @@ class EmbeddedEngine:
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        plan = analyze_query(query.text)
+        plan = analyze_query(query.text, expand=not query.candidates_only)
         _, read = await self._guard(self._connect)
         result = await self._guard(lambda: self._search(read, kind, plan, query))
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)

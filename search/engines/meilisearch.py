@@ -300,7 +300,7 @@ class MeilisearchEngine:
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        plan = analyze_query(query.text)
+        plan = analyze_query(query.text, expand=not query.candidates_only)
         result = await (self._browse(kind, query, plan) if plan.empty else self._match(kind, query, plan))
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
