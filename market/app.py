@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -69,6 +70,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         except SearchUnavailable:
             log.warning("search_engine_unavailable_at_start")  # /readyz says so; the relay catches up later
         await asyncio.to_thread(load_matching_resources)
+        if settings.env != "test":  # a test process starts hundreds of apps; freezing each would pile up
+            # Everything loaded so far (jieba's dictionary, IDF and pinyin tables, the app) lives as
+            # long as the process: keep it out of the collector, so a full collection scans what
+            # requests allocate (~0.1 ms) instead of ~320k start-up objects (~120 ms, a spike each time).
+            gc.collect()
+            gc.freeze()
         stop = asyncio.Event()
         worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop)) if settings.runs_worker_in_process else None
         log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)
