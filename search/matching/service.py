@@ -17,7 +17,7 @@ from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
 from market.listings.service import ListingService
-from search.engine import SearchEngine, SearchHit, SearchQuery
+from search.engine import SearchEngine, SearchQuery
 from search.matching.features import Profile, profile, stored_profile
 from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Match, Side
@@ -85,45 +85,49 @@ class MatchingService:
         target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
         query = profile_of(row, as_query=True)
         terms = query.key_terms(KEY_TERMS)
-        hits = await self._engine_candidates(target, query, terms, filters)
-        candidates = await self._candidates(target, hits)
+        candidates = await self._candidates(target, query, terms, filters)
         ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
         items = await self._page(target, ranked, limit)
         return MatchPage(items=items, total=len(ranked), query_terms=terms,
                          took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    async def _engine_candidates(
+    async def _candidates(
         self, target: ListingKind, query: Profile, terms: list[str], filters: dict[str, Any]
-    ) -> dict[int, SearchHit]:
-        """Own key terms, and separately the expansion terms, so neither crowds the other out."""
+    ) -> list[Candidate]:
+        """Own key terms, and separately the expansion terms, so neither crowds the other out.
+
+        Candidates are scored from the analysis stored in their engine documents, each answer as
+        soon as it arrives (while the other is still on its way); a document indexed before that
+        analysis existed is read from the database instead (until the next reindex)."""
         expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
         own = [t for t in terms if t not in query.expansions]
-        results = await asyncio.gather(
-            *(
-                self.engine.search(
-                    target.name,  # type: ignore[arg-type]
-                    SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, candidates_only=True, **filters),
-                )
-                for words in (own, expansions)
-                if words
-            )
-        )
-        return {hit.id: hit for result in results for hit in result.hits}
-
-    async def _candidates(self, target: ListingKind, hits: dict[int, SearchHit]) -> list[Candidate]:
-        """From the stored analysis in the engine documents; a document indexed before that
-        analysis existed is read from the database instead (until the next reindex)."""
-        candidates = []
-        legacy = []
-        for hit in hits.values():
-            document = hit.document
-            if document is None or document.get("m_words") is None:
-                legacy.append(hit.id)
-                continue
-            side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
-                        document.get("maturity"), document.get("price_fen"))
-            candidates.append(Candidate(hit.id, stored_profile(document), side))
-        for row, _ in await self.search.with_owners(target.model, sorted(legacy)):
+        searches = [
+            asyncio.ensure_future(self.engine.search(
+                target.name,  # type: ignore[arg-type]
+                SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, candidates_only=True, **filters),
+            ))
+            for words in (own, expansions)
+            if words
+        ]
+        found: dict[int, Candidate | None] = {}  # None: to read from the database
+        try:
+            for answer in asyncio.as_completed(searches):
+                for hit in (await answer).hits:
+                    document = hit.document
+                    if hit.id in found:
+                        continue
+                    if document is None or document.get("m_words") is None:
+                        found[hit.id] = None
+                        continue
+                    side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
+                                document.get("maturity"), document.get("price_fen"))
+                    found[hit.id] = Candidate(hit.id, stored_profile(document), side)
+        finally:
+            for search in searches:
+                search.cancel()  # only still pending if the other one failed
+        candidates = [c for c in found.values() if c is not None]
+        legacy = sorted(i for i, c in found.items() if c is None)
+        for row, _ in await self.search.with_owners(target.model, legacy):
             if row.status == ListingStatus.published and row.id is not None:
                 candidates.append(Candidate(row.id, profile_of(row), side_of(row)))
         return candidates
