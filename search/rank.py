@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search.text import QueryPlan, Term, edit_distance, normalize, normalize_mapped, syllables, typo_budget
+from search.text import QueryPlan, Term, edit_distance, normalize_mapped, normalized_fields, syllables, typo_budget
 
 K1 = 1.2
 TEXT_FIELDS = {"title": (3.0, 0.5), "keywords": (2.5, 0.3), "body": (1.0, 0.75), "owner": (1.0, 0.3)}
@@ -46,7 +46,8 @@ class Prepared:
         if "n_title" in doc:
             text = {name: doc.get(f"n_{name}") or "" for name in TEXT_FIELDS}
         else:  # a document indexed before n_* existed
-            text = {name: normalize(value) for name, value in raw_text(doc).items()}
+            text = normalized_fields(doc.get("title") or "", doc.get("body") or "", doc.get("keywords") or (),
+                                     doc.get("owner_name") or "")
         return cls(int(doc["id"]), text, tuple(doc.get(name) or "" for name in PINYIN_FIELDS))
 
     @property
@@ -64,16 +65,6 @@ class Prepared:
     def length(self, name: str) -> int:
         source = self.text.get(name)
         return len(source) if source is not None else sum(self.pinyin[name].values())
-
-
-def raw_text(doc: Mapping[str, Any]) -> dict[str, str]:
-    """The scored fields of a document, before normalisation (``n_*`` are these, normalised)."""
-    return {
-        "title": doc.get("title") or "",
-        "keywords": " ; ".join(doc.get("keywords") or ()),
-        "body": doc.get("body") or "",
-        "owner": doc.get("owner_name") or "",
-    }
 
 
 def term_frequency(term: Term, doc: Prepared, name: str) -> float:

@@ -304,15 +304,20 @@ def pinyin_tokens(normalized: str, *, title: bool) -> list[str]:
 # ---------------------------------------------------------------- documents
 
 
-def analyze_document(title: str, body: str, keywords: Iterable[str], owner_name: str) -> dict[str, str]:
-    """The derived, engine-independent text fields of one document: ``n_*`` normalised text (what
-    the re-ranker scores, stored so queries never normalise candidates), ``t_*`` and ``py_*``."""
-    normal = {
+def normalized_fields(title: str, body: str, keywords: Iterable[str], owner_name: str = "") -> dict[str, str]:
+    """A listing's text parts, normalised; keywords joined by " ; " so no bigram spans two of them."""
+    return {
         "title": normalize(title),
         "keywords": normalize(" ; ".join(keywords)),
         "body": normalize(body),
         "owner": normalize(owner_name),
     }
+
+
+def analyze_document(title: str, body: str, keywords: Iterable[str], owner_name: str) -> dict[str, str]:
+    """The derived, engine-independent text fields of one document: ``n_*`` normalised text (what
+    the re-ranker scores, stored so queries never normalise candidates), ``t_*`` and ``py_*``."""
+    normal = normalized_fields(title, body, keywords, owner_name)
     head = f"{normal['title']} ; {normal['keywords']}"
     return {
         **{f"n_{name}": value for name, value in normal.items()},

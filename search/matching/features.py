@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from search.text import has_cjk, normalize, thesaurus, words
+from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 
 CONCEPTS_PATH = Path(__file__).resolve().parents[1] / "data" / "concepts.txt"
 SYNONYM_WEIGHT = 0.7
@@ -144,13 +144,14 @@ def weighted_bigrams(n_title: str, n_body: str, n_keywords: str) -> Counter[str]
 def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str | None = None) -> Profile:
     """``expand="problem"``: the text states a problem (a demand), add solution terms;
     ``"solution"``: it states a solution (an achievement), add the problems it answers."""
-    n_title, n_body, n_keywords = normalize(title), normalize(body), normalize(" ; ".join(keywords))
+    normal = normalized_fields(title, body, keywords)
+    n_title, n_body, n_keywords = normal["title"], normal["body"], normal["keywords"]
     counts = Counter(weighted_words(n_title, n_body, n_keywords))
     grams = weighted_bigrams(n_title, n_body, n_keywords)
     if not expand:
         return _profile(counts, grams)
     text = f"{n_title} {n_body} {n_keywords}"
-    weights: dict[str, float] = {w: (1 + math.log(n)) * idf(w) for w, n in counts.items()}
+    weights = word_weights(counts)
     expansions: dict[str, str] = {}
     base = sorted(weights.values(), reverse=True)
     reference = sum(base[:10]) / max(1, min(10, len(base)))
@@ -179,9 +180,14 @@ def stored_profile(document: Mapping[str, Any]) -> Profile:
                                             document.get("n_keywords") or ""))
 
 
-def _profile(counts: Counter[str], grams: Counter[str]) -> Profile:
+def word_weights(counts: Counter[str]) -> dict[str, float]:
+    """Sublinear tf × jieba IDF per word (not yet unit length)."""
     table, median = _idf()
-    return Profile(_unit({w: tf(n) * table.get(w, median) for w, n in counts.items()}), grams, frozenset(counts))
+    return {w: tf(n) * table.get(w, median) for w, n in counts.items()}
+
+
+def _profile(counts: Counter[str], grams: Counter[str]) -> Profile:
+    return Profile(_unit(word_weights(counts)), grams, frozenset(counts))
 
 
 _TF = [0.0] + [1 + math.log(n) for n in range(1, 64)]

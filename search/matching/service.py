@@ -104,7 +104,7 @@ class MatchingService:
         searches = [
             asyncio.ensure_future(self.engine.search(
                 target.name,  # type: ignore[arg-type]
-                SearchQuery(text=" ".join(words), limit=RETRIEVE, highlight=False, candidates_only=True, **filters),
+                SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters),
             ))
             for words in (own, expansions)
             if words
