@@ -409,31 +409,14 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
     thes = thesaurus()
     tokens = [t for t in words(norm) if t not in STOPWORDS]
     groups: list[Group] = []
-    if not expand:
-        for token in dict.fromkeys(tokens):
-            group = Group(token)
-            group.add(token, 1.0)
-            groups.append(group)
-        return QueryPlan(norm, _cap(groups))
     for token in dict.fromkeys(tokens):
         group = Group(token)
         group.add(token, 1.0)
-        if has_cjk(token):
-            if len(token) >= 3:  # a long word's parts still count a little: 植物补光 → 植物, 补光
-                parts = [s for s in search_words(token) if s != token and len(s) >= 2]
-                if len(token) == 4 and all(is_cjk(c) for c in token):
-                    parts += [token[:2], token[2:]]
-                for sub in parts:
-                    group.add(sub, 0.5)
-        elif token.isalpha():
-            group.add(token, 0.9, "pinyin")
-            corrected = thes.correct(token)
-            if corrected:
-                group.add(corrected, 0.9)
-                token = corrected
-        for synonym in thes.synonyms(token):
-            group.add(synonym, 0.8)
+        if expand:
+            _add_alternatives(group, token, thes)
         groups.append(group)
+    if not expand:
+        return QueryPlan(norm, _cap(groups))
     # Thesaurus terms the segmentation split apart (淀粉废水) or hid inside a longer word, unless
     # that word is a thesaurus term itself (风机叶片 already stands for 风机 and 叶片).
     token_set = set(tokens)
@@ -455,6 +438,25 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
         group.add("".join(letters), 1.0, "pinyin")
         groups.append(group)
     return QueryPlan(norm, _cap(groups))
+
+
+def _add_alternatives(group: Group, token: str, thes: Thesaurus) -> None:
+    """Other spellings of one query word: its parts, pinyin reading, typo correction, synonyms."""
+    if has_cjk(token):
+        if len(token) >= 3:  # a long word's parts still count a little: 植物补光 → 植物, 补光
+            parts = [s for s in search_words(token) if s != token and len(s) >= 2]
+            if len(token) == 4 and all(is_cjk(c) for c in token):
+                parts += [token[:2], token[2:]]
+            for sub in parts:
+                group.add(sub, 0.5)
+    elif token.isalpha():
+        group.add(token, 0.9, "pinyin")
+        corrected = thes.correct(token)
+        if corrected:
+            group.add(corrected, 0.9)
+            token = corrected
+    for synonym in thes.synonyms(token):
+        group.add(synonym, 0.8)
 
 
 def _cap(groups: list[Group]) -> list[Group]:
