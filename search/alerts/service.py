@@ -157,7 +157,7 @@ class AlertService:
     async def _score(self, subscription: Subscription, row: Achievement | Demand, document, document_side, names):  # type: ignore[no-untyped-def]
         if subscription.query is not None:
             query = profile(subscription.query, "", expand="problem" if subscription.target_kind == ListingKindName.achievement else "solution")
-            terms = matched_terms(query, document)
+            terms = matched_terms(query, document.vector)
             return Match(score=round(text_similarity(query, document), 4), reasons=["匹配: " + "、".join(terms)] if terms else [])
         source = await self.listings.get(KINDS[subscription.source_kind.value].model, subscription.source_id or 0)  # type: ignore[union-attr]
         if source is None or source.status.value != "published":

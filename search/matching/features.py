@@ -15,11 +15,10 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 
@@ -37,7 +36,7 @@ _lock = threading.Lock()
 
 
 @cache
-def _idf() -> tuple[Mapping[str, float], float]:
+def idf_table() -> tuple[Mapping[str, float], float]:
     """jieba's IDF table, read directly (importing jieba.analyse leaves the file open)."""
     import jieba
 
@@ -53,12 +52,12 @@ def _idf() -> tuple[Mapping[str, float], float]:
 
 def load_resources() -> None:
     """Reads the IDF table and the concept lexicon, so the first match after start-up does not."""
-    _idf()
+    idf_table()
     concepts()
 
 
 def idf(word: str) -> float:
-    table, median = _idf()
+    table, median = idf_table()
     return table.get(word, median)
 
 
@@ -173,16 +172,9 @@ def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str 
     return Profile(_unit(weights), grams, frozenset(counts), expansions)
 
 
-def stored_profile(document: Mapping[str, Any]) -> Profile:
-    """A candidate's profile from its search document (``m_words`` and ``n_*``): no jieba at query time."""
-    counts = Counter((document.get("m_words") or "").split())
-    return _profile(counts, weighted_bigrams(document.get("n_title") or "", document.get("n_body") or "",
-                                            document.get("n_keywords") or ""))
-
-
 def word_weights(counts: Counter[str]) -> dict[str, float]:
     """Sublinear tf × jieba IDF per word (not yet unit length)."""
-    table, median = _idf()
+    table, median = idf_table()
     return {w: tf(n) * table.get(w, median) for w, n in counts.items()}
 
 
@@ -198,30 +190,8 @@ def tf(n: int) -> float:
     return _TF[n] if n < 64 else 1 + math.log(n)
 
 
-def gram_weights(profiles: Iterable[Profile]) -> dict[str, float]:
-    """IDF of character bigrams over a set of documents (the candidates being ranked)."""
-    frequency: Counter[str] = Counter()
-    total = 0
-    for p in profiles:
-        frequency.update(p.grams.keys())
-        total += 1
-    return {g: math.log(1 + total / (n + 0.5)) for g, n in frequency.items()}
-
-
 def gram_vector(grams: Mapping[str, int], weights: Mapping[str, float], default: float) -> dict[str, float]:
     return _unit({g: tf(n) * weights.get(g, default) for g, n in grams.items()})
-
-
-def gram_cosine(query: Mapping[str, float], grams: Mapping[str, int], weights: Mapping[str, float], default: float) -> float:
-    """``cosine(query, gram_vector(grams, weights, default))`` in one pass, without building the vector."""
-    dot = norm = 0.0
-    for gram, n in grams.items():
-        value = tf(n) * weights.get(gram, default)
-        norm += value * value
-        shared = query.get(gram)
-        if shared is not None:
-            dot += shared * value
-    return dot / math.sqrt(norm) if norm else 0.0
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -230,8 +200,9 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(value * b.get(key, 0.0) for key, value in a.items())
 
 
-def matched_terms(query: Profile, document: Profile, limit: int = 8) -> list[str]:
-    """Shared words, strongest first; an expansion shows what it came from (干旱→抗旱)."""
-    shared = [t for t in query.vector if t in document.vector]
-    shared.sort(key=lambda t: -query.vector[t] * document.vector[t])
+def matched_terms(query: Profile, document: Mapping[str, float], limit: int = 8) -> list[str]:
+    """Shared words, strongest first (``document``: word → its weight there, at any common
+    scale); an expansion shows what it came from (干旱→抗旱)."""
+    shared = [t for t in query.vector if t in document]
+    shared.sort(key=lambda t: -query.vector[t] * document[t])
     return [f"{query.expansions[t]}→{t}" if t in query.expansions else t for t in shared[:limit]]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from search.matching.features import Profile, cosine, gram_cosine, gram_vector, gram_weights, matched_terms
+from search.matching.features import Profile, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
+from search.matching.vectors import StoredText, gram_cosines, word_cosines
 
 GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differently (苦咸/苦咸水)
 
@@ -14,7 +15,7 @@ GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differentl
 @dataclass(frozen=True)
 class Candidate:
     id: int
-    profile: Profile
+    text: StoredText
     side: Side
 
 
@@ -29,18 +30,14 @@ def rank(
     """Candidates best first. Text is scaled to the best candidate, so scores compare within a list."""
     if not candidates:
         return []
-    weights = gram_weights(c.profile for c in candidates)
-    default = max(weights.values(), default=1.0)
-    query_grams = gram_vector(query.grams, weights, default)
-    raw = [
-        cosine(query.vector, c.profile.vector) + GRAM_WEIGHT * gram_cosine(query_grams, c.profile.grams, weights, default)
-        for c in candidates
-    ]
+    texts = [c.text for c in candidates]
+    words, shared = word_cosines(query, texts)
+    raw = (words + GRAM_WEIGHT * gram_cosines(query, texts)).tolist()
     top = max(raw) or 1.0
     results = []
-    for candidate, text in zip(candidates, raw, strict=True):
+    for candidate, text, common in zip(candidates, raw, shared, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
-        match = combine(text / top, matched_terms(query, candidate.profile), achievement, demand, field_names)
+        match = combine(text / top, matched_terms(query, common), achievement, demand, field_names)
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results
@@ -51,7 +48,7 @@ def pair(query: Profile, query_side: Side, document: Profile, document_side: Sid
     the text part is the mean of the word and bigram cosines, so thresholds mean the same everywhere."""
     text = text_similarity(query, document)
     achievement, demand = (document_side, query_side) if query_is_demand else (query_side, document_side)
-    return combine(min(1.0, text), matched_terms(query, document), achievement, demand, field_names)
+    return combine(min(1.0, text), matched_terms(query, document.vector), achievement, demand, field_names)
 
 
 def text_similarity(query: Profile, document: Profile) -> float:

@@ -18,9 +18,10 @@ from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
 from market.listings.service import ListingService
 from search.engine import SearchEngine, SearchQuery
-from search.matching.features import Profile, profile, stored_profile
+from search.matching.features import Profile, profile
 from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Match, Side
+from search.matching.vectors import StoredText
 from search.repository import SearchRepository
 
 RETRIEVE = 50  # candidates per engine query
@@ -53,10 +54,13 @@ def side_of(row: Achievement | Demand) -> Side:
     )
 
 
+def body_of(row: Achievement | Demand) -> str:
+    return row.summary if isinstance(row, Achievement) else row.description
+
+
 def profile_of(row: Achievement | Demand, *, as_query: bool = False) -> Profile:
-    body = row.summary if isinstance(row, Achievement) else row.description
     expand = ("solution" if isinstance(row, Achievement) else "problem") if as_query else None
-    return _profile(row.title, body, tuple(row.keywords), expand)
+    return _profile(row.title, body_of(row), tuple(row.keywords), expand)
 
 
 @lru_cache(maxsize=4096)
@@ -96,9 +100,9 @@ class MatchingService:
     ) -> list[Candidate]:
         """Own key terms, and separately the expansion terms, so neither crowds the other out.
 
-        Candidates are scored from the analysis stored in their engine documents, each answer as
-        soon as it arrives (while the other is still on its way); a document indexed before that
-        analysis existed is read from the database instead (until the next reindex)."""
+        Candidates are scored on the text analysis stored in their engine documents; a document
+        indexed before that analysis existed is read from the database instead (until the next
+        reindex)."""
         expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
         own = [t for t in terms if t not in query.expansions]
         searches = [
@@ -109,27 +113,28 @@ class MatchingService:
             for words in (own, expansions)
             if words
         ]
-        found: dict[int, Candidate | None] = {}  # None: to read from the database
         try:
-            for answer in asyncio.as_completed(searches):
-                for hit in (await answer).hits:
-                    document = hit.document
-                    if hit.id in found:
-                        continue
-                    if document is None or document.get("m_words") is None:
-                        found[hit.id] = None
-                        continue
-                    side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
-                                document.get("maturity"), document.get("price_fen"))
-                    found[hit.id] = Candidate(hit.id, stored_profile(document), side)
+            answers = await asyncio.gather(*searches)
         finally:
             for search in searches:
                 search.cancel()  # only still pending if the other one failed
+        found: dict[int, Candidate | None] = {}  # None: to read from the database
+        for answer in answers:
+            for hit in answer.hits:
+                document = hit.document
+                if hit.id in found:
+                    continue
+                if document is None or document.get("m_words") is None:
+                    found[hit.id] = None
+                    continue
+                side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
+                            document.get("maturity"), document.get("price_fen"))
+                found[hit.id] = Candidate(hit.id, StoredText.of_document(document), side)
         candidates = [c for c in found.values() if c is not None]
         legacy = sorted(i for i, c in found.items() if c is None)
         for row, _ in await self.search.with_owners(target.model, legacy):
             if row.status == ListingStatus.published and row.id is not None:
-                candidates.append(Candidate(row.id, profile_of(row), side_of(row)))
+                candidates.append(Candidate(row.id, StoredText.of_listing(row.title, body_of(row), row.keywords), side_of(row)))
         return candidates
 
     async def _page(self, target: ListingKind, ranked: Sequence[tuple[Candidate, Match]], limit: int) -> list[MatchItem]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
@@ -12,8 +14,9 @@ from market.demo import PLATFORM_ADMIN_EMAIL
 from search.indexing import reindex
 from search.documents import SearchDocument
 from search.engine import index_fields
-from search.matching.features import profile, stored_profile
+from search.matching.features import matched_terms, profile
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
+from search.matching.vectors import StoredText, gram_cosines, word_cosines
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
 
@@ -83,18 +86,53 @@ async def test_matches_rank_the_solution_first_with_reasons_both_ways(
     assert manure["id"] not in [i["listing"]["id"] for i in after["items"]]
 
 
-def test_the_analysis_stored_at_index_time_gives_the_profile_matching_would_compute() -> None:
+def test_the_analysis_stored_at_index_time_is_what_matching_would_compute_from_the_listing() -> None:
     doc = SearchDocument(
         id=7, kind="achievement", title="苦咸水反渗透淡化装置", body="针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。",
         keywords=["苦咸水", "反渗透"], region="150600", owner_id=1, owner_name="某研究院", owner_kind="institute",
         published_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    stored = stored_profile(index_fields(doc))
-    fresh = profile(doc.title, doc.body, doc.keywords)
-    assert stored.grams == fresh.grams and stored.own_words == fresh.own_words
-    assert stored.vector.keys() == fresh.vector.keys()
-    assert all(abs(stored.vector[t] - fresh.vector[t]) < 1e-12 for t in fresh.vector)
-    assert "苦咸水" in stored.vector
+    stored = StoredText.of_document(index_fields(doc))
+    assert stored == StoredText.of_listing(doc.title, doc.body, doc.keywords)
+    assert "苦咸水" in stored.word_set() and stored.words.count("苦咸水") == 5  # title ×2, body, keywords ×2
+
+
+def test_the_array_scores_are_the_textbook_cosines() -> None:
+    """Word cosine of unit tf-idf vectors, plus the cosine of bigram vectors whose IDF comes from
+    the candidate set (a query bigram no candidate has weighs as the rarest one), spelled out
+    with dictionaries: the re-ranker's arrays must give the same numbers."""
+    query = profile("牧区苦咸水淡化", "饮用水含盐量高, 需要低成本的脱盐设备, 支持 RO 膜与 PLC 控制", ["苦咸水"], expand="problem")
+    listings = [
+        ("苦咸水反渗透淡化装置", "针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。PLC 自动控制", ["苦咸水", "反渗透"]),
+        ("太阳能海水淡化", "利用太阳能蒸馏淡化海水和苦咸水, 适合无电牧区", ["淡化"]),
+        ("马铃薯种薯脱毒", "茎尖脱毒与快繁, 种薯繁育体系", []),
+        ("RO membrane cleaning", "cip cleaning of ro membranes, plc control", ["ro"]),
+        ("", "", []),
+    ]
+    texts = [StoredText.of_listing(*listing) for listing in listings]
+    words, shared = word_cosines(query, texts)
+    grams = gram_cosines(query, texts)
+
+    profiles = [profile(*listing) for listing in listings]
+    frequency = Counter(gram for p in profiles for gram in p.grams)
+    idf = {gram: math.log(1 + len(profiles) / (n + 0.5)) for gram, n in frequency.items()}
+    rarest = max(idf.values())
+
+    def unit(weights: dict[str, float]) -> dict[str, float]:
+        norm = math.sqrt(sum(v * v for v in weights.values())) or 1.0
+        return {k: v / norm for k, v in weights.items()}
+
+    def gram_vector(counts: Counter[str]) -> dict[str, float]:
+        return unit({g: (1 + math.log(n)) * idf.get(g, rarest) for g, n in counts.items()})
+
+    query_grams = gram_vector(query.grams)
+    for i, p in enumerate(profiles):
+        word_cosine = sum(v * p.vector.get(w, 0.0) for w, v in query.vector.items())
+        gram_cosine = sum(v * query_grams.get(g, 0.0) for g, v in gram_vector(p.grams).items())
+        assert abs(words[i] - word_cosine) < 1e-12 and abs(grams[i] - gram_cosine) < 1e-12
+        assert matched_terms(query, shared[i]) == matched_terms(query, p.vector)
+    assert words[0] > words[1] > words[2] == 0.0 and grams[0] > grams[2]
+    assert "苦咸水" in matched_terms(query, shared[0]) and words[4] == grams[4] == 0.0
 
 
 async def test_matching_refuses_what_the_caller_may_not_see_or_what_is_unpublished(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,132 @@
+"""Text similarity of a whole candidate set at once, for the re-ranker.
+
+Scored one candidate at a time (a bigram counter, an IDF lookup and a product per bigram, in
+Python), ~90 candidates cost ~15 ms per match at 100k listings; the same arithmetic on numpy
+arrays costs ~2 ms. The definitions are the plain ones: the cosine of tf-idf word vectors (jieba
+IDF), and the cosine of character-bigram vectors weighted by each bigram's IDF over the candidate
+set. A test holds this module to those definitions computed with dictionaries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from itertools import chain
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from search.matching.features import Profile, idf_table, weighted_words
+from search.text import normalized_fields
+
+_ASCII_TOKEN = re.compile(r"[a-z0-9]{2,}")  # what features' bigram list keeps of a Latin run
+_CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
+_CHAR_BITS = 21  # a code point fits in 21 bits, a CJK bigram in 42
+_TOKEN_FLAG = 1 << 42  # a Latin token's code: its hash under this flag, apart from every bigram
+_TOKEN_MASK = (1 << 40) - 1
+_CODE_BITS = 43
+_SEP = "\n"  # not CJK and not Latin: no bigram or token spans two parts
+
+
+@dataclass(frozen=True)
+class StoredText:
+    """A listing's text as its search document stores it (``n_*`` and ``m_words``)."""
+
+    title: str
+    keywords: str
+    body: str
+    words: str  # content words, title and keywords twice (``features.weighted_words``)
+
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> StoredText:
+        return cls(document.get("n_title") or "", document.get("n_keywords") or "", document.get("n_body") or "",
+                   document.get("m_words") or "")
+
+    @classmethod
+    def of_listing(cls, title: str, body: str, keywords: Sequence[str]) -> StoredText:
+        """What indexing would store, computed from the listing (documents indexed before m_words)."""
+        normal = normalized_fields(title, body, keywords)
+        n_title, n_body, n_keywords = normal["title"], normal["body"], normal["keywords"]
+        return cls(n_title, n_keywords, n_body, " ".join(weighted_words(n_title, n_body, n_keywords)))
+
+    def word_set(self) -> frozenset[str]:
+        return frozenset(self.words.split())
+
+
+def word_cosines(query: Profile, texts: Sequence[StoredText]) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """cosine(query.vector, unit tf-idf vector of each text's words), and per text the words it
+    shares with the query with their (unnormalised) weight there, for the reasons."""
+    n = len(texts)
+    split = [t.words.split() for t in texts]
+    flat = list(chain.from_iterable(split))
+    if not flat:
+        return np.zeros(n), [{} for _ in texts]
+    owner = np.repeat(np.arange(n), [len(words) for words in split])
+    hashes = np.fromiter(map(hash, flat), np.int64, len(flat))  # only compared within this process
+    _, first, slot = np.unique(hashes, return_index=True, return_inverse=True)
+    vocabulary = [flat[i] for i in first.tolist()]
+    table, median = idf_table()
+    idf = np.fromiter((table.get(word, median) for word in vocabulary), np.float64, len(vocabulary))
+    pairs, counts = np.unique(owner * len(vocabulary) + slot, return_counts=True)
+    pair_text, pair_slot = np.divmod(pairs, len(vocabulary))
+    values = (1 + np.log(counts)) * idf[pair_slot]
+    norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
+    wanted = np.fromiter((query.vector.get(word, 0.0) for word in vocabulary), np.float64, len(vocabulary))
+    dots = np.bincount(pair_text, weights=values * wanted[pair_slot], minlength=n)
+    shared: list[dict[str, float]] = [{} for _ in texts]
+    hit = np.flatnonzero(wanted[pair_slot])
+    for text, word, value in zip(pair_text[hit].tolist(), pair_slot[hit].tolist(), values[hit].tolist(), strict=True):
+        shared[text][vocabulary[word]] = value
+    return np.divide(dots, norms, out=np.zeros(n), where=norms > 0), shared
+
+
+def _codes(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(code, index of its part) of every CJK bigram and every Latin token of ``parts``."""
+    points = np.frombuffer(_SEP.join(parts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    cjk = (points >= _CJK_FIRST) & (points <= _CJK_LAST)
+    starts = np.flatnonzero(cjk[:-1] & cjk[1:])
+    codes = (points[starts] << _CHAR_BITS) | points[starts + 1]
+    owner = np.searchsorted(np.cumsum([len(p) + 1 for p in parts]), starts, side="right")
+    tokens = [_ASCII_TOKEN.findall(p) for p in parts]
+    flat = list(chain.from_iterable(tokens))
+    if flat:  # only compared within this process, so the built-in hash will do
+        hashed = np.fromiter(map(hash, flat), np.int64, len(flat))
+        codes = np.concatenate([codes, _TOKEN_FLAG | (hashed & _TOKEN_MASK)])
+        owner = np.concatenate([owner, np.repeat(np.arange(len(parts)), [len(t) for t in tokens])])
+    return codes, owner
+
+
+def gram_cosines(query: Profile, texts: Sequence[StoredText]) -> np.ndarray:
+    """Cosine of bigram vectors (tf × IDF over ``texts``; title and keywords count twice), the
+    query's bigrams unseen among the candidates weighted as the rarest seen."""
+    n = len(texts)
+    if not n:
+        return np.zeros(0)
+    codes, owner = _codes([_SEP.join((t.title, t.keywords, t.title, t.keywords, t.body)) for t in texts])
+    pairs, counts = np.unique((owner << _CODE_BITS) | codes, return_counts=True)
+    pair_text, pair_code = pairs >> _CODE_BITS, pairs & ((1 << _CODE_BITS) - 1)
+    vocabulary, slot, df = np.unique(pair_code, return_inverse=True, return_counts=True)
+    if not len(vocabulary):
+        return np.zeros(n)
+    weights = np.log(1 + n / (df + 0.5))
+    values = (1 + np.log(counts)) * weights[slot]
+    norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
+
+    query_codes = np.fromiter((_gram_code(g) for g in query.grams), np.int64, len(query.grams))
+    query_tf = 1 + np.log(np.fromiter(query.grams.values(), np.float64, len(query.grams)))
+    at = np.minimum(np.searchsorted(vocabulary, query_codes), len(vocabulary) - 1)
+    seen = vocabulary[at] == query_codes
+    query_values = query_tf * np.where(seen, weights[at], weights.max())
+    query_norm = math.sqrt(float(query_values @ query_values)) or 1.0
+    by_slot = np.zeros(len(vocabulary))
+    by_slot[at[seen]] = query_values[seen] / query_norm
+    dots = np.bincount(pair_text, weights=values * by_slot[slot], minlength=n)
+    return np.divide(dots, norms, out=np.zeros(n), where=norms > 0)
+
+
+def _gram_code(gram: str) -> int:
+    if len(gram) == 2 and all(_CJK_FIRST <= ord(c) <= _CJK_LAST for c in gram):
+        return (ord(gram[0]) << _CHAR_BITS) | ord(gram[1])
+    return _TOKEN_FLAG | (hash(gram) & _TOKEN_MASK)
