@@ -54,8 +54,13 @@ class SearchQuery(BaseModel):
     candidates_only: bool = Field(
         default=False,
         description="matching: the engine's candidates with their stored CANDIDATE_FIELDS, in engine order, "
-        "without the BM25 re-rank, term counts, facets or snippets (matching ranks them itself); "
+        "without the BM25 re-rank, facets or snippets (matching ranks them itself); "
         "the words are taken as given, not expanded again",
+    )
+    term_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="candidates_only: how much each word of text matters (0-1], so an engine that merges "
+        "per-word matches gives the strong words more of its candidates",
     )
 
     @field_validator("text")

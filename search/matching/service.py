@@ -105,10 +105,12 @@ class MatchingService:
         reindex)."""
         expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
         own = [t for t in terms if t not in query.expansions]
+        strongest = max(query.vector.values(), default=1.0)
         searches = [
             asyncio.ensure_future(self.engine.search(
                 target.name,  # type: ignore[arg-type]
-                SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters),
+                SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters,
+                            term_weights={w: query.vector[w] / strongest for w in words}),
             ))
             for words in (own, expansions)
             if words

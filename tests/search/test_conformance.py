@@ -24,7 +24,8 @@ def doc(id: int, title: str, body: str, **extra: object) -> SearchDocument:
     values: dict[str, object] = dict(
         id=id, kind="achievement", title=title, body=body, keywords=[], field="new_materials", region="150200",
         maturity="pilot", trl=5, ip_type="invention_patent", transaction_modes=["transfer"], price_fen=None,
-        owner_id=id * 10, owner_name="测试单位", owner_kind="university", published_at=datetime(2025, 1, id, tzinfo=UTC),
+        owner_id=id * 10, owner_name="测试单位", owner_kind="university",
+        published_at=datetime(2025, 1, (id - 1) % 28 + 1, tzinfo=UTC),
     )
     values.update(extra)
     return SearchDocument.model_validate(values)
@@ -199,6 +200,15 @@ async def test_filter_injection_is_harmless(engine: SearchEngine) -> None:
         assert (await engine.search("achievement", query)).hits == []
     for text in hostile + ['"稀土" OR "光伏"', "NEAR(稀土 光伏)", "稀土 AND -光伏", "{t_title}: 稀土", "*"]:
         await engine.search("achievement", SearchQuery(text=text))  # no error, no engine syntax
+
+
+async def test_a_rare_word_is_not_crowded_out_by_a_common_one(engine: SearchEngine) -> None:
+    """More documents hold the common word in their title than the engine re-ranks; the one
+    document with the rare word (in its body only) must still be found, and first."""
+    common = [doc(100 + i, f"智能控制系统{i}号", "自动控制与远程监控。") for i in range(130)]
+    rare = doc(99, "新型太阳能电池", "采用钙钛矿叠层结构, 转换效率提升。")
+    await engine.upsert("achievement", [*common, rare])
+    assert (await ids(engine, "控制 钙钛矿"))[0] == 99
 
 
 async def test_upsert_is_idempotent_and_replaces(engine: SearchEngine) -> None:

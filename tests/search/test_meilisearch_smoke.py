@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from search.engines.meilisearch import DocumentFrequencies
 from tests.fixtures.meilisearch import MeiliServer, wait_for_task
 
 
@@ -37,3 +38,16 @@ async def test_meilisearch_indexes_and_searches_chinese(meili_server: MeiliServe
 
         other = (await client.post("/indexes/smoke/search", json={"q": "灌溉"})).json()["hits"]
         assert [hit["id"] for hit in other] == [2]
+
+
+def test_document_frequencies_are_recounted_after_their_ttl_and_stay_bounded() -> None:
+    frequencies = DocumentFrequencies(ttl=60, size=2)
+    frequencies.put(("idx", "[]", "稀土"), 12, now=0)
+    assert frequencies.get(("idx", "[]", "稀土"), now=59) == 12
+    assert frequencies.get(("idx", "[]", "稀土"), now=61) is None  # stale: the engine counts it again
+    frequencies.put(("idx", "[]", "a"), 1, now=100)
+    frequencies.put(("idx", "[]", "b"), 2, now=100)
+    frequencies.get(("idx", "[]", "a"), now=100)  # a is now the most recently used
+    frequencies.put(("idx", "[]", "c"), 3, now=100)
+    assert frequencies.get(("idx", "[]", "b"), now=100) is None
+    assert frequencies.get(("idx", "[]", "a"), now=100) == 1 and frequencies.get(("idx", "[]", "c"), now=100) == 3
