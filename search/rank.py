@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from search.text import QueryPlan, Term, edit_distance, normalize_mapped, normalized_fields, syllables, typo_budget
+from search.text import QueryPlan, Term, edit_distance, normalize_mapped, normalized_fields, syllables
 
 K1 = 1.2
 TEXT_FIELDS = {"title": (3.0, 0.5), "keywords": (2.5, 0.3), "body": (1.0, 0.75), "owner": (1.0, 0.3)}
@@ -73,9 +73,11 @@ def term_frequency(term: Term, doc: Prepared, name: str) -> float:
     if name not in doc.text:
         return 0.0
     if term.is_ascii_word:
+        budget = term.typo_budget
+        if not budget and term.text not in doc.text[name]:
+            return 0.0  # most candidates: no need to count their words
         counts = doc.words[name]
         tf = float(counts[term.text])
-        budget = typo_budget(term.text)
         if budget:
             tf += FUZZY_DISCOUNT * sum(
                 n for w, n in counts.items()
@@ -140,7 +142,7 @@ def _spans(plan: QueryPlan, norm: str) -> list[tuple[int, int]]:
         if term.field == "pinyin":
             pinyin_terms.add(term.text)
         elif term.is_ascii_word:
-            budget = typo_budget(term.text)
+            budget = term.typo_budget
             for match in re.finditer(r"[a-z0-9]+", norm):
                 word = match.group()
                 if word == term.text or (

@@ -340,10 +340,16 @@ class Term:
     text: str
     weight: float
     field: TermField = "text"
+    exact: bool = False  # a dictionary word the app added (a synonym, a typo's correction): no typos
 
     @cached_property
     def key(self) -> str:
         return f"{self.field}:{self.text}"
+
+    @cached_property
+    def typo_budget(self) -> int:
+        """Typos an ASCII word the user typed may carry; words the app added are spelled right."""
+        return typo_budget(self.text) if self.is_ascii_word and not self.exact else 0
 
     @property
     def phrase(self) -> str:
@@ -361,16 +367,16 @@ class Group:
     label: str
     terms: list[Term] = field(default_factory=list)
 
-    def add(self, text: str, weight: float, field_: TermField = "text") -> None:
+    def add(self, text: str, weight: float, field_: TermField = "text", *, exact: bool = False) -> None:
         text = text.strip()
         if not text or not (has_cjk(text) or _ALNUM.search(text)):
             return
         for i, existing in enumerate(self.terms):
             if existing.text == text and existing.field == field_:
-                if weight > existing.weight:
-                    self.terms[i] = Term(text, weight, field_)
+                if weight > existing.weight or existing.exact > exact:  # typed beats added
+                    self.terms[i] = Term(text, max(weight, existing.weight), field_, exact and existing.exact)
                 return
-        self.terms.append(Term(text, weight, field_))
+        self.terms.append(Term(text, weight, field_, exact))
 
 
 @dataclass
@@ -429,7 +435,7 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
         group = Group(term)
         group.add(term, 1.0)
         for synonym in thes.synonyms(term):
-            group.add(synonym, 0.8)
+            group.add(synonym, 0.8, exact=True)
         groups.append(group)
     # All-letter queries typed with spaces (``xi tu``) are also tried as one pinyin word.
     letters = norm.split()
@@ -453,10 +459,10 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus) -> None:
         group.add(token, 0.9, "pinyin")
         corrected = thes.correct(token)
         if corrected:
-            group.add(corrected, 0.9)
+            group.add(corrected, 0.9, exact=True)
             token = corrected
     for synonym in thes.synonyms(token):
-        group.add(synonym, 0.8)
+        group.add(synonym, 0.8, exact=True)
 
 
 def _cap(groups: list[Group]) -> list[Group]:

@@ -39,7 +39,7 @@ from search.engine import (
     to_hits,
 )
 from search.errors import SearchUnavailable
-from search.text import QueryPlan, Term, analyze_query, edit_distance, typo_budget
+from search.text import QueryPlan, Term, analyze_query, edit_distance
 
 log = structlog.get_logger("techmarket.search.embedded")
 T = TypeVar("T")
@@ -302,9 +302,8 @@ class EmbeddedEngine:
         rows = await self._guard(lambda: read.execute_fetchall(f"SELECT count(*) FROM {docs}"))
         return int(list(rows)[0][0])
 
-    async def _variants(self, read: aiosqlite.Connection, kind: Kind, word: str) -> list[str]:
-        """Indexed words within typo distance of ``word`` (same first letter, as Meilisearch)."""
-        budget = typo_budget(word)
+    async def _variants(self, read: aiosqlite.Connection, kind: Kind, word: str, budget: int) -> list[str]:
+        """Indexed words within ``budget`` typos of ``word`` (same first letter, as Meilisearch)."""
         if not budget:
             return [word]
         _, _, vocab = _tables(kind)
@@ -318,7 +317,7 @@ class EmbeddedEngine:
         if term.field == "pinyin":
             return f"{PINYIN_COLUMNS} : {_fts_phrase(term.text)}"
         if term.is_ascii_word:
-            variants = await self._variants(read, kind, term.text)
+            variants = await self._variants(read, kind, term.text, term.typo_budget)
             return f"{TEXT_COLUMNS} : ({' OR '.join(_fts_phrase(v) for v in variants)})"
         return f"{TEXT_COLUMNS} : {_fts_phrase(term.phrase)}"
 

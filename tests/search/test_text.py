@@ -50,3 +50,10 @@ def test_document_pinyin_fields() -> None:
     assert {"xitu", "xtyc"} <= set(fields["py_title"].split())
     assert "shaliu" in fields["py_body"].split()
     assert fields["t_owner"] == "包 头 稀 土 研 究 院"
+
+
+def test_only_what_the_user_typed_may_carry_typos() -> None:
+    terms = {(t.text, t.field): t for t in analyze_query("magnesum合金 电池").terms}
+    assert terms[("magnesum", "text")].typo_budget == 1  # typed: magnesium is one typo away
+    assert terms[("magnesium", "text")].typo_budget == 0  # its correction, spelled right
+    assert terms[("batteries", "text")].typo_budget == 0  # a synonym from the thesaurus
