@@ -4,9 +4,9 @@ event loop is never blocked.
 Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is a
 federated ``/multi-search`` whose sub-queries are one per analysed term (a phrase over the
 app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a substring search; or
-the ``py_*`` pinyin fields; ASCII words unquoted so typo tolerance applies) plus one holding every
-concept at once, merged by Meilisearch into one deduplicated pool of ``RERANK_WINDOW`` candidates
-with facets over the union. Each sub-query is weighted by its term's weight and rarity, from the
+the ``py_*`` pinyin fields; an ASCII word the user typed unquoted, so typo tolerance applies) plus
+one holding every concept at once, merged by Meilisearch into one deduplicated pool of
+``RERANK_WINDOW`` candidates with facets over the union. Each sub-query is weighted by its term's weight and rarity, from the
 document frequencies (counted in a count-only round trip, then kept for a few minutes), which BM25
 needs too. This sidesteps the engine's 10-word query limit, its prefix-only Chinese matching and
 its segmented synonyms (synonyms come from the app's thesaurus, expanded the same way for both
