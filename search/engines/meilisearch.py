@@ -6,11 +6,12 @@ federated ``/multi-search`` whose sub-queries are one per analysed term (a phras
 app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a substring search; or
 the ``py_*`` pinyin fields; an ASCII word the user typed unquoted, so typo tolerance applies) plus
 one holding every concept at once, merged by Meilisearch into one deduplicated pool of
-``RERANK_WINDOW`` candidates with facets over the union. Each sub-query is weighted by its term's weight and rarity, from the
-document frequencies (counted in a count-only round trip, then kept for a few minutes), which BM25
-needs too. This sidesteps the engine's 10-word query limit, its prefix-only Chinese matching and
-its segmented synonyms (synonyms come from the app's thesaurus, expanded the same way for both
-engines). An explicit sort merges each term's first matches in that order.
+``RERANK_WINDOW`` candidates with facets over the union. Each sub-query is weighted by its term's
+weight and rarity, from the document frequencies (counted in a count-only round trip, then kept
+for a few minutes), which BM25 needs too. This sidesteps the engine's 10-word query limit, its
+prefix-only Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus,
+expanded the same way for both engines). An explicit sort merges each term's first matches in
+that order.
 
 Filter values are always sent as quoted, escaped strings or validated integers, so a value such as
 ``x" OR field = "y`` stays a value. Engine errors are logged and surface as ``SearchUnavailable``.
@@ -369,16 +370,17 @@ class MeilisearchEngine:
         """Federated sub-queries: every concept at once (weighted up), then each term alone, weighted
         by its weight in the query and its rarity (IDF relative to the rarest term's)."""
         queries: list[dict[str, Any]] = []
+        base = self._base(kind, query)
         primaries = [g.terms[0] for g in plan.groups if g.terms and g.terms[0].field == "text"]
         # documents holding every concept lead a search's pool; matching sends a listing's 16 key
         # terms, which no document holds all of, so there it would only cost an 8-phrase intersection
         if 2 <= len(primaries) <= MAX_AND_WORDS and not query.candidates_only:
-            queries.append({**self._base(kind, query), "q": " ".join(term_query(t)["q"] for t in primaries),
+            queries.append({**base, "q": " ".join(term_query(t)["q"] for t in primaries),
                             "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
                             "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
         for term in plan.terms:
             weight = term.weight * query.term_weights.get(term.text, 1.0) * rarity[term.key]
-            queries.append({**self._base(kind, query), **term_query(term), "matchingStrategy": "all",
+            queries.append({**base, **term_query(term), "matchingStrategy": "all",
                             "attributesToRetrieve": retrieve, "federationOptions": {"weight": max(weight, 0.01)}})
         return queries
 
@@ -411,13 +413,14 @@ class MeilisearchEngine:
     async def _document_frequencies(self, kind: Kind, query: SearchQuery, terms: Sequence[Term]) -> tuple[int, dict[str, int]]:
         """(documents in scope, documents per term) under the query's filters; counts only what
         the cache does not hold, in one count-only round trip."""
-        scope = (self.uid(kind), json.dumps(build_filter(query), ensure_ascii=False))
+        base = self._base(kind, query)
+        scope = (base["indexUid"], json.dumps(base["filter"], ensure_ascii=False))
         now = time.monotonic()
         known = {key: self._frequencies.get((*scope, key), now) for key in ["", *(t.key for t in terms)]}
         missing = [t for t in terms if known[t.key] is None]
         if missing or known[""] is None:
-            counts = [{**self._base(kind, query), "q": "", "limit": 0}]
-            counts += [{**self._base(kind, query), **term_query(t), "matchingStrategy": "all", "limit": 0} for t in missing]
+            counts = [{**base, "q": "", "limit": 0}]
+            counts += [{**base, **term_query(t), "matchingStrategy": "all", "limit": 0} for t in missing]
             results = await self._multi(counts)
             for key, result in zip(["", *(t.key for t in missing)], results, strict=True):
                 known[key] = int(result["estimatedTotalHits"])
@@ -435,9 +438,10 @@ class MeilisearchEngine:
         terms = plan.terms
         per_term = query.window
         retrieve = RETRIEVE + [f for f in FACETS if f in query.facets]
-        queries: list[dict[str, Any]] = [{**self._base(kind, query), "q": "", "limit": 0}]
+        base = self._base(kind, query)
+        queries: list[dict[str, Any]] = [{**base, "q": "", "limit": 0}]
         for term in terms:
-            sub = {**self._base(kind, query), **term_query(term), "limit": per_term, "matchingStrategy": "all",
+            sub = {**base, **term_query(term), "limit": per_term, "matchingStrategy": "all",
                    "attributesToRetrieve": retrieve, "sort": SORTS[query.sort]}
             if query.facets:
                 sub["facets"] = list(query.facets)

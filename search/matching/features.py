@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 
@@ -140,16 +141,38 @@ def weighted_bigrams(n_title: str, n_body: str, n_keywords: str) -> Counter[str]
     return Counter(head + head + _gram_list(n_body))
 
 
+@dataclass(frozen=True)
+class StoredText:
+    """A listing's text as its search document stores it (``n_*`` and ``m_words``)."""
+
+    title: str
+    keywords: str
+    body: str
+    words: str  # content words, title and keywords twice (``weighted_words``)
+
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> StoredText:
+        return cls(document.get("n_title") or "", document.get("n_keywords") or "", document.get("n_body") or "",
+                   document.get("m_words") or "")
+
+    @classmethod
+    def of_listing(cls, title: str, body: str, keywords: Sequence[str]) -> StoredText:
+        """What indexing stores, computed from the listing itself (a query listing's profile, and
+        candidates indexed before m_words)."""
+        normal = normalized_fields(title, body, keywords)
+        n_title, n_body, n_keywords = normal["title"], normal["body"], normal["keywords"]
+        return cls(n_title, n_keywords, n_body, " ".join(weighted_words(n_title, n_body, n_keywords)))
+
+
 def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str | None = None) -> Profile:
     """``expand="problem"``: the text states a problem (a demand), add solution terms;
     ``"solution"``: it states a solution (an achievement), add the problems it answers."""
-    normal = normalized_fields(title, body, keywords)
-    n_title, n_body, n_keywords = normal["title"], normal["body"], normal["keywords"]
-    counts = Counter(weighted_words(n_title, n_body, n_keywords))
-    grams = weighted_bigrams(n_title, n_body, n_keywords)
+    stored = StoredText.of_listing(title, body, keywords)
+    counts = Counter(stored.words.split())
+    grams = weighted_bigrams(stored.title, stored.body, stored.keywords)
     if not expand:
         return _profile(counts, grams)
-    text = f"{n_title} {n_body} {n_keywords}"
+    text = f"{stored.title} {stored.body} {stored.keywords}"
     weights = word_weights(counts)
     expansions: dict[str, str] = {}
     base = sorted(weights.values(), reverse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from search.matching.features import Profile, cosine, gram_vector, matched_terms
+from search.matching.features import Profile, StoredText, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
-from search.matching.vectors import StoredText, gram_cosines, word_cosines
+from search.matching.vectors import gram_cosines, word_cosines
 
 GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differently (苦咸/苦咸水)
 

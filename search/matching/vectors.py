@@ -2,24 +2,21 @@
 
 Scored one candidate at a time (a bigram counter, an IDF lookup and a product per bigram, in
 Python), the ~90 candidates of a match at 100k listings cost ~19 ms; the same arithmetic on numpy
-arrays, reasons included, ~5 ms. The definitions are the plain ones: the cosine of tf-idf word vectors (jieba
-IDF), and the cosine of character-bigram vectors weighted by each bigram's IDF over the candidate
-set. A test holds this module to those definitions computed with dictionaries.
+arrays, reasons included, ~5 ms. The definitions are the plain ones: the cosine of tf-idf word
+vectors (jieba IDF), and the cosine of character-bigram vectors weighted by each bigram's IDF over
+the candidate set. A test holds this module to those definitions computed with dictionaries.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from itertools import chain
-from typing import Any
 
 import numpy as np
 
-from search.matching.features import Profile, idf_table, weighted_words
-from search.text import normalized_fields
+from search.matching.features import Profile, StoredText, idf_table
 
 _ASCII_TOKEN = re.compile(r"[a-z0-9]{2,}")  # what features' bigram list keeps of a Latin run
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
@@ -28,28 +25,6 @@ _TOKEN_FLAG = 1 << 42  # a Latin token's code: its hash under this flag, apart f
 _TOKEN_MASK = (1 << 40) - 1
 _CODE_BITS = 43
 _SEP = "\n"  # not CJK and not Latin: no bigram or token spans two parts
-
-
-@dataclass(frozen=True)
-class StoredText:
-    """A listing's text as its search document stores it (``n_*`` and ``m_words``)."""
-
-    title: str
-    keywords: str
-    body: str
-    words: str  # content words, title and keywords twice (``features.weighted_words``)
-
-    @classmethod
-    def of_document(cls, document: Mapping[str, Any]) -> StoredText:
-        return cls(document.get("n_title") or "", document.get("n_keywords") or "", document.get("n_body") or "",
-                   document.get("m_words") or "")
-
-    @classmethod
-    def of_listing(cls, title: str, body: str, keywords: Sequence[str]) -> StoredText:
-        """What indexing would store, computed from the listing (documents indexed before m_words)."""
-        normal = normalized_fields(title, body, keywords)
-        n_title, n_body, n_keywords = normal["title"], normal["body"], normal["keywords"]
-        return cls(n_title, n_keywords, n_body, " ".join(weighted_words(n_title, n_body, n_keywords)))
 
 
 def word_cosines(query: Profile, texts: Sequence[StoredText]) -> tuple[np.ndarray, list[dict[str, float]]]:
