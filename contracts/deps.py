@@ -10,7 +10,7 @@ from contracts.payment.client import PaymentProvider
 from contracts.settings import PaymentSettings
 
 
-def get_payment_settings(request: Request) -> PaymentSettings:
+async def get_payment_settings(request: Request) -> PaymentSettings:
     """Read once per app from TECHMARKET_PAYMENT_*; tests may set ``app.state.payment_settings``."""
     settings = getattr(request.app.state, "payment_settings", None)
     if settings is None:
@@ -22,7 +22,7 @@ def get_payment_settings(request: Request) -> PaymentSettings:
 PaymentSettingsDep = Annotated[PaymentSettings, Depends(get_payment_settings)]
 
 
-def get_provider(request: Request, settings: PaymentSettingsDep) -> PaymentProvider:
+async def get_provider(request: Request, settings: PaymentSettingsDep) -> PaymentProvider:
     return PaymentProvider(request.app.state.http, settings)
 
 

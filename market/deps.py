@@ -18,11 +18,11 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database  # type: ignore[no-any-return]
 
 
@@ -40,7 +40,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_identity_service(session: SessionDep, settings: SettingsDep) -> IdentityService:
+async def get_identity_service(session: SessionDep, settings: SettingsDep) -> IdentityService:
     return IdentityService(session, settings)
 
 

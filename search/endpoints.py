@@ -19,11 +19,11 @@ from search.service import SearchPage, SearchService
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
 
-def get_engine(request: Request) -> SearchEngine:
+async def get_engine(request: Request) -> SearchEngine:
     return request.app.state.search  # type: ignore[no-any-return]
 
 
-def get_search_service(session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]) -> SearchService:
+async def get_search_service(session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]) -> SearchService:
     return SearchService(engine, ListingRepository(session))
 
 

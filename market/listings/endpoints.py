@@ -25,7 +25,7 @@ from market.listings.schemas import AchievementPage, AuditPage, AuditRead, Deman
 from market.listings.service import ListingService
 
 
-def get_listing_service(session: SessionDep) -> ListingService:
+async def get_listing_service(session: SessionDep) -> ListingService:
     return ListingService(ListingRepository(session))
 
 

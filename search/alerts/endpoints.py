@@ -29,7 +29,7 @@ from search.alerts.service import (
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 
-def get_alert_service(session: SessionDep) -> AlertService:
+async def get_alert_service(session: SessionDep) -> AlertService:
     return AlertService(AlertRepository(session))
 
 

@@ -28,6 +28,7 @@ from collections.abc import AsyncIterable, Iterable, Sequence
 from typing import Any
 
 import httpx
+import orjson
 import structlog
 
 from core.http import quick_ack_transport
@@ -167,6 +168,7 @@ class MeilisearchEngine:
         self.wait_for_tasks = wait_for_tasks  # tests read their writes; the relay does not need to wait
         # uncompressed: on a local network gzip costs both sides CPU and saves nothing worth it
         self._headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._own_client = http_client is None
         self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
@@ -185,14 +187,15 @@ class MeilisearchEngine:
         (codes listed in ``allow`` are returned to the caller instead)."""
         try:
             response = await self._client.request(
-                method, f"{self.url}{path}", json=json, headers=self._headers, timeout=timeout or self.timeout
+                method, f"{self.url}{path}", content=None if json is None else orjson.dumps(json),
+                headers=self._headers if json is None else self._json_headers, timeout=timeout or self.timeout,
             )
         except httpx.HTTPError as exc:
             log.warning("search_engine_error", engine=self.name, path=path, error=repr(exc))
             raise SearchUnavailable() from exc
         try:
-            body = response.json() if response.content else {}
-        except ValueError:
+            body = orjson.loads(response.content) if response.content else {}
+        except orjson.JSONDecodeError:
             body = {}
         if response.status_code >= 400:
             code = body.get("code") if isinstance(body, dict) else None
