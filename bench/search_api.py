@@ -22,11 +22,17 @@ PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running
    (a) API: ``techmarket serve`` (server profile, ENV=production, one worker unless --workers)
        as a subprocess; GET /api/v1/search/achievements?q=…  (20 items, all facets: the defaults)
    (b) direct: POST /indexes/<uid>/search {"q", "limit": 20, "facets": [the same six]} to the
-       same index — the anchor the issue names.
+       same index — the anchor the issue names — with q as Meilisearch can read it on this index:
+       the documents store their text one token per CJK character (t_*), so each typed word goes
+       as a phrase of its characters (卫星遥感 → "卫 星 遥 感"). Sent as typed, Meilisearch segments
+       卫星遥感 into 卫星 + 遥感, tokens no document holds: 0 hits, a search that does no work.
+       That version (sessions 1-4's anchor) still runs, as a diagnostic line, with the mean
+       hits of both printed.
    (c) engine (diagnostic, not a target): the exact /multi-search bodies the Meilisearch adapter
        sends for each query (recorded through the adapter), replayed straight to Meilisearch — the
        engine's share of an API request.
    Targets (issue 4): API throughput >= 0.6x direct; API p99 <= direct p99 + 5 ms.
+   (d) as typed (diagnostic, not a target): the direct body with q as typed.
 
 Exits non-zero only on errors (a missed target prints MISS).
 
@@ -70,6 +76,7 @@ from search.engine import FACETS, SearchQuery  # noqa: E402
 from search.engines.meili_process import running_meilisearch  # noqa: E402
 from search.engines.meilisearch import SETTINGS, MeilisearchEngine  # noqa: E402
 from search.indexing import reindex  # noqa: E402
+from search.text import has_cjk, normalize, spaced  # noqa: E402
 
 DEFAULT_N = 100_000  # the issue's size
 THROUGHPUT_TARGET = 0.6
@@ -103,6 +110,23 @@ async def timed_reindex(url: str, meili_url: str, key: str) -> tuple[float, floa
         await engine.aclose()
         await database.dispose()
     return seconds, building[0], count, captured
+
+
+def as_phrases(q: str) -> str:
+    """q as Meilisearch reads it on this index: a CJK word as the phrase of its characters."""
+    return " ".join(f'"{" ".join(spaced(normalize(w)).split())}"' if has_cjk(w) else w for w in q.split())
+
+
+def direct_body(q: str) -> bytes:
+    return json.dumps({"q": q, "limit": 20, "facets": list(FACETS)}, ensure_ascii=False).encode()
+
+
+async def mean_hits(client: httpx.AsyncClient, uid: str, queries: list[str]) -> float:
+    totals = []
+    for q in queries:
+        reply = await client.post(f"/indexes/{uid}/search", content=direct_body(q), headers={"Content-Type": "application/json"})
+        totals.append(reply.json()["estimatedTotalHits"])
+    return sum(totals) / len(totals)
 
 
 async def timed_direct_indexing(client: httpx.AsyncClient, payload: list[dict[str, Any]], chunk: int = 10_000) -> float:
@@ -209,17 +233,20 @@ async def main() -> None:
 
                 # ---- 2. search throughput and latency
                 multi = await engine_requests(meili.url, meili.master_key, queries)
+                hits_phrases = await mean_hits(client, uid, [as_phrases(q) for q in queries])
+                hits_typed = await mean_hits(client, uid, queries)
                 with api_server(url, meili.url, meili.master_key, workers=args.workers) as api:
                     targets = {
                         "API  GET /api/v1/search/achievements": (
                             api, {}, [("GET", f"/api/v1/search/achievements?q={quote(q)}", None) for q in queries]),
                         "direct  POST /indexes/<uid>/search": (
                             meili.url, meili.headers,
-                            [("POST", f"/indexes/{uid}/search",
-                              json.dumps({"q": q, "limit": 20, "facets": list(FACETS)}, ensure_ascii=False).encode())
-                             for q in queries]),
+                            [("POST", f"/indexes/{uid}/search", direct_body(as_phrases(q))) for q in queries]),
                         "engine  POST /multi-search (adapter's, 2/query)": (
                             meili.url, meili.headers, [("POST", "/multi-search", body) for body in multi]),
+                        "as typed  (diagnostic: q unchanged)": (
+                            meili.url, meili.headers,
+                            [("POST", f"/indexes/{uid}/search", direct_body(q)) for q in queries]),
                     }
                     for base, headers, requests in targets.values():  # warm caches and connections
                         await run_load("warm-up", base, requests[:40], concurrency=args.concurrency, headers=headers)
@@ -234,10 +261,12 @@ async def main() -> None:
                 errors = sum(r.errors for r in combined.values())
                 for result in combined.values():
                     print(result.line())
-                api_result, direct_result, engine_result = combined.values()
+                api_result, direct_result, engine_result, _ = combined.values()
                 throughput_ratio = api_result.throughput / direct_result.throughput
                 p99_gap = api_result.ms(99) - direct_result.ms(99)
-                print(f"\nexample: q={queries[0]!r} -> total {sample['total']}, {len(sample['items'])} items, "
+                print(f"\nmean hits per query: direct {hits_phrases:,.0f} (q as phrases {as_phrases(queries[0])!r}), "
+                      f"as typed {hits_typed:,.0f}")
+                print(f"example: q={queries[0]!r} -> total {sample['total']}, {len(sample['items'])} items, "
                       f"took_ms {sample['took_ms']}")
                 print(f"throughput API/direct             {throughput_ratio:8.2f}x   target >= {THROUGHPUT_TARGET}x: "
                       f"{verdict(throughput_ratio >= THROUGHPUT_TARGET)}")
