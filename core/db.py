@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -40,7 +42,7 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0, echo: 
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": timeout})
+        engine = create_async_engine(url, echo=echo, json_deserializer=orjson.loads, connect_args={"timeout": timeout})
         _configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
         return engine
     return create_async_engine(
@@ -49,6 +51,7 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0, echo: 
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # a restarted PostgreSQL costs one failed check, not a service restart
+        json_deserializer=orjson.loads,  # a page of 20 listings has ~120 JSON values to parse
         pool_timeout=timeout,
         connect_args={"timeout": timeout, "server_settings": {"application_name": "techmarket"}},
     )

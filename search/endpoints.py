@@ -11,9 +11,9 @@ from market.identity.endpoints import AUTH_ERRORS
 from market.identity.models import OrganizationKind
 from market.listings.kinds import ACHIEVEMENT, DEMAND
 from market.listings.models import IpType, Maturity, TransactionMode
-from market.listings.repository import ListingRepository
 from search.engine import FACETS, FacetName, SearchEngine, Sort
 from search.errors import QueryTooLong, SearchUnavailable
+from search.repository import SearchRepository
 from search.service import SearchPage, SearchService
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"])
@@ -24,7 +24,7 @@ async def get_engine(request: Request) -> SearchEngine:
 
 
 async def get_search_service(session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]) -> SearchService:
-    return SearchService(engine, ListingRepository(session))
+    return SearchService(engine, SearchRepository(session))
 
 
 @router.get(

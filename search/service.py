@@ -16,8 +16,8 @@ from core.problems import field_errors_from_pydantic
 from market.identity.service import Principal
 from market.listings.kinds import ListingKind
 from market.listings.models import ListingStatus
-from market.listings.repository import ListingRepository
 from search.engine import SearchEngine, SearchQuery
+from search.repository import SearchRepository
 
 
 class SearchItem(BaseModel):
@@ -34,23 +34,21 @@ class SearchPage(BaseModel):
 
 
 class SearchService:
-    def __init__(self, engine: SearchEngine, listings: ListingRepository) -> None:
+    def __init__(self, engine: SearchEngine, rows: SearchRepository) -> None:
         self.engine = engine
-        self.listings = listings
+        self.rows = rows
 
     async def search(self, principal: Principal | None, kind: ListingKind, params: dict[str, Any]) -> SearchPage:
         started = time.perf_counter()
         query = build_query(params)
         result = await self.engine.search(kind.name, query)  # type: ignore[arg-type]
-        ids = [hit.id for hit in result.hits]
-        rows = {row.id: row for row in await self.listings.many(kind.model, ids)}
-        names = await self.listings.owner_names(row.owner_id for row in rows.values())
+        rows = {row.id: (row, owner) for row, owner in await self.rows.with_owners(kind.model, [hit.id for hit in result.hits])}
         items = []
         for hit in result.hits:
-            row = rows.get(hit.id)
-            if row is None or row.status != ListingStatus.published:
+            row, owner = rows.get(hit.id, (None, None))
+            if row is None or owner is None or row.status != ListingStatus.published:
                 continue  # the index lags the database by a moment; the database wins
-            listing = kind.to_read(row, names.get(row.owner_id, ""), internals=False)
+            listing = kind.to_read(row, owner.name, internals=False)
             items.append(SearchItem(listing=listing.model_dump(mode="json"), score=hit.score, highlights=hit.highlights))
         return SearchPage(
             items=items,
