@@ -42,7 +42,8 @@ class SearchService:
         started = time.perf_counter()
         query = build_query(params)
         result = await self.engine.search(kind.name, query)  # type: ignore[arg-type]
-        rows = {row.id: (row, owner) for row, owner in await self.rows.with_owners(kind.model, [hit.id for hit in result.hits])}
+        found = await self.rows.with_owners(kind.model, [hit.id for hit in result.hits])
+        rows = {row.id: (row, owner) for row, owner in found}
         items = []
         for hit in result.hits:
             row, owner = rows.get(hit.id, (None, None))
