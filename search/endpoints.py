@@ -23,7 +23,9 @@ async def get_engine(request: Request) -> SearchEngine:
     return request.app.state.search  # type: ignore[no-any-return]
 
 
-async def get_search_service(session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]) -> SearchService:
+async def get_search_service(
+    session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]
+) -> SearchService:
     return SearchService(engine, SearchRepository(session))
 
 

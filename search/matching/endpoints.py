@@ -20,7 +20,9 @@ from search.service import build_query
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
 
-async def get_matching_service(session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]) -> MatchingService:
+async def get_matching_service(
+    session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]
+) -> MatchingService:
     return MatchingService(engine, ListingRepository(session))
 
 
