@@ -2,8 +2,10 @@
 
 Setup (not timed): N synthetic Chinese achievements and D demands (bench/_common.py) COPYed into
 a throwaway PostgreSQL database as published listings; a throwaway Meilisearch 1.21 filled with
-the adapter's own documents (built on every core); ``techmarket serve`` on the server profile
-(ENV=production, one worker) as a subprocess on a free loopback port.
+the adapter's own documents (built on every core); what the worker does when a demand is
+published: the terms its matches will send counted into the shared table (search/term_counts.py);
+``techmarket serve`` on the server profile (ENV=production, one worker) as a subprocess on a free
+loopback port, with every in-process cache empty.
 
 Size: the issue's, 100k listings by default (about 8 minutes in all on this 2-core VM, most of it
 filling the index); the output prints the size.
@@ -51,11 +53,36 @@ from _common import (  # noqa: E402
     verdict,
 )
 
+from sqlalchemy import func, select  # noqa: E402
+
+import market.models  # noqa: E402,F401  (every table)
+from core.db import Database, create_engine  # noqa: E402
+from market.listings.kinds import DEMAND  # noqa: E402
+from market.listings.models import Demand  # noqa: E402
 from search.engines.meili_process import running_meilisearch  # noqa: E402
 from search.engines.meilisearch import MeilisearchEngine  # noqa: E402
+from search.matching.service import warm_match_counts  # noqa: E402
+from search.term_counts import SearchTermCount, TermCounts  # noqa: E402
 
 TARGET_P95_MS = 50.0
 PREFIX = "techmarket"
+
+
+async def warm_demands(url: str, meili_url: str, key: str) -> int:
+    """What the worker does after indexing a published demand (``search.indexing.relay_once``):
+    count the terms its matches will send, into the shared table. The demands were COPYed, so no
+    worker saw them. Returns how many terms the table holds afterwards."""
+    database = Database(create_engine(url))
+    engine = MeilisearchEngine(meili_url, api_key=key, index_prefix=PREFIX, term_counts=TermCounts(database))
+    try:
+        async with database.sessionmaker() as session:
+            rows = (await session.execute(select(Demand.title, Demand.description, Demand.keywords))).all()
+        await warm_match_counts(engine, DEMAND, [(title, body, keywords) for title, body, keywords in rows])
+        async with database.sessionmaker() as session:
+            return int((await session.execute(select(func.count()).select_from(SearchTermCount))).scalar_one())
+    finally:
+        await engine.aclose()
+        await database.dispose()
 
 
 def took(bucket: list[float]):  # type: ignore[no-untyped-def]
@@ -117,6 +144,7 @@ async def main() -> None:
             await fill_index(meili.url, meili.master_key, f"{PREFIX}_demand", await search_documents(dsn, "demand", demands))
             setup = time.perf_counter() - started
             del achievements
+            warmed = await warm_demands(url, meili.url, meili.master_key)
             connection = await asyncpg.connect(dsn)
             try:
                 rows = await connection.fetch("SELECT id, title FROM demands ORDER BY id")
@@ -131,7 +159,8 @@ async def main() -> None:
                 raise RuntimeError(f"index holds {indexed} achievements, expected {args.n}")
             print(machine(f"PostgreSQL {await postgres_version(args.dsn)}, Meilisearch {version}"))
             print(f"bench: matches for {len(rows)} demands against {args.n:,} achievements (limit {args.limit}); "
-                  f"setup indexed them in {setup:.0f} s\n")
+                  f"setup indexed them in {setup:.0f} s and, as the worker does on publishing, counted "
+                  f"{warmed:,} terms their matches need\n")
 
             match_paths = [f"/api/v1/demands/{r['id']}/matches?limit={args.limit}" for r in rows]
             search_paths = [f"/api/v1/search/achievements?q={quote(r['title'])}" for r in rows]

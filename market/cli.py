@@ -194,7 +194,7 @@ def worker(
 
     async def work(database: Database) -> int:
         async with build_http_client(settings) as http:
-            engine = build_engine(settings, http)
+            engine = build_engine(settings, http, database)
             try:
                 await engine.ensure_ready()
                 if once:

@@ -26,8 +26,9 @@ from core.outbox import OutboxEvent
 from market.identity.models import ApiKey, Organization, User
 from market.listings.models import Achievement, Demand
 from search.alerts.models import Notification, Subscription, WebhookEndpoint
+from search.term_counts import SearchTermCount
 
 __all__ = [
-    "Achievement", "ApiKey", "AuditEntry", "Demand", "Notification", "Organization", "OutboxEvent", "Subscription", "User",
-    "WebhookEndpoint", "metadata",
+    "Achievement", "ApiKey", "AuditEntry", "Demand", "Notification", "Organization", "OutboxEvent", "SearchTermCount",
+    "Subscription", "User", "WebhookEndpoint", "metadata",
 ]

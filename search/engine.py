@@ -124,6 +124,13 @@ class SearchEngine(Protocol):
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult: ...
 
+    @property
+    def warms_term_counts(self) -> bool:
+        """True when ``warm`` does something (an engine that weighs terms by counts it shares)."""
+
+    async def warm(self, kind: Kind, queries: Sequence[SearchQuery]) -> None:
+        """Prepare what these queries will need (term counts), so their first run need not."""
+
     async def count(self, kind: Kind) -> int: ...
 
     async def health(self) -> bool:

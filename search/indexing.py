@@ -20,9 +20,11 @@ from market.listings.service import SEARCH_TOPIC
 from search.documents import SearchDocument
 from search.engine import SearchEngine
 from search.errors import SearchUnavailable
+from search.matching.service import body_of, warm_match_counts
 from search.repository import SearchRepository
 
 log = structlog.get_logger("techmarket.search.relay")
+WARM_AT_MOST = 20  # listings of one kind per relayed batch whose match terms are counted ahead
 
 
 def document_for(row: Achievement | Demand, owner: Organization) -> SearchDocument:
@@ -51,7 +53,11 @@ def document_for(row: Achievement | Demand, owner: Organization) -> SearchDocume
 
 
 async def relay_once(database: Database, engine: SearchEngine, *, limit: int = 200) -> int:
-    """Claim due events, bring the engine in line with the database, mark them done. Returns how many."""
+    """Claim due events, bring the engine in line with the database, mark them done. Returns how many.
+
+    Then, outside the transaction, count ahead the terms the published listings' matches will need
+    (a cache: failing or skipping costs their first match a count round trip, nothing else)."""
+    published: dict[str, list[tuple[str, str, list[str]]]] = {}
     async with database.unit_of_work() as session:
         events = await outbox.claim_due(session, [SEARCH_TOPIC], limit=limit)
         if not events:
@@ -63,7 +69,9 @@ async def relay_once(database: Database, engine: SearchEngine, *, limit: int = 2
         try:
             for kind_name, ids in ids_by_kind.items():
                 rows = await repository.with_owners(KINDS[kind_name].model, sorted(ids))
-                live = [document_for(row, owner) for row, owner in rows if row.status == ListingStatus.published]
+                rows = [(row, owner) for row, owner in rows if row.status == ListingStatus.published]
+                live = [document_for(row, owner) for row, owner in rows]
+                published[kind_name] = [(row.title, body_of(row), list(row.keywords)) for row, _ in rows]
                 gone = sorted(ids - {doc.id for doc in live})
                 if live:
                     await engine.upsert(kind_name, live)  # type: ignore[arg-type]
@@ -75,7 +83,14 @@ async def relay_once(database: Database, engine: SearchEngine, *, limit: int = 2
             log.warning("search_relay_engine_unavailable", events=len(events), retry_in_s=2 ** events[0].attempts)
             return 0
         await outbox.mark_processed(session, [event.id for event in events if event.id is not None])
-        return len(events)
+    for kind_name, listings in published.items():
+        if len(listings) > WARM_AT_MOST:
+            continue  # a bulk import: ~2.5 ms of analysis per listing; their first matches count instead
+        try:
+            await warm_match_counts(engine, KINDS[kind_name], listings)
+        except SearchUnavailable:
+            log.warning("search_relay_counts_skipped", kind=kind_name, listings=len(listings))
+    return len(events)
 
 
 async def published_documents(database: Database, kind_name: str) -> AsyncIterator[SearchDocument]:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import httpx
 
+from core.db import Database
 from core.settings import Settings
 from search.engine import SearchEngine
 
 
-def build_engine(settings: Settings, http_client: httpx.AsyncClient | None = None) -> SearchEngine:
-    """Meilisearch when ``search_url`` is set, else the embedded SQLite FTS5 engine under data_dir."""
+def build_engine(
+    settings: Settings, http_client: httpx.AsyncClient | None = None, database: Database | None = None
+) -> SearchEngine:
+    """Meilisearch when ``search_url`` is set, else the embedded SQLite FTS5 engine under data_dir.
+    With ``database``, Meilisearch shares its term counts with every process through it."""
     if settings.search_url:
         from search.engines.meilisearch import MeilisearchEngine
+        from search.term_counts import TermCounts
 
         return MeilisearchEngine(
             settings.search_url,
@@ -19,6 +24,7 @@ def build_engine(settings: Settings, http_client: httpx.AsyncClient | None = Non
             index_prefix=settings.search_index_prefix,
             timeout_seconds=settings.search_timeout_seconds,
             http_client=http_client,
+            term_counts=TermCounts(database) if database is not None else None,
         )
     from search.engines.embedded import EmbeddedEngine
 

@@ -129,6 +129,7 @@ def _fts_phrase(text: str) -> str:
 
 class EmbeddedEngine:
     name = "embedded"
+    warms_term_counts = False  # FTS5's bm25 weighs rare terms itself; nothing to count ahead
 
     def __init__(self, path: Path, *, timeout_seconds: float = 3.0) -> None:
         self.path = Path(path)
@@ -320,6 +321,9 @@ class EmbeddedEngine:
             variants = await self._variants(read, kind, term.text, term.typo_budget)
             return f"{TEXT_COLUMNS} : ({' OR '.join(_fts_phrase(v) for v in variants)})"
         return f"{TEXT_COLUMNS} : {_fts_phrase(term.phrase)}"
+
+    async def warm(self, kind: Kind, queries: Sequence[SearchQuery]) -> None:
+        return None
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()

@@ -50,6 +50,7 @@ from search.engine import (
 )
 from search.errors import SearchUnavailable
 from search.rank import idf
+from search.term_counts import TermCounts
 from search.text import QueryPlan, Term, analyze_query
 
 log = structlog.get_logger("techmarket.search.meilisearch")
@@ -159,6 +160,7 @@ class MeilisearchEngine:
         http_client: httpx.AsyncClient | None = None,
         wait_for_tasks: bool = False,
         frequencies_ttl_seconds: float = 300.0,
+        term_counts: TermCounts | None = None,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", index_prefix):
             raise ValueError("search_index_prefix may only hold letters, digits, '-' and '_'")
@@ -173,6 +175,12 @@ class MeilisearchEngine:
         self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
         self._frequencies = DocumentFrequencies(frequencies_ttl_seconds)
+        self._term_counts = term_counts  # shared by every process: counts without filters
+
+    @property
+    def warms_term_counts(self) -> bool:
+        """Whether counting a listing's terms ahead (``warm``) helps: only with a shared store."""
+        return self._term_counts is not None
 
     def uid(self, kind: Kind, suffix: str = "") -> str:
         if kind not in KINDS:
@@ -415,20 +423,43 @@ class MeilisearchEngine:
 
     async def _document_frequencies(self, kind: Kind, query: SearchQuery, terms: Sequence[Term]) -> tuple[int, dict[str, int]]:
         """(documents in scope, documents per term) under the query's filters; counts only what
-        the cache does not hold, in one count-only round trip."""
+        neither this process's cache nor, without filters, the shared store holds, in one
+        count-only round trip, and shares what it counted."""
         base = self._base(kind, query)
         scope = (base["indexUid"], json.dumps(base["filter"], ensure_ascii=False))
         now = time.monotonic()
         known = {key: self._frequencies.get((*scope, key), now) for key in ["", *(t.key for t in terms)]}
-        missing = [t for t in terms if known[t.key] is None]
+        shared = self._term_counts if base["filter"] is None else None
+        if shared is not None and None in known.values():
+            found = await shared.get(base["indexUid"], [key for key, value in known.items() if value is None])
+            for key, value in found.items():
+                known[key] = value
+                self._frequencies.put((*scope, key), value, now)
+        missing = list({t.key: t for t in terms if known[t.key] is None}.values())
         if missing or known[""] is None:
             counts = [{**base, "q": "", "limit": 0}]
             counts += [{**base, **term_query(t), "matchingStrategy": "all", "limit": 0} for t in missing]
             results = await self._multi(counts)
+            counted: dict[str, int] = {}
             for key, result in zip(["", *(t.key for t in missing)], results, strict=True):
-                known[key] = int(result["estimatedTotalHits"])
+                known[key] = counted[key] = int(result["estimatedTotalHits"])
                 self._frequencies.put((*scope, key), known[key], now)
+            if shared is not None:
+                await shared.put(base["indexUid"], counted)
         return int(known.pop("") or 0), {key: int(value or 0) for key, value in known.items()}
+
+    async def warm(self, kind: Kind, queries: Sequence[SearchQuery], *, limit: int = 400) -> None:
+        """Count the terms of these (unfiltered) queries that no process has counted lately, ``limit``
+        per request, so that the searches themselves find them counted."""
+        if self._term_counts is None:
+            return
+        terms: dict[str, Term] = {}
+        for query in queries:
+            for term in analyze_query(query.text, expand=not query.candidates_only).terms:
+                terms.setdefault(term.key, term)
+        pending = list(terms.values())
+        for start in range(0, len(pending), limit):  # bounded requests; each term costs once a day
+            await self._document_frequencies(kind, SearchQuery(), pending[start:start + limit])
 
     async def _federated(self, queries: list[dict[str, Any]], federation: dict[str, Any]) -> dict[str, Any]:
         """One merged, deduplicated candidate list over all sub-queries, with facets of their union."""

@@ -62,6 +62,11 @@ def profile_of(row: Achievement | Demand, *, as_query: bool = False) -> Profile:
     return _profile(row.title, body_of(row), tuple(row.keywords), expand)
 
 
+def query_profile(kind: ListingKind, title: str, body: str, keywords: Sequence[str]) -> Profile:
+    """A listing's profile as the query of its matches."""
+    return _profile(title, body, tuple(keywords), "solution" if kind is ACHIEVEMENT else "problem")
+
+
 @lru_cache(maxsize=4096)
 def _profile(title: str, body: str, keywords: tuple[str, ...], expand: str | None) -> Profile:
     """Keyed by the text itself, so an edit can never be served a stale profile (~25 KB each)."""
@@ -70,6 +75,33 @@ def _profile(title: str, body: str, keywords: tuple[str, ...], expand: str | Non
 
 def field_names() -> dict[str, str]:
     return {code: f.name_zh for code, f in reference.fields().items()}
+
+
+def engine_queries(query: Profile, filters: dict[str, Any]) -> list[SearchQuery]:
+    """The listing's own key terms, and separately its expansion terms, so neither crowds the other
+    out of the candidates; each word weighted as in the profile."""
+    expansions = sorted(query.expansions, key=lambda t: -query.vector[t])[:KEY_TERMS]
+    own = [t for t in query.key_terms(KEY_TERMS) if t not in query.expansions]
+    strongest = max(query.vector.values(), default=1.0)
+    return [SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters,
+                        term_weights={w: query.vector[w] / strongest for w in words})
+            for words in (own, expansions) if words]
+
+
+async def warm_match_counts(
+    engine: SearchEngine, kind: ListingKind, listings: Sequence[tuple[str, str, Sequence[str]]]
+) -> None:
+    """Count ahead the terms that matching these newly published listings (title, body, keywords)
+    will send to the other kind's index, so their first match need not wait for the counts."""
+    if not listings or not engine.warms_term_counts:
+        return
+    target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
+
+    def build() -> list[SearchQuery]:
+        return [search for title, body, keywords in listings
+                for search in engine_queries(query_profile(kind, title, body, keywords), {})]
+
+    await engine.warm(target.name, await asyncio.to_thread(build))  # type: ignore[arg-type]
 
 
 class MatchingService:
@@ -88,32 +120,20 @@ class MatchingService:
         target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
         query = profile_of(row, as_query=True)
         terms = query.key_terms(KEY_TERMS)
-        candidates = await self._candidates(target, query, terms, filters)
+        candidates = await self._candidates(target, query, filters)
         ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
         items = await self._page(target, ranked, limit)
         return MatchPage(items=items, total=len(ranked), query_terms=terms,
                          took_ms=round((time.perf_counter() - started) * 1000, 2))
 
-    async def _candidates(
-        self, target: ListingKind, query: Profile, terms: list[str], filters: dict[str, Any]
-    ) -> list[Candidate]:
-        """Own key terms, and separately the expansion terms, so neither crowds the other out.
+    async def _candidates(self, target: ListingKind, query: Profile, filters: dict[str, Any]) -> list[Candidate]:
+        """The engine's candidates for ``engine_queries``, merged.
 
         Candidates are scored on the text analysis stored in their engine documents; a document
         indexed before that analysis existed is read from the database instead (until the next
         reindex)."""
-        expansions = [t for t in sorted(query.expansions, key=lambda t: -query.vector[t])][:KEY_TERMS]
-        own = [t for t in terms if t not in query.expansions]
-        strongest = max(query.vector.values(), default=1.0)
-        searches = [
-            asyncio.ensure_future(self.engine.search(
-                target.name,  # type: ignore[arg-type]
-                SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters,
-                            term_weights={w: query.vector[w] / strongest for w in words}),
-            ))
-            for words in (own, expansions)
-            if words
-        ]
+        searches = [asyncio.ensure_future(self.engine.search(target.name, search))  # type: ignore[arg-type]
+                    for search in engine_queries(query, filters)]
         try:
             answers = await asyncio.gather(*searches)
         finally:
