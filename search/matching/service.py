@@ -58,8 +58,10 @@ def body_of(row: Achievement | Demand) -> str:
 
 
 def profile_of(row: Achievement | Demand, *, as_query: bool = False) -> Profile:
-    expand = ("solution" if isinstance(row, Achievement) else "problem") if as_query else None
-    return _profile(row.title, body_of(row), tuple(row.keywords), expand)
+    if as_query:
+        kind = ACHIEVEMENT if isinstance(row, Achievement) else DEMAND
+        return query_profile(kind, row.title, body_of(row), row.keywords)
+    return _profile(row.title, body_of(row), tuple(row.keywords), None)
 
 
 def query_profile(kind: ListingKind, title: str, body: str, keywords: Sequence[str]) -> Profile:
