@@ -17,7 +17,7 @@ from search.documents import Kind, Maturity, OwnerKind, SearchDocument
 from search.errors import QueryTooLong
 from search.matching.features import weighted_words
 from search.rank import SNIPPET_CHARS, Prepared, highlight, score
-from search.text import MAX_QUERY_CHARS, QueryPlan, analyze_document
+from search.text import MAX_QUERY_CHARS, QueryPlan, analyze_document, analyze_query
 
 Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
 FacetName = Literal["field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind"]
@@ -93,6 +93,10 @@ class SearchQuery(BaseModel):
     @property
     def window(self) -> int:
         return min(self.offset + self.limit, MAX_WINDOW)
+
+    def plan(self) -> QueryPlan:
+        """The analysed text: expanded (synonyms, pinyin, sub-words), except matching's words."""
+        return analyze_query(self.text, expand=not self.candidates_only)
 
 
 class SearchHit(BaseModel):

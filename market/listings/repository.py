@@ -47,11 +47,6 @@ class ListingRepository:
             statement = statement.with_for_update()
         return (await self.session.execute(statement)).scalars().first()
 
-    async def many(self, model: ListingModel, ids: Sequence[int]) -> Sequence[Achievement | Demand]:
-        if not ids:
-            return []
-        return (await self.session.execute(select(model).where(model.id.in_(ids)))).scalars().all()  # type: ignore[union-attr]
-
     async def all_published(self, model: ListingModel) -> Sequence[Achievement | Demand]:
         statement = select(model).where(model.status == ListingStatus.published).order_by(model.id)  # type: ignore[arg-type]
         return (await self.session.execute(statement)).scalars().all()

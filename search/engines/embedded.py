@@ -39,7 +39,7 @@ from search.engine import (
     to_hits,
 )
 from search.errors import SearchUnavailable
-from search.text import QueryPlan, Term, analyze_query, edit_distance
+from search.text import QueryPlan, Term, edit_distance
 
 log = structlog.get_logger("techmarket.search.embedded")
 T = TypeVar("T")
@@ -327,7 +327,7 @@ class EmbeddedEngine:
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        plan = analyze_query(query.text, expand=not query.candidates_only)
+        plan = query.plan()
         _, read = await self._guard(self._connect)
         result = await self._guard(lambda: self._search(read, kind, plan, query))
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -346,7 +346,7 @@ class MeilisearchEngine:
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        plan = analyze_query(query.text, expand=not query.candidates_only)
+        plan = query.plan()
         result = await (self._browse(kind, query, plan) if plan.empty else self._match(kind, query, plan))
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
@@ -455,7 +455,7 @@ class MeilisearchEngine:
             return
         terms: dict[str, Term] = {}
         for query in queries:
-            for term in analyze_query(query.text, expand=not query.candidates_only).terms:
+            for term in query.plan().terms:
                 terms.setdefault(term.key, term)
         pending = list(terms.values())
         for start in range(0, len(pending), limit):  # bounded requests; each term costs once a day
