@@ -8,7 +8,8 @@ the ``py_*`` pinyin fields; an ASCII word the user typed unquoted, so typo toler
 one holding every concept at once, merged by Meilisearch into one deduplicated pool of
 ``RERANK_WINDOW`` candidates with facets over the union. Each sub-query is weighted by its term's
 weight and rarity, from the document frequencies (counted in a count-only round trip, then kept
-for a few minutes), which BM25 needs too. This sidesteps the engine's 10-word query limit, its
+for a few minutes per process and, without filters, a day in ``search_term_counts``), which BM25
+needs too. This sidesteps the engine's 10-word query limit, its
 prefix-only Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus,
 expanded the same way for both engines). An explicit sort merges each term's first matches in
 that order.
@@ -125,8 +126,9 @@ class DocumentFrequencies:
     A relevance search needs them before it asks for candidates: each term's share of the pool is
     weighted by its IDF, or a common word's title matches crowd out the rare words that say what
     the query is about (3,000 extra listings on the dev set: matching nDCG@10 0.69 → 0.74). IDF
-    moves slowly, so a term counted a minute ago need not be counted again; each process keeps
-    its own copy (nothing shared, nothing to invalidate)."""
+    moves slowly, so a term counted a minute ago need not be counted again. This is each process's
+    own first level; behind it, counts without filters are shared through the database
+    (``search.term_counts``)."""
 
     def __init__(self, ttl: float, size: int = 50_000) -> None:
         self.ttl = ttl
