@@ -77,6 +77,8 @@ SETTINGS: dict[str, Any] = {
     "faceting": {"maxValuesPerFacet": 500},
     "prefixSearch": "disabled",
 }
+# error codes a search may get from an index that holds no documents yet (see _nothing_indexed)
+NOTHING_INDEXED = ("index_not_found", "invalid_search_attributes_to_search_on")
 SORTS = {
     "relevance": ["published_ts:desc", "id:desc"],
     "newest": ["published_ts:desc", "id:desc"],
@@ -357,11 +359,27 @@ class MeilisearchEngine:
         return {"indexUid": self.uid(kind), "filter": build_filter(query) or None}
 
     async def _multi(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        reply = await self._call("POST", "/multi-search", json={"queries": queries},
-                                 allow=("index_not_found",))
-        if reply.get("code") == "index_not_found":
+        reply = await self._call("POST", "/multi-search", json={"queries": queries}, allow=NOTHING_INDEXED)
+        if await self._nothing_indexed(reply):
             return [{"hits": [], "estimatedTotalHits": 0, "facetDistribution": {}} for _ in queries]
         return list(reply["results"])
+
+    async def _nothing_indexed(self, reply: dict[str, Any]) -> bool:
+        """Whether an error reply only says the index holds no documents yet. Meilisearch learns a
+        field from the first document that has it, so until then it refuses ``attributesToSearchOn``
+        (a kind nobody has published yet, a fresh deployment); any other cause stays an error."""
+        code = reply.get("code")
+        if code == "index_not_found":
+            return True
+        if code != "invalid_search_attributes_to_search_on":
+            return False
+        index = re.search(r"Index `([^`]+)`", str(reply.get("message", "")))
+        stats = await self._call("GET", f"/indexes/{index.group(1)}/stats", allow=("index_not_found",)) if index else {}
+        if int(stats.get("numberOfDocuments", 1)) == 0:
+            return True
+        log.warning("search_engine_error", engine=self.name, path="/multi-search", code=code,
+                    error=str(reply.get("message", ""))[:300])
+        raise SearchUnavailable()
 
     async def _browse(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
         if query.offset >= MAX_WINDOW:
@@ -466,8 +484,8 @@ class MeilisearchEngine:
     async def _federated(self, queries: list[dict[str, Any]], federation: dict[str, Any]) -> dict[str, Any]:
         """One merged, deduplicated candidate list over all sub-queries, with facets of their union."""
         reply = await self._call("POST", "/multi-search", json={"federation": federation, "queries": queries},
-                                 allow=("index_not_found",))
-        return {"hits": [], "estimatedTotalHits": 0} if reply.get("code") == "index_not_found" else reply
+                                 allow=NOTHING_INDEXED)
+        return {"hits": [], "estimatedTotalHits": 0} if await self._nothing_indexed(reply) else reply
 
     async def _match_sorted(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
         """An explicit sort: each term's first ``window`` matches in that order, merged."""

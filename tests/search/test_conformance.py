@@ -72,6 +72,20 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     await engine.aclose()
 
 
+@pytest.fixture(params=["embedded", "meilisearch"])
+async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchEngine]:
+    """Ready, with nothing indexed yet (a new deployment)."""
+    if request.param == "embedded":
+        engine: SearchEngine = EmbeddedEngine(tmp_path / "search.db")
+    else:
+        server: MeiliServer = request.getfixturevalue("meili_server")
+        engine = MeilisearchEngine(server.url, api_key=server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}",
+                                   wait_for_tasks=True)
+    await engine.ensure_ready()
+    yield engine
+    await engine.aclose()
+
+
 async def ids(engine: SearchEngine, text: str = "", **kwargs: object) -> list[int]:
     result = await engine.search("achievement", SearchQuery(text=text, **kwargs))  # type: ignore[arg-type]
     return [hit.id for hit in result.hits]
@@ -185,6 +199,17 @@ async def test_empty_and_punctuation_queries_browse(engine: SearchEngine) -> Non
     for text in ("", "   ", "？！…", "\"'"):
         result = await engine.search("achievement", SearchQuery(text=text))
         assert result.total == 6 and len(result.hits) == 6
+
+
+async def test_a_kind_with_nothing_published_answers_empty(fresh_engine: SearchEngine) -> None:
+    queries = [SearchQuery(text="稀土 永磁", facets=["field"]), SearchQuery(text="xitu"),
+               SearchQuery(text="稀土", sort="price_asc"), SearchQuery(text="稀土 永磁", candidates_only=True),
+               SearchQuery()]
+    for query in queries:
+        result = await fresh_engine.search("demand", query)
+        assert (result.total, result.hits) == (0, []), query
+    await fresh_engine.upsert("demand", [DEMAND])  # and the first listing is found as usual
+    assert [hit.id for hit in (await fresh_engine.search("demand", SearchQuery(text="稀土"))).hits] == [7]
 
 
 async def test_too_long_query_is_refused() -> None:
