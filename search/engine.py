@@ -22,7 +22,7 @@ from search.text import MAX_QUERY_CHARS, QueryPlan, analyze_document, analyze_qu
 Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
 FacetName = Literal["field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind"]
 FACETS: tuple[FacetName, ...] = ("field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind")
-MAX_WINDOW = 1000  # deepest result reachable by paging (offset + limit), as Meilisearch's maxTotalHits
+MAX_WINDOW = 1000  # deepest result reachable by paging (offset + limit), both engines
 # candidates re-ranked for a relevance query, at least (both engines): 40, 50 and 100 give the same
 # search Recall@10/MRR on the dev set, alone and among 3,000 distractors; 20 loses some
 RERANK_WINDOW = 50

@@ -61,6 +61,7 @@ PINYIN_ATTRIBUTES = ["py_title", "py_body"]
 # originals for highlights, normalised text (n_*) for the re-ranker
 TEXT_RETRIEVE = ["id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "published_ts", "price_fen"]
 RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
+COUNT_UP_TO = 1_000_000_000  # what Meilisearch counts exactly (documents in scope, per term, totals)
 ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-term match in the pool
 MAX_AND_WORDS = 8  # Meilisearch reads the first 10 words of a query
 SETTINGS: dict[str, Any] = {
@@ -73,7 +74,10 @@ SETTINGS: dict[str, Any] = {
     # one in the body, an exact English word before a typo): cheap rules, ~2x the throughput.
     "rankingRules": ["sort", "typo", "attribute"],
     "typoTolerance": {"enabled": True, "disableOnAttributes": PINYIN_ATTRIBUTES},
-    "pagination": {"maxTotalHits": MAX_WINDOW},
+    # maxTotalHits also caps estimatedTotalHits, so at 1,000 (the deepest page) every term in more
+    # than 1,000 documents counted 1,000, the index itself too: IDF lost all sense at scale. Paging
+    # stays bounded by MAX_WINDOW in this adapter, and the cap costs nothing at query time.
+    "pagination": {"maxTotalHits": COUNT_UP_TO},
     "faceting": {"maxValuesPerFacet": 500},
     "prefixSearch": "disabled",
 }

@@ -195,6 +195,19 @@ async def test_pagination(engine: SearchEngine) -> None:
     assert relevance[-1] == []
 
 
+async def test_counts_are_exact_beyond_the_deepest_page(fresh_engine: SearchEngine) -> None:
+    """Totals, and the document frequencies relevance is weighted by, count every match: paging
+    stops at MAX_WINDOW (1,000), counting does not."""
+    many = [doc(i, f"稀土永磁材料 {i} 号", "稀土", region="150200" if i % 2 else "150600") for i in range(1, 1201)]
+    await fresh_engine.upsert("achievement", many)
+    for query, total in ((SearchQuery(text="稀土"), 1200), (SearchQuery(), 1200),
+                         (SearchQuery(text="永磁", regions=["150200"]), 600), (SearchQuery(text="稀土", sort="newest"), 1200)):
+        result = await fresh_engine.search("achievement", query)
+        assert result.total == total, query
+    deepest = await fresh_engine.search("achievement", SearchQuery(text="稀土", offset=990, limit=20))
+    assert len(deepest.hits) == 10 and deepest.total == 1200
+
+
 async def test_empty_and_punctuation_queries_browse(engine: SearchEngine) -> None:
     for text in ("", "   ", "？！…", "\"'"):
         result = await engine.search("achievement", SearchQuery(text=text))
