@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,15 @@ class SearchTermCount(SQLModel, table=True):
     counted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+# a Core statement, compiled once: it runs before every search whose counts this process lacks
+_TABLE = SearchTermCount.__table__  # type: ignore[attr-defined]
+_READ = select(_TABLE.c.term, _TABLE.c.documents).where(
+    _TABLE.c.index_uid == bindparam("index_uid"),
+    _TABLE.c.term.in_(bindparam("terms", expanding=True)),
+    _TABLE.c.counted_at >= bindparam("since"),
+)
+
+
 class TermCounts:
     def __init__(self, database: Database, *, ttl_seconds: float = 86_400.0) -> None:
         self.database = database
@@ -46,14 +55,10 @@ class TermCounts:
         wanted = [term for term in dict.fromkeys(terms) if len(term) <= 250]
         if not wanted:
             return {}
-        statement = select(SearchTermCount.term, SearchTermCount.documents).where(
-            SearchTermCount.index_uid == index_uid,
-            SearchTermCount.term.in_(wanted),  # type: ignore[attr-defined]
-            SearchTermCount.counted_at >= utcnow() - self.ttl,
-        )
         try:
             async with self.database.sessionmaker() as session:
-                return {term: documents for term, documents in await session.execute(statement)}
+                rows = await session.execute(_READ, {"index_uid": index_uid, "terms": wanted, "since": utcnow() - self.ttl})
+                return {term: documents for term, documents in rows}
         except (SQLAlchemyError, OSError) as exc:
             log.warning("term_counts_unreadable", error=repr(exc)[:300])
             return {}

@@ -134,8 +134,11 @@ class MatchingService:
         Candidates are scored on the text analysis stored in their engine documents; a document
         indexed before that analysis existed is read from the database instead (until the next
         reindex)."""
+        queries = engine_queries(query, filters)
+        if not filters:  # one look-up of the term counts both searches need, not one each
+            await self.engine.warm(target.name, queries)  # type: ignore[arg-type]
         searches = [asyncio.ensure_future(self.engine.search(target.name, search))  # type: ignore[arg-type]
-                    for search in engine_queries(query, filters)]
+                    for search in queries]
         try:
             answers = await asyncio.gather(*searches)
         finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -40,12 +40,12 @@ def word_cosines(query: Profile, texts: Sequence[StoredText]) -> tuple[np.ndarra
     _, first, slot = np.unique(hashes, return_index=True, return_inverse=True)
     vocabulary = [flat[i] for i in first.tolist()]
     table, median = idf_table()
-    idf = np.fromiter((table.get(word, median) for word in vocabulary), np.float64, len(vocabulary))
+    idf = np.fromiter(map(table.get, vocabulary, repeat(median)), np.float64, len(vocabulary))
     pairs, counts = np.unique(owner * len(vocabulary) + slot, return_counts=True)
     pair_text, pair_slot = np.divmod(pairs, len(vocabulary))
     values = (1 + np.log(counts)) * idf[pair_slot]
     norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
-    wanted = np.fromiter((query.vector.get(word, 0.0) for word in vocabulary), np.float64, len(vocabulary))
+    wanted = np.fromiter(map(query.vector.get, vocabulary, repeat(0.0)), np.float64, len(vocabulary))
     dots = np.bincount(pair_text, weights=values * wanted[pair_slot], minlength=n)
     shared: list[dict[str, float]] = [{} for _ in texts]
     hit = np.flatnonzero(wanted[pair_slot])
