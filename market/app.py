@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             raise
         app.state.database = db
         app.state.http = build_http_client(settings)
-        app.state.search = engine = build_engine(settings, app.state.http, db)
+        app.state.search = engine = build_engine(settings, db)
         try:
             await engine.ensure_ready()
         except SearchUnavailable:

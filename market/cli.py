@@ -194,7 +194,7 @@ def worker(
 
     async def work(database: Database) -> int:
         async with build_http_client(settings) as http:
-            engine = build_engine(settings, http, database)
+            engine = build_engine(settings, database)
             try:
                 await engine.ensure_ready()
                 if once:
@@ -221,7 +221,6 @@ def reindex(
     """Rebuild the search index from the database and swap it in, with no downtime."""
     from rich.progress import Progress
 
-    from core.http import build_http_client
     from search.engines import build_engine
     from search.indexing import count_published, reindex as rebuild
 
@@ -230,17 +229,16 @@ def reindex(
 
     async def work(database: Database) -> dict[str, int]:
         counts: dict[str, int] = {}
-        async with build_http_client(settings) as http:
-            engine = build_engine(settings, http)
-            try:
-                await engine.ensure_ready()
-                with Progress(console=console) as progress:
-                    for item in kinds:
-                        name = item.value.removesuffix("s")
-                        task = progress.add_task(f"重建索引 {item.value}", total=await count_published(database, name))
-                        counts[item.value] = await rebuild(database, engine, name, lambda n: progress.advance(task, n))
-            finally:
-                await engine.aclose()
+        engine = build_engine(settings)
+        try:
+            await engine.ensure_ready()
+            with Progress(console=console) as progress:
+                for item in kinds:
+                    name = item.value.removesuffix("s")
+                    task = progress.add_task(f"重建索引 {item.value}", total=await count_published(database, name))
+                    counts[item.value] = await rebuild(database, engine, name, lambda n: progress.advance(task, n))
+        finally:
+            await engine.aclose()
         return counts
 
     for name, count in _with_database(settings, work).items():

@@ -130,7 +130,7 @@ async def test_unreachable_database_is_a_503_with_retry_after(tmp_path) -> None:
     database = Database.from_settings(settings)
     app = create_app(settings, database=database)
     app.state.database, app.state.http = database, build_http_client(settings)
-    app.state.search = build_engine(settings, app.state.http)
+    app.state.search = build_engine(settings)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as client:
             reply = await client.get("/api/v1/achievements")

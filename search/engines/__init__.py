@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
-
 from core.db import Database
 from core.settings import Settings
 from search.engine import SearchEngine
 
 
-def build_engine(
-    settings: Settings, http_client: httpx.AsyncClient | None = None, database: Database | None = None
-) -> SearchEngine:
+def build_engine(settings: Settings, database: Database | None = None) -> SearchEngine:
     """Meilisearch when ``search_url`` is set, else the embedded SQLite FTS5 engine under data_dir.
     With ``database``, Meilisearch shares its term counts with every process through it."""
     if settings.search_url:
@@ -23,7 +19,6 @@ def build_engine(
             api_key=settings.search_key,
             index_prefix=settings.search_index_prefix,
             timeout_seconds=settings.search_timeout_seconds,
-            http_client=http_client,
             term_counts=TermCounts(database) if database is not None else None,
         )
     from search.engines.embedded import EmbeddedEngine

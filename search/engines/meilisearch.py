@@ -1,5 +1,5 @@
-"""Meilisearch adapter (server profile), over httpx so every call has a bounded timeout and the
-event loop is never blocked.
+"""Meilisearch adapter (server profile), over an httpcore connection pool (httpx's own transport)
+so every call has a bounded timeout and the event loop is never blocked.
 
 Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is a
 federated ``/multi-search`` whose sub-queries are one per analysed term (a phrase over the
@@ -28,11 +28,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 import structlog
 
-from core.http import quick_ack_transport
+from core.http import POOL_ERRORS, quick_ack_pool
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
     CANDIDATE_FIELDS,
@@ -182,7 +181,6 @@ class MeilisearchEngine:
         api_key: str | None = None,
         index_prefix: str = "techmarket",
         timeout_seconds: float = 3.0,
-        http_client: httpx.AsyncClient | None = None,
         wait_for_tasks: bool = False,
         frequencies_ttl_seconds: float = 300.0,
         term_counts: TermCounts | None = None,
@@ -196,8 +194,7 @@ class MeilisearchEngine:
         # uncompressed: on a local network gzip costs both sides CPU and saves nothing worth it
         self._headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        self._own_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(trust_env=False, transport=quick_ack_transport())
+        self._connections = quick_ack_pool()
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
         self._frequencies = DocumentFrequencies(frequencies_ttl_seconds)
         self._term_counts = term_counts  # shared by every process: counts without filters
@@ -218,23 +215,25 @@ class MeilisearchEngine:
                     allow: tuple[str, ...] = ()) -> dict[str, Any]:
         """One request; transport errors, timeouts and error replies become SearchUnavailable
         (codes listed in ``allow`` are returned to the caller instead)."""
+        seconds = timeout or self.timeout
         try:
-            response = await self._client.request(
+            response = await self._connections.request(
                 method, f"{self.url}{path}", content=None if json is None else orjson.dumps(json),
-                headers=self._headers if json is None else self._json_headers, timeout=timeout or self.timeout,
+                headers=self._headers if json is None else self._json_headers,
+                extensions={"timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}},
             )
-        except httpx.HTTPError as exc:
+        except POOL_ERRORS as exc:
             log.warning("search_engine_error", engine=self.name, path=path, error=repr(exc))
             raise SearchUnavailable() from exc
         try:
             body = orjson.loads(response.content) if response.content else {}
         except orjson.JSONDecodeError:
             body = {}
-        if response.status_code >= 400:
+        if response.status >= 400:
             code = body.get("code") if isinstance(body, dict) else None
             if code in allow:
                 return body
-            log.warning("search_engine_error", engine=self.name, path=path, status=response.status_code,
+            log.warning("search_engine_error", engine=self.name, path=path, status=response.status,
                         code=code, error=str(body.get("message", ""))[:300] if isinstance(body, dict) else "")
             raise SearchUnavailable()
         return body if isinstance(body, dict) else {"results": body}
@@ -283,8 +282,7 @@ class MeilisearchEngine:
             return False
 
     async def aclose(self) -> None:
-        if self._own_client:
-            await self._client.aclose()
+        await self._connections.aclose()
 
     async def count(self, kind: Kind) -> int:
         stats = await self._call("GET", f"/indexes/{self.uid(kind)}/stats", allow=("index_not_found",))
