@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import resource
 import secrets
 import signal
 import socket
@@ -420,6 +421,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVER_GROUPS: dict[str, int] = {}  # base URL of a running `techmarket serve` → its process group (CpuMeter)
+
+
 @contextmanager
 def api_server(database_url: str, search_url: str, search_key: str, *, workers: int = 1) -> Iterator[str]:
     """``techmarket serve`` on the server profile (ENV=production); yields its base URL, stops it after."""
@@ -460,8 +464,10 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"techmarket serve not ready after 180 s:\n{Path(log.name).read_text()[-3000:]}")
             time.sleep(0.2)
+        SERVER_GROUPS[url] = process.pid  # started in a session of its own: its pid is its group
         yield url
     finally:
+        SERVER_GROUPS.pop(url, None)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)  # its own session: the uvicorn workers go too
             try:
@@ -474,6 +480,48 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
         import shutil
 
         shutil.rmtree(env["TECHMARKET_DATA_DIR"], ignore_errors=True)
+
+
+# ---------------------------------------------------------------- CPU accounting
+
+
+class CpuMeter:
+    """CPU seconds (user + system) each side of a measurement spent, read from /proc (Linux).
+
+    Throughput on this 2-core machine is a share of the same two cores between the API, the
+    engine, PostgreSQL and the load generator, and it swings with the host's noise; CPU time per
+    request does not, and it shows which process a target's cost is in."""
+
+    def __init__(self, *, api_url: str | None = None, meili_pid: int | None = None) -> None:
+        self.group = SERVER_GROUPS.get(api_url or "")
+        self.meili_pid = meili_pid
+
+    def read(self) -> dict[str, float]:
+        totals = {"API": 0.0, "Meilisearch": 0.0, "PostgreSQL": 0.0}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            command, fields = raw[raw.index("(") + 1: raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            if self.group is not None and int(fields[2]) == self.group:
+                totals["API"] += seconds
+            elif int(entry.name) == self.meili_pid:
+                totals["Meilisearch"] += seconds
+            elif command == "postgres":
+                totals["PostgreSQL"] += seconds
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        totals["load generator"] = usage.ru_utime + usage.ru_stime
+        return totals
+
+    @staticmethod
+    def per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request by side."""
+        return {side: (after[side] - before[side]) * 1000 / max(requests, 1) for side in before}
 
 
 # ---------------------------------------------------------------- load generation

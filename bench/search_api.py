@@ -31,6 +31,11 @@ PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running
        phrase of its characters, the way the documents store their text (卫星遥感 → "卫 星 遥 感");
        the mean hits per query of (b) and (d) are printed, to show both do real work.
 
+Also printed: each target's CPU milliseconds per request by process (the API, Meilisearch,
+PostgreSQL, the load generator; read from /proc), and the throughput the machine's cores would
+allow at that cost. On a 2-core host the throughput ratio is a share of the same cores, and it
+swings with the host's noise; the CPU per request does not, and it says where a target's cost is.
+
 Exits non-zero only on errors (a missed target prints MISS).
 
     .venv/bin/python bench/search_api.py [--n 100000] [--reindex-n 0] [--queries 200] [--rounds 2] [--concurrency 8] [--workers 1]
@@ -42,6 +47,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -54,6 +60,7 @@ import httpx  # noqa: E402
 from _common import (  # noqa: E402
     DEFAULT_DSN,
     Corpus,
+    CpuMeter,
     LoadResult,
     api_server,
     copy_published,
@@ -174,6 +181,18 @@ def combine(label: str, parts: list[LoadResult]) -> LoadResult:
     return LoadResult(label, [x for p in parts for x in p.latencies], sum(p.wall for p in parts), sum(p.errors for p in parts))
 
 
+def print_cpu(cpu: dict[str, list[dict[str, float]]], cores: int) -> None:
+    """CPU milliseconds per request by process (mean over rounds), and the throughput the machine's
+    cores would allow at that cost: the figure that does not move with the host's noise."""
+    print("\nCPU per request (ms; /proc, mean of the rounds)   " + "  ".join(f"{side:>14}" for side in next(iter(cpu.values()))[0])
+          + "    total   cores allow")
+    for label, rounds in cpu.items():
+        sides = {side: statistics.mean(r[side] for r in rounds) for side in rounds[0]}
+        total = sum(sides.values())
+        print(f"{label:48} " + "  ".join(f"{value:14.2f}" for value in sides.values())
+              + f"  {total:7.2f}  {cores * 1000 / total if total else 0:8.0f} req/s")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=DEFAULT_N,
@@ -248,10 +267,14 @@ async def main() -> None:
                     for base, headers, requests in targets.values():  # warm caches and connections
                         await run_load("warm-up", base, requests[:40], concurrency=args.concurrency, headers=headers)
                     results: dict[str, list[LoadResult]] = {label: [] for label in targets}
+                    meter = CpuMeter(api_url=api, meili_pid=meili.process.pid)
+                    cpu: dict[str, list[dict[str, float]]] = {label: [] for label in targets}
                     for _ in range(args.rounds):
                         for label, (base, headers, requests) in targets.items():
+                            before = meter.read()
                             results[label].append(await run_load(label, base, requests, concurrency=args.concurrency,
                                                                  headers=headers))
+                            cpu[label].append(CpuMeter.per_request(before, meter.read(), len(requests)))
                     async with httpx.AsyncClient(trust_env=False, timeout=30) as probe:
                         sample = (await probe.get(f"{api}/api/v1/search/achievements?q={quote(queries[0])}")).json()
                 combined = {label: combine(label, parts) for label, parts in results.items()}
@@ -274,6 +297,7 @@ async def main() -> None:
                       f"(queries/s; {per_query:.1f} engine requests per query), "
                       f"p99 API - engine {api_result.ms(99) - engine_result.ms(99):.1f} ms, "
                       f"p50 API - engine {api_result.ms(50) - engine_result.ms(50):.1f} ms")
+                print_cpu(cpu, os.cpu_count() or 1)
                 if errors:
                     raise SystemExit(f"{errors} failed requests")
 
