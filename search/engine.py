@@ -8,6 +8,7 @@ sort, count and facet. Everything about Chinese text and relevance lives in ``te
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -149,6 +150,35 @@ class SearchEngine(Protocol):
 
 
 # ---------------------------------------------------------------- shared by adapters
+
+
+class DocumentFrequencies:
+    """How many documents hold each term, per index and filter, kept for ``ttl`` seconds.
+
+    BM25 needs them, and Meilisearch needs them before it asks for candidates: each term's share
+    of the pool is weighted by its IDF, or a common word's title matches crowd out the rare words
+    that say what the query is about (3,000 extra listings on the dev set: matching nDCG@10 0.69 →
+    0.74). IDF moves slowly, so a term counted a minute ago need not be counted again. This is each
+    process's own first level; behind it, Meilisearch shares counts without filters through the
+    database (``search.term_counts``)."""
+
+    def __init__(self, ttl: float, size: int = 50_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], tuple[float, int]] = OrderedDict()
+
+    def get(self, key: tuple[str, ...], now: float) -> int | None:
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] > self.ttl:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: tuple[str, ...], value: int, now: float) -> None:
+        self._entries[key] = (now, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
 
 
 def index_fields(doc: SearchDocument) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import structlog
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
     CANDIDATE_FIELDS,
+    DocumentFrequencies,
     MAX_WINDOW,
     RERANK_WINDOW,
     SearchQuery,
@@ -123,6 +124,27 @@ def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
+def _summary_sql(source: str, where: str, facets: Sequence[str], fts: str | None, window: int) -> str:
+    """One statement for the total, the facet counts and, given ``fts``, the ids of the ``window``
+    best matches by BM25 (rows ``("", None, total)``, ``(facet, value, count)``, ``("#", id, score)``).
+
+    The matching rows are found once, in a common table expression that SQLite materializes because
+    it is read more than once; as separate statements, each count re-ran the full-text match (at
+    100,000 listings a search took p50 ~450 ms, ~80% of it counting)."""
+    columns = "d.id, d.field, d.region, d.maturity, d.ip_type, d.owner_kind, d.modes"
+    if fts:
+        columns += f", bm25({fts}, {BM25_WEIGHTS}) AS score"
+    parts = ["SELECT '', NULL, count(*) FROM m"]
+    for name in facets:  # FacetName values only: the query model validated them
+        if name in SCALAR_FACETS:
+            parts.append(f"SELECT '{name}', {name}, count(*) FROM m WHERE {name} IS NOT NULL GROUP BY 2")
+        else:
+            parts.append(f"SELECT '{name}', j.value, count(*) FROM m JOIN json_each(m.modes) j GROUP BY 2")
+    if fts:
+        parts.append(f"SELECT '#', id, score FROM (SELECT id, score FROM m ORDER BY score LIMIT {int(window)})")
+    return f"WITH m AS (SELECT {columns} FROM {source} {where}) " + " UNION ALL ".join(parts)
+
+
 def _fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
@@ -131,7 +153,7 @@ class EmbeddedEngine:
     name = "embedded"
     warms_term_counts = False  # FTS5's bm25 weighs rare terms itself; nothing to count ahead
 
-    def __init__(self, path: Path, *, timeout_seconds: float = 3.0) -> None:
+    def __init__(self, path: Path, *, timeout_seconds: float = 3.0, frequencies_ttl_seconds: float = 300.0) -> None:
         self.path = Path(path)
         self.timeout = timeout_seconds
         self._write: aiosqlite.Connection | None = None
@@ -139,6 +161,7 @@ class EmbeddedEngine:
         self._open_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
+        self._frequencies = DocumentFrequencies(frequencies_ttl_seconds)  # for BM25: documents in scope, per term
 
     # ------------------------------------------------------------ plumbing
 
@@ -353,42 +376,44 @@ class EmbeddedEngine:
                                [*params, query.limit, query.offset])
             hits = candidate_hits(json.loads(data) for (data,) in rows)
             return SearchResult(hits=hits, total=query.offset + len(hits))
-        total = (await fetch(f"SELECT count(*) FROM {source} {where}", params))[0][0]
-        facets = await self._facets(fetch, source, where, params, query.facets)
+        relevance = not plan.empty and query.sort == "relevance"
+        window = max(query.window, RERANK_WINDOW) if relevance else 0
+        summary = await fetch(_summary_sql(source, where, query.facets, fts_t if relevance else None, window), params)
+        total = next(n for name, _, n in summary if name == "")
+        facets = count_facets(query.facets, [])
+        for name, value, n in summary:
+            if name in facets:
+                facets[name][str(value)] = int(n)
         if query.offset >= MAX_WINDOW or query.offset >= total:
             return SearchResult(hits=[], total=total, facets=facets)
-        if plan.empty or query.sort != "relevance":
-            order, limit, offset = SORT_SQL[query.sort], query.limit, query.offset
-            if query.offset + query.limit > MAX_WINDOW:
-                limit = MAX_WINDOW - query.offset
+        if relevance:
+            ids = [int(value) for name, value, _ in summary if name == "#"]
+            rows = await fetch(f"SELECT data FROM {docs_t} WHERE id IN ({', '.join('?' * len(ids))})", ids)
         else:
-            order, limit, offset = f"bm25({fts_t}, {BM25_WEIGHTS})", max(query.window, RERANK_WINDOW), 0
-        rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                           [*params, limit, offset])
+            limit = min(query.limit, MAX_WINDOW - query.offset)
+            rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {SORT_SQL[query.sort]} LIMIT ? OFFSET ?",
+                               [*params, limit, query.offset])
         candidates = [json.loads(data) for (data,) in rows]
         df: dict[str, int] = {}
         n_docs = total
         if not plan.empty:
-            filters_only = f"WHERE {' AND '.join(clauses[1:])}" if len(clauses) > 1 else ""
-            n_docs = (await fetch(f"SELECT count(*) FROM {docs_t} d {filters_only}", params[1:]))[0][0]
+            filters = clauses[1:]
+            scope = (kind, json.dumps([filters, params[1:]], ensure_ascii=False))
+            now = time.monotonic()
+
+            async def counted(key: str, sql: str, args: list[Any]) -> int:
+                value = self._frequencies.get((*scope, key), now)
+                if value is None:
+                    value = int((await fetch(sql, args))[0][0])
+                    self._frequencies.put((*scope, key), value, now)
+                return value
+
+            n_docs = await counted("", f"SELECT count(*) FROM {docs_t} d {'WHERE ' + ' AND '.join(filters) if filters else ''}",
+                                   params[1:])
             for key, match in matches.items():
-                df[key] = (await fetch(f"SELECT count(*) FROM {source} {where}", [match, *params[1:]]))[0][0]
+                df[key] = await counted(key, f"SELECT count(*) FROM {source} {where}", [match, *params[1:]])
         ranked = rank_candidates(plan, query, candidates, df, n_docs)
-        if plan.empty or query.sort != "relevance":
-            page = ranked  # already the requested page, in engine order
-        else:
-            page = ranked[query.offset: query.window]
+        page = ranked[query.offset: query.window] if relevance else ranked  # else already the requested page
         return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=total, facets=facets)
 
-    async def _facets(self, fetch: Callable[[str, Sequence[Any]], Awaitable[list[Any]]], source: str,
-                      where: str, params: list[Any], names: Sequence[str]) -> dict[str, dict[str, int]]:
-        facets: dict[str, dict[str, int]] = count_facets(names, [])
-        for name in names:
-            if name in SCALAR_FACETS:
-                sql = (f"SELECT d.{name}, count(*) FROM {source} {where} "
-                       f"{'AND' if where else 'WHERE'} d.{name} IS NOT NULL GROUP BY 1")
-            else:
-                sql = f"SELECT j.value, count(*) FROM {source} JOIN json_each(d.modes) j {where} GROUP BY 1"
-            facets[name] = {str(value): int(n) for value, n in await fetch(sql, params)}
-        return facets
 
