@@ -370,11 +370,21 @@ class EmbeddedEngine:
         async def fetch(sql: str, args: Sequence[Any]) -> list[Any]:
             return list(await read.execute_fetchall(sql, args))
 
+        async def documents(ids: Sequence[int]) -> list[dict[str, Any]]:
+            """Stored documents in the order of ``ids``. Ordering and limiting ids first, then reading
+            the (large) stored documents of those alone: as one statement, SQLite reads the stored
+            document of every match before its sorter keeps the first few."""
+            rows = await fetch(f"SELECT id, data FROM {docs_t} WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            stored = {int(id_): data for id_, data in rows}
+            return [json.loads(stored[i]) for i in ids if i in stored]
+
+        async def first(order: str, limit: int, offset: int) -> list[dict[str, Any]]:
+            ids = await fetch(f"SELECT d.id FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+            return await documents([int(i) for (i,) in ids])
+
         if query.candidates_only:  # matching: the engine's own order, nothing counted or re-ranked
             order = SORT_SQL["newest"] if plan.empty else f"bm25({fts_t}, {BM25_WEIGHTS})"
-            rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?",
-                               [*params, query.limit, query.offset])
-            hits = candidate_hits(json.loads(data) for (data,) in rows)
+            hits = candidate_hits(await first(order, query.limit, query.offset))
             return SearchResult(hits=hits, total=query.offset + len(hits))
         relevance = not plan.empty and query.sort == "relevance"
         window = max(query.window, RERANK_WINDOW) if relevance else 0
@@ -387,13 +397,9 @@ class EmbeddedEngine:
         if query.offset >= MAX_WINDOW or query.offset >= total:
             return SearchResult(hits=[], total=total, facets=facets)
         if relevance:
-            ids = [int(value) for name, value, _ in summary if name == "#"]
-            rows = await fetch(f"SELECT data FROM {docs_t} WHERE id IN ({', '.join('?' * len(ids))})", ids)
+            candidates = await documents([int(value) for name, value, _ in summary if name == "#"])
         else:
-            limit = min(query.limit, MAX_WINDOW - query.offset)
-            rows = await fetch(f"SELECT d.data FROM {source} {where} ORDER BY {SORT_SQL[query.sort]} LIMIT ? OFFSET ?",
-                               [*params, limit, query.offset])
-        candidates = [json.loads(data) for (data,) in rows]
+            candidates = await first(SORT_SQL[query.sort], min(query.limit, MAX_WINDOW - query.offset), query.offset)
         df: dict[str, int] = {}
         n_docs = total
         if not plan.empty:
