@@ -58,21 +58,6 @@ DEMAND = doc(7, "寻求稀土抛光粉回收技术", "企业每年产生废抛�
 
 
 @pytest.fixture(params=["embedded", "meilisearch"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchEngine]:
-    if request.param == "embedded":
-        engine: SearchEngine = EmbeddedEngine(tmp_path / "search.db")
-    else:
-        server: MeiliServer = request.getfixturevalue("meili_server")
-        engine = MeilisearchEngine(server.url, api_key=server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}",
-                                   wait_for_tasks=True)
-    await engine.ensure_ready()
-    await engine.upsert("achievement", DOCS)
-    await engine.upsert("demand", [DEMAND])
-    yield engine
-    await engine.aclose()
-
-
-@pytest.fixture(params=["embedded", "meilisearch"])
 async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchEngine]:
     """Ready, with nothing indexed yet (a new deployment)."""
     if request.param == "embedded":
@@ -84,6 +69,14 @@ async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     await engine.ensure_ready()
     yield engine
     await engine.aclose()
+
+
+@pytest.fixture
+async def engine(fresh_engine: SearchEngine) -> SearchEngine:
+    """Holding DOCS and DEMAND."""
+    await fresh_engine.upsert("achievement", DOCS)
+    await fresh_engine.upsert("demand", [DEMAND])
+    return fresh_engine
 
 
 async def ids(engine: SearchEngine, text: str = "", **kwargs: object) -> list[int]:
