@@ -8,6 +8,7 @@ Hierarchy::
     ├── Forbidden (403)
     ├── NotFound (404)
     ├── Conflict (409)
+    ├── TooManyRequests (429)    sent with Retry-After
     └── ServiceUnavailable (503)
 
 Each domain package subclasses these with a stable ``code`` and a Chinese ``message``.
@@ -107,6 +108,18 @@ class Conflict(DomainError):
     message = "与当前状态冲突"
 
 
+class TooManyRequests(DomainError):
+    """Refused for now: ``retry_after`` whole seconds, sent as the Retry-After header and in the body."""
+
+    status_code = 429
+    code = "too_many_requests"
+    message = "请求过于频繁, 请稍后重试"
+
+    def __init__(self, retry_after: int, message: str | None = None, *, detail: str | None = None, **extra: Any) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, detail=detail, retry_after=self.retry_after, **extra)
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "service_unavailable"
@@ -118,7 +131,7 @@ def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, A
     by_status: dict[int, list[type[DomainError]]] = {}
     for error in (*errors, ValidationFailed):
         by_status.setdefault(error.status_code, []).append(error)
-    return {
+    responses: dict[int | str, dict[str, Any]] = {
         status: {
             "model": Problem,
             "content": {"application/problem+json": {}},
@@ -126,3 +139,8 @@ def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, A
         }
         for status, group in sorted(by_status.items())
     }
+    if TooManyRequests.status_code in responses:
+        responses[TooManyRequests.status_code]["headers"] = {
+            "Retry-After": {"description": "多少秒后可以重试", "schema": {"type": "integer", "minimum": 1}}
+        }
+    return responses

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 import structlog
 
-from core.errors import DomainError, FieldError, Problem, ServiceUnavailable
+from core.errors import DomainError, FieldError, Problem, ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger("techmarket.errors")
 
@@ -133,6 +133,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem_response(exc.to_problem(instance=request.url.path, request_id=_request_id(request)), headers)
 
     def _validation_problem(request: Request, errors: list[FieldError]) -> JSONResponse:

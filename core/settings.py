@@ -7,6 +7,7 @@ the server profile. Outside development the service refuses weak or default secr
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,14 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     search_timeout_seconds: float = Field(default=3.0, gt=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Failed logins allowed per account and per client address (IPv6: per /64) in any window, as a
+    # token bucket: the full number at once, then one more every window/number seconds.
+    login_account_failures: int = Field(default=40, ge=1)
+    login_address_failures: int = Field(default=100, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    trusted_proxies: str = Field(
+        default="", description="comma-separated proxy addresses/networks whose X-Forwarded-For names the client"
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -49,6 +58,7 @@ class Settings(BaseSettings):
                 )
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
+        self.trusted_proxy_networks  # noqa: B018  (a bad network refuses to start, not the first request)
         if self.database_url and not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
                 "TECHMARKET_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://"
@@ -60,6 +70,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'techmarket.db').resolve()}"
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        try:
+            return tuple(ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip())
+        except ValueError as exc:
+            raise ValueError(f"TECHMARKET_TRUSTED_PROXIES: {exc}") from exc
 
     @property
     def profile(self) -> Literal["embedded", "server"]:

@@ -107,6 +107,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
+        proxy_headers=False,  # the client is the socket peer; X-Forwarded-For only via TECHMARKET_TRUSTED_PROXIES
         timeout_graceful_shutdown=15,
         log_level=settings.log_level.lower(),
     )

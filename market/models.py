@@ -23,12 +23,12 @@ from contracts.statistics.models import (  # noqa: F401  (registers the statisti
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
-from market.identity.models import ApiKey, Organization, User
+from market.identity.models import ApiKey, LoginThrottle, Organization, User
 from market.listings.models import Achievement, Demand
 from search.alerts.models import Notification, Subscription, WebhookEndpoint
 from search.term_counts import SearchTermCount
 
 __all__ = [
-    "Achievement", "ApiKey", "AuditEntry", "Demand", "Notification", "Organization", "OutboxEvent", "SearchTermCount",
-    "Subscription", "User", "WebhookEndpoint", "metadata",
+    "Achievement", "ApiKey", "AuditEntry", "Demand", "LoginThrottle", "Notification", "Organization", "OutboxEvent",
+    "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "metadata",
 ]

@@ -22,8 +22,9 @@ from contracts.statistics.dimensions import By, Side, china_today, region_name
 from contracts.statistics.endpoints import breakdown_image, turnover_image
 from contracts.statistics.schemas import AggregateRead, Metric, TargetRead
 from contracts.statistics.service import StatisticsService, parse_period, resolve_scope
-from core.errors import DomainError
+from core.errors import DomainError, TooManyRequests
 from market.deps import IdentityServiceDep, SessionDep, SettingsDep
+from market.identity.login import LoginServiceDep
 from market.identity.service import Principal
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -97,19 +98,28 @@ def _login_redirect() -> RedirectResponse:
 
 @router.get("/login")
 async def login_form(error: str | None = None) -> HTMLResponse:
+    return _login_page(error)
+
+
+def _login_page(error: str | None, status_code: int = 200) -> HTMLResponse:
     message = f'<p class="error">{escape(error)}</p>' if error else ""
     return _page("登录 · 技术市场统计", f"""
 <header><strong>科技成果网络交易平台 · 管理后台</strong></header><main><h2>管理员登录</h2>{message}
 <form method="post" action="/admin/login"><label>邮箱 <input name="username" type="email" required autocomplete="username"></label>
-<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button type="submit">登录</button></form></main>""")
+<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button type="submit">登录</button></form></main>""", status_code)
 
 
 @router.post("/login")
 async def login(
-    username: Annotated[str, Form()], password: Annotated[str, Form()], identity: IdentityServiceDep, settings: SettingsDep
+    username: Annotated[str, Form()], password: Annotated[str, Form()], logins: LoginServiceDep, settings: SettingsDep
 ) -> Response:
+    """The same throttled login as the API; a throttled attempt gets the form back as a 429 with Retry-After."""
     try:
-        token = await identity.login(username, password)
+        token = await logins.login(username, password)
+    except TooManyRequests as exc:
+        response = _login_page(f"{exc.title} ({exc.detail})", status_code=exc.status_code)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except DomainError as exc:
         return RedirectResponse("/admin/login?" + urlencode({"error": exc.title}), status_code=303, headers=HEADERS)
     response = RedirectResponse("/admin/dashboard", status_code=303, headers=HEADERS)

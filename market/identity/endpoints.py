@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from core.errors import problem_responses
 from market.deps import CurrentPrincipal, IdentityServiceDep, OptionalPrincipal, SettingsDep
 from market.identity import errors
+from market.identity.login import LoginServiceDep
 from market.identity.models import OrganizationKind, OrganizationStatus
 from market.identity.schemas import (
     ApiKeyCreate,
@@ -44,10 +45,10 @@ router = APIRouter(prefix="/api/v1")
     response_model=Token,
     tags=["auth"],
     summary="登录 (OAuth2 密码模式: username = 邮箱)",
-    responses=problem_responses(errors.InvalidCredentials, errors.AccountDisabled),
+    responses=problem_responses(errors.InvalidCredentials, errors.AccountDisabled, errors.LoginThrottled),
 )
-async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], identity: IdentityServiceDep, settings: SettingsDep) -> Token:
-    token = await identity.login(form.username, form.password)
+async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], logins: LoginServiceDep, settings: SettingsDep) -> Token:
+    token = await logins.login(form.username, form.password)
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 

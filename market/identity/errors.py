@@ -1,9 +1,14 @@
-from core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 
 
 class InvalidCredentials(Unauthorized):
     code = "invalid_credentials"
     message = "邮箱或密码错误"
+
+
+class LoginThrottled(TooManyRequests):
+    code = "login_throttled"
+    message = "登录失败次数过多, 请稍后再试"
 
 
 class TokenExpired(Unauthorized):

@@ -74,3 +74,19 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """A token bucket of failed logins per key (``account:<email>``, ``address:<client>``), one row each.
+
+    ``busy_until`` (epoch seconds) is when the bucket would be full again: each attempt moves it
+    window/limit seconds on from max(itself, now), and an attempt that would put it more than a
+    window ahead is refused. One row per key, changed by single atomic statements, so every API
+    process and host shares it. A row whose ``busy_until`` has passed says nothing and may go.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=300)
+    busy_until: float = Field(index=True)
+    refused: int = Field(default=0, description="attempts refused since the last one allowed (the first is audited)")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.identity.models import ApiKey, Organization, OrganizationKind, OrganizationStatus, User
+from market.identity.models import ApiKey, LoginThrottle, Organization, OrganizationKind, OrganizationStatus, User
 
 
 class IdentityRepository:
@@ -62,3 +64,54 @@ class IdentityRepository:
     async def api_keys_of(self, user_id: int) -> Sequence[ApiKey]:
         statement = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)  # type: ignore[arg-type]
         return (await self.session.execute(statement)).scalars().all()
+
+
+_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+
+
+class LoginThrottleRepository:
+    """The login throttle's buckets: each change is one statement, atomic on both dialects."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def take(self, key: str, *, now: float, interval: float, window: float) -> bool:
+        """Spends one attempt of ``key``'s bucket if that leaves it within the window; False if refused.
+
+        An upsert whose update only applies under its WHERE: concurrent attempts on one key queue on
+        its row (PostgreSQL) or the write lock (SQLite), so no two can spend the last attempt.
+        """
+        insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        start = case((_THROTTLE.c.busy_until > now, _THROTTLE.c.busy_until), else_=now)
+        statement = insert(_THROTTLE).values(key=key, busy_until=now + interval, refused=0)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_THROTTLE.c.key],
+            set_={"busy_until": start + interval, "refused": 0},
+            where=start + interval <= now + window,
+        ).returning(_THROTTLE.c.busy_until)
+        return (await self.session.execute(statement)).first() is not None
+
+    async def refuse(self, key: str) -> tuple[float, int]:
+        """Counts a refused attempt: (busy_until, refusals since the last allowed attempt)."""
+        statement = (
+            update(_THROTTLE).where(_THROTTLE.c.key == key).values(refused=_THROTTLE.c.refused + 1)
+            .returning(_THROTTLE.c.busy_until, _THROTTLE.c.refused)
+        )
+        busy_until, refused = (await self.session.execute(statement)).one()
+        return float(busy_until), int(refused)
+
+    async def give_back(self, key: str, interval: float) -> None:
+        await self.session.execute(
+            update(_THROTTLE).where(_THROTTLE.c.key == key).values(busy_until=_THROTTLE.c.busy_until - interval)
+        )
+
+    async def forget(self, key: str) -> None:
+        await self.session.execute(delete(_THROTTLE).where(_THROTTLE.c.key == key))
+
+    async def prune(self, now: float, limit: int = 100) -> None:
+        """Drops up to ``limit`` full buckets (their rows say nothing), skipping rows another login holds."""
+        stale = (
+            select(_THROTTLE.c.key).where(_THROTTLE.c.busy_until < now).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        await self.session.execute(delete(_THROTTLE).where(_THROTTLE.c.key.in_(stale.scalar_subquery())))

@@ -74,9 +74,14 @@ class IdentityService:
     # --- organizations -------------------------------------------------------------------------
 
     async def register(self, data: RegistrationCreate) -> tuple[Organization, User]:
-        """Self-registration: the organization stays pending until a platform admin verifies it."""
+        """Self-registration: the organization stays pending until a platform admin verifies it.
+
+        Anyone may call it, so the password is hashed before the first query: no transaction (nor
+        SQLite's write lock) waits on argon2.
+        """
+        password_hash = await security.hash_password(data.admin.password)
         organization = await self._new_organization(data.organization, OrganizationStatus.pending)
-        admin = await self._new_user(data.admin, Role.org_admin, organization_id=organization.id)
+        admin = await self._new_user(data.admin, Role.org_admin, organization_id=organization.id, password_hash=password_hash)
         return organization, admin
 
     async def create_organization(
@@ -184,14 +189,20 @@ class IdentityService:
         return await self._new_user(account, Role.platform_admin), True
 
     async def _new_user(
-        self, data: AccountCreate, role: Role, *, organization_id: int | None = None, region_scope: str | None = None
+        self,
+        data: AccountCreate,
+        role: Role,
+        *,
+        organization_id: int | None = None,
+        region_scope: str | None = None,
+        password_hash: str | None = None,
     ) -> User:
         if await self.repository.user_by_email(data.email):
             raise errors.DuplicateEmail()
         user = User(
             email=data.email,
             full_name=data.full_name,
-            password_hash=security.hash_password(data.password),
+            password_hash=password_hash or await security.hash_password(data.password),
             role=role,
             organization_id=organization_id,
             region_scope=region_scope,
@@ -203,16 +214,6 @@ class IdentityService:
         return user
 
     # --- authentication ------------------------------------------------------------------------
-
-    async def login(self, email: str, password: str) -> str:
-        user = await self.repository.user_by_email(email.strip())
-        if not security.verify_password(user.password_hash if user else None, password) or user is None:
-            raise errors.InvalidCredentials()
-        if not user.is_active:
-            raise errors.AccountDisabled()
-        return security.create_access_token(
-            str(user.id), self.settings.secret_key, self.settings.access_token_minutes, role=user.role.value
-        )
 
     async def principal_from_token(self, token: str) -> Principal:
         try:
