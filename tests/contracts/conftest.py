@@ -14,17 +14,19 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import select
 
 from contracts.payment.stub import StubProvider
 from contracts.settings import PaymentSettings
-from core.db import Database
+from core.db import Database, create_engine
+from core.settings import Settings
+from market.app import create_app
 from market.demo import DEMO_ORGANIZATIONS
 from market.identity.models import Organization
 from market.listings.models import Achievement, IpType, ListingStatus, Maturity
+from tests.fixtures.databases import isolated_database
 
 # Nothing written into the work tree (hypothesis caches under the system temp directory instead),
 # no example database, and no per-example deadline (CI machines are slow and shared).
@@ -46,7 +48,7 @@ def free_socket() -> socket.socket:
 @asynccontextmanager
 async def serve(app: Any, sock: socket.socket, *, lifespan: str = "on") -> AsyncIterator[uvicorn.Server]:
     """An ASGI app served by uvicorn on ``sock``, in this event loop, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False, timeout_keep_alive=120))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -57,20 +59,6 @@ async def serve(app: Any, sock: socket.socket, *, lifespan: str = "on") -> Async
     finally:
         server.should_exit = True
         await task
-
-
-class SerializedDatabase(Database):
-    """The rolled-back PostgreSQL test database has one connection: requests take turns on it."""
-
-    def __init__(self, inner: Database) -> None:
-        super().__init__(inner.engine, inner.sessionmaker)
-        self._turn = asyncio.Lock()
-
-    @asynccontextmanager
-    async def unit_of_work(self):  # type: ignore[no-untyped-def,override]
-        async with self._turn:
-            async with super().unit_of_work() as session:
-                yield session
 
 
 @dataclass
@@ -87,22 +75,40 @@ class PaymentWorld:
         assert reply.status_code == 200, reply.text
 
 
+@asynccontextmanager
+async def _own_database(dialect: str, migrated_urls: dict[str, str], directory: Path, postgres_copy_factory: Any) -> AsyncIterator[Database]:
+    """SQLite: a copy of the template file. PostgreSQL: a real database of its own (a copy of the
+    template), never one rolled-back transaction: the backend, the stub's webhooks and the test
+    really run side by side, each on its own connection, as in production."""
+    if dialect == "sqlite":
+        async with isolated_database(dialect, migrated_urls, directory) as database:
+            yield database
+        return
+    database = Database(create_engine(await asyncio.to_thread(postgres_copy_factory), pool_size=5))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
-async def payment_world(app: FastAPI, database: Database, dialect: str) -> AsyncIterator[PaymentWorld]:
+async def payment_world(
+    settings: Settings, dialect: str, migrated_urls: dict[str, str], tmp_path: Path, postgres_copy_factory: Any
+) -> AsyncIterator[PaymentWorld]:
     backend_sock, stub_sock = free_socket(), free_socket()
     backend_url = f"http://127.0.0.1:{backend_sock.getsockname()[1]}"
     stub_url = f"http://127.0.0.1:{stub_sock.getsockname()[1]}"
     stub = StubProvider(webhook_url=f"{backend_url}/api/v1/payments/webhook", webhook_secret=WEBHOOK_SECRET, api_key=PROVIDER_KEY)
-    settings = PaymentSettings(
+    payment_settings = PaymentSettings(
         env="test", provider_url=stub_url, provider_api_key=PROVIDER_KEY, webhook_secret=WEBHOOK_SECRET,
         timeout_seconds=0.5, max_attempts=4, backoff_seconds=0.05,
     )
-    app.state.payment_settings = settings
-    if dialect == "postgresql":
-        app.state.database = SerializedDatabase(database)
-    async with serve(stub.app, stub_sock), serve(app, backend_sock, lifespan="off"):
-        async with httpx.AsyncClient(base_url=backend_url, timeout=30) as api, httpx.AsyncClient(base_url=stub_url) as control:
-            yield PaymentWorld(api, control, stub, stub_sock, app.state.database, settings)
+    async with _own_database(dialect, migrated_urls, tmp_path, postgres_copy_factory) as database:
+        app = create_app(settings, database=database)
+        app.state.payment_settings = payment_settings
+        async with serve(stub.app, stub_sock), serve(app, backend_sock):
+            async with httpx.AsyncClient(base_url=backend_url, timeout=30) as api, httpx.AsyncClient(base_url=stub_url) as control:
+                yield PaymentWorld(api, control, stub, stub_sock, database, payment_settings)
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
