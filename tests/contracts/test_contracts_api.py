@@ -6,7 +6,7 @@ import httpx
 
 from core.db import Database
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, headers_of, registered_contract, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, headers_of, transfer_contract
 from tests.fixtures.app import login
 
 
@@ -127,7 +127,29 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
     assert finish.status_code == 409 and finish.json()["code"] == "milestones_unpaid"
 
 
-async def test_registered_contract_helper_and_region_admin_of_other_region_cannot_register(client: httpx.AsyncClient, database: Database) -> None:
+async def test_a_region_admin_of_another_region_cannot_register(client: httpx.AsyncClient, database: Database) -> None:
+    """包头's admin sees a contract a 包头 institute buys from 呼和浩特 (the buyer's region), yet only the
+    seller's region (or the platform) registers it: refused, and the contract is left as it was."""
     h = await headers_of(client)
-    contract = await registered_contract(client, h, transfer_contract(await published_achievement(database, INSTITUTE), await org_id(database, ENTERPRISE)))
-    assert contract["status"] == "registered"
+    university = await login(client, UNIVERSITY)
+    body = transfer_contract(await published_achievement(database, UNIVERSITY), await org_id(database, INSTITUTE))
+    created = await client.post("/api/v1/contracts", json=body, headers=university)
+    assert created.status_code == 201, created.text
+    cid = created.json()["id"]
+    for side in (university, h["seller"]):
+        assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=side)).status_code == 200
+    assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=university)).status_code == 200
+    before = (await client.get(f"/api/v1/contracts/{cid}", headers=h["admin"])).json()
+    audit_before = (await client.get(f"/api/v1/contracts/{cid}/audit", headers=h["admin"])).json()["items"]
+
+    refused = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["region"])
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_competent_registrar"), refused.text
+    unseen = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["other"])
+    assert (unseen.status_code, unseen.json()["code"]) == (404, "contract_not_found"), unseen.text
+    after = (await client.get(f"/api/v1/contracts/{cid}", headers=h["admin"])).json()
+    assert after == before and after["registration_number"] is None and after["status"] == "signed"
+    assert (await client.get(f"/api/v1/contracts/{cid}/audit", headers=h["admin"])).json()["items"] == audit_before
+
+    registered = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["admin"])
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["status"] == "registered" and registered.json()["registration_number"][4:10] == "150100"

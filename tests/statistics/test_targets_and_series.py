@@ -17,9 +17,7 @@ from tests.fixtures.app import login
 from tests.statistics.helpers import LAST_YEAR, THIS_YEAR, contract_row, organizations
 
 
-async def test_series_marks_breaks_and_never_chains_growth_across_them(client: httpx.AsyncClient, dialect: str) -> None:
-    if dialect != "sqlite":
-        return  # reference rows are seeded by the migration; one dialect shows the rule
+async def test_series_marks_breaks_and_never_chains_growth_across_them(client: httpx.AsyncClient) -> None:
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     body = (await client.get("/api/v1/statistics/series", params={"region": "150000"}, headers=admin)).json()
     by_period = {p["period"]: p for p in body["items"]}
@@ -108,9 +106,7 @@ async def test_registration_and_termination_through_the_contracts_api(client: ht
     assert (await client.get("/api/v1/statistics/rollups/verify", headers=admin)).json()["consistent"] is True
 
 
-async def test_published_summary_is_public_and_frozen(client: httpx.AsyncClient, database: Database, dialect: str) -> None:
-    if dialect != "sqlite":
-        return
+async def test_published_summary_is_public_and_frozen(client: httpx.AsyncClient, database: Database) -> None:
     orgs = await organizations(database)
     async with database.unit_of_work() as session:
         session.add(contract_row(orgs, orgs.ids["演示大学 (内蒙古)"], orgs.ids["北京测试企业"], total_fen=500_000_00,
