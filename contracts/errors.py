@@ -72,7 +72,7 @@ class RegistrationNotRequested(Conflict):
 
 class AmountsLocked(Conflict):
     code = "amounts_locked"
-    message = "合同已认定登记, 金额不能再更正"
+    message = "合同已认定登记, 只有登记机构 (卖方所在地盟市管理员或平台管理员) 可以更正; 已完成或已终止的合同不能更正"
 
 
 class MilestonesUnpaid(Conflict):
@@ -98,6 +98,76 @@ class DeductionsLocked(Conflict):
 class InvalidAmounts(ValidationFailed):
     code = "invalid_amounts"
     message = "合同金额不一致"
+
+
+class PartiesRequired(ValidationFailed):
+    code = "parties_required"
+    message = "请填写合同对方单位"
+
+
+class SameOrganization(ValidationFailed):
+    code = "same_organization"
+    message = "合同买卖双方不能是同一单位"
+
+
+class PartyNotFound(ValidationFailed):
+    code = "party_not_found"
+    message = "合同当事方单位不存在"
+
+
+class PartyNotVerified(ValidationFailed):
+    code = "party_not_verified"
+    message = "合同双方须为已认证单位 (待审核或已暂停的单位不能签订合同)"
+
+
+class SubtypeMismatch(ValidationFailed):
+    code = "subtype_mismatch"
+    message = "合同子类型与合同类型不符"
+
+
+class AchievementNotSeller(ValidationFailed):
+    code = "achievement_not_seller"
+    message = "所涉成果须存在且属于卖方"
+
+
+class TermEndBeforeStart(ValidationFailed):
+    code = "term_end_before_start"
+    message = "合同期限的结束日期不能早于开始日期"
+
+
+class DeductionNotPositive(ValidationFailed):
+    code = "deduction_not_positive"
+    message = "每项扣除的金额应大于 0"
+
+
+class DeductionsExceedIncome(ValidationFailed):
+    code = "deductions_exceed_income"
+    message = "扣除项合计不低于合同成交额: 净收入为 0, 成果完成人将得不到任何奖励"
+
+
+class RewardNotApplicable(ValidationFailed):
+    code = "reward_not_applicable"
+    message = "职务科技成果收益分配适用于高校、科研院所作为卖方的技术转让或许可合同"
+
+
+class InventorsRequired(ValidationFailed):
+    code = "inventors_required"
+    message = "职务科技成果须列明成果完成人"
+
+
+class InventorWeightNotPositive(ValidationFailed):
+    code = "inventor_weight_not_positive"
+    message = "成果完成人的份额权重应大于 0"
+
+
+class TermsChanged(Conflict):
+    code = "terms_changed"
+    message = "合同条款在签署或登记后被改动, 须双方重新签署或由登记机构更正"
+
+
+class MilestonePaymentStarted(Conflict):
+    code = "milestone_payment_started"
+    message = "已发起付款的付款节点不能更改金额或删除"
 
 
 class RewardRateBelowFloor(ValidationFailed):

@@ -15,6 +15,7 @@ from contracts.contract.schemas import (
     ContractPage,
     ContractRead,
     RegistrationIn,
+    SignIn,
     TransitionIn,
 )
 from contracts.contract.service import ContractService
@@ -33,7 +34,10 @@ router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
     summary="起草技术合同 (可由意向转入)",
     responses=problem_responses(
         *AUTH_ERRORS, OtherOrganization, OrganizationNotVerified, errors.DealNotFound, errors.DealClosed,
-        errors.NotAContractParty, errors.InvalidAmounts, errors.RewardRateBelowFloor,
+        errors.NotAContractParty, errors.InvalidAmounts, errors.RewardRateBelowFloor, errors.PartiesRequired,
+        errors.SameOrganization, errors.PartyNotFound, errors.PartyNotVerified, errors.SubtypeMismatch,
+        errors.AchievementNotSeller, errors.TermEndBeforeStart, errors.DeductionNotPositive, errors.DeductionsExceedIncome,
+        errors.RewardNotApplicable, errors.InventorsRequired, errors.InventorWeightNotPositive,
     ),
 )
 async def create_contract(data: ContractCreate, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
@@ -62,19 +66,24 @@ async def get_contract(contract_id: int, principal: CurrentPrincipal, session: S
 @router.post(
     "/{contract_id}/sign",
     response_model=ContractRead,
-    summary="当事方签署 (双方均签署后合同为 signed)",
-    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition),
+    summary="当事方签署当前条款 (双方签署同一条款后合同为 signed; 条款改动使此前的签署作废)",
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition, errors.TermsChanged
+    ),
 )
-async def sign_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+async def sign_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep, data: SignIn | None = None) -> ContractRead:
     service = ContractService(session)
-    return await service.read(await service.sign(principal, contract_id))
+    return await service.read(await service.sign(principal, contract_id, data.terms_digest if data else None))
 
 
 @router.patch(
     "/{contract_id}/amounts",
     response_model=ContractRead,
-    summary="更正金额 (认定登记前; 留审计记录)",
-    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.AmountsLocked, errors.InvalidAmounts),
+    summary="更正金额 (登记前: 当事方或登记机构, 双方须重新签署; 登记后: 仅登记机构, 重新出具登记; 均留审计记录)",
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.AmountsLocked, errors.InvalidAmounts,
+        errors.DeductionsExceedIncome, errors.MilestonePaymentStarted,
+    ),
 )
 async def correct_amounts(contract_id: int, data: AmountsCorrection, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     service = ContractService(session)
@@ -85,7 +94,9 @@ async def correct_amounts(contract_id: int, data: AmountsCorrection, principal: 
     "/{contract_id}/registration-request",
     response_model=ContractRead,
     summary="卖方申请认定登记",
-    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.SellerSideOnly, errors.InvalidContractTransition),
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.SellerSideOnly, errors.InvalidContractTransition, errors.TermsChanged
+    ),
 )
 async def request_registration(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     service = ContractService(session)
@@ -98,7 +109,7 @@ async def request_registration(contract_id: int, principal: CurrentPrincipal, se
     summary="认定登记 (卖方所在地盟市管理员或平台管理员; 生成 16 位登记编号)",
     responses=problem_responses(
         *AUTH_ERRORS, errors.ContractNotFound, errors.NotCompetentRegistrar, errors.InvalidContractTransition,
-        errors.RegistrationNotRequested, errors.InvalidAmounts,
+        errors.RegistrationNotRequested, errors.InvalidAmounts, errors.TermsChanged,
     ),
 )
 async def register_contract(contract_id: int, data: RegistrationIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.contract.models import Contract, ContractAchievement, Milestone
+from contracts.payment.models import Payment
+from contracts.reward.models import Deduction
 from core.audit import AuditEntry
 from market.identity.models import Organization
 from market.listings.models import Achievement
@@ -70,8 +72,14 @@ class ContractRepository:
         milestone = await self.session.get(Milestone, milestone_id, populate_existing=True)
         return milestone if milestone is not None and milestone.contract_id == contract_id else None
 
-    async def delete_milestones(self, contract_id: int) -> None:
-        await self.session.execute(delete(Milestone).where(Milestone.contract_id == contract_id))  # type: ignore[arg-type]
+    async def milestones_with_payment(self, contract_id: int) -> set[int]:
+        """Milestones whose payment has started (any state): their amounts are what the provider was asked for."""
+        statement = select(Payment.milestone_id).where(Payment.contract_id == contract_id)
+        return set((await self.session.execute(statement)).scalars())
+
+    async def deductions(self, contract_id: int) -> list[Deduction]:
+        statement = select(Deduction).where(Deduction.contract_id == contract_id).order_by(Deduction.id)  # type: ignore[arg-type]
+        return list((await self.session.execute(statement)).scalars())
 
     async def achievement_ids(self, contract_id: int) -> list[int]:
         statement = select(ContractAchievement.achievement_id).where(ContractAchievement.contract_id == contract_id)

@@ -26,7 +26,7 @@ class InventorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    weight: int = Field(default=1, ge=0, le=1_000_000, description="份额权重, 默认均分")
+    weight: int = Field(default=1, le=1_000_000, description="份额权重 (大于 0), 默认均分")
     user_id: int | None = Field(default=None, description="完成人的平台账号 (可查看本人的分配)")
 
 
@@ -67,6 +67,14 @@ class AmountsCorrection(BaseModel):
     technology_income: Yuan
     milestones: list[MilestoneIn] | None = Field(default=None, min_length=1, max_length=50)
     reason: str = Field(min_length=2, max_length=1000)
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    terms_digest: str | None = Field(
+        default=None, max_length=64, description="签署人查看到的条款摘要 (合同的 terms_digest); 条款已被改动时拒绝签署"
+    )
 
 
 class RegistrationIn(BaseModel):
@@ -122,6 +130,8 @@ class ContractRead(BaseModel):
     registration_requested_at: datetime | None
     registration_number: str | None
     registered_at: datetime | None
+    registration_revision: int = Field(description="登记经更正后重新出具的次数 (0 为首次登记)")
+    terms_digest: str = Field(description="当前条款的摘要; 签署与登记都绑定到它, 条款改动后此前的签署作废")
     service_invention: bool
     reward_rate: Decimal | None
     reward_rule: str | None

@@ -1,8 +1,17 @@
-"""Contract rules: types and sub-types, exact amounts, signing, 认定登记, corrections with audit, lifecycle."""
+"""Contract rules: types and sub-types, exact amounts, signing, 认定登记, corrections with audit, lifecycle.
+
+Every change of a contract's terms after it was created goes through ``ContractService._amend``: it
+compares the terms before and after (``contracts.contract.terms``), audits the difference, and
+either voids both signatures (before registration: the contract is a draft again and both sides sign
+the new terms) or re-issues the registration (after registration, where only the registrar may
+correct). Signatures and registrations store the digest of the terms they were given for, and
+signing, registration and payment refuse terms that differ from it, so a writer that bypassed
+``_amend`` cannot slip a change under a signature either.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -20,6 +29,7 @@ from contracts.contract.models import (
     Milestone,
     MilestoneStatus,
 )
+from contracts.contract import terms
 from contracts.contract.repository import ContractRepository
 from contracts.contract.schemas import (
     AmountsCorrection,
@@ -70,6 +80,35 @@ def reward_applies(contract: Contract) -> bool:
 
 def _invalid(field: str, code: str, message: str) -> errors.InvalidAmounts:
     return errors.InvalidAmounts(errors=[FieldError(field=field, code=code, message=message)])
+
+
+def _refuse(error: type[errors.ValidationFailed], field: str, message: str | None = None) -> errors.ValidationFailed:
+    """A validation error whose code names its cause, on the field that caused it."""
+    return error(errors=[FieldError(field=field, code=error.code, message=message or error.message)])
+
+
+def _check_term(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise _refuse(errors.TermEndBeforeStart, "body.term_end", f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}")
+
+
+def _check_deductions(total: int, amounts: Sequence[int], field: str = "body.deductions") -> None:
+    """Each line above zero, and together below the contract's total (else net income is nil)."""
+    for index, amount in enumerate(amounts):
+        if amount <= 0:
+            raise _refuse(errors.DeductionNotPositive, f"{field}[{index}].amount")
+    if amounts and sum(amounts) >= total:
+        raise _refuse(
+            errors.DeductionsExceedIncome, field,
+            f"扣除项合计 {fen_to_yuan(sum(amounts))} 元不低于合同成交额 {fen_to_yuan(total)} 元, 净收入为 0, 成果完成人将得不到任何奖励",
+        )
+
+
+def _check_inventors(inventors: Sequence[dict[str, object]]) -> None:
+    for index, person in enumerate(inventors):
+        weight = person.get("weight")
+        if not isinstance(weight, int) or weight <= 0:
+            raise _refuse(errors.InventorWeightNotPositive, f"body.inventors[{index}].weight", f"成果完成人 {person.get('name')} 的份额权重应大于 0")
 
 
 def _check_amounts(total: int, income: int, milestones: Sequence[MilestoneIn]) -> None:
@@ -131,6 +170,8 @@ class ContractService:
             registration_requested_at=contract.registration_requested_at,
             registration_number=contract.registration_number,
             registered_at=contract.registered_at,
+            registration_revision=contract.registration_revision,
+            terms_digest=await self.terms_digest(contract),
             service_invention=contract.service_invention,
             reward_rate=None if contract.reward_rate_bp is None else Decimal(contract.reward_rate_bp) / 100,
             reward_rule=contract.reward_rule,
@@ -172,23 +213,30 @@ class ContractService:
             seller_id = data.seller_org_id or (acting.id if data.buyer_org_id else None)
             buyer_id = data.buyer_org_id or (acting.id if data.seller_org_id else None)
             if seller_id is None or buyer_id is None:
-                raise _invalid("body.seller_org_id", "parties_required", "请填写对方单位 (seller_org_id 或 buyer_org_id)")
+                raise _refuse(errors.PartiesRequired, "body.seller_org_id", "请填写对方单位 (seller_org_id 或 buyer_org_id)")
         if acting.id not in (seller_id, buyer_id):
             raise errors.NotAContractParty()
+        other_field = "body.buyer_org_id" if acting.id == seller_id else "body.seller_org_id"
         if seller_id == buyer_id:
-            raise _invalid("body.buyer_org_id", "two_parties", "买卖双方不能是同一单位")
+            raise _refuse(errors.SameOrganization, other_field)
         seller, buyer = await self.repository.organization(seller_id), await self.repository.organization(buyer_id)
-        if seller is None or buyer is None or OrganizationStatus.verified != seller.status or OrganizationStatus.verified != buyer.status:
-            raise _invalid("body", "party_not_verified", "合同双方须为已认证单位")
+        for organization, field in ((seller, "body.seller_org_id"), (buyer, "body.buyer_org_id")):
+            if organization is None:
+                raise _refuse(errors.PartyNotFound, field)
+            if organization.status != OrganizationStatus.verified:
+                raise _refuse(errors.PartyNotVerified, field, f"{organization.name} 的状态为 {organization.status.value}, 合同双方须为已认证单位")
+        assert seller is not None and buyer is not None
         if data.subtype not in SUBTYPES[data.type]:
-            raise _invalid(
-                "body.subtype", "subtype_mismatch", f"{data.type.value} 合同的子类型应为 {', '.join(sorted(SUBTYPES[data.type]))} 之一"
+            raise _refuse(
+                errors.SubtypeMismatch, "body.subtype", f"{data.type.value} 合同的子类型应为 {', '.join(sorted(SUBTYPES[data.type]))} 之一"
             )
         total, income = yuan_to_fen(data.total), yuan_to_fen(data.technology_income)
         _check_amounts(total, income, data.milestones)
+        _check_term(data.term_start, data.term_end)
+        _check_deductions(total, [yuan_to_fen(line.amount) for line in data.deductions])
         achievements = await self.repository.achievements(data.achievement_ids)
         if len(achievements) != len(set(data.achievement_ids)) or any(a.owner_id != seller.id for a in achievements):
-            raise _invalid("body.achievement_ids", "achievement_not_seller", "所涉成果须存在且属于卖方")
+            raise _refuse(errors.AchievementNotSeller, "body.achievement_ids")
 
         contract = Contract(
             deal_id=deal.id if deal else None,
@@ -213,7 +261,7 @@ class ContractService:
             self._configure_reward(contract, seller, data, achievements)
         await self.repository.add(contract)
         await self.repository.add(*[ContractAchievement(contract_id=contract.id or 0, achievement_id=a.id or 0) for a in achievements])
-        await self._replace_milestones(contract, data.milestones)
+        await self._set_milestones(contract, data.milestones)
         for line in data.deductions:
             await self.repository.add(
                 Deduction(
@@ -231,11 +279,7 @@ class ContractService:
 
     def _configure_reward(self, contract: Contract, seller: Organization, data: ContractCreate, achievements: Sequence[object]) -> None:
         if contract.type not in REWARD_TYPES or seller.kind not in REWARD_SELLER_KINDS:
-            raise _invalid(
-                "body.service_invention",
-                "reward_not_applicable",
-                "职务科技成果收益分配适用于高校、科研院所作为卖方的技术转让或许可合同",
-            )
+            raise _refuse(errors.RewardNotApplicable, "body.service_invention")
         try:
             rate, rule = rules.check_rate(_rate_bp(data.reward_rate), seller.region, today())
         except rules.RateBelowFloor as exc:
@@ -254,17 +298,91 @@ class ContractService:
                         merged[name] = merged.get(name, 0) + int(Decimal(str(person.get("share") or 1)) * 100)
             inventors = [{"name": n, "weight": w, "user_id": None} for n, w in merged.items()]
         if not inventors:
-            raise _invalid("body.inventors", "inventors_required", "职务科技成果须列明成果完成人 (或在所涉成果中登记完成人)")
+            raise _refuse(errors.InventorsRequired, "body.inventors", "职务科技成果须列明成果完成人 (或在所涉成果中登记完成人)")
+        _check_inventors(inventors)
         contract.reward_rate_bp, contract.reward_rule, contract.inventors = rate, rule.code, inventors
 
-    async def _replace_milestones(self, contract: Contract, milestones: Sequence[MilestoneIn]) -> None:
-        await self.repository.delete_milestones(contract.id or 0)
+    async def _set_milestones(self, contract: Contract, milestones: Sequence[MilestoneIn]) -> None:
+        """Rows are updated in place by position; one whose payment has started keeps its amount and stays."""
+        current = await self.repository.milestones(contract.id or 0)
+        started = await self.repository.milestones_with_payment(contract.id or 0)
+        for row in current[len(milestones):]:
+            if row.id in started:
+                raise errors.MilestonePaymentStarted(detail=f"付款节点 {row.seq} 已发起付款, 不能删除", milestone=row.seq)
+        for row, wanted in zip(current, milestones, strict=False):
+            if row.id in started and yuan_to_fen(wanted.amount) != row.amount_fen:
+                raise errors.MilestonePaymentStarted(detail=f"付款节点 {row.seq} 已发起付款, 金额不能更改", milestone=row.seq)
+        for row in current[len(milestones):]:
+            await self.session.delete(row)
+        for row, wanted in zip(current, milestones, strict=False):
+            row.title, row.amount_fen, row.due_on = wanted.title, yuan_to_fen(wanted.amount), wanted.due_on
         await self.repository.add(
+            *current[: len(milestones)],
             *[
                 Milestone(contract_id=contract.id or 0, seq=i, title=m.title, amount_fen=yuan_to_fen(m.amount), due_on=m.due_on)
-                for i, m in enumerate(milestones, start=1)
-            ]
+                for i, m in enumerate(milestones[len(current):], start=len(current) + 1)
+            ],
         )
+
+    # --- terms ---------------------------------------------------------------------------------
+
+    async def terms(self, contract: Contract) -> dict[str, object]:
+        cid = contract.id or 0
+        return terms.document(
+            contract, await self.repository.milestones(cid), await self.repository.deductions(cid), await self.repository.achievement_ids(cid)
+        )
+
+    async def terms_digest(self, contract: Contract) -> str:
+        return terms.digest_of(await self.terms(contract))
+
+    async def require_signed_terms(self, contract: Contract) -> str:
+        """The current digest, if both signatures were given for exactly these terms."""
+        current = await self.terms_digest(contract)
+        if contract.seller_signed_digest != current or contract.buyer_signed_digest != current:
+            raise errors.TermsChanged(detail="合同条款与双方签署时不一致, 须双方重新签署", terms_digest=current)
+        return current
+
+    async def require_registered_terms(self, contract: Contract) -> None:
+        """Payment pays what was registered: terms changed since (outside a registrar's correction) stop it."""
+        current = await self.terms_digest(contract)
+        if contract.registered_digest != current:
+            raise errors.TermsChanged(detail="合同条款与认定登记时不一致, 须由登记机构更正后重新出具登记", terms_digest=current)
+
+    async def _amend(
+        self, principal: Principal, contract: Contract, action: str, reason: str, change: Callable[[], Awaitable[None]]
+    ) -> None:
+        """The one way terms change after creation: audited; voids signatures, or re-issues the registration."""
+        before = await self.terms(contract)
+        await change()
+        self.session.add(contract)
+        await self.session.flush()
+        after = await self.terms(contract)
+        changes: dict[str, object] = dict(terms.differences(before, after))
+        if not changes:
+            return
+        previous = contract.status
+        if contract.status in (ContractStatus.draft, ContractStatus.signed):
+            changes["signatures_voided"] = [
+                side for side, at in (("seller", contract.seller_signed_at), ("buyer", contract.buyer_signed_at)) if at is not None
+            ]
+            contract.seller_signed_at = contract.buyer_signed_at = None
+            contract.seller_signed_digest = contract.buyer_signed_digest = None
+            contract.signed_on = contract.registration_requested_at = None
+            contract.status = ContractStatus.draft
+        elif contract.status in (ContractStatus.registered, ContractStatus.performing) and principal.governs_region(contract.seller_region):
+            changes["registration_revision"] = [contract.registration_revision, contract.registration_revision + 1]
+            contract.registration_revision += 1
+            contract.registered_digest = terms.digest_of(after)
+        else:  # callers check this first; a change nobody may make must not be written
+            raise errors.AmountsLocked(current=contract.status.value)
+        changes["terms_digest"] = [terms.digest_of(before), terms.digest_of(after)]
+        contract.updated_at = utcnow()
+        self.session.add(contract)
+        await audit.record(
+            self.session, "contract", contract.id or 0, action, actor_user_id=principal.user.id,
+            from_status=previous.value, to_status=contract.status.value, reason=reason, changes=changes,
+        )
+        await self.session.flush()
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -288,50 +406,64 @@ class ContractService:
             from_status=before.value, to_status=target.value, reason=reason, changes=dict(changes),
         )
 
-    async def sign(self, principal: Principal, contract_id: int) -> Contract:
+    async def sign(self, principal: Principal, contract_id: int, terms_digest: str | None = None) -> Contract:
+        """Sign the current terms (``terms_digest``, when given, must be the one the signer read)."""
         contract = await self.get(principal, contract_id, lock=True)
         if not is_party(principal, contract):
             raise errors.NotAContractParty()
         if contract.status != ContractStatus.draft:
             self._require_transition(contract, ContractStatus.signed)
-        now = utcnow()
-        if principal.belongs_to(contract.seller_org_id):
-            contract.seller_signed_at = contract.seller_signed_at or now
-        else:
-            contract.buyer_signed_at = contract.buyer_signed_at or now
-        await audit.record(self.session, "contract", contract.id or 0, "signature", actor_user_id=principal.user.id)
-        if contract.seller_signed_at and contract.buyer_signed_at:
+        current = await self.terms_digest(contract)
+        if terms_digest is not None and terms_digest != current:
+            raise errors.TermsChanged(detail="您查看后合同条款已被改动, 请重新查看后签署", terms_digest=current)
+        now, seller = utcnow(), principal.belongs_to(contract.seller_org_id)
+        if seller and contract.seller_signed_digest != current:
+            contract.seller_signed_at, contract.seller_signed_digest = now, current
+        elif not seller and contract.buyer_signed_digest != current:
+            contract.buyer_signed_at, contract.buyer_signed_digest = now, current
+        voided = []
+        if contract.seller_signed_at is not None and contract.seller_signed_digest != current:
+            contract.seller_signed_at, contract.seller_signed_digest = None, None
+            voided.append("seller")
+        if contract.buyer_signed_at is not None and contract.buyer_signed_digest != current:
+            contract.buyer_signed_at, contract.buyer_signed_digest = None, None
+            voided.append("buyer")
+        changes: dict[str, object] = {"side": "seller" if seller else "buyer", "terms_digest": current}
+        if voided:  # given for other terms: a signature covers only what its signer saw
+            changes["signatures_voided"] = voided
+        await audit.record(self.session, "contract", contract.id or 0, "signature", actor_user_id=principal.user.id, changes=changes)
+        if contract.seller_signed_digest == current and contract.buyer_signed_digest == current:
             contract.signed_on = today()
-            await self._move(principal, contract, ContractStatus.signed, "signed")
+            await self._move(principal, contract, ContractStatus.signed, "signed", terms_digest=current)
         self.session.add(contract)
         await self.session.flush()
         return contract
 
     async def correct_amounts(self, principal: Principal, contract_id: int, data: AmountsCorrection) -> Contract:
+        """Before registration the parties (or the registrar) correct, and both sign again; after it,
+        only the registrar, and the registration is re-issued."""
         contract = await self.get(principal, contract_id, lock=True)
-        if not (is_party(principal, contract) or principal.governs_region(contract.seller_region)):
+        party, registrar = is_party(principal, contract), principal.governs_region(contract.seller_region)
+        if contract.status in (ContractStatus.draft, ContractStatus.signed):
+            allowed = party or registrar
+        else:
+            allowed = registrar and contract.status in (ContractStatus.registered, ContractStatus.performing)
+        if not allowed:
+            if party or registrar:
+                raise errors.AmountsLocked(current=contract.status.value)
             raise errors.NotAContractParty()
-        if contract.status not in (ContractStatus.draft, ContractStatus.signed):
-            raise errors.AmountsLocked(current=contract.status.value)
         total, income = yuan_to_fen(data.total), yuan_to_fen(data.technology_income)
         current = await self.repository.milestones(contract.id or 0)
         milestones = data.milestones or [MilestoneIn(title=m.title, amount=fen_to_yuan(m.amount_fen), due_on=m.due_on) for m in current]
         _check_amounts(total, income, milestones)
-        changes: dict[str, object] = {}
-        if total != contract.total_fen:
-            changes["total_fen"] = [contract.total_fen, total]
-        if income != contract.technology_income_fen:
-            changes["technology_income_fen"] = [contract.technology_income_fen, income]
-        if data.milestones is not None:
-            changes["milestones_fen"] = [[m.amount_fen for m in current], [yuan_to_fen(m.amount) for m in milestones]]
-            await self._replace_milestones(contract, milestones)
-        contract.total_fen, contract.technology_income_fen, contract.updated_at = total, income, utcnow()
-        self.session.add(contract)
-        await audit.record(
-            self.session, "contract", contract.id or 0, "amounts_corrected", actor_user_id=principal.user.id,
-            from_status=contract.status.value, to_status=contract.status.value, reason=data.reason, changes=changes,
-        )
-        await self.session.flush()
+        _check_deductions(total, [d.amount_fen for d in await self.repository.deductions(contract.id or 0)], "body.total")
+
+        async def change() -> None:
+            contract.total_fen, contract.technology_income_fen = total, income
+            if data.milestones is not None:
+                await self._set_milestones(contract, milestones)
+
+        await self._amend(principal, contract, "amounts_corrected", data.reason, change)
         return contract
 
     async def request_registration(self, principal: Principal, contract_id: int) -> Contract:
@@ -342,6 +474,7 @@ class ContractService:
             raise errors.InvalidContractTransition(
                 detail="只有已签订的合同可以申请认定登记", current=contract.status.value, allowed=[s.value for s in TRANSITIONS[contract.status]]
             )
+        await self.require_signed_terms(contract)
         contract.registration_requested_at = contract.registration_requested_at or utcnow()
         self.session.add(contract)
         await audit.record(self.session, "contract", contract.id or 0, "registration_requested", actor_user_id=principal.user.id)
@@ -354,7 +487,8 @@ class ContractService:
         self._require_transition(contract, ContractStatus.registered)
         if contract.registration_requested_at is None:
             raise errors.RegistrationNotRequested()
-        changes: dict[str, object] = {}
+        signed = await self.require_signed_terms(contract)
+        changes: dict[str, object] = {"signed_digest": signed}
         if data.technology_income is not None:
             certified = yuan_to_fen(data.technology_income)
             if certified > contract.total_fen:
@@ -363,7 +497,13 @@ class ContractService:
             contract.technology_income_fen = certified
         contract.registration_number = registration_number(contract)
         contract.registered_at, contract.registered_by = utcnow(), principal.user.id
-        await self._move(principal, contract, ContractStatus.registered, "registered", registration_number=contract.registration_number, **changes)
+        self.session.add(contract)
+        await self.session.flush()
+        contract.registered_digest = await self.terms_digest(contract)
+        await self._move(
+            principal, contract, ContractStatus.registered, "registered",
+            registration_number=contract.registration_number, registered_digest=contract.registered_digest, **changes,
+        )
         await self.session.flush()
         return contract
 

@@ -96,6 +96,11 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
     )
     assert corrected.status_code == 200, corrected.text
     assert corrected.json()["total"] == "980000.00"
+    # Both had signed the old terms: the correction voids both signatures and both sign the new terms.
+    assert corrected.json()["status"] == "draft" and corrected.json()["seller_signed_at"] is None
+    for side in ("seller", "buyer"):
+        resigned = await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])
+    assert resigned.json()["status"] == "signed"
 
     # Only the seller asks for registration; only the seller region's admin (or platform) registers.
     assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["buyer"])).json()["code"] == "seller_side_only"
