@@ -80,7 +80,7 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
         await session.flush()
         await payments.apply_snapshot(
             IntentSnapshot(
-                id=f"{DEMO_INTENT_PREFIX}{milestone.id}", amount=milestone.amount_fen, status="succeeded",
+                id=f"{DEMO_INTENT_PREFIX}{milestone.id}", amount=milestone.amount_fen, currency="cny", status="succeeded",
                 amount_received=milestone.amount_fen, amount_refunded=0, refunds=(), metadata={}, version=1,
             )
         )

@@ -23,6 +23,7 @@ import structlog
 from contracts.settings import PaymentSettings
 
 log = structlog.get_logger("techmarket.payments")
+CURRENCY = "cny"  # every intent the platform creates is in 人民币 fen
 
 
 class ProviderError(Exception):
@@ -52,6 +53,7 @@ class IntentSnapshot:
 
     id: str
     amount: int
+    currency: str
     status: str
     amount_received: int
     amount_refunded: int
@@ -64,6 +66,7 @@ class IntentSnapshot:
         return cls(
             id=str(data["id"]),
             amount=int(data["amount"]),
+            currency=str(data.get("currency", "")).lower(),
             status=str(data["status"]),
             amount_received=int(data.get("amount_received", 0)),
             amount_refunded=int(data.get("amount_refunded", 0)),
@@ -81,7 +84,7 @@ class PaymentProvider:
 
     async def create_intent(self, amount: int, metadata: dict[str, str], idempotency_key: str) -> IntentSnapshot:
         data = await self._request(
-            "POST", "/v1/payment_intents", {"amount": amount, "currency": "cny", "metadata": metadata}, idempotency_key
+            "POST", "/v1/payment_intents", {"amount": amount, "currency": CURRENCY, "metadata": metadata}, idempotency_key
         )
         return IntentSnapshot.parse(data)
 

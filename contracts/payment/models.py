@@ -46,6 +46,10 @@ class PaymentRefund(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+# Results of an event whose intent snapshot was not applied because it does not match what we created.
+REFUSED_RESULTS = frozenset({"unknown_intent", "conflicting_intent", "amount_mismatch", "currency_mismatch"})
+
+
 class WebhookEvent(SQLModel, table=True):
     """Inbox: every provider event is stored once (unique id) before it is processed."""
 

@@ -5,8 +5,13 @@ Differences found:
   payment for the intent (a webhook never arrived, or the request that created it rolled back);
 - ``status_mismatch`` / ``refund_mismatch``: our status or refunded amount differs from the provider's;
 - ``unknown_at_provider``: we hold an intent id the provider does not know;
-- ``unprocessed_event``: an inbox event whose processing failed.
-Repair applies the provider's current snapshot (the same path as a webhook) and reprocesses the inbox.
+- ``unprocessed_event``: an inbox event whose processing failed;
+- ``refused_event``: a signed event that claims money moved for an intent we did not create, or with
+  another amount or currency than we asked for; it was stored and not applied. Repair leaves it open:
+  it is evidence for a person to look at (a leaked webhook secret, a provider fault).
+Repair applies the provider's current snapshot (the same path as a webhook; a payment lost by a
+rolled-back request is recorded again only when the intent names the milestone, its contract, its
+exact amount and our currency) and reprocesses the inbox.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.demo import DEMO_INTENT_PREFIX
-from contracts.payment.client import PaymentProvider
+from contracts.payment.client import IntentSnapshot, PaymentProvider
+from contracts.payment.models import REFUSED_RESULTS
 from contracts.payment.repository import PaymentRepository
-from contracts.payment.service import PROVIDER_STATUS, PaymentService
+from contracts.payment.service import PROVIDER_STATUS, PaymentService, claims_money
 from core.db import Database
 
 
@@ -56,8 +62,8 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
         repaired = False
         if repair:
             async with database.unit_of_work() as session:
-                result = await PaymentService(session, provider).apply_snapshot(intent)
-            repaired = result not in ("unknown_intent", "conflicting_intent", "stale")
+                result = await PaymentService(session, provider).apply_snapshot(intent, adopt=True)
+            repaired = result not in (*REFUSED_RESULTS, "stale")
         found.append(Difference(problem[0], intent.id, problem[1], repaired))
     for intent_id in sorted(set(snapshot_of_ours) - seen):
         found.append(Difference("unknown_at_provider", intent_id, "the provider has no such intent"))
@@ -69,4 +75,18 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
                 await service.process_event(event)
                 repaired = event.processed_at is not None
             found.append(Difference("unprocessed_event", None, f"{event.event_id} ({event.type}): {event.error}", repaired))
+        for event in await service.repository.refused_events():
+            claim = _claim(event.payload)
+            if claim is not None and claims_money(claim):
+                found.append(Difference(
+                    "refused_event", claim.id,
+                    f"{event.event_id} ({event.type}) {event.result}: claims {claim.status} {claim.amount} {claim.currency or '?'}",
+                ))
     return found
+
+
+def _claim(payload: dict[str, object]) -> IntentSnapshot | None:
+    try:
+        return IntentSnapshot.parse(payload["data"]["object"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
+from contracts.payment.models import REFUSED_RESULTS, Payment, PaymentRefund, WebhookEvent
 
 
 class PaymentRepository:
@@ -43,4 +43,8 @@ class PaymentRepository:
 
     async def unprocessed_events(self) -> Sequence[WebhookEvent]:
         statement = select(WebhookEvent).where(WebhookEvent.processed_at.is_(None)).order_by(WebhookEvent.id)  # type: ignore[union-attr,arg-type]
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def refused_events(self) -> Sequence[WebhookEvent]:
+        statement = select(WebhookEvent).where(WebhookEvent.result.in_(REFUSED_RESULTS)).order_by(WebhookEvent.id)  # type: ignore[union-attr,arg-type]
         return (await self.session.execute(statement)).scalars().all()

@@ -3,6 +3,9 @@ webhooks, reconciliation) exactly once.
 
 The provider's intent snapshot carries a ``version`` that grows with every change; a snapshot not
 newer than the one applied is stale and ignored, so deliveries may come twice or out of order.
+A snapshot is applied only to the payment whose intent we created, and only when its amount and
+currency are the ones we asked for (``verify``); anything else is kept in the inbox with the reason
+it was refused (``REFUSED_RESULTS``), and ``payments reconcile`` lists those that claim money moved.
 A payment is unique per milestone and its distribution unique per payment (``payment:<id>``), and
 the contract row is locked while either is written: concurrent confirmations cannot pay twice.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +23,7 @@ from contracts.contract.models import Contract, ContractStatus, Milestone, Miles
 from contracts.contract.repository import ContractRepository
 from contracts.contract.service import ContractService, reward_applies
 from contracts.payment import signature
-from contracts.payment.client import IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
+from contracts.payment.client import CURRENCY, IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
 from contracts.payment.models import Payment, PaymentRefund, PaymentStatus, WebhookEvent
 from contracts.payment.repository import PaymentRepository
 from contracts.reward.models import DistributionSource
@@ -29,6 +33,8 @@ from core import audit
 from core.types import utcnow
 from market.identity.service import Principal
 
+log = structlog.get_logger("techmarket.payments")
+
 PROVIDER_STATUS = {
     "requires_confirmation": PaymentStatus.pending,
     "processing": PaymentStatus.processing,
@@ -37,6 +43,29 @@ PROVIDER_STATUS = {
     "failed": PaymentStatus.failed,
 }
 PAYABLE = (ContractStatus.registered, ContractStatus.performing)
+
+
+def verify(payment: Payment, snapshot: IntentSnapshot) -> str | None:
+    """Why ``snapshot`` may not be applied to ``payment`` (None when it describes exactly that payment)."""
+    if payment.provider_intent_id != snapshot.id:
+        return "conflicting_intent"
+    if snapshot.currency != CURRENCY:
+        return "currency_mismatch"
+    refunded = sum(r.amount for r in snapshot.refunds)
+    if (
+        snapshot.amount != payment.amount_fen
+        or not 0 <= snapshot.amount_received <= snapshot.amount
+        or (snapshot.status == "succeeded" and snapshot.amount_received != snapshot.amount)
+        or any(r.amount <= 0 for r in snapshot.refunds)
+        or refunded != snapshot.amount_refunded
+        or refunded > snapshot.amount_received
+    ):
+        return "amount_mismatch"
+    return None
+
+
+def claims_money(snapshot: IntentSnapshot) -> bool:
+    return snapshot.status in ("processing", "succeeded") or snapshot.amount_received > 0 or bool(snapshot.refunds)
 
 
 class PaymentService:
@@ -59,6 +88,7 @@ class PaymentService:
             raise errors.BuyerSideOnly()
         if contract.status not in PAYABLE:
             raise errors.PaymentNotAllowed(current=contract.status.value, allowed_states=[s.value for s in PAYABLE])
+        await ContractService(self.session).require_registered_terms(contract)
         milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
         if milestone is None:
             raise errors.MilestoneNotFound()
@@ -74,6 +104,7 @@ class PaymentService:
             )
             await self.repository.add(payment)
         elif payment.status == PaymentStatus.failed:  # a new attempt gets a new key and a new intent
+            payment.amount_fen = milestone.amount_fen
             payment.attempt += 1
             payment.idempotency_key = f"milestone-{milestone.id}-{payment.attempt}"
             payment.provider_intent_id = None
@@ -128,12 +159,19 @@ class PaymentService:
 
     # --- applying provider state ---------------------------------------------------------------
 
-    async def apply_snapshot(self, snapshot: IntentSnapshot) -> str:
-        """Bring our records in line with the provider's intent; returns what happened."""
+    async def apply_snapshot(self, snapshot: IntentSnapshot, *, adopt: bool = False) -> str:
+        """Bring our payment in line with the provider's intent; returns what happened (or why not).
+
+        Only the intent we created for a milestone is applied, and only with the amount and currency
+        we asked for. ``adopt`` (reconciliation only, with a snapshot read from the provider's API)
+        records a payment our side lost because the request that created the intent rolled back,
+        when the intent names the milestone and asks for exactly its amount in our currency.
+        """
         payment = await self.repository.by_intent(snapshot.id)
         if payment is not None:
             milestone_id = payment.milestone_id
         else:
+            # Not committed yet (the request creating it holds the contract) or not ours: look again under the lock.
             raw = snapshot.metadata.get("milestone_id", "")
             if not raw.isdigit():
                 return "unknown_intent"
@@ -146,23 +184,34 @@ class PaymentService:
         milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
         assert milestone is not None
         payment = await self.repository.of_milestone(milestone_id)  # re-read under the lock
-        if payment is None:
-            # Our side lost the record (the request that created the intent rolled back): adopt it.
+        if payment is None and adopt and self._adoptable(contract, milestone, snapshot):
             payment = Payment(
                 contract_id=contract.id or 0,
                 milestone_id=milestone_id,
-                amount_fen=snapshot.amount,
+                amount_fen=milestone.amount_fen,
                 idempotency_key=f"adopted-{snapshot.id}"[:64],
                 provider_intent_id=snapshot.id,
             )
             await self.repository.add(payment)
-        elif payment.provider_intent_id is None:
-            payment.provider_intent_id = snapshot.id
-        elif payment.provider_intent_id != snapshot.id:
-            return "conflicting_intent"
+        if payment is None or payment.provider_intent_id is None:
+            return "unknown_intent"
         return await self._apply(contract, payment, milestone, snapshot)
 
+    @staticmethod
+    def _adoptable(contract: Contract, milestone: Milestone, snapshot: IntentSnapshot) -> bool:
+        return (
+            contract.status in PAYABLE
+            and snapshot.metadata.get("contract_id") == str(contract.id)
+            and snapshot.amount == milestone.amount_fen
+            and snapshot.currency == CURRENCY
+        )
+
     async def _apply(self, contract: Contract, payment: Payment, milestone: Milestone, snapshot: IntentSnapshot) -> str:
+        """The one place a provider snapshot changes a payment (confirm answers, refunds, webhooks, reconcile)."""
+        refused = verify(payment, snapshot)
+        if refused is not None:
+            log.warning("provider_snapshot_refused", reason=refused, intent=snapshot.id, payment=payment.id)
+            return refused
         if snapshot.version <= payment.provider_version:
             return "stale"
         result = "updated"
