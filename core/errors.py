@@ -84,6 +84,13 @@ class ValidationFailed(DomainError):
         return cls(errors=[FieldError(field=field, code=code, message=message)])
 
 
+class InvalidCharacters(ValidationFailed):
+    """A control character (NUL, U+0001...) in any input: see core.characters."""
+
+    code = "invalid_characters"
+    message = "输入含有不允许的控制字符"
+
+
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"
@@ -129,7 +136,7 @@ class ServiceUnavailable(DomainError):
 def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for a route, one entry per status, listing every code it may return."""
     by_status: dict[int, list[type[DomainError]]] = {}
-    for error in (*errors, ValidationFailed):
+    for error in (*errors, ValidationFailed, InvalidCharacters):  # every route refuses control characters
         by_status.setdefault(error.status_code, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {
         status: {

@@ -10,9 +10,10 @@ from contracts import errors
 from contracts.contract.service import ContractService
 from contracts.reward.rules import format_bp
 from contracts.reward.schemas import DeductionRead, DistributionRead, LedgerRead, LineRead, MyLineRead, MyLinePage
-from contracts.reward.service import RewardService, export_rows, to_csv, to_xlsx
+from contracts.reward.service import EXPORT_COLUMNS, RewardService, export_rows
 from core.errors import problem_responses
 from core.money import fen_to_yuan
+from core.tabular import MEDIA_TYPES, export_bytes
 from market.deps import CurrentPrincipal, SessionDep
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OtherOrganization
@@ -71,16 +72,13 @@ async def my_rewards(principal: CurrentPrincipal, session: SessionDep) -> MyLine
 @router.get(
     "/rewards/export",
     summary="单位导出本单位的收益分配 (CSV 或 XLSX)",
-    responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}, **problem_responses(*AUTH_ERRORS, OtherOrganization)},
+    responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}, **problem_responses(*AUTH_ERRORS, OtherOrganization)},
 )
 async def export_rewards(principal: CurrentPrincipal, session: SessionDep, format: Literal["csv", "xlsx"] = "csv") -> Response:
     if principal.organization is None:
         raise OtherOrganization("只有单位账号可以导出本单位的收益分配")
     rows = export_rows(await RewardService(session).repository.lines_of_institution(principal.organization.id or 0))
-    if format == "xlsx":
-        return Response(
-            to_xlsx(rows),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": 'attachment; filename="reward-distributions.xlsx"'},
-        )
-    return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="reward-distributions.csv"'})
+    content = await export_bytes(format, EXPORT_COLUMNS, rows, title="收益分配")
+    return Response(
+        content, media_type=MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="reward-distributions.{format}"'}
+    )

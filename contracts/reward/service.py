@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
+from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.contract.models import Contract
@@ -14,6 +12,7 @@ from contracts.reward.models import BeneficiaryKind, Distribution, DistributionL
 from contracts.reward.repository import RewardRepository
 from contracts.reward.rules import Inventor, Ledger
 from core.money import fen_to_yuan
+from core.tabular import Column
 
 
 def inventors_of(contract: Contract) -> tuple[Inventor, ...]:
@@ -89,44 +88,29 @@ class RewardService:
         return distribution
 
 
-EXPORT_HEADER = ["分配编号", "合同编号", "来源", "受益方", "姓名", "金额(元)", "扣除(元)", "净收入(元)", "比例", "依据", "时间"]
+EXPORT_COLUMNS = (
+    Column("distribution_id", "分配编号", 10), Column("contract_id", "合同编号", 10), Column("source", "来源", 10),
+    Column("beneficiary", "受益方", 12), Column("name", "姓名", 16), Column("amount", "金额(元)", 16, amount=True),
+    Column("deductions", "扣除(元)", 16, amount=True), Column("net", "净收入(元)", 16, amount=True), Column("rate", "比例", 8),
+    Column("rule", "依据", 16), Column("created_at", "时间", 26),
+)
 
 
-def export_rows(pairs: Sequence[tuple[DistributionLine, Distribution]]) -> list[list[str]]:
+def export_rows(pairs: Sequence[tuple[DistributionLine, Distribution]]) -> list[list[Any]]:
+    """Typed cells for core.tabular: amounts as Decimal yuan (a refund's reversal stays a negative number)."""
     return [
         [
-            str(dist.id),
-            str(dist.contract_id),
+            dist.id,
+            dist.contract_id,
             "到账" if dist.source == DistributionSource.payment else "退款冲回",
             "单位" if line.beneficiary == BeneficiaryKind.institution else "成果完成人",
             line.name,
-            f"{fen_to_yuan(line.amount_fen)}",
-            f"{fen_to_yuan(dist.deductions_fen)}",
-            f"{fen_to_yuan(dist.net_fen)}",
+            fen_to_yuan(line.amount_fen),
+            fen_to_yuan(dist.deductions_fen),
+            fen_to_yuan(dist.net_fen),
             f"{dist.rate_bp / 100:g}%",
             dist.rule,
             dist.created_at.isoformat(),
         ]
         for line, dist in pairs
     ]
-
-
-def to_csv(rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_HEADER)
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens UTF-8 Chinese correctly
-
-
-def to_xlsx(rows: list[list[str]]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "收益分配"
-    sheet.append(EXPORT_HEADER)
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()

@@ -1,30 +1,14 @@
-"""Exports: CSV (UTF-8 with BOM, for Excel), XLSX (openpyxl, Chinese headers, 2-decimal yuan, frozen
-header, column widths) and JSON, for aggregates and for the contract-level 登记表.
+"""Statistics exports: the aggregate tables and the contract-level 登记表, as rows for core.tabular
+(the one writer of CSV/XLSX/JSON files, which neutralises text cells and keeps amounts numeric).
 
 Contract exports stream: rows are read in keyset pages (by contract id) in short transactions, so
-memory stays flat at millions of rows and SQLite writers are never blocked for long. CSV and JSON
-bytes leave as each page is read; XLSX (a zip whose index comes last) is written row by row to a
-temporary file by openpyxl's write-only mode and then streamed from disk, one sheet per 1,000,000 rows.
+memory stays flat at millions of rows and SQLite writers are never blocked for long.
 """
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
-import json
-import os
-import tempfile
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import AsyncIterator
 from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from contracts.contract.models import ContractSubtype, ContractType
 from contracts.statistics.dimensions import (
@@ -42,16 +26,12 @@ from contracts.statistics.service import PeriodRange
 from core.db import Database
 from core.money import fen_to_yuan
 from core.reference import fields
+from core.tabular import MEDIA_TYPES, Column, export_stream, pages_of
 from market.identity.models import OrganizationKind
 
-BOM = "\ufeff"
+__all__ = ["AGGREGATE_COLUMNS", "MEDIA_TYPES", "REGISTRATION_COLUMNS", "aggregate_rows", "export_stream", "registration_pages", "single_page"]
+
 PAGE = 2000
-XLSX_ROWS_PER_SHEET = 1_000_000
-MEDIA_TYPES = {
-    ExportFormat.csv: "text/csv; charset=utf-8",
-    ExportFormat.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ExportFormat.json: "application/json",
-}
 SUBTYPE_LABELS = {
     ContractSubtype.commissioned_development: "委托开发", ContractSubtype.cooperative_development: "合作开发",
     ContractSubtype.patent_right: "专利权转让", ContractSubtype.patent_application_right: "专利申请权转让",
@@ -61,14 +41,6 @@ SUBTYPE_LABELS = {
     ContractSubtype.technical_service: "技术服务", ContractSubtype.technical_training: "技术培训",
     ContractSubtype.technical_intermediary: "技术中介",
 }
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str  # JSON key
-    header: str  # Chinese header (CSV, XLSX)
-    width: int
-    amount: bool = False
 
 
 AGGREGATE_COLUMNS = (
@@ -136,123 +108,8 @@ async def registration_pages(database: Database, *, side: str, prefix: str, peri
             return
 
 
-async def single_page(rows: list[list[Any]]) -> AsyncIterator[list[list[Any]]]:
-    yield rows
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
-
-
-async def csv_stream(columns: Sequence[Column], pages: AsyncIterator[list[list[Any]]]) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.header for c in columns])
-    yield (BOM + buffer.getvalue()).encode("utf-8")
-    async for page in pages:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows([[_text(v) for v in row] for row in page])
-        yield buffer.getvalue().encode("utf-8")
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
-async def json_stream(columns: Sequence[Column], pages: AsyncIterator[list[list[Any]]], meta: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
-    head = json.dumps(meta or {}, ensure_ascii=False)[:-1]
-    yield (head + (", " if meta else "") + '"items": [').encode("utf-8")
-    count = 0
-    async for page in pages:
-        parts = []
-        for row in page:
-            record = {c.key: _json_value(v) for c, v in zip(columns, row, strict=True)}
-            parts.append(("," if count else "") + json.dumps(record, ensure_ascii=False))
-            count += 1
-        yield "".join(parts).encode("utf-8")
-    yield f'], "total": {count}}}'.encode()
-
-
-def _new_sheet(workbook: Workbook, title: str, columns: Sequence[Column]) -> Any:
-    sheet = workbook.create_sheet(title)
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-    sheet.freeze_panes = "A2"
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.header)
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-        header.append(cell)
-    sheet.append(header)
-    return sheet
-
-
-async def xlsx_file(columns: Sequence[Column], pages: AsyncIterator[list[list[Any]]], title: str) -> str:
-    """Writes the workbook to a temporary file and returns its path (the caller deletes it)."""
-    workbook = Workbook(write_only=True)
-    sheet, rows_in_sheet, sheets = _new_sheet(workbook, title[:31], columns), 0, 1
-    amount_styles: dict[int, str] = {i: "#,##0.00" for i, c in enumerate(columns) if c.amount}
-
-    def append(page: list[list[Any]]) -> None:
-        nonlocal sheet, rows_in_sheet, sheets
-        for row in page:
-            if rows_in_sheet >= XLSX_ROWS_PER_SHEET:
-                sheets += 1
-                sheet, rows_in_sheet = _new_sheet(workbook, f"{title[:26]} ({sheets})", columns), 0
-            cells = []
-            for index, value in enumerate(row):
-                cell = WriteOnlyCell(sheet, value=value)
-                if index in amount_styles:
-                    cell.number_format = amount_styles[index]
-                elif isinstance(value, date):
-                    cell.number_format = "yyyy-mm-dd"
-                cells.append(cell)
-            sheet.append(cells)
-            rows_in_sheet += 1
-
-    async for page in pages:
-        await asyncio.to_thread(append, page)
-    handle, path = tempfile.mkstemp(prefix="techmarket-export-", suffix=".xlsx")
-    os.close(handle)
-    await asyncio.to_thread(workbook.save, path)
-    return path
-
-
-async def file_stream(path: str, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
-    try:
-        with open(path, "rb") as handle:
-            while data := await asyncio.to_thread(handle.read, chunk):
-                yield data
-    finally:
-        os.unlink(path)
-
-
-async def export_stream(
-    fmt: ExportFormat, columns: Sequence[Column], pages: AsyncIterator[list[list[Any]]], *, title: str, meta: dict[str, Any] | None = None
-) -> AsyncIterator[bytes]:
-    """The file's bytes. Nothing is read until the response starts, i.e. after the request's own
-    session has committed (on SQLite a second writer-locking session would otherwise wait on it)."""
-    if fmt == ExportFormat.csv:
-        source = csv_stream(columns, pages)
-    elif fmt == ExportFormat.json:
-        source = json_stream(columns, pages, meta)
-    else:
-        source = file_stream(await xlsx_file(columns, pages, title))
-    async for chunk in source:
-        yield chunk
+def single_page(rows: list[list[Any]]) -> AsyncIterator[list[list[Any]]]:
+    return pages_of(rows)  # type: ignore[return-value]
 
 
 def filename(stem: str, fmt: ExportFormat) -> str:
