@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.routers import ROUTERS as CONTRACTS_ROUTERS
 from contracts.settings import PaymentSettings
 from contracts.statistics.routers import ROUTERS as STATISTICS_ROUTERS
+from core.characters import reject_invalid_characters
 from core.db import Database
 from core.errors import ServiceUnavailable
 from core.http import build_http_client
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         version="0.1.0",
         description="科技成果与技术需求发布、匹配、技术合同登记与交易统计。错误统一为 RFC 9457 problem+json。",
         lifespan=lifespan,
+        dependencies=[Depends(reject_invalid_characters)],  # every route, before its own dependencies and validation
     )
     app.state.settings = settings
     if app_payment_settings is not None:

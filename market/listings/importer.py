@@ -16,6 +16,7 @@ from sqlalchemy import insert, or_, select
 
 from core import reference
 from core.audit import AuditEntry, audit_row
+from core.characters import field_errors, find_invalid
 from core.db import Database
 from core.outbox import OutboxEvent
 from core.problems import field_errors_from_pydantic
@@ -96,6 +97,9 @@ class Importer:
                 continue
             # Empty cells mean "not given": let the schema's defaults apply (null price = 面议).
             values = {key: value for key, value in raw.values.items() if value is not None}
+            if invalid := field_errors(find_invalid(values, "")):  # the API's rule for control characters, per row
+                report.errors.extend(RowError(line=raw.line, field=e.field, code=e.code, message=e.message) for e in invalid)
+                continue
             owner = {name: _text(values.pop(name, None)) for name in OWNER_FIELDS}
             for ignored in ("id", "status", "owner_id", "owner_name"):
                 values.pop(ignored, None)
