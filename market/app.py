@@ -24,6 +24,7 @@ from core.migrations import ensure_schema_current
 from core.observability import Metrics, RequestContextMiddleware, configure_logging
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
+from core.visibility import VisibilityMiddleware
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
 from market.worker import run_forever
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.payment_settings = app_payment_settings
     app.state.metrics = metrics
     install_problem_handlers(app)
+    app.add_middleware(VisibilityMiddleware)  # innermost: each request renders for its own caller
     app.add_middleware(
         BodySizeLimitMiddleware, default_bytes=1024 * 1024, per_prefix={"/api/v1/imports": 51 * 1024 * 1024}
     )

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import visibility
 from core.db import Database
 from core.settings import Settings
 from market.identity.errors import AuthenticationRequired
@@ -52,11 +53,14 @@ async def optional_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal | None:
+    principal = None
     if api_key:
-        return await identity.principal_from_api_key(api_key)
-    if token:
-        return await identity.principal_from_token(token)
-    return None
+        principal = await identity.principal_from_api_key(api_key)
+    elif token:
+        principal = await identity.principal_from_token(token)
+    if principal is not None:  # the response is rendered for this caller (core.visibility)
+        visibility.set_viewer(principal.viewer)
+    return principal
 
 
 async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

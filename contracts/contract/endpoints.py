@@ -17,6 +17,7 @@ from contracts.contract.schemas import (
     RegistrationIn,
     SignIn,
     TransitionIn,
+    contract_subject,
 )
 from contracts.contract.service import ContractService
 from core.errors import problem_responses
@@ -133,6 +134,6 @@ async def transition_contract(contract_id: int, data: TransitionIn, principal: C
 @router.get("/{contract_id}/audit", response_model=AuditPage, summary="合同审计记录", responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
 async def contract_audit(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> AuditPage:
     service = ContractService(session)
-    await service.get(principal, contract_id)
+    contract = await service.get(principal, contract_id)
     entries = await service.repository.audit(contract_id)
-    return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries))
+    return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries)).about(contract_subject(contract))

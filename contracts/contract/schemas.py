@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.contract.models import ContractStatus, ContractSubtype, ContractType, MilestoneStatus
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
+from core.visibility import Classified, Org, Parties, Public, Subject
 from market.identity.models import OrganizationKind
 
 Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2, description="百分比, 如 75 或 72.5")]
@@ -90,76 +91,87 @@ class TransitionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-class MilestoneRead(BaseModel):
-    id: int
-    seq: int
-    title: str
-    amount: Yuan
-    due_on: date | None
-    status: MilestoneStatus
-    paid_at: datetime | None
+def contract_subject(contract: object) -> Subject:
+    """A contract (or anything carrying its parties and their regions) concerns both parties; the
+    seller owns its internal terms; the admins governing either party's region see it all."""
+    seller, buyer = getattr(contract, "seller_org_id"), getattr(contract, "buyer_org_id")
+    regions = (getattr(contract, "seller_region"), getattr(contract, "buyer_region"))
+    return Subject(owner=seller, parties=frozenset({seller, buyer}), regions=regions)
 
 
-class InventorRead(BaseModel):
-    name: str
-    weight: int
-    user_id: int | None = None
+class MilestoneRead(Classified):
+    id: Parties[int]
+    seq: Parties[int]
+    title: Parties[str]
+    amount: Parties[Yuan]
+    due_on: Parties[date | None]
+    status: Parties[MilestoneStatus]
+    paid_at: Parties[datetime | None]
 
 
-class ContractRead(BaseModel):
-    id: int
-    deal_id: int | None
-    title: str
-    type: ContractType
-    subtype: ContractSubtype
-    field: str | None
-    seller_org_id: int
-    buyer_org_id: int
-    seller_region: str
-    buyer_region: str
-    seller_kind: OrganizationKind
-    buyer_kind: OrganizationKind
-    total: Yuan
-    technology_income: Yuan
-    signed_on: date | None
-    term_start: date | None
-    term_end: date | None
-    status: ContractStatus
-    seller_signed_at: datetime | None
-    buyer_signed_at: datetime | None
-    registration_requested_at: datetime | None
-    registration_number: str | None
-    registered_at: datetime | None
-    registration_revision: int = Field(description="登记经更正后重新出具的次数 (0 为首次登记)")
-    terms_digest: str = Field(description="当前条款的摘要; 签署与登记都绑定到它, 条款改动后此前的签署作废")
-    service_invention: bool
-    reward_rate: Decimal | None
-    reward_rule: str | None
-    inventors: list[InventorRead]
-    achievement_ids: list[int]
-    milestones: list[MilestoneRead]
-    allowed_transitions: list[ContractStatus]
-    created_at: datetime
+class InventorRead(Classified):
+    name: Parties[str]
+    weight: Parties[int]
+    user_id: Org[int | None] = None
 
 
-class ContractPage(BaseModel):
-    items: list[ContractRead]
-    total: int
+class ContractRead(Classified):
+    id: Public[int]
+    deal_id: Parties[int | None]
+    title: Parties[str]
+    type: Parties[ContractType]
+    subtype: Parties[ContractSubtype]
+    field: Parties[str | None]
+    seller_org_id: Parties[int]
+    buyer_org_id: Parties[int]
+    seller_region: Parties[str]
+    buyer_region: Parties[str]
+    seller_kind: Parties[OrganizationKind]
+    buyer_kind: Parties[OrganizationKind]
+    total: Parties[Yuan]
+    technology_income: Parties[Yuan]
+    signed_on: Parties[date | None]
+    term_start: Parties[date | None]
+    term_end: Parties[date | None]
+    status: Parties[ContractStatus]
+    seller_signed_at: Parties[datetime | None]
+    buyer_signed_at: Parties[datetime | None]
+    registration_requested_at: Parties[datetime | None]
+    registration_number: Parties[str | None]
+    registered_at: Parties[datetime | None]
+    registration_revision: Parties[int] = Field(description="登记经更正后重新出具的次数 (0 为首次登记)")
+    terms_digest: Parties[str] = Field(description="当前条款的摘要; 签署与登记都绑定到它, 条款改动后此前的签署作废")
+    service_invention: Parties[bool]
+    reward_rate: Org[Decimal | None]
+    reward_rule: Org[str | None]
+    inventors: Parties[list[InventorRead]]
+    achievement_ids: Parties[list[int]]
+    milestones: Parties[list[MilestoneRead]]
+    allowed_transitions: Parties[list[ContractStatus]]
+    created_at: Parties[datetime]
+
+    def visibility_subject(self) -> Subject:
+        return contract_subject(self)
 
 
-class AuditRead(BaseModel):
+class ContractPage(Classified):
+    items: Public[list[ContractRead]]
+    total: Public[int]
+
+
+class AuditRead(Classified):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    action: str
-    actor_user_id: int | None
-    from_status: str | None
-    to_status: str | None
-    reason: str | None
-    changes: dict[str, object]
-    created_at: datetime
+    id: Parties[int]
+    action: Parties[str]
+    actor_user_id: Parties[int | None]
+    from_status: Parties[str | None]
+    to_status: Parties[str | None]
+    reason: Parties[str | None]
+    changes: Parties[dict[str, object]]
+    created_at: Parties[datetime]
 
 
-class AuditPage(BaseModel):
-    items: list[AuditRead]
-    total: int
+class AuditPage(Classified):
+    items: Public[list[AuditRead]]
+    total: Public[int]

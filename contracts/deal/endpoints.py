@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from contracts import errors
-from contracts.deal.schemas import DealCreate, DealDrop, DealPage, DealRead, MessageCreate, MessagePage, MessageRead
+from contracts.deal.schemas import DealCreate, DealDrop, DealPage, DealRead, MessageCreate, MessagePage, MessageRead, deal_subject
 from contracts.deal.service import DealService
 from core.errors import problem_responses
 from market.deps import CurrentPrincipal, SessionDep
@@ -45,13 +45,17 @@ async def get_deal(deal_id: int, principal: CurrentPrincipal, session: SessionDe
     responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound, errors.DealClosed),
 )
 async def post_message(deal_id: int, data: MessageCreate, principal: CurrentPrincipal, session: SessionDep) -> MessageRead:
-    return MessageRead.model_validate(await DealService(session).post(principal, deal_id, data.body))
+    service = DealService(session)
+    message = await service.post(principal, deal_id, data.body)
+    return MessageRead.model_validate(message).about(deal_subject(await service.get(principal, deal_id)))
 
 
 @router.get("/{deal_id}/messages", response_model=MessagePage, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound))
 async def list_messages(deal_id: int, principal: CurrentPrincipal, session: SessionDep) -> MessagePage:
-    messages = await DealService(session).messages(principal, deal_id)
-    return MessagePage(items=[MessageRead.model_validate(m) for m in messages], total=len(messages))
+    service = DealService(session)
+    messages = await service.messages(principal, deal_id)
+    subject = deal_subject(await service.get(principal, deal_id))
+    return MessagePage(items=[MessageRead.model_validate(m) for m in messages], total=len(messages)).about(subject)
 
 
 @router.post(

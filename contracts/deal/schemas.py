@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.deal.models import DealOrigin, DealStatus
+from core.visibility import Classified, Parties, Public, Subject
 
 
 class DealCreate(BaseModel):
@@ -33,37 +34,45 @@ class MessageCreate(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
 
 
-class DealRead(BaseModel):
+def deal_subject(deal: object) -> Subject:
+    """A deal concerns its two parties only (no admin reviews an expression of interest)."""
+    return Subject(parties=frozenset({getattr(deal, "seller_org_id"), getattr(deal, "buyer_org_id")}))
+
+
+class DealRead(Classified):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    origin: DealOrigin
-    achievement_id: int | None
-    demand_id: int | None
-    seller_org_id: int
-    buyer_org_id: int
-    status: DealStatus
-    created_at: datetime
-    closed_at: datetime | None
-    drop_reason: str | None
+    id: Public[int]
+    origin: Parties[DealOrigin]
+    achievement_id: Parties[int | None]
+    demand_id: Parties[int | None]
+    seller_org_id: Parties[int]
+    buyer_org_id: Parties[int]
+    status: Parties[DealStatus]
+    created_at: Parties[datetime]
+    closed_at: Parties[datetime | None]
+    drop_reason: Parties[str | None]
+
+    def visibility_subject(self) -> Subject:
+        return deal_subject(self)
 
 
-class DealPage(BaseModel):
-    items: list[DealRead]
-    total: int
+class DealPage(Classified):
+    items: Public[list[DealRead]]
+    total: Public[int]
 
 
-class MessageRead(BaseModel):
+class MessageRead(Classified):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    deal_id: int
-    organization_id: int
-    author_user_id: int | None
-    body: str
-    created_at: datetime
+    id: Parties[int]
+    deal_id: Parties[int]
+    organization_id: Parties[int]
+    author_user_id: Parties[int | None]
+    body: Parties[str]
+    created_at: Parties[datetime]
 
 
-class MessagePage(BaseModel):
-    items: list[MessageRead]
-    total: int
+class MessagePage(Classified):
+    items: Public[list[MessageRead]]
+    total: Public[int]

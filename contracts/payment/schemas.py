@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.payment.models import PaymentStatus
 from core.money import Yuan
+from core.visibility import Classified, Parties, Public
 
 
 class RefundIn(BaseModel):
@@ -14,24 +15,28 @@ class RefundIn(BaseModel):
     amount: Yuan | None = Field(default=None, description="不填则全额退款")
 
 
-class PaymentRead(BaseModel):
-    id: int
-    contract_id: int
-    milestone_id: int
-    amount: Yuan
-    refunded: Yuan
-    status: PaymentStatus
-    provider_intent_id: str | None
-    created_at: datetime
-    succeeded_at: datetime | None
+class PaymentRead(Classified):
+    """A milestone payment, for both parties of its contract (the endpoint names the contract)."""
+
+    id: Parties[int]
+    contract_id: Parties[int]
+    milestone_id: Parties[int]
+    amount: Parties[Yuan]
+    refunded: Parties[Yuan]
+    status: Parties[PaymentStatus]
+    provider_intent_id: Parties[str | None]
+    created_at: Parties[datetime]
+    succeeded_at: Parties[datetime | None]
 
 
-class PaymentPage(BaseModel):
-    items: list[PaymentRead]
-    total: int
+class PaymentPage(Classified):
+    items: Public[list[PaymentRead]]
+    total: Public[int]
 
 
-class WebhookAck(BaseModel):
-    received: bool
-    event_id: str
-    result: str | None
+class WebhookAck(Classified):
+    """Answered to the payment provider."""
+
+    received: Public[bool]
+    event_id: Public[str]
+    result: Public[str | None]

@@ -7,12 +7,14 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from contracts import errors
+from contracts.contract.schemas import contract_subject
 from contracts.contract.service import ContractService
 from contracts.reward.rules import format_bp
 from contracts.reward.schemas import DeductionRead, DistributionRead, LedgerRead, LineRead, MyLineRead, MyLinePage
 from contracts.reward.service import EXPORT_COLUMNS, RewardService, export_rows
 from core.errors import problem_responses
 from core.money import fen_to_yuan
+from core.visibility import Subject
 from core.tabular import MEDIA_TYPES, export_bytes
 from market.deps import CurrentPrincipal, SessionDep
 from market.identity.endpoints import AUTH_ERRORS
@@ -32,7 +34,7 @@ def _yuan(fen: int) -> str:
     responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound),
 )
 async def contract_ledger(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> LedgerRead:
-    await ContractService(session).get(principal, contract_id)
+    contract = await ContractService(session).get(principal, contract_id)
     repository = RewardService(session).repository
     distributions = await repository.distributions(contract_id)
     lines = await repository.lines([d.id or 0 for d in distributions])
@@ -56,7 +58,7 @@ async def contract_ledger(contract_id: int, principal: CurrentPrincipal, session
         items=items,
         total=len(items),
         totals={"received": _yuan(received), "net": _yuan(net), "team": _yuan(team), "institution": _yuan(net - team)},
-    )
+    ).about(contract_subject(contract))
 
 
 @router.get("/rewards/mine", response_model=MyLinePage, summary="成果完成人查看本人的分配", responses=problem_responses(*AUTH_ERRORS))
@@ -66,7 +68,7 @@ async def my_rewards(principal: CurrentPrincipal, session: SessionDep) -> MyLine
         items=[MyLineRead(contract_id=x.contract_id, distribution_id=x.distribution_id, name=x.name, amount=_yuan(x.amount_fen), created_at=x.created_at) for x in lines],
         total=len(lines),
         sum=_yuan(sum(x.amount_fen for x in lines)),
-    )
+    ).about(Subject(user=principal.user.id))  # the lines of the caller as inventor
 
 
 @router.get(

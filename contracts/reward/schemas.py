@@ -7,55 +7,64 @@ from pydantic import BaseModel
 from contracts.reward.models import BeneficiaryKind, DistributionSource
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
+from core.visibility import Classified, Org, Parties, Public
 
 
-class LineRead(BaseModel):
-    beneficiary: BeneficiaryKind
-    position: int
-    name: str
-    user_id: int | None
-    amount: str  # signed yuan: reversals are negative
+class LineRead(Classified):
+    """One inventor's (or the institution's) share: personal, for the seller and the admins only."""
+
+    beneficiary: Org[BeneficiaryKind]
+    position: Org[int]
+    name: Org[str]
+    user_id: Org[int | None]
+    amount: Org[str]  # signed yuan: reversals are negative
 
 
-class DistributionRead(BaseModel):
-    id: int
-    contract_id: int
-    payment_id: int
-    source: DistributionSource
-    gross: str
-    deductions: str
-    net: str
-    team: str
-    institution: str
-    rate: str
-    rule: str
-    created_at: datetime
-    lines: list[LineRead]
+class DistributionRead(Classified):
+    """One payment's split: the parties see what was paid, the seller how it was shared."""
+
+    id: Parties[int]
+    contract_id: Parties[int]
+    payment_id: Parties[int]
+    source: Parties[DistributionSource]
+    gross: Parties[str]
+    deductions: Parties[str]
+    net: Parties[str]
+    team: Org[str]
+    institution: Org[str]
+    rate: Org[str]
+    rule: Org[str]
+    created_at: Parties[datetime]
+    lines: Org[list[LineRead]]
 
 
-class DeductionRead(BaseModel):
-    kind: DeductionKind
-    description: str
-    amount: Yuan
+class DeductionRead(Classified):
+    kind: Parties[DeductionKind]
+    description: Parties[str]
+    amount: Parties[Yuan]
 
 
-class LedgerRead(BaseModel):
-    contract_id: int
-    deductions: list[DeductionRead]
-    items: list[DistributionRead]
-    total: int
-    totals: dict[str, str]
+class LedgerRead(Classified):
+    """A contract's ledger (the endpoint names the contract as its subject)."""
+
+    contract_id: Public[int]
+    deductions: Parties[list[DeductionRead]]
+    items: Public[list[DistributionRead]]
+    total: Public[int]
+    totals: Org[dict[str, str]]
 
 
-class MyLineRead(BaseModel):
-    contract_id: int
-    distribution_id: int
-    name: str
-    amount: str
-    created_at: datetime
+class MyLineRead(Classified):
+    contract_id: Org[int]
+    distribution_id: Org[int]
+    name: Org[str]
+    amount: Org[str]
+    created_at: Org[datetime]
 
 
-class MyLinePage(BaseModel):
-    items: list[MyLineRead]
-    total: int
-    sum: str
+class MyLinePage(Classified):
+    """An inventor's own lines (the endpoint names the inventor as the subject)."""
+
+    items: Public[list[MyLineRead]]
+    total: Public[int]
+    sum: Org[str]

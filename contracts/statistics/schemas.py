@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from core.validators import RegionCode
+from core.visibility import AdminOnly, Classified, Public, Subject
 from contracts.statistics.dimensions import By, Side
 
 Percent = Annotated[
@@ -46,47 +47,55 @@ class ExportFormat(StrEnum):
     json = "json"
 
 
-class AggregateRow(BaseModel):
-    key: str = Field(description="维度取值代码")
-    label: str = Field(description="中文名称")
-    contracts: int = Field(description="合同数")
-    turnover: YuanSum = Field(description="合同成交额 (元)")
-    technology_income: YuanSum = Field(description="技术交易额 (元)")
+class AggregateRow(Classified):
+    key: AdminOnly[str] = Field(description="维度取值代码")
+    label: AdminOnly[str] = Field(description="中文名称")
+    contracts: AdminOnly[int] = Field(description="合同数")
+    turnover: AdminOnly[YuanSum] = Field(description="合同成交额 (元)")
+    technology_income: AdminOnly[YuanSum] = Field(description="技术交易额 (元)")
 
 
-class AggregateRead(BaseModel):
-    by: By
-    side: Side
-    side_label: str
-    region: str = Field(description="统计范围: 地区代码或 all")
-    region_name: str
-    start: str = Field(description="起始月份 YYYY-MM (按认定登记日期)")
-    end: str = Field(description="截止月份 YYYY-MM (含)")
-    items: list[AggregateRow]
-    total: int = Field(description="items 条数")
-    overall: AggregateRow = Field(description="合计")
+class AggregateRead(Classified):
+    """Statistics of a region: for the admins governing it (platform admins: everything)."""
+
+    by: AdminOnly[By]
+    side: AdminOnly[Side]
+    side_label: AdminOnly[str]
+    region: AdminOnly[str] = Field(description="统计范围: 地区代码或 all")
+    region_name: AdminOnly[str]
+    start: AdminOnly[str] = Field(description="起始月份 YYYY-MM (按认定登记日期)")
+    end: AdminOnly[str] = Field(description="截止月份 YYYY-MM (含)")
+    items: AdminOnly[list[AggregateRow]]
+    total: AdminOnly[int] = Field(description="items 条数")
+    overall: AdminOnly[AggregateRow] = Field(description="合计")
+
+    def visibility_subject(self) -> Subject:
+        return Subject(regions=(self.region,))
 
 
-class SeriesPoint(BaseModel):
-    period: str = Field(description="2023, 或半年度 2023H1")
-    year: int
-    value: Decimal | None = Field(description="元 (合同数指标为件数)")
-    contracts: int | None
-    source: str = Field(description="platform (平台登记) 或 reference (公开统计数据)")
-    source_note: str = ""
-    partial: bool = Field(description="非完整年度 (本年累计或半年度)")
-    break_before: bool = Field(description="与前一数据口径不同: 增长率不跨此处计算")
-    yoy_growth: Percent | None = Field(description="同比增长 % (仅连续且同口径的完整年度)")
-    reference_value: Decimal | None = Field(default=None, description="同年公开统计数据 (如有), 供对照")
+class SeriesPoint(Classified):
+    period: AdminOnly[str] = Field(description="2023, 或半年度 2023H1")
+    year: AdminOnly[int]
+    value: AdminOnly[Decimal | None] = Field(description="元 (合同数指标为件数)")
+    contracts: AdminOnly[int | None]
+    source: AdminOnly[str] = Field(description="platform (平台登记) 或 reference (公开统计数据)")
+    source_note: AdminOnly[str] = ""
+    partial: AdminOnly[bool] = Field(description="非完整年度 (本年累计或半年度)")
+    break_before: AdminOnly[bool] = Field(description="与前一数据口径不同: 增长率不跨此处计算")
+    yoy_growth: AdminOnly[Percent | None] = Field(description="同比增长 % (仅连续且同口径的完整年度)")
+    reference_value: AdminOnly[Decimal | None] = Field(default=None, description="同年公开统计数据 (如有), 供对照")
 
 
-class SeriesRead(BaseModel):
-    region: str
-    region_name: str
-    metric: Metric
-    metric_label: str
-    items: list[SeriesPoint]
-    total: int
+class SeriesRead(Classified):
+    region: AdminOnly[str]
+    region_name: AdminOnly[str]
+    metric: AdminOnly[Metric]
+    metric_label: AdminOnly[str]
+    items: AdminOnly[list[SeriesPoint]]
+    total: AdminOnly[int]
+
+    def visibility_subject(self) -> Subject:
+        return Subject(regions=(self.region,))
 
 
 class TargetCreate(BaseModel):
@@ -124,39 +133,42 @@ STATUS_LABELS = {
 }
 
 
-class TargetProgress(BaseModel):
-    actual: Decimal | None = Field(description="实际值: 目标年 (未到则本年累计) 的数值")
-    actual_year: int | None
-    actual_partial: bool = Field(description="实际值为本年累计 (非完整年度)")
-    actual_source: str | None
-    gap: Decimal | None = Field(description="目标值 − 实际值 (负数为超额)")
-    progress: Percent | None = Field(description="完成进度 %")
-    latest_full_year: int | None = Field(description="最近完整年度")
-    latest_full_year_value: Decimal | None
-    yoy_growth: Percent | None = Field(description="最近完整年度同比增长 % (不跨口径)")
-    required_cagr: Percent | None = Field(description="自最近完整年度至目标年所需年均增长 %")
-    projection: Decimal | None = Field(description="按近期增速预测的目标年数值")
-    status: TargetStatus
-    status_label: str
+class TargetProgress(Classified):
+    actual: AdminOnly[Decimal | None] = Field(description="实际值: 目标年 (未到则本年累计) 的数值")
+    actual_year: AdminOnly[int | None]
+    actual_partial: AdminOnly[bool] = Field(description="实际值为本年累计 (非完整年度)")
+    actual_source: AdminOnly[str | None]
+    gap: AdminOnly[Decimal | None] = Field(description="目标值 − 实际值 (负数为超额)")
+    progress: AdminOnly[Percent | None] = Field(description="完成进度 %")
+    latest_full_year: AdminOnly[int | None] = Field(description="最近完整年度")
+    latest_full_year_value: AdminOnly[Decimal | None]
+    yoy_growth: AdminOnly[Percent | None] = Field(description="最近完整年度同比增长 % (不跨口径)")
+    required_cagr: AdminOnly[Percent | None] = Field(description="自最近完整年度至目标年所需年均增长 %")
+    projection: AdminOnly[Decimal | None] = Field(description="按近期增速预测的目标年数值")
+    status: AdminOnly[TargetStatus]
+    status_label: AdminOnly[str]
 
 
-class TargetRead(BaseModel):
-    id: int
-    region: str
-    region_name: str
-    metric: Metric
-    metric_label: str
-    target_year: int
-    target_value: Decimal
-    annual_growth: Percent | None
-    source_note: str
-    updated_at: datetime
-    progress: TargetProgress
+class TargetRead(Classified):
+    id: AdminOnly[int]
+    region: AdminOnly[str]
+    region_name: AdminOnly[str]
+    metric: AdminOnly[Metric]
+    metric_label: AdminOnly[str]
+    target_year: AdminOnly[int]
+    target_value: AdminOnly[Decimal]
+    annual_growth: AdminOnly[Percent | None]
+    source_note: AdminOnly[str]
+    updated_at: AdminOnly[datetime]
+    progress: AdminOnly[TargetProgress]
+
+    def visibility_subject(self) -> Subject:
+        return Subject(regions=(self.region,))
 
 
-class TargetPage(BaseModel):
-    items: list[TargetRead]
-    total: int
+class TargetPage(Classified):
+    items: Public[list[TargetRead]]
+    total: Public[int]
 
 
 class PublicationCreate(BaseModel):
@@ -166,30 +178,32 @@ class PublicationCreate(BaseModel):
     quarter: int | None = Field(default=None, ge=1, le=4, description="不填为全年")
 
 
-class PublicationRead(BaseModel):
-    id: int
-    title: str
-    region: str
-    region_name: str
-    start: str
-    end: str
-    published_at: datetime
-    summary: dict[str, Any]
+class PublicationRead(Classified):
+    """A published summary: frozen figures, public by decision of the platform admin."""
+
+    id: Public[int]
+    title: Public[str]
+    region: Public[str]
+    region_name: Public[str]
+    start: Public[str]
+    end: Public[str]
+    published_at: Public[datetime]
+    summary: Public[dict[str, Any]]
 
 
-class PublicationPage(BaseModel):
-    items: list[PublicationRead]
-    total: int
+class PublicationPage(Classified):
+    items: Public[list[PublicationRead]]
+    total: Public[int]
 
 
-class RollupCheck(BaseModel):
-    consistent: bool
-    mismatches: list[dict[str, Any]]
-    total: int
+class RollupCheck(Classified):
+    consistent: AdminOnly[bool]
+    mismatches: AdminOnly[list[dict[str, Any]]]
+    total: AdminOnly[int]
 
 
-class RebuildRead(BaseModel):
-    facts: int
+class RebuildRead(Classified):
+    facts: AdminOnly[int]
 
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from core import visibility
 from core.errors import problem_responses
+from core.visibility import Subject, Viewer
 from market.deps import CurrentPrincipal, IdentityServiceDep, OptionalPrincipal, SettingsDep
 from market.identity import errors
 from market.identity.login import LoginServiceDep
@@ -67,6 +69,8 @@ async def me(principal: CurrentPrincipal) -> UserRead:
 )
 async def register(data: RegistrationCreate, identity: IdentityServiceDep) -> RegistrationRead:
     organization, admin = await identity.register(data)
+    # The caller is the person who just created this account: the reply is rendered for them.
+    visibility.set_viewer(Viewer(user_id=admin.id, organization_id=organization.id))
     return RegistrationRead(organization=OrganizationRead.model_validate(organization), admin=UserRead.model_validate(admin))
 
 
@@ -163,13 +167,13 @@ async def create_region_admin(data: RegionAdminCreate, principal: CurrentPrincip
 )
 async def create_api_key(data: ApiKeyCreate, principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyCreated:
     record, secret = await identity.create_api_key(principal, data.name)
-    return ApiKeyCreated(**ApiKeyRead.model_validate(record).model_dump(), key=secret)
+    return ApiKeyCreated(**ApiKeyRead.model_validate(record).model_dump(), key=secret).about(Subject(user=record.user_id))
 
 
 @router.get("/api-keys", response_model=ApiKeyPage, tags=["auth"], responses=problem_responses(*AUTH_ERRORS))
 async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyPage:
     keys = await identity.list_api_keys(principal)
-    return ApiKeyPage(items=[ApiKeyRead.model_validate(k) for k in keys], total=len(keys))
+    return ApiKeyPage(items=[ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in keys], total=len(keys))
 
 
 @router.delete(
@@ -180,4 +184,5 @@ async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDe
     responses=problem_responses(*AUTH_ERRORS, errors.ApiKeyNotFound),
 )
 async def revoke_api_key(key_id: int, principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyRead:
-    return ApiKeyRead.model_validate(await identity.revoke_api_key(principal, key_id))
+    record = await identity.revoke_api_key(principal, key_id)
+    return ApiKeyRead.model_validate(record).about(Subject(user=record.user_id))

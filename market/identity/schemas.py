@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.validators import USCC, Email, Password, PrefectureCode, RegionCode
+from core.visibility import Classified, Org, Public, Subject
 from market.identity.models import OrganizationKind, OrganizationStatus, Role
 
 
@@ -43,47 +44,59 @@ class RegionAdminCreate(AccountCreate):
     region_scope: PrefectureCode
 
 
-class OrganizationRead(BaseModel):
+class OrganizationRead(Classified):
+    """The directory entry: public register data (name, 统一社会信用代码, region); the import key is internal."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    external_id: str | None
-    kind: OrganizationKind
-    name: str
-    uscc: str | None
-    region: str
-    status: OrganizationStatus
-    created_at: datetime
-    verified_at: datetime | None
+    id: Public[int]
+    external_id: Org[str | None]
+    kind: Public[OrganizationKind]
+    name: Public[str]
+    uscc: Public[str | None]
+    region: Public[str]
+    status: Public[OrganizationStatus]
+    created_at: Public[datetime]
+    verified_at: Public[datetime | None]
+
+    def visibility_subject(self) -> Subject:
+        return Subject(owner=self.id, regions=(self.region,))
 
 
-class UserRead(BaseModel):
+class UserRead(Classified):
+    """A person's account: only its organization, the person and the platform admin see who it is."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    email: str
-    full_name: str
-    role: Role
-    organization_id: int | None
-    region_scope: str | None
-    is_active: bool
-    created_at: datetime
+    id: Public[int]
+    email: Org[str]
+    full_name: Org[str]
+    role: Org[Role]
+    organization_id: Public[int | None]
+    region_scope: Org[str | None]
+    is_active: Org[bool]
+    created_at: Org[datetime]
+
+    def visibility_subject(self) -> Subject:
+        return Subject(owner=self.organization_id, user=self.id)
 
 
-class RegistrationRead(BaseModel):
-    organization: OrganizationRead
-    admin: UserRead
+class RegistrationRead(Classified):
+    organization: Public[OrganizationRead]
+    admin: Public[UserRead]
 
 
-class OrganizationPage(BaseModel):
-    items: list[OrganizationRead]
-    total: int
+class OrganizationPage(Classified):
+    items: Public[list[OrganizationRead]]
+    total: Public[int]
 
 
-class Token(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
+class Token(Classified):
+    """Answered only to whoever just proved the password."""
+
+    access_token: Public[str]
+    token_type: Public[str] = "bearer"
+    expires_in: Public[int]
 
 
 class ApiKeyCreate(BaseModel):
@@ -92,21 +105,23 @@ class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
-class ApiKeyRead(BaseModel):
+class ApiKeyRead(Classified):
+    """An organization's key (its subject is named by the endpoint: the caller's own organization)."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    id: Public[int]
+    name: Org[str]
+    prefix: Org[str]
+    created_at: Org[datetime]
+    last_used_at: Org[datetime | None]
+    revoked_at: Org[datetime | None]
 
 
 class ApiKeyCreated(ApiKeyRead):
-    key: str = Field(description="完整密钥, 只显示这一次")
+    key: Org[str] = Field(description="完整密钥, 只显示这一次")
 
 
-class ApiKeyPage(BaseModel):
-    items: list[ApiKeyRead]
-    total: int
+class ApiKeyPage(Classified):
+    items: Public[list[ApiKeyRead]]
+    total: Public[int]

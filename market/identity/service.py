@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import reference, security
 from core.settings import Settings
 from core.types import utcnow
+from core.visibility import Viewer
 from market.identity import errors
 from market.identity.models import ApiKey, Organization, OrganizationKind, OrganizationStatus, Role, User
 from market.identity.repository import IdentityRepository
@@ -38,6 +39,16 @@ class Principal:
     @property
     def region_scope(self) -> str | None:
         return self.user.region_scope if self.user.role == Role.region_admin else None
+
+    @property
+    def viewer(self) -> Viewer:
+        """This caller as the response layer's field classification sees it."""
+        return Viewer(
+            user_id=self.user.id,
+            organization_id=self.organization.id if self.organization is not None else None,
+            platform_admin=self.is_platform_admin,
+            region_scope=self.region_scope,
+        )
 
     def governs_region(self, region_code: str) -> bool:
         """Platform admins govern everything; region admins their 盟市."""
