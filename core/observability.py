@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.problems import internal_error_response
@@ -48,6 +48,30 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.search_index = SearchIndexMetrics(self.registry)
+
+
+class SearchIndexMetrics:
+    """How the search index keeps up with the database: writes by outcome, and the last
+    consistency check's differences (published ids against indexed ids) and repairs."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.index_writes = Counter(
+            "techmarket_search_index_writes_total", "Listing changes written to the search engine, by outcome",
+            ["kind", "outcome"], registry=registry,
+        )
+        self.drift = Gauge(
+            "techmarket_search_index_drift", "Differences found by the last consistency check "
+            "(missing: published but not indexed; extra: indexed but not published)", ["kind", "side"], registry=registry,
+        )
+        self.repairs = Counter(
+            "techmarket_search_index_repairs_total", "Documents the consistency check wrote or deleted",
+            ["kind", "action"], registry=registry,
+        )
+        self.checked = Gauge(
+            "techmarket_search_index_checked_timestamp_seconds", "When the last consistency check finished",
+            ["kind"], registry=registry,
         )
 
 

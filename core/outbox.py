@@ -69,6 +69,24 @@ async def claim_due(session: AsyncSession, topics: list[str], limit: int = 100) 
     return list((await session.execute(statement)).scalars())
 
 
+async def by_ids(session: AsyncSession, event_ids: list[int]) -> list[OutboxEvent]:
+    if not event_ids:
+        return []
+    statement = select(OutboxEvent).where(OutboxEvent.id.in_(event_ids))  # type: ignore[union-attr]
+    return list((await session.execute(statement)).scalars())
+
+
+async def pending_keys(session: AsyncSession, topic: str, *, prefix: str = "") -> set[str]:
+    """Keys of a topic with an event not yet processed (their change is still on its way)."""
+    statement = (
+        select(OutboxEvent.key)
+        .where(OutboxEvent.topic == topic, OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
+        .where(OutboxEvent.key.startswith(prefix))  # type: ignore[attr-defined]
+        .distinct()
+    )
+    return set((await session.execute(statement)).scalars())
+
+
 async def mark_processed(session: AsyncSession, event_ids: list[int]) -> None:
     if event_ids:
         await session.execute(
@@ -80,6 +98,14 @@ def schedule_retry(event: OutboxEvent, error: str) -> None:
     event.attempts += 1
     event.last_error = error[:2000]
     event.available_at = utcnow() + min(MAX_BACKOFF, timedelta(seconds=2**event.attempts))
+
+
+def release(event: OutboxEvent, error: str) -> None:
+    """Give a leased event back, due at once, counting the attempt: the failure was not the event's
+    (a dependency out of reach), so the caller decides when to try again, not a backoff."""
+    event.attempts += 1
+    event.last_error = error[:2000]
+    event.available_at = utcnow()
 
 
 def lease(events: list[OutboxEvent], seconds: float) -> None:

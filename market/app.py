@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             gc.collect()
             gc.freeze()
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop)) if settings.runs_worker_in_process else None
+        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop, metrics=metrics.search_index)) if settings.runs_worker_in_process else None
         log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)
         try:
             yield

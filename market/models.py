@@ -26,9 +26,10 @@ from core.outbox import OutboxEvent
 from market.identity.models import ApiKey, LoginThrottle, Organization, User
 from market.listings.models import Achievement, Demand
 from search.alerts.models import Notification, Subscription, WebhookEndpoint
+from search.consistency import SearchIndexCheck
 from search.term_counts import SearchTermCount
 
 __all__ = [
     "Achievement", "ApiKey", "AuditEntry", "Demand", "LoginThrottle", "Notification", "Organization", "OutboxEvent",
-    "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "metadata",
+    "SearchIndexCheck", "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "metadata",
 ]

@@ -14,19 +14,27 @@ import httpx
 import structlog
 
 from core.db import Database
+from core.observability import SearchIndexMetrics
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.engine import SearchEngine
-from search.indexing import relay_once
+from search.consistency import check_when_due
+from search.indexing import SearchRelay
 
 log = structlog.get_logger("techmarket.worker")
 
 
-def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient) -> list[tuple[str, Callable[[], Awaitable[int]]]]:
-    return [
-        ("search_relay", lambda: relay_once(database, engine)),
+def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient, *,
+          metrics: SearchIndexMetrics | None = None, periodic: bool = False) -> list[tuple[str, Callable[[], Awaitable[int]]]]:
+    """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
+    relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
+    named: list[tuple[str, Callable[[], Awaitable[int]]]] = [
+        ("search_relay", relay.step),
         ("alert_scoring", lambda: evaluate_once(database)),
         ("webhook_delivery", lambda: deliver_once(database, http)),
     ]
+    if periodic:
+        named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
+    return named
 
 
 async def run_once(database: Database, engine: SearchEngine, http: httpx.AsyncClient) -> int:
@@ -49,13 +57,15 @@ async def run_forever(
     *,
     idle_seconds: float = 0.5,
     heartbeat: Path | None = None,
+    metrics: SearchIndexMetrics | None = None,
 ) -> None:
     """Loop until ``stop``; ``heartbeat`` (a file) is touched every round, for a container health check."""
+    named_steps = steps(database, engine, http, metrics=metrics, periodic=True)
     while not stop.is_set():
         if heartbeat is not None:
             heartbeat.touch()
         handled = 0
-        for name, step in steps(database, engine, http):
+        for name, step in named_steps:
             try:
                 handled += await step()
             except Exception:  # a failing dependency must not kill the loop; its events stay pending

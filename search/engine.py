@@ -122,7 +122,8 @@ class SearchEngine(Protocol):
         """Create indexes/tables and settings if missing (idempotent)."""
 
     async def upsert(self, kind: Kind, docs: Sequence[SearchDocument]) -> None:
-        """Add or replace documents by id (idempotent)."""
+        """Add or replace documents by id (idempotent); returns once they are applied. Raises
+        ``SearchRejected`` when the engine refused them, ``SearchUnavailable`` when it is out of reach."""
 
     async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
         """Remove documents by id; unknown ids are ignored."""
@@ -137,6 +138,9 @@ class SearchEngine(Protocol):
         """Prepare what these queries will need (term counts), so their first run need not."""
 
     async def count(self, kind: Kind) -> int: ...
+
+    async def ids(self, kind: Kind) -> set[int]:
+        """Every document id in the live index."""
 
     async def health(self) -> bool:
         """True when the engine answers; never raises."""

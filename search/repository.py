@@ -41,6 +41,10 @@ class SearchRepository:
                 yield row
             last_id = rows[-1][0].id or last_id
 
+    async def published_ids(self, model: type[Achievement] | type[Demand]) -> set[int]:
+        statement = select(model.id).where(model.status == ListingStatus.published)
+        return {int(i) for i in (await self.session.execute(statement)).scalars()}
+
     async def count_published(self, model: type[Achievement] | type[Demand]) -> int:
         statement = select(func.count()).select_from(model).where(model.status == ListingStatus.published)
         return int((await self.session.execute(statement)).scalar_one())

@@ -7,6 +7,11 @@ counted in the last day instead of asking the engine again, and the relay counts
 listing's matching terms ahead of its first match (``search.matching.service.warm_match_counts``).
 Only counts without filters are shared. The table is a cache: losing it, or failing to read or
 write it, costs a count round trip, never a search.
+
+PostgreSQL only. A search runs inside its request's unit of work, and on SQLite every transaction
+takes the one write lock (``BEGIN IMMEDIATE``): a second transaction opened from within the search
+would wait out the busy timeout on its own request's lock, and hold every other request behind it.
+The embedded profile is one process, so its per-process counts lose nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ _READ = select(_TABLE.c.term, _TABLE.c.documents).where(
 
 class TermCounts:
     def __init__(self, database: Database, *, ttl_seconds: float = 86_400.0) -> None:
+        if database.dialect != "postgresql":
+            raise ValueError("shared term counts need PostgreSQL: on SQLite a search's own transaction holds the write lock")
         self.database = database
         self.ttl = timedelta(seconds=ttl_seconds)
 

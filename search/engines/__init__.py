@@ -9,7 +9,8 @@ from search.engine import SearchEngine
 
 def build_engine(settings: Settings, database: Database | None = None) -> SearchEngine:
     """Meilisearch when ``search_url`` is set, else the embedded SQLite FTS5 engine under data_dir.
-    With ``database``, Meilisearch shares its term counts with every process through it."""
+    With a PostgreSQL ``database``, Meilisearch shares its term counts with every process through
+    it; on SQLite it keeps them per process (see ``search.term_counts``)."""
     if settings.search_url:
         from search.engines.meilisearch import MeilisearchEngine
         from search.term_counts import TermCounts
@@ -19,7 +20,7 @@ def build_engine(settings: Settings, database: Database | None = None) -> Search
             api_key=settings.search_key,
             index_prefix=settings.search_index_prefix,
             timeout_seconds=settings.search_timeout_seconds,
-            term_counts=TermCounts(database) if database is not None else None,
+            term_counts=TermCounts(database) if database is not None and database.dialect == "postgresql" else None,
         )
     from search.engines.embedded import EmbeddedEngine
 

@@ -326,6 +326,13 @@ class EmbeddedEngine:
         rows = await self._guard(lambda: read.execute_fetchall(f"SELECT count(*) FROM {docs}"))
         return int(list(rows)[0][0])
 
+    async def ids(self, kind: Kind) -> set[int]:
+        """Every document id in the live index (the consistency check compares them with the database)."""
+        _, read = await self._guard(self._connect)
+        docs, _, _ = _tables(kind)
+        rows = await self._guard(lambda: read.execute_fetchall(f"SELECT id FROM {docs}"), self.timeout * 4)
+        return {int(row[0]) for row in rows}
+
     async def _variants(self, read: aiosqlite.Connection, kind: Kind, word: str, budget: int) -> list[str]:
         """Indexed words within ``budget`` typos of ``word`` (same first letter, as Meilisearch)."""
         if not budget:

@@ -48,7 +48,7 @@ from search.engine import (
     region_filters,
     to_hits,
 )
-from search.errors import SearchUnavailable
+from search.errors import SearchRejected, SearchUnavailable
 from search.rank import idf
 from search.term_counts import TermCounts
 from search.text import QueryPlan, Term, analyze_query
@@ -152,7 +152,7 @@ class MeilisearchEngine:
         api_key: str | None = None,
         index_prefix: str = "techmarket",
         timeout_seconds: float = 3.0,
-        wait_for_tasks: bool = False,
+        wait_for_tasks: bool = True,
         frequencies_ttl_seconds: float = 300.0,
         term_counts: TermCounts | None = None,
     ) -> None:
@@ -161,7 +161,8 @@ class MeilisearchEngine:
         self.url = url.rstrip("/")
         self.prefix = index_prefix
         self.timeout = timeout_seconds
-        self.wait_for_tasks = wait_for_tasks  # tests read their writes; the relay does not need to wait
+        # a write returns once its tasks succeeded, so the relay never marks done what the engine refused
+        self.wait_for_tasks = wait_for_tasks
         # uncompressed: on a local network gzip costs both sides CPU and saves nothing worth it
         self._headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
@@ -223,6 +224,31 @@ class MeilisearchEngine:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
 
+    async def _settle(self, tasks: Sequence[dict[str, Any]], timeout: float = 30.0) -> None:
+        """Wait for several tasks with one ``GET /tasks?uids=`` per poll; any that failed raises
+        ``SearchRejected`` with its error code (the engine refused the write after accepting it)."""
+        uids = [int(task["taskUid"]) for task in tasks]
+        if not uids:
+            return
+        deadline = asyncio.get_running_loop().time() + timeout
+        delay = 0.01
+        while True:
+            listed = await self._call("GET", f"/tasks?uids={','.join(map(str, uids))}&limit={len(uids)}")
+            states = {int(state["uid"]): state for state in listed.get("results", [])}
+            if all(states.get(uid, {}).get("status") in ("succeeded", "failed", "canceled") for uid in uids):
+                break
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("search_task_timeout", engine=self.name, tasks=uids)
+                raise SearchUnavailable()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        failed = [states[uid] for uid in uids if states[uid].get("status") != "succeeded"]
+        if failed:
+            error = failed[0].get("error") or {}
+            reason = f"{error.get('code') or failed[0].get('status')}: {str(error.get('message', ''))[:300]}"
+            log.error("search_task_failed", engine=self.name, tasks=[state["uid"] for state in failed], reason=reason)
+            raise SearchRejected(reason)
+
     async def _enqueue(self, method: str, path: str, json: Any, *, wait: bool | None = None) -> None:
         task = await self._call(method, path, json=json, timeout=max(self.timeout, 10.0))
         if wait if wait is not None else self.wait_for_tasks:
@@ -274,16 +300,34 @@ class MeilisearchEngine:
         payload = await asyncio.to_thread(lambda: [self._document(doc) for doc in docs])
         suffixes = ["", "__build"] if kind in self._building else [""]
         self._building.get(kind, set()).update(doc.id for doc in docs)
-        for suffix in suffixes:
-            await self._enqueue("PUT", f"/indexes/{self.uid(kind, suffix)}/documents?primaryKey=id", payload)
+        await self._write([("PUT", f"/indexes/{self.uid(kind, suffix)}/documents?primaryKey=id", payload) for suffix in suffixes])
 
     async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
         if not ids:
             return
         suffixes = ["", "__build"] if kind in self._building else [""]
         self._building.get(kind, set()).update(ids)
-        for suffix in suffixes:
-            await self._enqueue("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids))
+        await self._write([("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids)) for suffix in suffixes])
+
+    async def _write(self, requests: Sequence[tuple[str, str, Any]]) -> None:
+        """Send every request, then (unless told not to wait) wait for all their tasks at once."""
+        tasks = [await self._call(method, path, json=body, timeout=max(self.timeout, 10.0)) for method, path, body in requests]
+        if self.wait_for_tasks:
+            await self._settle(tasks)
+
+    async def ids(self, kind: Kind) -> set[int]:
+        """Every document id in the live index (the consistency check compares them with the database)."""
+        found: set[int] = set()
+        page, offset = 10_000, 0
+        while True:
+            reply = await self._call("POST", f"/indexes/{self.uid(kind)}/documents/fetch",
+                                     json={"fields": ["id"], "limit": page, "offset": offset},
+                                     timeout=max(self.timeout, 10.0), allow=("index_not_found",))
+            batch = [int(item["id"]) for item in reply.get("results", [])]
+            found.update(batch)
+            offset += len(batch)
+            if len(batch) < page:
+                return found
 
     async def rebuild(
         self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 2500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -10,7 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from core.db import Database, create_engine
+from core.settings import Settings
 from search.documents import SearchDocument
 from search.engine import SearchEngine, SearchQuery
 from search.engines import build_engine
@@ -57,18 +61,46 @@ DOCS = [
 DEMAND = doc(7, "寻求稀土抛光粉回收技术", "企业每年产生废抛光粉, 希望回收稀土。", kind="demand", owner_kind="enterprise")
 
 
-@pytest.fixture(params=["embedded", "meilisearch"])
-async def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchEngine]:
-    """Ready, with nothing indexed yet (a new deployment)."""
+@pytest.fixture(params=["embedded", "meilisearch", "meilisearch+sqlite"])
+def engine_kind(request: pytest.FixtureRequest) -> tuple[str, MeiliServer | None, str | None]:
+    """(kind, Meilisearch server, migrated SQLite template), fetched here: those fixtures are synchronous."""
     if request.param == "embedded":
+        return "embedded", None, None
+    server: MeiliServer = request.getfixturevalue("meili_server")
+    if request.param == "meilisearch":
+        return "meilisearch", server, None
+    return "meilisearch+sqlite", server, request.getfixturevalue("migrated_urls")["sqlite"]
+
+
+@pytest.fixture
+async def fresh_engine(engine_kind: tuple[str, MeiliServer | None, str | None], tmp_path: Path) -> AsyncIterator[SearchEngine]:
+    """Ready, with nothing indexed yet (a new deployment). "meilisearch+sqlite" is built as the
+    service builds it for the embedded SQLite file against a hosted Meilisearch."""
+    kind, server, template = engine_kind
+    database: Database | None = None
+    if kind == "embedded":
         engine: SearchEngine = EmbeddedEngine(tmp_path / "search.db")
-    else:
-        server: MeiliServer = request.getfixturevalue("meili_server")
+    elif kind == "meilisearch":
+        assert server is not None
         engine = MeilisearchEngine(server.url, api_key=server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}",
                                    wait_for_tasks=True)
+    else:
+        assert server is not None and template is not None
+        database = sqlite_database(template, tmp_path)
+        engine = build_engine(Settings(search_url=server.url, search_key=server.master_key,
+                                       search_index_prefix=f"t{uuid.uuid4().hex[:12]}"), database)
+    engine.database = database  # type: ignore[attr-defined]  # the searches below run inside its transactions
     await engine.ensure_ready()
     yield engine
     await engine.aclose()
+    if database is not None:
+        await database.dispose()
+
+
+def sqlite_database(template_url: str, directory: Path) -> Database:
+    copy = directory / "techmarket.db"
+    shutil.copyfile(template_url.removeprefix("sqlite+aiosqlite:///"), copy)
+    return Database(create_engine(f"sqlite+aiosqlite:///{copy}"))
 
 
 @pytest.fixture
@@ -287,9 +319,29 @@ async def test_writes_during_rebuild_are_kept(engine: SearchEngine) -> None:
     assert sorted(await ids(engine, "")) == [2, 3]
 
 
-async def test_engine_down_is_unavailable_within_bounds(tmp_path: Path) -> None:
-    from core.settings import Settings
+async def test_ids_are_every_indexed_document(engine: SearchEngine) -> None:
+    assert await engine.ids("achievement") == {d.id for d in DOCS}
+    await engine.delete("achievement", [2])
+    assert await engine.ids("achievement") == {d.id for d in DOCS} - {2}
+    assert await engine.ids("demand") == {DEMAND.id}
 
+
+async def test_a_search_inside_a_request_transaction_never_waits_on_the_database(engine: SearchEngine) -> None:
+    """A search runs inside its request's unit of work; on SQLite that transaction holds the one
+    write lock, so an engine that opened a transaction of its own (to share term counts) would wait
+    out the busy timeout on its own request, and every other request behind it."""
+    database: Database | None = engine.database  # type: ignore[attr-defined]
+    if database is None:
+        pytest.skip("an engine without the service's database")
+    async with database.unit_of_work() as session:
+        await session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE on SQLite: the write lock is held
+        started = time.monotonic()
+        result = await asyncio.wait_for(engine.search("achievement", SearchQuery(text="稀土 回收 电机")), timeout=30)
+        assert time.monotonic() - started < 2.0  # the busy timeout is 5 s
+    assert result.hits and result.hits[0].id == 1
+
+
+async def test_engine_down_is_unavailable_within_bounds(tmp_path: Path) -> None:
     with socket_closed() as port:
         meili = build_engine(Settings(search_url=f"http://127.0.0.1:{port}", search_key="k", search_timeout_seconds=1))
         blocker = tmp_path / "file"

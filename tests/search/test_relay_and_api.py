@@ -9,12 +9,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from sqlalchemy import select
+
 from core.db import Database
+from core.outbox import OutboxEvent
 from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
 from search.engine import SearchQuery
 from search.engines import build_engine
-from search.indexing import relay_once, reindex
+from search.indexing import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, relay_once, reindex
 from tests.fixtures.app import login
 from tests.market.test_listings import INSTITUTE, achievement
 
@@ -63,18 +66,39 @@ async def test_writes_succeed_while_engine_is_down_and_index_catches_up(
         closed_port = sock.getsockname()[1]
     down = build_engine(settings.model_copy(update={"search_url": f"http://127.0.0.1:{closed_port}", "search_key": "k", "search_timeout_seconds": 0.5}))
     item = await publish(client)  # the write does not touch the engine
-    assert await relay_once(database, down) == 0  # failed: scheduled for retry, not lost
+    relay = SearchRelay(database, down)
+    assert await relay.step() == 0  # failed: kept, not lost
+    event = await search_event(database, item["id"])
+    assert (event.processed_at, event.attempts, event.last_error) == (None, 1, ENGINE_DOWN)
+    calls = 0
+    health = down.health
+
+    async def counted_health() -> bool:
+        nonlocal calls
+        calls += 1
+        return await health()
+
+    down.health = counted_health  # type: ignore[method-assign]
+    assert [await relay.step() for _ in range(5)] == [0] * 5  # while down: no write attempt, at most one probe
+    assert calls <= 1 and (await search_event(database, item["id"])).attempts == 1
     await down.aclose()
 
     embedded = build_engine(settings)
     await embedded.ensure_ready()
     try:
-        assert await relay_once(database, embedded) == 0  # backing off: not due yet
-        await asyncio.sleep(2.1)  # first retry after 2 s
-        assert await relay_once(database, embedded) == 1
+        relay.engine = embedded  # the engine is back: its health check passes at the next probe
+        await asyncio.sleep(PROBE_SECONDS)
+        assert await relay.step() >= 1  # at once, no backoff waited out
         assert item["id"] in [hit.id for hit in (await embedded.search("achievement", SearchQuery(text="钕铁硼"))).hits]
     finally:
         await embedded.aclose()
+
+
+async def search_event(database: Database, listing_id: int) -> OutboxEvent:
+    async with database.sessionmaker() as session:
+        statement = (select(OutboxEvent).where(OutboxEvent.key == f"achievement:{listing_id}")
+                     .order_by(OutboxEvent.id))  # type: ignore[arg-type]  # the head: the one claimed first
+        return (await session.execute(statement)).scalars().first()  # type: ignore[return-value]
 
 
 async def test_reindex_rebuilds_from_the_database(app: FastAPI, client: httpx.AsyncClient, database: Database) -> None:

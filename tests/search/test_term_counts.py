@@ -1,5 +1,6 @@
 """Term counts shared through the database: a fresh process does not count again what another one
-counted, and publishing a listing counts ahead what its matches will need."""
+counted, and publishing a listing counts ahead what its matches will need. PostgreSQL only: on
+SQLite a search's own request transaction holds the write lock, so counts stay per process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from core.db import Database
+from core.settings import Settings
+from search.engines import build_engine
 from search.engine import SearchQuery
 from search.engines.meilisearch import MeilisearchEngine
 from search.indexing import relay_once
@@ -59,6 +62,7 @@ def count_requests(engine: MeilisearchEngine) -> list[list[str]]:
     return sent
 
 
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
 async def test_a_fresh_process_uses_the_counts_another_one_made(engines: Any) -> None:
     first = engines()
     await first.ensure_ready()
@@ -82,6 +86,7 @@ async def test_a_fresh_process_uses_the_counts_another_one_made(engines: Any) ->
     assert len(sent_filtered) == 1
 
 
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
 async def test_publishing_counts_ahead_what_its_matches_will_need(
     app: FastAPI, client: httpx.AsyncClient, database: Database, engines: Any
 ) -> None:
@@ -102,3 +107,15 @@ async def test_publishing_counts_ahead_what_its_matches_will_need(
         await fresh.search("demand", search)
     assert sent == []  # its first match did not wait for a count
 
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
+async def test_on_sqlite_counts_stay_per_process(database: Database, meili_server: MeiliServer) -> None:
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        TermCounts(database)
+    settings = Settings(search_url=meili_server.url, search_key=meili_server.master_key, search_index_prefix="tcsqlite")
+    engine = build_engine(settings, database)
+    try:
+        assert engine.warms_term_counts is False  # nothing shared, nothing counted ahead
+    finally:
+        await engine.aclose()
