@@ -115,8 +115,8 @@ class LoginService:
             Bucket(account_key(email), self.settings.login_account_failures, "account"),
         )
         async with self.database.unit_of_work() as session:
-            refused = await self._spend(session, buckets, email)
-            user = None if refused else await IdentityRepository(session).user_by_email(email)
+            user = await IdentityRepository(session).user_by_email(email)  # before the buckets' row locks are taken
+            refused = await self._spend(session, buckets, email, user)
         if refused is not None:
             raise refused
         correct = await security.verify_password(user.password_hash if user else None, password)
@@ -136,24 +136,26 @@ class LoginService:
     def _interval(self, bucket: Bucket) -> float:
         return self.settings.login_window_seconds / bucket.limit
 
-    async def _spend(self, session: AsyncSession, buckets: tuple[Bucket, ...], email: str) -> errors.LoginThrottled | None:
+    async def _spend(
+        self, session: AsyncSession, buckets: tuple[Bucket, ...], email: str, user: User | None
+    ) -> errors.LoginThrottled | None:
         """One attempt from every bucket, or from none: the refusal (audited if it starts a run) otherwise."""
         throttle = LoginThrottleRepository(session)
         now = time.time()
         window = float(self.settings.login_window_seconds)
-        spent: list[Bucket] = []
-        for bucket in buckets:  # always in this order: concurrent logins lock the rows in the same order
-            if await throttle.take(bucket.key, now=now, interval=self._interval(bucket), window=window):
-                spent.append(bucket)
+        spent = await throttle.take({bucket.key: self._interval(bucket) for bucket in buckets}, now=now, window=window)
+        for bucket in buckets:
+            if bucket.key in spent:
                 continue
-            for earlier in spent:
-                await throttle.give_back(earlier.key, self._interval(earlier))
+            for other in buckets:
+                if other.key in spent:
+                    await throttle.give_back(other.key, self._interval(other))
             busy_until, refusals = await throttle.refuse(bucket.key)
             retry_after = max(1, math.ceil(busy_until + self._interval(bucket) - window - now))
             if refusals == 1:
-                user: User | None = await IdentityRepository(session).user_by_email(email)
                 await audit.record(
-                    session, "login", (user.id or 0) if user else 0, "throttled", actor_user_id=None, reason=bucket.scope,
+                    session, "login", (user.id or 0) if user and bucket.scope == "account" else 0, "throttled",
+                    actor_user_id=None, reason=bucket.scope,
                     changes={"email": email[:MAX_EMAIL_LENGTH], "address": self.client, "via": self.via,
                              "limit": bucket.limit, "window_seconds": self.settings.login_window_seconds,
                              "retry_after": retry_after},

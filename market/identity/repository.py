@@ -75,21 +75,24 @@ class LoginThrottleRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def take(self, key: str, *, now: float, interval: float, window: float) -> bool:
-        """Spends one attempt of ``key``'s bucket if that leaves it within the window; False if refused.
+    async def take(self, intervals: dict[str, float], *, now: float, window: float) -> set[str]:
+        """Spends one attempt from each key's bucket that can afford it; the keys spent from.
 
-        An upsert whose update only applies under its WHERE: concurrent attempts on one key queue on
-        its row (PostgreSQL) or the write lock (SQLite), so no two can spend the last attempt.
+        One upsert for all keys (a key's interval travels as its inserted ``busy_until - now``), whose
+        update only applies under its WHERE: concurrent attempts on a key queue on its row
+        (PostgreSQL, rows locked in the order given) or on the write lock (SQLite), so no two can
+        spend the last attempt, and the hot row is held for one statement and the commit.
         """
         insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(_THROTTLE).values(
+            [{"key": key, "busy_until": now + interval, "refused": 0} for key, interval in intervals.items()]
+        )
         start = case((_THROTTLE.c.busy_until > now, _THROTTLE.c.busy_until), else_=now)
-        statement = insert(_THROTTLE).values(key=key, busy_until=now + interval, refused=0)
+        then = start + (statement.excluded.busy_until - now)
         statement = statement.on_conflict_do_update(
-            index_elements=[_THROTTLE.c.key],
-            set_={"busy_until": start + interval, "refused": 0},
-            where=start + interval <= now + window,
-        ).returning(_THROTTLE.c.busy_until)
-        return (await self.session.execute(statement)).first() is not None
+            index_elements=[_THROTTLE.c.key], set_={"busy_until": then, "refused": 0}, where=then <= now + window
+        ).returning(_THROTTLE.c.key)
+        return set((await self.session.execute(statement)).scalars())
 
     async def refuse(self, key: str) -> tuple[float, int]:
         """Counts a refused attempt: (busy_until, refusals since the last allowed attempt)."""
