@@ -425,8 +425,11 @@ SERVER_GROUPS: dict[str, int] = {}  # base URL of a running `techmarket serve` â
 
 
 @contextmanager
-def api_server(database_url: str, search_url: str, search_key: str, *, workers: int = 1) -> Iterator[str]:
-    """``techmarket serve`` on the server profile (ENV=production); yields its base URL, stops it after."""
+def api_server(database_url: str, search_url: str, search_key: str, *, workers: int = 1,
+               settings: dict[str, str] | None = None) -> Iterator[str]:
+    """``techmarket serve`` on the server profile (ENV=production); yields its base URL, stops it after.
+
+    ``settings``: more ``TECHMARKET_*`` variables for the server (e.g. a login throttle's limits)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TECHMARKET_")}
     env.update(
@@ -441,6 +444,7 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
         TECHMARKET_DATA_DIR=tempfile.mkdtemp(prefix="techmarket-bench-data-"),
         TECHMARKET_LOG_LEVEL="WARNING",
     )
+    env.update(settings or {})
     binary = Path(sys.executable).with_name("techmarket")
     command = [str(binary)] if binary.exists() else [sys.executable, "-m", "market.cli"]
     log = tempfile.NamedTemporaryFile(prefix="techmarket-bench-serve-", suffix=".log", delete=False)
@@ -541,13 +545,14 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes | None = None,
+                      content_type: str = "application/json") -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}"
         if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
         self.writer.write(head.encode("latin-1") + b"\r\n" + (body or b""))
         status_line = await self.reader.readline()
         if not status_line:
