@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         default="", description="comma-separated proxy addresses/networks whose X-Forwarded-For names the client"
     )
+    webhook_allow_insecure: bool = Field(
+        default=False,
+        description="development and tests only: webhooks may use http, any port, loopback and private addresses",
+    )
+    webhook_allowed_ports: list[int] = Field(default_factory=lambda: [443], description="https ports webhooks may use")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -58,6 +64,8 @@ class Settings(BaseSettings):
                 )
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
+        if self.env == "production" and self.webhook_allow_insecure:
+            raise ValueError("TECHMARKET_WEBHOOK_ALLOW_INSECURE is for development and tests; it cannot be set in production")
         self.trusted_proxy_networks  # noqa: B018  (a bad network refuses to start, not the first request)
         if self.database_url and not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(

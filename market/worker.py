@@ -1,7 +1,9 @@
-"""The background loop: search relay, alert scoring and webhook delivery, until told to stop.
+"""The background loops: search relay and alert scoring in one, webhook delivery in another.
 
-Every step claims its own outbox events, so several of these loops (processes) can run at once on
-PostgreSQL; the embedded profile runs one inside the API process.
+Every step claims its own outbox events, so several of these workers (processes) can run at once on
+PostgreSQL; the embedded profile runs one inside the API process. Webhook delivery waits on other
+organizations' servers, so it has a loop of its own: a slow or silent receiver never delays the
+search relay.
 """
 
 from __future__ import annotations
@@ -14,39 +16,44 @@ import httpx
 import structlog
 
 from core.db import Database
-from core.observability import SearchIndexMetrics
+from core.egress import EgressClient, EgressPolicy
+from core.settings import get_settings
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.engine import SearchEngine
-from search.consistency import check_when_due
-from search.indexing import SearchRelay
+from search.indexing import relay_once
 
 log = structlog.get_logger("techmarket.worker")
+Steps = list[tuple[str, Callable[[], Awaitable[int]]]]
 
 
-def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient, *,
-          metrics: SearchIndexMetrics | None = None, periodic: bool = False) -> list[tuple[str, Callable[[], Awaitable[int]]]]:
-    """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
-    relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
-    named: list[tuple[str, Callable[[], Awaitable[int]]]] = [
-        ("search_relay", relay.step),
+def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient) -> Steps:
+    return [
+        ("search_relay", lambda: relay_once(database, engine)),
         ("alert_scoring", lambda: evaluate_once(database)),
-        ("webhook_delivery", lambda: deliver_once(database, http)),
     ]
-    if periodic:
-        named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
-    return named
 
 
-async def run_once(database: Database, engine: SearchEngine, http: httpx.AsyncClient) -> int:
+def delivery_steps(database: Database, egress: EgressClient) -> Steps:
+    return [("webhook_delivery", lambda: deliver_once(database, egress))]
+
+
+def _egress(policy: EgressPolicy | None) -> EgressClient:
+    return EgressClient(policy or EgressPolicy.from_settings(get_settings()))
+
+
+async def run_once(
+    database: Database, engine: SearchEngine, http: httpx.AsyncClient, *, egress_policy: EgressPolicy | None = None
+) -> int:
     """Run every step until nothing is due (used by `techmarket worker --once` and tests)."""
     total = 0
-    while True:
-        handled = 0
-        for _, step in steps(database, engine, http):
-            handled += await step()
-        if handled == 0:
-            return total
-        total += handled
+    async with _egress(egress_policy) as egress:
+        while True:
+            handled = 0
+            for _, step in steps(database, engine, http) + delivery_steps(database, egress):
+                handled += await step()
+            if handled == 0:
+                return total
+            total += handled
 
 
 async def run_forever(
@@ -55,12 +62,18 @@ async def run_forever(
     http: httpx.AsyncClient,
     stop: asyncio.Event,
     *,
+    egress_policy: EgressPolicy | None = None,
     idle_seconds: float = 0.5,
     heartbeat: Path | None = None,
-    metrics: SearchIndexMetrics | None = None,
 ) -> None:
-    """Loop until ``stop``; ``heartbeat`` (a file) is touched every round, for a container health check."""
-    named_steps = steps(database, engine, http, metrics=metrics, periodic=True)
+    """Loop until ``stop``; ``heartbeat`` (a file) is touched every round of the main loop, for a
+    container health check. ``egress_policy`` defaults to the environment's settings."""
+    async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
+        loops.create_task(_loop(steps(database, engine, http), stop, idle_seconds, heartbeat))
+        loops.create_task(_loop(delivery_steps(database, egress), stop, idle_seconds, None))
+
+
+async def _loop(named_steps: Steps, stop: asyncio.Event, idle_seconds: float, heartbeat: Path | None) -> None:
     while not stop.is_set():
         if heartbeat is not None:
             heartbeat.touch()

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from core.errors import problem_responses
-from core.visibility import Subject
 from market.deps import CurrentPrincipal, SessionDep
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotOrganizationAdmin, OtherOrganization
+from core.egress import EgressPolicy
+from search.alerts.models import DeliveryStatus
 from search.alerts.repository import AlertRepository
 from search.alerts.schemas import (
     NotificationPage,
@@ -42,14 +43,13 @@ AlertServiceDep = Annotated[AlertService, Depends(get_alert_service)]
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOwnListing),
 )
 async def subscribe(data: SubscriptionCreate, principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionRead:
-    row = await service.subscribe(principal, data)
-    return SubscriptionRead.model_validate(row).about(Subject(owner=row.organization_id))
+    return SubscriptionRead.model_validate(await service.subscribe(principal, data))
 
 
 @router.get("/subscriptions", response_model=SubscriptionPage, summary="本单位的订阅", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
 async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionPage:
     rows = await service.subscriptions(principal)
-    return SubscriptionPage(items=[SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=len(rows))
+    return SubscriptionPage(items=[SubscriptionRead.model_validate(r) for r in rows], total=len(rows))
 
 
 @router.delete(
@@ -65,11 +65,12 @@ async def notifications(
     principal: CurrentPrincipal,
     service: AlertServiceDep,
     unread: bool = False,
+    delivery: Annotated[DeliveryStatus | None, Query(description="按推送状态筛选 (failed: 已放弃推送)")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
-    rows, total = await service.notifications(principal, unread=unread, offset=offset, limit=limit)
-    return NotificationPage(items=[NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=total)
+    rows, total = await service.notifications(principal, unread=unread, delivery=delivery, offset=offset, limit=limit)
+    return NotificationPage(items=[NotificationRead.model_validate(r) for r in rows], total=total)
 
 
 @router.post(
@@ -77,14 +78,19 @@ async def notifications(
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotificationNotFound),
 )
 async def mark_read(notification_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> NotificationRead:
-    row = await service.mark_read(principal, notification_id)
-    return NotificationRead.model_validate(row).about(Subject(owner=row.organization_id))
+    return NotificationRead.model_validate(await service.mark_read(principal, notification_id))
 
 
 @router.put(
     "/organizations/{organization_id}/webhook", response_model=WebhookRead, summary="设置提醒回调地址 (返回签名密钥, 只显示一次)",
+    description=(
+        "回调地址须为 https 公网地址 (端口 443, 或运维允许的端口), 不能含用户名/密码, 不能是内部主机名或数字形式的主机名, "
+        "不能指向回环、私有、链路本地、CGNAT、组播、保留或未指定地址; 每次推送时重新解析域名并只连接检查过的地址, "
+        "不跟随重定向。推送失败按通知重试, 最后一次失败后放弃, 状态见 `GET /notifications` 的 `delivery_status`。"
+    ),
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOrganizationAdmin, InvalidWebhookUrl),
 )
 async def set_webhook(organization_id: int, data: WebhookSet, request: Request, principal: CurrentPrincipal, service: AlertServiceDep) -> WebhookRead:
-    endpoint, secret = await service.set_webhook(principal, organization_id, data.url, request.url.netloc)
-    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at).about(Subject(owner=organization_id))
+    policy = EgressPolicy.from_settings(request.app.state.settings)
+    endpoint, secret = await service.set_webhook(principal, organization_id, data.url, request.url.netloc, policy)
+    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at)

@@ -17,6 +17,14 @@ class ListingKindName(StrEnum):
     demand = "demand"
 
 
+class DeliveryStatus(StrEnum):
+    """A notification's push to the organization's webhook (None: no webhook was set when it was made)."""
+
+    pending = "pending"  # queued or waiting for a retry (``delivery_error`` says why the last try failed)
+    delivered = "delivered"
+    failed = "failed"  # dead-lettered: refused destination or every attempt failed
+
+
 class Subscription(SQLModel, table=True):
     """Either one of the organization's own listings (alert on new listings that match it) or a saved query."""
 
@@ -50,6 +58,8 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivery_error: str | None = Field(default=None, max_length=500)
+    delivery_status: DeliveryStatus | None = Field(default=None, sa_type=str_enum(DeliveryStatus, 16))
+    delivery_attempts: int = Field(default=0)
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.types import utcnow
-from search.alerts.models import ListingKindName, Notification, Subscription, WebhookEndpoint
+from search.alerts.models import DeliveryStatus, ListingKindName, Notification, Subscription, WebhookEndpoint
 
 
 class AlertRepository:
@@ -38,10 +38,14 @@ class AlertRepository:
         )
         return (await self.session.execute(statement)).first() is not None
 
-    async def notifications(self, organization_id: int, *, unread: bool, offset: int, limit: int) -> tuple[Sequence[Notification], int]:
+    async def notifications(
+        self, organization_id: int, *, unread: bool, delivery: DeliveryStatus | None = None, offset: int, limit: int
+    ) -> tuple[Sequence[Notification], int]:
         statement = select(Notification).where(Notification.organization_id == organization_id)
         if unread:
             statement = statement.where(Notification.read_at.is_(None))  # type: ignore[union-attr]
+        if delivery is not None:
+            statement = statement.where(Notification.delivery_status == delivery)
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
         page = statement.order_by(Notification.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
         return (await self.session.execute(page)).scalars().all(), total

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from core import outbox
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.egress import EgressPolicy, EgressRefused, check_url
+from core.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from market.identity.errors import NotOrganizationAdmin, OtherOrganization
 from market.identity.models import Role
 from market.identity.service import Principal
@@ -15,7 +16,7 @@ from market.listings.kinds import KINDS
 from market.listings.models import Achievement, Demand
 from market.listings.repository import ListingRepository
 from market.listings.service import PUBLISHED_TOPIC
-from search.alerts.models import ListingKindName, Notification, Subscription, WebhookEndpoint
+from search.alerts.models import DeliveryStatus, ListingKindName, Notification, Subscription, WebhookEndpoint
 from search.alerts.repository import AlertRepository
 from search.alerts.schemas import SubscriptionCreate
 from search.matching.features import matched_terms, profile
@@ -44,8 +45,18 @@ class NotOwnListing(Forbidden):
 
 
 class InvalidWebhookUrl(ValidationFailed):
+    """Field codes: ``invalid_webhook_url`` (malformed, or not http(s)), ``webhook_https_required``,
+    ``webhook_userinfo_not_allowed``, ``webhook_port_not_allowed``, ``webhook_host_not_allowed``
+    (internal or numeric-looking names), ``webhook_address_not_allowed`` (an address, or what the
+    name resolves to, outside the public unicast ranges), ``webhook_points_to_platform``."""
+
     code = "invalid_webhook_url"
     message = "回调地址无效"
+
+    @classmethod
+    def refused(cls, refusal: EgressRefused) -> InvalidWebhookUrl:
+        code = "invalid_webhook_url" if refusal.code == "invalid_url" else f"webhook_{refusal.code}"
+        return cls(errors=[FieldError(field="body.url", code=code, message=f"回调地址无效: {refusal.message}")])
 
 
 def _organization_id(principal: Principal) -> int:
@@ -90,8 +101,12 @@ class AlertService:
         subscription.active = False
         await self.repository.add(subscription)
 
-    async def notifications(self, principal: Principal, *, unread: bool, offset: int, limit: int) -> tuple[Sequence[Notification], int]:
-        return await self.repository.notifications(_organization_id(principal), unread=unread, offset=offset, limit=limit)
+    async def notifications(
+        self, principal: Principal, *, unread: bool, delivery: DeliveryStatus | None = None, offset: int, limit: int
+    ) -> tuple[Sequence[Notification], int]:
+        return await self.repository.notifications(
+            _organization_id(principal), unread=unread, delivery=delivery, offset=offset, limit=limit
+        )
 
     async def mark_read(self, principal: Principal, notification_id: int) -> Notification:
         organization_id = _organization_id(principal)
@@ -102,15 +117,24 @@ class AlertService:
         await self.repository.session.refresh(notification)
         return notification
 
-    async def set_webhook(self, principal: Principal, organization_id: int, url: str, platform_netloc: str) -> tuple[WebhookEndpoint, str]:
+    async def set_webhook(
+        self, principal: Principal, organization_id: int, url: str, platform_netloc: str, policy: EgressPolicy
+    ) -> tuple[WebhookEndpoint, str]:
+        """The egress guard's static rule; what the name resolves to is checked at every delivery
+        (not here: no network wait inside the request's transaction)."""
         principal.require_member_of(organization_id)
         if principal.user.role != Role.org_admin:
             raise NotOrganizationAdmin()
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidWebhookUrl.on_field("body.url", "invalid_webhook_url", "回调地址须为 http(s) 网址")
-        if parts.netloc.lower() == platform_netloc.lower():
+        try:
+            same_host = urlsplit(url).netloc.lower() == platform_netloc.lower()
+        except ValueError:
+            same_host = False
+        if same_host:
             raise InvalidWebhookUrl.on_field("body.url", "webhook_points_to_platform", "回调地址不能指向本平台自身")
+        try:
+            check_url(url, policy)
+        except EgressRefused as refusal:
+            raise InvalidWebhookUrl.refused(refusal) from None
         endpoint = await self.repository.webhook_of(organization_id)
         secret = secrets.token_urlsafe(32)
         if endpoint is None:
@@ -146,8 +170,10 @@ class AlertService:
                 score=match.score,
                 reasons=match.reasons,
             )
+            pushed = await self.repository.webhook_of(subscription.organization_id) is not None
+            notification.delivery_status = DeliveryStatus.pending if pushed else None
             await self.repository.add(notification)
-            if await self.repository.webhook_of(subscription.organization_id) is not None:
+            if pushed:
                 await outbox.enqueue(
                     self.repository.session, WEBHOOK_TOPIC, f"org:{subscription.organization_id}", {"notification_id": notification.id}
                 )

@@ -1,31 +1,42 @@
 """Background work of alerts: score newly published listings, push notifications to webhooks.
 
 Webhook calls run outside any database transaction (the events are leased first), so a slow or
-dead receiver holds no lock and never slows publishing; failures retry with backoff, each
-delivery carries a stable event id for the receiver to deduplicate.
+dead receiver holds no lock and never slows publishing. Each delivery stands alone: whatever goes
+wrong with one (a refused or malformed URL, a timeout, a receiver's error, a crash) is recorded on
+that notification (attempts, last error) and retried with backoff; after the last attempt, or at
+once when the URL itself is refused, it is dead-lettered (``delivery_status`` failed, shown to the
+organization). A batch's deliveries run concurrently, at most ``PER_DESTINATION`` at a time to one
+host and port and ``CONCURRENCY`` in all, each bounded in time, every one through the egress guard
+(core.egress). Each delivery carries a stable event id for the receiver to deduplicate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 
 import httpx
 import structlog
 
 from core import outbox
 from core.db import Database
+from core.egress import EgressClient, EgressRefused, check_url
 from core.security import hmac_sha256_hex
 from core.types import utcnow
-from search.alerts.models import payload_of
+from search.alerts.models import DeliveryStatus, payload_of
 from search.alerts.repository import AlertRepository
 from search.alerts.service import ALERT_TOPIC, WEBHOOK_TOPIC, AlertService
 
 log = structlog.get_logger("techmarket.alerts")
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60
-DELIVERY_TIMEOUT = 5.0
+CONCURRENCY = 16  # deliveries in flight per worker
+PER_DESTINATION = 2  # ... of which to one host and port
 SIGNATURE_HEADER = "Techmarket-Signature"
+ERROR_LENGTH = 500  # Notification.delivery_error
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -42,49 +53,134 @@ async def evaluate_once(database: Database, *, limit: int = 50) -> int:
         return len(events)
 
 
-async def deliver_once(database: Database, http: httpx.AsyncClient, *, limit: int = 20) -> int:
+@dataclass(frozen=True)
+class _Job:
+    event_id: int
+    notification_id: int
+    url: str
+    secret: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    event_id: int
+    notification_id: int | None = None
+    error: str | None = None
+    permanent: bool = False  # retrying cannot help: dead-letter now
+    deferred: bool = False  # not tried before the lease ran short: claimable again at once, no attempt counted
+    gone: bool = False  # the notification or the webhook no longer exists
+
+
+def describe(exc: BaseException) -> str:
+    """A delivery failure as the organization sees it: a stable code first, then what happened."""
+    if isinstance(exc, EgressRefused):
+        text = str(exc)
+    elif isinstance(exc, TimeoutError | httpx.TimeoutException):
+        text = "timeout"
+    elif isinstance(exc, httpx.ConnectError):
+        text = f"connect_failed: {exc}"
+    elif isinstance(exc, httpx.HTTPError):
+        text = f"http_error: {type(exc).__name__}"
+    else:
+        text = f"error: {type(exc).__name__}"
+    return text[:ERROR_LENGTH]
+
+
+async def deliver_once(database: Database, egress: EgressClient, *, limit: int = 20) -> int:
+    """Push the due notifications of up to ``limit`` organizations (one event per organization is
+    claimable at a time: outbox order per key); returns how many events were handled."""
+    outcomes: list[_Outcome] = []
+    jobs: list[_Job] = []
     async with database.unit_of_work() as session:
         events = await outbox.claim_due(session, [WEBHOOK_TOPIC], limit=limit)
         outbox.lease(events, LEASE_SECONDS)
-        jobs = []
         repository = AlertRepository(session)
         for event in events:
-            notification = await repository.notification(int(event.payload["notification_id"]))
+            assert event.id is not None
+            try:
+                notification_id = int(event.payload["notification_id"])
+            except (KeyError, TypeError, ValueError):
+                outcomes.append(_Outcome(event.id, error="invalid_event", permanent=True))
+                continue
+            notification = await repository.notification(notification_id)
             endpoint = await repository.webhook_of(notification.organization_id) if notification else None
-            jobs.append((event.id, notification, endpoint))
-    outcomes: dict[int, str | None] = {}
-    for event_id, notification, endpoint in jobs:
-        if notification is None or endpoint is None:
-            outcomes[event_id or 0] = None  # nothing to deliver any more
-            continue
-        body = json.dumps(payload_of(notification), ensure_ascii=False).encode()
+            if notification is None or endpoint is None:
+                outcomes.append(_Outcome(event.id, notification_id, gone=True))
+                continue
+            body = json.dumps(payload_of(notification), ensure_ascii=False).encode()
+            jobs.append(_Job(event.id, notification_id, endpoint.url, endpoint.secret, body))
+    if not events:
+        return 0
+    deadline = asyncio.get_running_loop().time() + LEASE_SECONDS
+    gate = asyncio.Semaphore(CONCURRENCY)
+    per_destination: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_DESTINATION))
+    outcomes += await asyncio.gather(*(_deliver(job, egress, gate, per_destination, deadline) for job in jobs))
+    await _record(database, outcomes)
+    return len(outcomes)
+
+
+async def _deliver(
+    job: _Job, egress: EgressClient, gate: asyncio.Semaphore, per_destination: defaultdict[str, asyncio.Semaphore], deadline: float
+) -> _Outcome:
+    """One delivery; never raises (but for cancellation): its outcome is its event's alone."""
+    try:
+        target = check_url(job.url, egress.policy)
+    except EgressRefused as refusal:
+        return _Outcome(job.event_id, job.notification_id, describe(refusal), permanent=True)
+    bound = 2 * egress.policy.timeout_seconds  # httpx times each phase; this bounds the whole call
+    async with per_destination[f"{target.host}:{target.port}"], gate:  # a crowded destination holds no global slot while it waits
+        if asyncio.get_running_loop().time() + bound > deadline:
+            return _Outcome(job.event_id, job.notification_id, deferred=True)
         headers = {
             "Content-Type": "application/json",
-            "Techmarket-Event-Id": f"ntf_{notification.id}",
-            SIGNATURE_HEADER: sign(endpoint.secret, body, int(time.time())),
+            "Techmarket-Event-Id": f"ntf_{job.notification_id}",
+            SIGNATURE_HEADER: sign(job.secret, job.body, int(time.time())),
         }
         try:
-            reply = await http.post(endpoint.url, content=body, headers=headers, timeout=DELIVERY_TIMEOUT)
-            outcomes[event_id or 0] = None if reply.is_success else f"HTTP {reply.status_code}"
-        except httpx.HTTPError as exc:
-            outcomes[event_id or 0] = type(exc).__name__
-    if not outcomes:
-        return 0
+            async with asyncio.timeout(bound):
+                status = await egress.post(job.url, content=job.body, headers=headers)
+        except Exception as exc:  # whatever it is, it stays with this delivery
+            if not isinstance(exc, EgressRefused | httpx.HTTPError | TimeoutError):
+                log.exception("webhook_delivery_crashed", event_id=job.event_id)
+            permanent = isinstance(exc, EgressRefused) and exc.permanent
+            return _Outcome(job.event_id, job.notification_id, describe(exc), permanent=permanent)
+    return _Outcome(job.event_id, job.notification_id, None if 200 <= status < 300 else f"HTTP {status}")
+
+
+async def _record(database: Database, outcomes: list[_Outcome]) -> None:
     async with database.unit_of_work() as session:
         repository = AlertRepository(session)
         done = []
-        for event_id, error in outcomes.items():
-            event = await session.get(outbox.OutboxEvent, event_id)
-            if event is None:
+        for outcome in outcomes:
+            event = await session.get(outbox.OutboxEvent, outcome.event_id)
+            if event is None or event.processed_at is not None:
                 continue
-            notification = await repository.notification(int(event.payload["notification_id"]))
-            if error is None or event.attempts + 1 >= MAX_ATTEMPTS:
-                done.append(event_id)
+            if outcome.deferred:
+                event.available_at = utcnow()
+                continue
+            if outcome.gone:
+                done.append(outcome.event_id)
+                continue
+            attempts = event.attempts + 1
+            notification = await repository.notification(outcome.notification_id) if outcome.notification_id else None
+            if notification is not None:
+                notification.delivery_attempts = attempts
+                notification.delivery_error = outcome.error
+            if outcome.error is None:
+                event.attempts = attempts
+                done.append(outcome.event_id)
                 if notification is not None:
-                    notification.delivered_at = utcnow() if error is None else None
-                    notification.delivery_error = error
+                    notification.delivered_at, notification.delivery_status = utcnow(), DeliveryStatus.delivered
+            elif outcome.permanent or attempts >= MAX_ATTEMPTS:
+                event.attempts, event.last_error = attempts, outcome.error
+                done.append(outcome.event_id)  # dead-lettered: processed, with its last error
+                if notification is not None:
+                    notification.delivered_at, notification.delivery_status = None, DeliveryStatus.failed
+                log.warning("webhook_dead_lettered", event_id=outcome.event_id, error=outcome.error, attempts=attempts)
             else:
-                outbox.schedule_retry(event, error)
-                log.info("webhook_retry", event_id=event_id, error=error, attempt=event.attempts)
+                outbox.schedule_retry(event, outcome.error)
+                if notification is not None:
+                    notification.delivery_status = DeliveryStatus.pending
+                log.info("webhook_retry", event_id=outcome.event_id, error=outcome.error, attempt=attempts)
         await outbox.mark_processed(session, done)
-    return len(outcomes)

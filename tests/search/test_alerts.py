@@ -1,5 +1,6 @@
 """Alerts: a newly published listing that matches a subscription is stored as a notification and
-pushed, signed, to the organization's webhook: a real HTTP receiver on loopback."""
+pushed, signed, to the organization's webhook: a real HTTP receiver on loopback, which the egress
+guard admits only with the development setting (``webhook_allow_insecure``) these tests turn on."""
 
 from __future__ import annotations
 
@@ -20,10 +21,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from core.db import Database
+from core.egress import EgressClient, EgressPolicy
+from core.settings import Settings
 from search.alerts.tasks import deliver_once, evaluate_once
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
 from tests.search.test_matching import _published
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"webhook_allow_insecure": True})
 
 
 @dataclass
@@ -84,11 +92,13 @@ async def test_matching_listing_notifies_and_pushes_a_signed_webhook(
     note = inbox["items"][0]
     assert note["listing_id"] == manure["id"] and note["score"] >= 0.3 and note["reasons"]
 
-    async with httpx.AsyncClient() as http:
-        assert await deliver_once(database, http) == 1
+    async with EgressClient(EgressPolicy(allow_insecure=True)) as egress:
+        assert await deliver_once(database, egress) == 1
         assert receiver.received == []  # 503: retried later
+        retrying = (await client.get("/api/v1/notifications", headers=enterprise)).json()["items"][0]
+        assert (retrying["delivery_status"], retrying["delivery_attempts"], retrying["delivery_error"]) == ("pending", 1, "HTTP 503")
         await asyncio.sleep(2.1)
-        assert await deliver_once(database, http) == 1
+        assert await deliver_once(database, egress) == 1
     headers, body = receiver.received[0]
     timestamp, signature = (part.split("=", 1)[1] for part in headers["techmarket-signature"].split(","))
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -98,11 +108,13 @@ async def test_matching_listing_notifies_and_pushes_a_signed_webhook(
 
     read = await client.post(f"/api/v1/notifications/{note['id']}/read", headers=enterprise)
     assert read.json()["read_at"] and read.json()["delivered_at"]
+    assert (read.json()["delivery_status"], read.json()["delivery_attempts"], read.json()["delivery_error"]) == ("delivered", 2, None)
     assert (await client.get("/api/v1/notifications", params={"unread": True}, headers=enterprise)).json()["total"] == 0
     assert (await client.post(f"/api/v1/notifications/{note['id']}/read", headers=institute)).status_code == 404
 
 
 async def test_webhook_url_must_be_http_and_not_the_platform(client: httpx.AsyncClient) -> None:
+    """Even with the development setting (http allowed): another scheme, or the platform itself."""
     enterprise = await login(client, ENTERPRISE)
     me = (await client.get("/api/v1/users/me", headers=enterprise)).json()
     url = f"/api/v1/organizations/{me['organization_id']}/webhook"
