@@ -25,6 +25,7 @@ from core.migrations import ensure_schema_current
 from core.observability import Metrics, RequestContextMiddleware, configure_logging
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
+from core.visibility import VisibilityMiddleware
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
 from market.worker import run_forever
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             gc.freeze()
         stop = asyncio.Event()
         egress = EgressPolicy.from_settings(settings)
-        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop, egress_policy=egress)) if settings.runs_worker_in_process else None
+        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop, egress_policy=egress, metrics=metrics.search_index)) if settings.runs_worker_in_process else None
         log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)
         try:
             yield
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.payment_settings = app_payment_settings
     app.state.metrics = metrics
     install_problem_handlers(app)
+    app.add_middleware(VisibilityMiddleware)  # innermost: each request renders for its own caller
     app.add_middleware(
         BodySizeLimitMiddleware, default_bytes=1024 * 1024, per_prefix={"/api/v1/imports": 51 * 1024 * 1024}
     )

@@ -17,20 +17,28 @@ import structlog
 
 from core.db import Database
 from core.egress import EgressClient, EgressPolicy
+from core.observability import SearchIndexMetrics
 from core.settings import get_settings
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.engine import SearchEngine
-from search.indexing import relay_once
+from search.consistency import check_when_due
+from search.indexing import SearchRelay
 
 log = structlog.get_logger("techmarket.worker")
 Steps = list[tuple[str, Callable[[], Awaitable[int]]]]
 
 
-def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient) -> Steps:
-    return [
-        ("search_relay", lambda: relay_once(database, engine)),
+def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient, *,
+          metrics: SearchIndexMetrics | None = None, periodic: bool = False) -> Steps:
+    """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
+    relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
+    named: Steps = [
+        ("search_relay", relay.step),
         ("alert_scoring", lambda: evaluate_once(database)),
     ]
+    if periodic:
+        named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
+    return named
 
 
 def delivery_steps(database: Database, egress: EgressClient) -> Steps:
@@ -65,11 +73,12 @@ async def run_forever(
     egress_policy: EgressPolicy | None = None,
     idle_seconds: float = 0.5,
     heartbeat: Path | None = None,
+    metrics: SearchIndexMetrics | None = None,
 ) -> None:
     """Loop until ``stop``; ``heartbeat`` (a file) is touched every round of the main loop, for a
     container health check. ``egress_policy`` defaults to the environment's settings."""
     async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
-        loops.create_task(_loop(steps(database, engine, http), stop, idle_seconds, heartbeat))
+        loops.create_task(_loop(steps(database, engine, http, metrics=metrics, periodic=True), stop, idle_seconds, heartbeat))
         loops.create_task(_loop(delivery_steps(database, egress), stop, idle_seconds, None))
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from core.errors import problem_responses
+from core.visibility import Subject
 from market.deps import CurrentPrincipal, SessionDep
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotOrganizationAdmin, OtherOrganization
@@ -43,13 +44,14 @@ AlertServiceDep = Annotated[AlertService, Depends(get_alert_service)]
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOwnListing),
 )
 async def subscribe(data: SubscriptionCreate, principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionRead:
-    return SubscriptionRead.model_validate(await service.subscribe(principal, data))
+    row = await service.subscribe(principal, data)
+    return SubscriptionRead.model_validate(row).about(Subject(owner=row.organization_id))
 
 
 @router.get("/subscriptions", response_model=SubscriptionPage, summary="本单位的订阅", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
 async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionPage:
     rows = await service.subscriptions(principal)
-    return SubscriptionPage(items=[SubscriptionRead.model_validate(r) for r in rows], total=len(rows))
+    return SubscriptionPage(items=[SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=len(rows))
 
 
 @router.delete(
@@ -70,7 +72,7 @@ async def notifications(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
     rows, total = await service.notifications(principal, unread=unread, delivery=delivery, offset=offset, limit=limit)
-    return NotificationPage(items=[NotificationRead.model_validate(r) for r in rows], total=total)
+    return NotificationPage(items=[NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=total)
 
 
 @router.post(
@@ -78,7 +80,8 @@ async def notifications(
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotificationNotFound),
 )
 async def mark_read(notification_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> NotificationRead:
-    return NotificationRead.model_validate(await service.mark_read(principal, notification_id))
+    row = await service.mark_read(principal, notification_id)
+    return NotificationRead.model_validate(row).about(Subject(owner=row.organization_id))
 
 
 @router.put(
@@ -93,4 +96,4 @@ async def mark_read(notification_id: int, principal: CurrentPrincipal, service: 
 async def set_webhook(organization_id: int, data: WebhookSet, request: Request, principal: CurrentPrincipal, service: AlertServiceDep) -> WebhookRead:
     policy = EgressPolicy.from_settings(request.app.state.settings)
     endpoint, secret = await service.set_webhook(principal, organization_id, data.url, request.url.netloc, policy)
-    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at)
+    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at).about(Subject(owner=organization_id))

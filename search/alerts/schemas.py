@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from core.visibility import Classified, Org, Public
 from search.alerts.models import DeliveryStatus, ListingKindName
 
 
@@ -29,44 +30,48 @@ class SubscriptionCreate(BaseModel):
         return self
 
 
-class SubscriptionRead(BaseModel):
+class SubscriptionRead(Classified):
+    """An organization's own subscription (the endpoint names the organization)."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    source_kind: ListingKindName | None
-    source_id: int | None
-    query: str | None
-    target_kind: ListingKindName
-    threshold: float
-    created_at: datetime
+    id: Public[int]
+    source_kind: Org[ListingKindName | None]
+    source_id: Org[int | None]
+    query: Org[str | None]
+    target_kind: Org[ListingKindName]
+    threshold: Org[float]
+    created_at: Org[datetime]
 
 
-class SubscriptionPage(BaseModel):
-    items: list[SubscriptionRead]
-    total: int
+class SubscriptionPage(Classified):
+    items: Public[list[SubscriptionRead]]
+    total: Public[int]
 
 
-class NotificationRead(BaseModel):
+class NotificationRead(Classified):
+    """An organization's own alert (the endpoint names the organization)."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    subscription_id: int
-    listing_kind: ListingKindName
-    listing_id: int
-    title: str
-    score: float
-    reasons: list[str]
-    created_at: datetime
-    read_at: datetime | None
-    delivered_at: datetime | None
-    delivery_status: DeliveryStatus | None = Field(description="推送到本单位回调地址的状态; 空: 当时未设置回调地址")
-    delivery_attempts: int = Field(description="已尝试推送的次数")
-    delivery_error: str | None = Field(description="最近一次推送失败的原因 (稳定的错误码开头)")
+    id: Public[int]
+    subscription_id: Org[int]
+    listing_kind: Org[ListingKindName]
+    listing_id: Org[int]
+    title: Org[str]
+    score: Org[float]
+    reasons: Org[list[str]]
+    created_at: Org[datetime]
+    read_at: Org[datetime | None]
+    delivered_at: Org[datetime | None]
+    delivery_status: Org[DeliveryStatus | None] = Field(description="推送到本单位回调地址的状态; 空: 当时未设置回调地址")
+    delivery_attempts: Org[int] = Field(description="已尝试推送的次数")
+    delivery_error: Org[str | None] = Field(description="最近一次推送失败的原因 (稳定的错误码开头)")
 
 
-class NotificationPage(BaseModel):
-    items: list[NotificationRead]
-    total: int
+class NotificationPage(Classified):
+    items: Public[list[NotificationRead]]
+    total: Public[int]
 
 
 class WebhookSet(BaseModel):
@@ -75,7 +80,9 @@ class WebhookSet(BaseModel):
     url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500)]
 
 
-class WebhookRead(BaseModel):
-    url: str
-    secret: str | None = Field(default=None, description="签名密钥, 只在设置时显示一次")
-    created_at: datetime
+class WebhookRead(Classified):
+    """An organization's callback and its secret (the endpoint names the organization)."""
+
+    url: Org[str]
+    secret: Org[str | None] = Field(default=None, description="签名密钥, 只在设置时显示一次")
+    created_at: Org[datetime]
