@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from contracts import errors
+from contracts.contract.schemas import contract_subject
 from contracts.contract.service import ContractService
 from contracts.deps import PaymentSettingsDep, ProviderDep
 from contracts.payment.models import Payment
@@ -43,7 +44,8 @@ def _read(payment: Payment) -> PaymentRead:
     ),
 )
 async def pay_milestone(contract_id: int, milestone_id: int, principal: CurrentPrincipal, session: SessionDep, provider: ProviderDep) -> PaymentRead:
-    return _read(await PaymentService(session, provider).pay(principal, contract_id, milestone_id))
+    payment = await PaymentService(session, provider).pay(principal, contract_id, milestone_id)
+    return _read(payment).about(contract_subject(await ContractService(session).get(principal, contract_id)))
 
 
 @router.post(
@@ -59,14 +61,15 @@ async def refund_milestone(
     contract_id: int, milestone_id: int, data: RefundIn, principal: CurrentPrincipal, session: SessionDep, provider: ProviderDep
 ) -> PaymentRead:
     amount = None if data.amount is None else yuan_to_fen(data.amount)
-    return _read(await PaymentService(session, provider).refund(principal, contract_id, milestone_id, amount))
+    payment = await PaymentService(session, provider).refund(principal, contract_id, milestone_id, amount)
+    return _read(payment).about(contract_subject(await ContractService(session).get(principal, contract_id)))
 
 
 @router.get("/contracts/{contract_id}/payments", response_model=PaymentPage, responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
 async def list_payments(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> PaymentPage:
-    await ContractService(session).get(principal, contract_id)
+    contract = await ContractService(session).get(principal, contract_id)
     payments = await PaymentService(session).repository.of_contract(contract_id)
-    return PaymentPage(items=[_read(p) for p in payments], total=len(payments))
+    return PaymentPage(items=[_read(p) for p in payments], total=len(payments)).about(contract_subject(contract))
 
 
 @router.post(
