@@ -179,12 +179,16 @@ def worker(
     heartbeat: Annotated[
         Path | None, typer.Option("--heartbeat", help="Touch this file every round (a health check reads its age).")
     ] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve Prometheus metrics (search index writes, drift, repairs) on this port.")] = None,
 ) -> None:
     """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
     import signal
 
     from core.http import build_http_client
-    from core.observability import configure_logging
+    from prometheus_client import start_http_server
+
+    from core.observability import Metrics, configure_logging
     from market.worker import run_forever, run_once
     from search.engines import build_engine
 
@@ -205,7 +209,10 @@ def worker(
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(signum, stop.set)
                 console.print(f"worker running (search: {engine.name}); Ctrl+C to stop")
-                await run_forever(database, engine, http, stop, heartbeat=heartbeat)
+                metrics = Metrics()
+                if metrics_port is not None:
+                    start_http_server(metrics_port, registry=metrics.registry)
+                await run_forever(database, engine, http, stop, heartbeat=heartbeat, metrics=metrics.search_index)
                 return 0
             finally:
                 await engine.aclose()
@@ -218,6 +225,8 @@ def worker(
 @app.command()
 def reindex(
     kind: Annotated[ImportKind | None, typer.Argument(help="achievements or demands (default: both)")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Compare published ids with indexed ids and repair the differences, instead of rebuilding.")] = False,
 ) -> None:
     """Rebuild the search index from the database and swap it in, with no downtime."""
     from rich.progress import Progress
@@ -227,6 +236,9 @@ def reindex(
 
     settings = _settings()
     kinds = [kind] if kind else list(ImportKind)
+    if check:
+        _check_index(settings, [item.value.removesuffix("s") for item in kinds])
+        return
 
     async def work(database: Database) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -244,6 +256,28 @@ def reindex(
 
     for name, count in _with_database(settings, work).items():
         console.print(f"[green]{name}: 已索引 {count} 条[/green]")
+
+
+def _check_index(settings: Settings, kinds: list[str]) -> None:
+    """The worker's periodic consistency check, run now: the same comparison and repairs."""
+    from rich.table import Table
+
+    from search.consistency import check_index
+    from search.engines import build_engine
+
+    async def work(database: Database) -> list[tuple[str, int, int, list[int], list[int]]]:
+        engine = build_engine(settings)
+        try:
+            await engine.ensure_ready()
+            reports = [await check_index(database, engine, name) for name in kinds]
+        finally:
+            await engine.aclose()
+        return [(r.kind, r.published, r.indexed, r.missing, r.extra) for r in reports]
+
+    table = Table("kind", "published", "indexed", "missing (indexed now)", "extra (deleted now)")
+    for name, published, indexed, missing, extra in _with_database(settings, work):
+        table.add_row(name, str(published), str(indexed), f"{len(missing)} {missing[:10] or ''}", f"{len(extra)} {extra[:10] or ''}")
+    console.print(table)
 
 
 eval_app = typer.Typer(help="Quality evaluation on a labelled folder.", no_args_is_help=True)

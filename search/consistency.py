@@ -6,7 +6,7 @@ worker (a lease on the kind's row, so several workers never check at once) reads
 then the database's published ids and the listings whose changes are still on their way (pending
 search events, which the relay will apply: they are left alone), indexes what is missing and
 deletes what is extra, and records the figures (``search_index_checks``, the
-``techmarket_search_index_drift`` gauge, ``techmarket search-check``).
+``techmarket_search_index_drift`` gauge, ``techmarket reindex --check``).
 
 The index is read before the database: a listing published in between is then in the database
 but maybe not in the snapshot of the index, and is written again from the database (harmless);

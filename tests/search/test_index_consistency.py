@@ -4,18 +4,22 @@ periodic consistency check repairs what differs between published listings and i
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from core.db import Database
 from core.observability import Metrics
 from core.types import utcnow
 from search.consistency import check_when_due, last_checks
 from search.engine import SearchQuery
+from search.engines.embedded import EmbeddedEngine
 from search.engines.meilisearch import MeilisearchEngine
 from search.indexing import relay_once, relay_round
 from tests.fixtures.meilisearch import MeiliServer, wait_for_task
@@ -103,3 +107,30 @@ async def test_the_consistency_check_indexes_what_is_missing_and_deletes_what_is
     assert await check_when_due(database, meili, every=timedelta(0), metrics=metrics.search_index) == 2
     assert sample(metrics, "techmarket_search_index_drift", kind="achievement", side="missing") == 0
     assert sample(metrics, "techmarket_search_index_drift", kind="achievement", side="extra") == 0
+
+
+def test_reindex_check_reports_and_repairs_from_the_command_line(
+    tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from market.cli import app
+
+    copy = tmp_path / "cli.db"
+    shutil.copyfile(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///"), copy)
+    monkeypatch.setenv("TECHMARKET_DATABASE_URL", f"sqlite+aiosqlite:///{copy}")
+    monkeypatch.setenv("TECHMARKET_DATA_DIR", str(tmp_path))
+
+    async def stray(only_read: bool = False) -> set[int]:
+        engine = EmbeddedEngine(tmp_path / "search.db")
+        try:
+            await engine.ensure_ready()
+            if not only_read:
+                await engine.upsert("achievement", [doc(987_654, "无主的稀土文档", "数据库里没有这条成果。")])
+            return await engine.ids("achievement")
+        finally:
+            await engine.aclose()
+
+    assert asyncio.run(stray()) == {987_654}
+    result = CliRunner().invoke(app, ["reindex", "achievements", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "987654" in result.output and "achievement" in result.output
+    assert asyncio.run(stray(only_read=True)) == set()
