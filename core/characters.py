@@ -19,8 +19,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.params import Form
-from pydantic import BaseModel
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from core.errors import FieldError, InvalidCharacters
@@ -40,23 +40,30 @@ def first_illegal(text: str) -> str | None:
 
 
 def find_invalid(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """(field path, offending code point) for every string, or key, of a JSON-like value holding one."""
-    if isinstance(value, str):
-        if char := first_illegal(value):
-            yield path, char
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and (char := first_illegal(key)):
-                yield child, char
-            yield from find_invalid(item, child)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from find_invalid(item, f"{path}.{index}" if path else str(index))
+    """(field path, offending code point) for every string, or key, of a JSON-like value holding one.
+
+    Iterative, so a body nested as deep as the JSON parser allows cannot exhaust the stack here."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if char := first_illegal(item):
+                yield where, char
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and (char := first_illegal(key)):
+                    yield child_path, char
+                children.append((child, child_path))
+            stack.extend(reversed(children))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(child, f"{where}.{index}" if where else str(index)) for index, child in enumerate(item)]))
 
 
 def field_errors(found: Iterable[tuple[str, str]]) -> list[FieldError]:
-    return [FieldError(field=path, code=InvalidCharacters.code, message=MESSAGE.format(char=char)) for path, char in found]
+    first = dict(reversed(list(found)))  # one error per field: the first character found in it
+    return [FieldError(field=path, code=InvalidCharacters.code, message=MESSAGE.format(char=char)) for path, char in reversed(first.items())]
 
 
 class _Inputs:
