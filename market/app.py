@@ -26,6 +26,7 @@ from core.observability import Metrics, RequestContextMiddleware, configure_logg
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
 from core.visibility import VisibilityMiddleware
+from market.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
 from market.worker import run_forever
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.include_router(contracts_router)
     for statistics_router in STATISTICS_ROUTERS:
         app.include_router(statistics_router)
+    declare_write_guard(app)  # after every router: documents the suspension guard on each write route
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:

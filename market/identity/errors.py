@@ -53,7 +53,12 @@ class OtherOrganization(Forbidden):
 
 class OrganizationNotVerified(Forbidden):
     code = "organization_not_verified"
-    message = "单位尚未通过审核, 暂不能发布"
+    message = "单位尚未通过审核, 审核通过前只能编辑本单位的草稿"
+
+
+class OrganizationSuspended(Forbidden):
+    code = "organization_suspended"
+    message = "单位已被暂停, 不能进行任何修改操作"
 
 
 class OrganizationNotFound(NotFound):

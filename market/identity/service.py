@@ -72,9 +72,34 @@ class Principal:
         """The caller's organization, if it is verified: pending or suspended ones cannot publish."""
         if self.organization is None:
             raise errors.OtherOrganization("平台或区域管理员账号不代表任何单位, 不能发布")
-        if self.organization.status != OrganizationStatus.verified:
-            raise errors.OrganizationNotVerified()
+        self.require_may_write()
         return self.organization
+
+    def require_may_write(self, *, pending_allowed: bool = False) -> None:
+        """The one write guard, applied to every write request by the principal dependency.
+
+        A suspended organization writes nothing (its members and API keys may still read); a pending
+        one only what ``pending_allowed`` routes offer (its own drafts). Admin accounts have no
+        organization and are not concerned.
+        """
+        status = self.organization.status if self.organization is not None else None
+        if status == OrganizationStatus.suspended:
+            raise errors.OrganizationSuspended()
+        if status == OrganizationStatus.pending and not pending_allowed:
+            raise errors.OrganizationNotVerified()
+
+    def may_act_for(self, organization: Organization) -> bool:
+        """Whether rows may be attached to ``organization`` on this caller's word (imports).
+
+        Platform admins: any organization; region admins: those whose own region is in their 盟市;
+        an organization's admin: their own. The organization must also be verified (checked apart,
+        so the refusal can say which rule failed).
+        """
+        if self.is_platform_admin:
+            return True
+        if self.region_scope is not None:
+            return self.governs_region(organization.region)
+        return self.user.role == Role.org_admin and self.belongs_to(organization.id or 0)
 
 
 class IdentityService:

@@ -4,16 +4,19 @@ No ``from __future__ import annotations`` here: the per-kind schema types must b
 in the handler signatures for FastAPI to read them.
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile, status
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
-from core.errors import problem_responses
+from core.errors import FieldError, problem_responses
 from core.db import Database
-from market.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, get_database
+from market.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal, SessionDep, get_database
 from market.identity.endpoints import AUTH_ERRORS
-from market.identity.errors import OrganizationNotVerified
+from market.identity.errors import NotPlatformAdmin, OrganizationNotVerified
 from market.identity.service import Principal
 from market.listings import errors
 from market.listings.files import ImportFileRejected, read_rows
@@ -35,8 +38,11 @@ ListingServiceDep = Annotated[ListingService, Depends(get_listing_service)]
 async def render(
     service: ListingService, kind: ListingKind, principal: Principal | None, rows: Sequence[Achievement | Demand]
 ) -> list[Any]:
-    names = await service.owner_names(rows)
-    return [kind.to_read(row, names.get(row.owner_id, ""), internals=service.sees_internals(principal, row)) for row in rows]
+    owners = await service.owners(rows)
+    return [
+        kind.to_read(row, owner.name if (owner := owners.get(row.owner_id)) else "", internals=service.sees_internals(principal, row, owner))
+        for row in rows
+    ]
 
 
 def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage] | type[DemandPage]) -> APIRouter:
@@ -51,7 +57,7 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         summary=f"新建{label} (草稿)",
         responses=problem_responses(*AUTH_ERRORS, errors.NotListingOwner),
     )
-    async def create(data: Create, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
+    async def create(data: Create, principal: DraftingPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
         row = await service.create(principal, kind, data)
         return (await render(service, kind, principal, [row]))[0]
 
@@ -87,7 +93,7 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         summary=f"修改{label} (已发布的修改需重新审核, 审核前公众仍看到原版本)",
         responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition),
     )
-    async def update(listing_id: int, patch: Update, principal: CurrentPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
+    async def update(listing_id: int, patch: Update, principal: DraftingPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
         row = await service.update(principal, kind, listing_id, patch)
         return (await render(service, kind, principal, [row]))[0]
 
@@ -132,7 +138,25 @@ achievements_router = build_router(ACHIEVEMENT, "achievements", AchievementPage)
 demands_router = build_router(DEMAND, "demands", DemandPage)
 
 
-imports_router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+class MultipartRoute(APIRoute):
+    """A body the framework cannot parse as multipart/form-data becomes the documented ``malformed_multipart``."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:  # raised only while reading the body: the endpoint raises domain errors
+                if exc.status_code != 400:
+                    raise
+                problem = errors.MalformedMultipart
+                raise problem(errors=[FieldError(field="body", code=problem.code, message=problem.message)], detail=f"请求体无法按 multipart/form-data 解析 ({exc.detail})") from exc
+
+        return guarded
+
+
+imports_router = APIRouter(prefix="/api/v1/imports", tags=["imports"], route_class=MultipartRoute)
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
@@ -140,7 +164,9 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
     "/{kind}",
     response_model=ImportReport,
     summary="批量导入 (CSV/XLSX/JSONL; 管理员); 返回逐行校验报告",
-    responses=problem_responses(*AUTH_ERRORS, errors.NotAdmin, ImportFileRejected),
+    description="每行只能挂在导入者可代表的已认证单位名下 (平台管理员: 任一; 盟市管理员: 本盟市的单位); "
+    "新建的单位待审核, 除非平台管理员要求直接认证 (verify_organizations)。",
+    responses=problem_responses(*AUTH_ERRORS, errors.NotAdmin, NotPlatformAdmin, ImportFileRejected, errors.MalformedMultipart),
 )
 async def import_listings(
     kind: Literal["achievements", "demands"],
@@ -149,11 +175,14 @@ async def import_listings(
     session: SessionDep,
     database: Annotated[Database, Depends(get_database)],
     publish: Annotated[bool, Form(description="直接发布 (迁移已有登记库)")] = False,
-    create_organizations: Annotated[bool, Form(description="创建缺失的单位 (记为已认证, 写入审计)")] = False,
+    create_organizations: Annotated[bool, Form(description="创建缺失的单位 (待审核, 写入审计)")] = False,
+    verify_organizations: Annotated[bool, Form(description="新建的单位直接记为已认证 (仅平台管理员)")] = False,
 ) -> ImportReport:
     """Runs in batched transactions of its own (not the request's unit of work): good rows land, bad rows are reported."""
     if not (principal.is_platform_admin or principal.region_scope):
         raise errors.NotAdmin()
+    if verify_organizations:
+        principal.require_platform_admin()
     content = await file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise ImportFileRejected(detail="文件超过 50 MB, 请使用命令行 techmarket import")
@@ -161,5 +190,5 @@ async def import_listings(
     await session.commit()  # end the request's read transaction: SQLite would hold its lock over the batches
     rows = read_rows(file.filename or "", content)
     return await Importer(database, listing_kind, actor=principal).run(
-        rows, publish=publish, create_organizations=create_organizations
+        rows, publish=publish, create_organizations=create_organizations, verify_organizations=verify_organizations
     )

@@ -1,4 +1,4 @@
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class ListingNotFound(NotFound):
@@ -29,3 +29,8 @@ class NotAdmin(Forbidden):
 class DuplicateExternalId(Conflict):
     code = "duplicate_external_id"
     message = "external_id 已存在"
+
+
+class MalformedMultipart(ValidationFailed):
+    code = "malformed_multipart"
+    message = "上传请求格式错误: 须为 multipart/form-data, 文件放在 file 字段"

@@ -61,6 +61,14 @@ class ValidRow:
 
 
 class Importer:
+    """Lands rows for the organizations the actor may act for, and only verified ones.
+
+    ``actor`` None is the operator's CLI, who may act for any organization. Organizations an import
+    creates are pending unless ``verify_organizations`` (platform admins and the operator only; the
+    operator's CLI always creates them verified); rows of a pending or suspended owner are refused
+    row by row, so rows of an organization created pending land on a re-run once it is verified.
+    """
+
     def __init__(self, database: Database, kind: ListingKind, *, actor: Principal | None = None) -> None:
         self.database = database
         self.kind = kind
@@ -72,12 +80,16 @@ class Importer:
         *,
         publish: bool = False,
         create_organizations: bool = False,
+        verify_organizations: bool = False,
         batch_size: int = 1000,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
+        if verify_organizations and self.actor is not None:
+            self.actor.require_platform_admin()
         report = ImportReport(kind=self.kind.name)
         valid = self._validate(rows, report)
-        await self._resolve_owners(valid, report, create=create_organizations)
+        verified = verify_organizations or self.actor is None
+        await self._resolve_owners(valid, report, create=create_organizations, verified=verified)
         valid = [row for row in valid if row.owner_id is not None]
         for start in range(0, len(valid), batch_size):
             batch = valid[start : start + batch_size]
@@ -112,10 +124,12 @@ class Importer:
             if not owner["owner"] and not owner["owner_uscc"]:
                 report.errors.append(RowError(line=raw.line, field="owner", code="owner_missing", message="须给出发布单位名称 (owner) 或统一社会信用代码 (owner_uscc)"))
                 continue
-            if not self._in_scope(data):
-                report.errors.append(RowError(line=raw.line, field="region", code="outside_scope", message="超出您管辖的地区"))
+            uscc = (owner["owner_uscc"] or "").upper() or None
+            if uscc is not None and not reference.uscc_is_valid(uscc):
+                message = f"统一社会信用代码 {uscc} 无效 (须为 18 位, 校验位符合 GB 32100-2015)"
+                report.errors.append(RowError(line=raw.line, field="owner_uscc", code="invalid_uscc", message=message))
                 continue
-            row = ValidRow(raw.line, data, owner["owner"], (owner["owner_uscc"] or "").upper() or None, owner["owner_kind"])
+            row = ValidRow(raw.line, data, owner["owner"], uscc, owner["owner_kind"])
             row.key = getattr(data, "external_id", None) or _digest_key(self.kind.name, row.owner_uscc or row.owner_name or "", data)
             if row.key in seen:
                 report.errors.append(RowError(line=raw.line, field="external_id", code="duplicate_in_file", message="文件中重复的行"))
@@ -124,52 +138,73 @@ class Importer:
             valid.append(row)
         return valid
 
-    def _in_scope(self, data: BaseModel) -> bool:
-        if self.actor is None or self.actor.is_platform_admin:
-            return True
-        region = getattr(data, "region", None)
-        return region is not None and self.actor.governs_region(region)
-
-    async def _resolve_owners(self, rows: list[ValidRow], report: ImportReport, *, create: bool) -> None:
-        """Owners by USCC, else by name; missing ones created as verified when the admin asked to."""
+    async def _resolve_owners(self, rows: list[ValidRow], report: ImportReport, *, create: bool, verified: bool) -> None:
+        """Owners by USCC, else by name; missing ones created when asked; each row kept only if its actor may act for the owner."""
         names = {r.owner_name for r in rows if r.owner_name}
         codes = {r.owner_uscc for r in rows if r.owner_uscc}
+        status = OrganizationStatus.verified if verified else OrganizationStatus.pending
         async with self.database.unit_of_work() as session:
-            known: dict[str, int] = {}
+            known: dict[str, Organization] = {}
             for chunk in _chunks(sorted(names | codes), 500):
                 found = await session.execute(
-                    select(Organization.id, Organization.name, Organization.uscc).where(
+                    select(Organization).where(
                         or_(Organization.name.in_(chunk), Organization.uscc.in_(chunk))  # type: ignore[attr-defined,union-attr]
                     )
                 )
-                for org_id, name, uscc in found:
-                    known[name] = org_id
-                    if uscc:
-                        known[uscc] = org_id
+                for organization in found.scalars():
+                    known[organization.name] = organization
+                    if organization.uscc:
+                        known[organization.uscc] = organization
             for row in rows:
-                row.owner_id = known.get(row.owner_uscc or "") or known.get(row.owner_name or "")
-                if row.owner_id is not None:
+                organization = known.get(row.owner_uscc or "") or known.get(row.owner_name or "")
+                created = organization is None
+                if organization is None:
+                    problem = self._cannot_create(row, create)
+                    if problem:
+                        report.errors.append(RowError(line=row.line, field="owner", code=problem[0], message=problem[1]))
+                        continue
+                    organization = Organization(
+                        name=row.owner_name or "",
+                        uscc=row.owner_uscc,
+                        kind=OrganizationKind(row.owner_kind),
+                        region=getattr(row.data, "region", None) or self._default_region,
+                        status=status,
+                        verified_at=utcnow() if verified else None,
+                    )
+                    if self.actor is not None and not self.actor.may_act_for(organization):
+                        report.errors.append(RowError(line=row.line, field="owner", code="outside_scope", message=f"不能在您管辖的地区以外新建单位 {organization.name}"))
+                        continue
+                    session.add(organization)
+                    await session.flush()
+                    known[organization.name] = organization
+                    if organization.uscc:
+                        known[organization.uscc] = organization
+                    report.organizations_created += 1
+                    session.add(
+                        audit_row("organization", organization.id or 0, "create_by_import", actor_user_id=self._actor_id, to_status=status.value)
+                    )
+                refusal = self._refusal(organization, created=created)
+                if refusal:
+                    report.errors.append(RowError(line=row.line, field="owner", code=refusal[0], message=refusal[1]))
                     continue
-                problem = self._cannot_create(row, create)
-                if problem:
-                    report.errors.append(RowError(line=row.line, field="owner", code=problem[0], message=problem[1]))
-                    continue
-                organization = Organization(
-                    name=row.owner_name or "",
-                    uscc=row.owner_uscc if row.owner_uscc and reference.uscc_is_valid(row.owner_uscc) else None,
-                    kind=OrganizationKind(row.owner_kind),
-                    region=getattr(row.data, "region", None) or reference.HOME_PROVINCE,
-                    status=OrganizationStatus.verified,
-                    verified_at=utcnow(),
-                )
-                session.add(organization)
-                await session.flush()
-                known[organization.name] = organization.id or 0
                 row.owner_id = organization.id
-                report.organizations_created += 1
-                session.add(
-                    audit_row("organization", organization.id or 0, "create_by_import", actor_user_id=self._actor_id, to_status="verified")
-                )
+
+    def _refusal(self, organization: Organization, *, created: bool) -> tuple[str, str] | None:
+        """Why a row may not be attached to ``organization`` by this actor, if it may not."""
+        if self.actor is not None and not self.actor.may_act_for(organization):
+            return "outside_scope", f"您不能代表发布单位 {organization.name} 导入 (不在您管辖的地区)"
+        if organization.status == OrganizationStatus.suspended:
+            return "owner_suspended", f"发布单位 {organization.name} 已被暂停"
+        if organization.status != OrganizationStatus.verified:
+            note = "已新建, " if created else ""
+            return "owner_not_verified", f"发布单位 {organization.name} 尚未通过审核 ({note}审核通过后重新导入即可)"
+        return None
+
+    @property
+    def _default_region(self) -> str:
+        """A created organization's region when the row gives none: the region admin's 盟市, else the province."""
+        scope = self.actor.region_scope if self.actor is not None else None
+        return scope or reference.HOME_PROVINCE
 
     def _cannot_create(self, row: ValidRow, create: bool) -> tuple[str, str] | None:
         if not create:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,9 +16,15 @@ from market.listings.models import Achievement, Demand, ListingStatus
 ListingModel = type[Achievement] | type[Demand]
 
 
+class Owner(NamedTuple):
+    name: str
+    region: str
+
+
 @dataclass
 class Visibility:
-    """What a caller may see besides published listings: their organization's, their 盟市's."""
+    """What a caller may see besides published listings: their organization's, and those of the
+    organizations of their 盟市 (by the owner's region, not the listing's)."""
 
     own_organization_id: int | None = None
     scope_prefix: str | None = None
@@ -51,12 +57,16 @@ class ListingRepository:
         statement = select(model).where(model.status == ListingStatus.published).order_by(model.id)  # type: ignore[arg-type]
         return (await self.session.execute(statement)).scalars().all()
 
-    async def owner_names(self, owner_ids: Iterable[int]) -> dict[int, str]:
+    async def owners(self, owner_ids: Iterable[int]) -> dict[int, Owner]:
         ids = set(owner_ids)
         if not ids:
             return {}
-        rows = await self.session.execute(select(Organization.id, Organization.name).where(Organization.id.in_(ids)))  # type: ignore[union-attr]
-        return {row.id: row.name for row in rows}
+        statement = select(Organization.id, Organization.name, Organization.region).where(Organization.id.in_(ids))  # type: ignore[union-attr]
+        return {row.id: Owner(row.name, row.region) for row in await self.session.execute(statement)}
+
+    async def owner_region(self, owner_id: int) -> str | None:
+        statement = select(Organization.region).where(Organization.id == owner_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def list(
         self, model: ListingModel, filters: ListingFilters, *, offset: int, limit: int
@@ -67,7 +77,8 @@ class ListingRepository:
             if filters.visibility.own_organization_id is not None:
                 visible = visible | (model.owner_id == filters.visibility.own_organization_id)
             if filters.visibility.scope_prefix is not None:
-                visible = visible | model.region.startswith(filters.visibility.scope_prefix)  # type: ignore[attr-defined]
+                governed = select(Organization.id).where(Organization.region.startswith(filters.visibility.scope_prefix))  # type: ignore[attr-defined]
+                visible = visible | model.owner_id.in_(governed)  # type: ignore[attr-defined]
             statement = statement.where(visible)
         if filters.status is not None:
             statement = statement.where(model.status == filters.status)

@@ -21,7 +21,7 @@ from market.identity.service import Principal
 from market.listings import errors
 from market.listings.kinds import ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
-from market.listings.repository import ListingFilters, ListingRepository, Visibility
+from market.listings.repository import ListingFilters, ListingRepository, Owner, Visibility
 
 SEARCH_TOPIC = "search.listing"
 PUBLISHED_TOPIC = "listing.published"  # a listing became public: alerts score it against subscriptions
@@ -71,19 +71,29 @@ class ListingService:
     ) -> Achievement | Demand:
         """The listing if the caller may see it; otherwise it does not exist for them (no leak)."""
         row = await self.repository.get(kind.model, listing_id, for_update=for_update)
-        if row is None or not self.may_see(principal, row):
+        if row is None or not (row.status == S.published or await self.is_privileged(principal, row)):
             raise errors.ListingNotFound()
         return row
 
-    @staticmethod
-    def may_see(principal: Principal | None, row: Achievement | Demand) -> bool:
-        if row.status == S.published:
+    async def is_privileged(self, principal: Principal | None, row: Achievement | Demand) -> bool:
+        """The owner's members and its reviewers see drafts and internals."""
+        return principal is not None and (principal.belongs_to(row.owner_id) or await self.reviews(principal, row))
+
+    async def reviews(self, principal: Principal, row: Achievement | Demand) -> bool:
+        """Review scope follows the owner organization's region; the listing's own region (where the
+        technology is) is data the owner chooses, never a key to another reviewer."""
+        if principal.is_platform_admin:
             return True
-        return principal is not None and (principal.belongs_to(row.owner_id) or principal.governs_region(row.region))
+        if principal.region_scope is None:
+            return False
+        region = await self.repository.owner_region(row.owner_id)
+        return region is not None and principal.governs_region(region)
 
     @staticmethod
-    def sees_internals(principal: Principal | None, row: Achievement | Demand) -> bool:
-        return principal is not None and (principal.belongs_to(row.owner_id) or principal.governs_region(row.region))
+    def sees_internals(principal: Principal | None, row: Achievement | Demand, owner: Owner | None) -> bool:
+        if principal is None:
+            return False
+        return principal.belongs_to(row.owner_id) or (owner is not None and principal.governs_region(owner.region))
 
     async def list(
         self,
@@ -107,12 +117,12 @@ class ListingService:
         )
         return await self.repository.list(kind.model, filters, offset=offset, limit=limit)
 
-    async def owner_names(self, rows: Sequence[Achievement | Demand]) -> dict[int, str]:
-        return await self.repository.owner_names(row.owner_id for row in rows)
+    async def owners(self, rows: Sequence[Achievement | Demand]) -> dict[int, Owner]:
+        return await self.repository.owners(row.owner_id for row in rows)
 
     async def audit_trail(self, principal: Principal, kind: ListingKind, listing_id: int) -> Sequence[audit.AuditEntry]:
         row = await self.get(principal, kind, listing_id)
-        if not principal.governs_region(row.region):
+        if not await self.reviews(principal, row):
             raise errors.NotAdmin()
         return await self.repository.audit_trail(kind.name, listing_id)
 
@@ -183,7 +193,7 @@ class ListingService:
             raise errors.InvalidTransition(
                 detail=f"{kind.label_zh}当前状态为 {row.status.value}, 不能 {action}", allowed=allowed_actions(row)
             )
-        self._authorize(principal, row, rule.by)
+        await self._authorize(principal, row, rule.by)
         if action == "submit":
             principal.require_can_publish()
         source = row.status
@@ -220,9 +230,9 @@ class ListingService:
             await outbox.enqueue(self.repository.session, PUBLISHED_TOPIC, f"{kind.name}:{listing_id}", payload)
         return row
 
-    def _authorize(self, principal: Principal, row: Achievement | Demand, by: str) -> None:
+    async def _authorize(self, principal: Principal, row: Achievement | Demand, by: str) -> None:
         is_owner = principal.belongs_to(row.owner_id)
-        is_reviewer = principal.governs_region(row.region)
+        is_reviewer = await self.reviews(principal, row)
         if by == "owner" and not is_owner:
             raise errors.NotListingOwner()
         if by == "reviewer" and not is_reviewer:

@@ -34,10 +34,10 @@ async def test_self_registered_organization_is_pending_until_platform_admin_veri
     own = await login(client, "boss@example.cn", "Grassland2026")
     assert (await client.get(f"/api/v1/organizations/{organization['id']}", headers=own)).json()["status"] == "pending"
 
-    # Its own admin cannot verify it; a platform admin can.
+    # Its own admin cannot verify it (a pending organization writes only its drafts); a platform admin can.
     denied = await client.post(f"/api/v1/organizations/{organization['id']}/verify", headers=own)
     assert denied.status_code == 403
-    assert denied.json()["code"] == "platform_admin_required"
+    assert denied.json()["code"] == "organization_not_verified"
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     verified = await client.post(f"/api/v1/organizations/{organization['id']}/verify", headers=admin)
     assert verified.status_code == 200

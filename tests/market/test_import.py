@@ -133,7 +133,13 @@ async def test_import_api_is_for_admins_and_region_admins_stay_in_their_region(c
 
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     reply = await client.post("/api/v1/imports/achievements", files=files, data={"create_organizations": "true"}, headers=admin)
-    assert reply.json()["created"] == 2
+    assert reply.json()["created"] == 1  # the organization it created is pending: its row waits for verification
+    assert [(e["line"], e["code"]) for e in reply.json()["errors"]] == [(3, "owner_not_verified")]  # line 1 is the header
+    pending = (await client.get("/api/v1/organizations", params={"status": "pending", "limit": 200}, headers=admin)).json()["items"]
+    created = next(o for o in pending if o["name"] == "新建的农牧科技公司")
+    assert (await client.post(f"/api/v1/organizations/{created['id']}/verify", headers=admin)).status_code == 200
+    reply = await client.post("/api/v1/imports/achievements", files=files, headers=admin)  # once verified, a re-run lands it
+    assert (reply.json()["created"], reply.json()["skipped_existing"], reply.json()["errors"]) == (1, 1, [])
     bad = await client.post("/api/v1/imports/achievements", files={"file": ("x.pdf", b"%PDF", "application/pdf")}, headers=admin)
     assert (bad.status_code, bad.json()["code"]) == (422, "import_file_rejected")
 
