@@ -33,6 +33,7 @@ from search.alerts.service import ALERT_TOPIC, WEBHOOK_TOPIC, AlertService
 log = structlog.get_logger("techmarket.alerts")
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60
+LEASE_MARGIN = 5  # seconds kept to record the outcomes before another worker may claim the events again
 CONCURRENCY = 16  # deliveries in flight per worker
 PER_DESTINATION = 2  # ... of which to one host and port
 SIGNATURE_HEADER = "Techmarket-Signature"
@@ -112,7 +113,7 @@ async def deliver_once(database: Database, egress: EgressClient, *, limit: int =
             jobs.append(_Job(event.id, notification_id, endpoint.url, endpoint.secret, body))
     if not events:
         return 0
-    deadline = asyncio.get_running_loop().time() + LEASE_SECONDS
+    deadline = asyncio.get_running_loop().time() + LEASE_SECONDS - LEASE_MARGIN  # recorded before the lease ends
     gate = asyncio.Semaphore(CONCURRENCY)
     per_destination: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(PER_DESTINATION))
     outcomes += await asyncio.gather(*(_deliver(job, egress, gate, per_destination, deadline) for job in jobs))
