@@ -145,7 +145,9 @@ class ContractService:
         return contract
 
     async def read(self, contract: Contract) -> ContractRead:
-        milestones = await self.repository.milestones(contract.id or 0)
+        cid = contract.id or 0
+        milestones, achievement_ids = await self.repository.milestones(cid), await self.repository.achievement_ids(cid)
+        digest = terms.digest_of(terms.document(contract, milestones, await self.repository.deductions(cid), achievement_ids))
         return ContractRead(
             id=contract.id or 0,
             deal_id=contract.deal_id,
@@ -171,12 +173,12 @@ class ContractService:
             registration_number=contract.registration_number,
             registered_at=contract.registered_at,
             registration_revision=contract.registration_revision,
-            terms_digest=await self.terms_digest(contract),
+            terms_digest=digest,
             service_invention=contract.service_invention,
             reward_rate=None if contract.reward_rate_bp is None else Decimal(contract.reward_rate_bp) / 100,
             reward_rule=contract.reward_rule,
             inventors=[InventorRead(**i) for i in contract.inventors],
-            achievement_ids=await self.repository.achievement_ids(contract.id or 0),
+            achievement_ids=achievement_ids,
             milestones=[
                 MilestoneRead(
                     id=m.id or 0, seq=m.seq, title=m.title, amount=fen_to_yuan(m.amount_fen), due_on=m.due_on, status=m.status, paid_at=m.paid_at
