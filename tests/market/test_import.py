@@ -6,16 +6,20 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import select
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from market.listings.files import ImportFileRejected, read_rows
 from market.listings.importer import Importer
 from market.listings.kinds import ACHIEVEMENT, DEMAND
+from market.listings.models import Achievement
+from market.listings.repository import ListingRepository
 from tests.fixtures.app import login
 
 DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
@@ -144,12 +148,34 @@ async def test_import_api_is_for_admins_and_region_admins_stay_in_their_region(c
     assert (bad.status_code, bad.json()["code"]) == (422, "import_file_rejected")
 
 
-async def test_a_failing_batch_leaves_no_partial_rows(database: Database) -> None:
-    """Two rows with the same title and owner in different batches: the unique key stops the second batch whole."""
+async def test_a_failing_batch_leaves_no_partial_rows(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second batch fails after its rows were written: none of them stay, the first batch does; a re-run
+    lands the rest once. An unknown owner is a row error, not a failed batch."""
     rows = [dict(ROWS[0], external_id=f"B-{i}", title=f"批次测试成果{i}") for i in range(5)]
     rows[4]["owner"] = "不存在的单位"
-    report = await Importer(database, ACHIEVEMENT).run(read_rows("a.csv", csv_bytes(rows, "utf-8")), batch_size=2)
-    assert report.created == 4 and [e.code for e in report.errors] == ["owner_not_found"]
+    content = csv_bytes(rows, "utf-8")
+    real, inserted = ListingRepository.insert_many, []
+
+    async def insert_then_fail(self: ListingRepository, model: Any, values: list[dict[str, Any]]) -> list[int]:
+        ids = await real(self, model, values)
+        inserted.append(len(ids))
+        if len(inserted) == 2:
+            raise RuntimeError("the connection dropped after the batch's rows were written")
+        return ids
+
+    async def landed() -> set[str]:
+        async with database.unit_of_work() as session:
+            query = select(Achievement.external_id).where(Achievement.external_id.like("B-%"))  # type: ignore[union-attr]
+            return {str(k) for k in (await session.execute(query)).scalars().all()}
+
+    monkeypatch.setattr(ListingRepository, "insert_many", insert_then_fail)
+    with pytest.raises(RuntimeError):
+        await Importer(database, ACHIEVEMENT).run(read_rows("a.csv", content), batch_size=2)
+    assert inserted == [2, 2] and await landed() == {"B-0", "B-1"}
+    monkeypatch.undo()
+    report = await Importer(database, ACHIEVEMENT).run(read_rows("a.csv", content), batch_size=2)
+    assert (report.created, report.skipped_existing) == (2, 2) and [e.code for e in report.errors] == ["owner_not_found"]
+    assert await landed() == {"B-0", "B-1", "B-2", "B-3"}
 
 
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared dev set not present")
