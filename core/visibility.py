@@ -11,7 +11,8 @@ Objects say whom they concern (``Classified.visibility_subject``: owner, parties
 a user). While a request is answered, ``VisibilityMiddleware`` holds the caller (the principal
 dependency fills it in); every JSON rendering of a ``Classified`` model then drops the fields the
 caller's relation to that object does not grant. Nested models without a subject of their own take
-their parent's. No subject means the caller relates to the object as the public does (platform admins
+their parent's; a model with only public fields and no subject skips the step (``about`` refuses it:
+name the subject on its items). No subject means the caller relates to the object as the public does (platform admins
 excepted), so a response that forgets its subject shows less, never more. Python-mode dumps and
 renderings outside a request are not filtered. OpenAPI shows each property's ``x-visibility``, and only
 public properties are ``required`` in responses.
@@ -24,9 +25,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Self, TypeVar
+from typing import Annotated, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, PrivateAttr, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, GetCoreSchemaHandler, PrivateAttr, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -142,7 +143,7 @@ _HIDDEN: dict[tuple[type[BaseModel], frozenset[Visible]], tuple[str, ...]] = {}
 
 
 def field_level(model: type[BaseModel], name: str) -> Visible | None:
-    levels = [item for item in model.model_fields[name].metadata if isinstance(item, Visible)]
+    levels = [item for item in model.__pydantic_fields__[name].metadata if isinstance(item, Visible)]
     return levels[-1] if levels else None
 
 
@@ -150,14 +151,34 @@ class Classified(BaseModel):
     """Base of every response model: each field classified, rendered for the caller."""
 
     _subject: Subject | None = PrivateAttr(default=None)
+    __filters__: ClassVar[bool] = True  # set per class when its schema is built
 
     def about(self, subject: Subject | None) -> Self:
         """Name whom this object concerns when its own fields cannot tell."""
+        if not type(self).__filters__:
+            raise TypeError(f"{type(self).__name__} has only public fields: name the subject on its items")
         self._subject = subject
         return self
 
     def visibility_subject(self) -> Subject | None:
-        return self._subject
+        private = self.__pydantic_private__
+        return private.get("_subject") if private else None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler) -> CoreSchema:
+        """A model with only public fields and no subject of its own renders without the per-caller
+        step (a page of search hits pays it once per hit, not per container)."""
+        schema = handler(source)
+        if source is cls:
+            fields = cls.__pydantic_fields__
+            public = all(field_level(cls, name) is Visible.public for name in fields)
+            filters = not public or cls.visibility_subject.__qualname__ != "Classified.visibility_subject"
+            type.__setattr__(cls, "__filters__", filters)
+            if not filters:
+                target = handler.resolve_ref_schema(schema)
+                if target.get("type") == "model":
+                    target.pop("serialization", None)
+        return schema
 
     @classmethod
     def visibility_levels(cls) -> dict[str, Visible | None]:

@@ -7,30 +7,32 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from core import reference
 from core.errors import FieldError, ValidationFailed
 from core.money import yuan_to_fen
 from core.problems import field_errors_from_pydantic
+from core.visibility import Classified, Public
 from market.identity.service import Principal
 from market.listings.kinds import ListingKind
 from market.listings.models import ListingStatus
+from market.listings.schemas import AchievementRead, DemandRead
 from search.engine import SearchEngine, SearchQuery
 from search.repository import SearchRepository
 
 
-class SearchItem(BaseModel):
-    listing: dict[str, Any]
-    score: float
-    highlights: dict[str, str] = Field(description="原文片段, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
+class SearchItem(Classified):
+    listing: Public[AchievementRead | DemandRead] = Field(description="按调用者可见的字段返回 (x-visibility)")
+    score: Public[float]
+    highlights: Public[dict[str, str]] = Field(description="原文片段, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
 
 
-class SearchPage(BaseModel):
-    items: list[SearchItem]
-    total: int
-    facets: dict[str, dict[str, int]]
-    took_ms: float
+class SearchPage(Classified):
+    items: Public[list[SearchItem]]
+    total: Public[int]
+    facets: Public[dict[str, dict[str, int]]]
+    took_ms: Public[float]
 
 
 class SearchService:
@@ -49,8 +51,8 @@ class SearchService:
             row, owner = rows.get(hit.id, (None, None))
             if row is None or owner is None or row.status != ListingStatus.published:
                 continue  # the index lags the database by a moment; the database wins
-            listing = kind.to_read(row, owner.name, internals=False)
-            items.append(SearchItem(listing=listing.model_dump(mode="json"), score=hit.score, highlights=hit.highlights))
+            listing = kind.to_read(row, owner.name, internals=False, owner_region=owner.region)
+            items.append(SearchItem(listing=listing, score=hit.score, highlights=hit.highlights))
         return SearchPage(
             items=items,
             total=result.total,

@@ -136,4 +136,5 @@ async def contract_audit(contract_id: int, principal: CurrentPrincipal, session:
     service = ContractService(session)
     contract = await service.get(principal, contract_id)
     entries = await service.repository.audit(contract_id)
-    return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries)).about(contract_subject(contract))
+    subject = contract_subject(contract)
+    return AuditPage(items=[AuditRead.model_validate(e).about(subject) for e in entries], total=len(entries))

@@ -55,7 +55,7 @@ async def list_messages(deal_id: int, principal: CurrentPrincipal, session: Sess
     service = DealService(session)
     messages = await service.messages(principal, deal_id)
     subject = deal_subject(await service.get(principal, deal_id))
-    return MessagePage(items=[MessageRead.model_validate(m) for m in messages], total=len(messages)).about(subject)
+    return MessagePage(items=[MessageRead.model_validate(m).about(subject) for m in messages], total=len(messages))
 
 
 @router.post(

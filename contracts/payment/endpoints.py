@@ -69,7 +69,8 @@ async def refund_milestone(
 async def list_payments(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> PaymentPage:
     contract = await ContractService(session).get(principal, contract_id)
     payments = await PaymentService(session).repository.of_contract(contract_id)
-    return PaymentPage(items=[_read(p) for p in payments], total=len(payments)).about(contract_subject(contract))
+    subject = contract_subject(contract)
+    return PaymentPage(items=[_read(p).about(subject) for p in payments], total=len(payments))
 
 
 @router.post(

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from core.errors import FieldError, problem_responses
 from core.db import Database
+from core.visibility import Subject
 from market.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal, SessionDep, get_database
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotPlatformAdmin, OrganizationNotVerified
@@ -24,7 +25,7 @@ from market.listings.importer import Importer, ImportReport
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
-from market.listings.schemas import AchievementPage, AuditPage, AuditRead, DemandPage, RejectBody
+from market.listings.schemas import AchievementPage, AuditPage, AuditRead, DemandPage, RejectBody, listing_subject
 from market.listings.service import ListingService
 
 
@@ -40,7 +41,10 @@ async def render(
 ) -> list[Any]:
     owners = await service.owners(rows)
     return [
-        kind.to_read(row, owner.name if (owner := owners.get(row.owner_id)) else "", internals=service.sees_internals(principal, row, owner))
+        kind.to_read(
+            row, owner.name if (owner := owners.get(row.owner_id)) else "", internals=service.sees_internals(principal, row, owner),
+            owner_region=owner.region if owner else None,
+        )
         for row in rows
     ]
 
@@ -129,7 +133,10 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
     )
     async def audit_trail(listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep) -> AuditPage:
         entries = await service.audit_trail(principal, kind, listing_id)
-        return AuditPage(items=[AuditRead.model_validate(e) for e in entries], total=len(entries))
+        row = await service.get(principal, kind, listing_id)
+        owner = (await service.owners([row])).get(row.owner_id)
+        subject = listing_subject(row.owner_id, owner.region if owner else None)
+        return AuditPage(items=[AuditRead.model_validate(e).about(subject) for e in entries], total=len(entries))
 
     return router
 
@@ -189,6 +196,7 @@ async def import_listings(
     listing_kind = ACHIEVEMENT if kind == "achievements" else DEMAND
     await session.commit()  # end the request's read transaction: SQLite would hold its lock over the batches
     rows = read_rows(file.filename or "", content)
-    return await Importer(database, listing_kind, actor=principal).run(
+    report = await Importer(database, listing_kind, actor=principal).run(
         rows, publish=publish, create_organizations=create_organizations, verify_organizations=verify_organizations
     )
+    return report.about(Subject(user=principal.user.id))  # the report of the caller's own run

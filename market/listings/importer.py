@@ -21,6 +21,7 @@ from core.db import Database
 from core.outbox import OutboxEvent
 from core.problems import field_errors_from_pydantic
 from core.types import utcnow
+from core.visibility import Classified, Org
 from market.identity.models import Organization, OrganizationKind, OrganizationStatus
 from market.identity.service import Principal
 from market.listings.files import RawRow
@@ -32,20 +33,22 @@ from market.listings.service import SEARCH_TOPIC
 OWNER_FIELDS = ("owner", "owner_uscc", "owner_kind")
 
 
-class RowError(BaseModel):
-    line: int
-    field: str
-    code: str
-    message: str
+class RowError(Classified):
+    line: Org[int]
+    field: Org[str]
+    code: Org[str]
+    message: Org[str]
 
 
-class ImportReport(BaseModel):
-    kind: str
-    total: int = 0
-    created: int = 0
-    skipped_existing: int = 0
-    organizations_created: int = 0
-    errors: list[RowError] = []
+class ImportReport(Classified):
+    """The importer's own report (the endpoint names the importer as its subject)."""
+
+    kind: Org[str]
+    total: Org[int] = 0
+    created: Org[int] = 0
+    skipped_existing: Org[int] = 0
+    organizations_created: Org[int] = 0
+    errors: Org[list[RowError]] = []
 
 
 @dataclass

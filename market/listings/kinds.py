@@ -17,6 +17,7 @@ from market.listings.schemas import (
     DemandCreate,
     DemandRead,
     DemandUpdate,
+    listing_subject,
 )
 
 KindName = Literal["achievement", "demand"]
@@ -51,9 +52,13 @@ class ListingKind:
         values[self.money_field] = None if fen is None else fen_to_yuan(fen)
         return values
 
-    def to_read(self, row: Achievement | Demand, owner_name: str, *, internals: bool) -> BaseModel:
-        """The API view; review notes and pending edits only for the owner and the reviewers."""
-        return self.read_schema.model_validate(
+    def to_read(
+        self, row: Achievement | Demand, owner_name: str, *, internals: bool, owner_region: str | None
+    ) -> AchievementRead | DemandRead:
+        """The API view; review notes and pending edits only for the owner and the reviewers.
+
+        ``owner_region`` names the admins who govern the listing: its fields are rendered per caller."""
+        read = self.read_schema.model_validate(
             {
                 **self.to_api(row),
                 "id": row.id,
@@ -68,6 +73,7 @@ class ListingKind:
                 "published_at": row.published_at,
             }
         )
+        return read.about(listing_subject(row.owner_id, owner_region))
 
     def revision_to_columns(self, revision: dict[str, Any]) -> dict[str, Any]:
         data = self.create_schema.model_validate(revision)

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from core.money import Yuan
 from core.reference import normalize_patent_application_number
 from core.validators import Email, FieldCode, RegionCode
+from core.visibility import AdminOnly, Classified, Org, Public, Subject
 from market.listings.models import (
     MATURITY_TRL,
     MATURITY_ZH,
@@ -163,51 +164,54 @@ class DemandUpdate(BaseModel):
     contact: Any = None
 
 
-class ListingReadCommon(BaseModel):
-    id: int
-    external_id: str | None
-    owner_id: int
-    owner_name: str
-    status: ListingStatus
-    title: str
-    field: str
-    keywords: list[str]
-    transaction_modes: list[str]
-    region: str
-    contact: dict[str, Any]
-    review_reason: str | None = None
-    pending_revision: dict[str, Any] | None = Field(default=None, description="待审核的修改 (仅发布单位与管理员可见)")
-    created_at: datetime
-    updated_at: datetime
-    published_at: datetime | None
+class ListingReadCommon(Classified):
+    """What the market shows of a listing; contact details, inventors and review internals stay with
+    the owning organization and the admins governing its region (``ListingKind.to_read`` names them)."""
+
+    id: Public[int]
+    external_id: Public[str | None]
+    owner_id: Public[int]
+    owner_name: Public[str]
+    status: Public[ListingStatus]
+    title: Public[str]
+    field: Public[str]
+    keywords: Public[list[str]]
+    transaction_modes: Public[list[str]]
+    region: Public[str]
+    contact: Org[dict[str, Any]] = Field(description="联系人、电话、邮箱 (仅发布单位与管理员可见)")
+    review_reason: Org[str | None] = None
+    pending_revision: Org[dict[str, Any] | None] = Field(default=None, description="待审核的修改 (仅发布单位与管理员可见)")
+    created_at: Public[datetime]
+    updated_at: Public[datetime]
+    published_at: Public[datetime | None]
 
 
 class AchievementRead(ListingReadCommon):
-    summary: str
-    maturity: Maturity
-    trl: int
-    ip_type: IpType
-    ip_numbers: list[str]
-    price: Yuan | None
-    inventors: list[dict[str, Any]]
-    advantages: list[str]
+    summary: Public[str]
+    maturity: Public[Maturity]
+    trl: Public[int]
+    ip_type: Public[IpType]
+    ip_numbers: Public[list[str]]
+    price: Public[Yuan | None]
+    inventors: Org[list[dict[str, Any]]] = Field(description="完成人姓名与份额 (仅发布单位与管理员可见)")
+    advantages: Public[list[str]]
 
 
 class DemandRead(ListingReadCommon):
-    description: str
-    budget_max: Yuan | None
-    deadline: date | None
-    min_maturity: Maturity | None
+    description: Public[str]
+    budget_max: Public[Yuan | None]
+    deadline: Public[date | None]
+    min_maturity: Public[Maturity | None]
 
 
-class AchievementPage(BaseModel):
-    items: list[AchievementRead]
-    total: int
+class AchievementPage(Classified):
+    items: Public[list[AchievementRead]]
+    total: Public[int]
 
 
-class DemandPage(BaseModel):
-    items: list[DemandRead]
-    total: int
+class DemandPage(Classified):
+    items: Public[list[DemandRead]]
+    total: Public[int]
 
 
 class RejectBody(BaseModel):
@@ -216,19 +220,26 @@ class RejectBody(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=1000)]
 
 
-class AuditRead(BaseModel):
+class AuditRead(Classified):
+    """A listing's audit trail is for its reviewers (the page names the listing as its subject)."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    action: str
-    actor_user_id: int | None
-    from_status: str | None
-    to_status: str | None
-    reason: str | None
-    changes: dict[str, Any]
-    created_at: datetime
+    id: AdminOnly[int]
+    action: AdminOnly[str]
+    actor_user_id: AdminOnly[int | None]
+    from_status: AdminOnly[str | None]
+    to_status: AdminOnly[str | None]
+    reason: AdminOnly[str | None]
+    changes: AdminOnly[dict[str, Any]]
+    created_at: AdminOnly[datetime]
 
 
-class AuditPage(BaseModel):
-    items: list[AuditRead]
-    total: int
+class AuditPage(Classified):
+    items: Public[list[AuditRead]]
+    total: Public[int]
+
+
+def listing_subject(owner_id: int, owner_region: str | None) -> Subject:
+    """A listing concerns its owner; the admins governing the owner's region review it."""
+    return Subject(owner=owner_id, regions=(owner_region,) if owner_region else ())

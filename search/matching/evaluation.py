@@ -115,7 +115,7 @@ async def engine_scores(folder: Path, labels: Labels, settings: Settings) -> Sco
             ranked = {}
             for demand in labels.demands:
                 page = await service.matches(None, DEMAND, demand_ids[demand["external_id"]], limit=10, filters={})
-                ranked[demand["external_id"]] = [item.listing["external_id"] for item in page.items]
+                ranked[demand["external_id"]] = [item.listing.external_id for item in page.items]
         scores = matching_scores(ranked, labels)
         searched = []
         for query in labels.queries:

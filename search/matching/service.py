@@ -8,14 +8,16 @@ from functools import lru_cache
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core import reference
 from core.errors import Conflict
+from core.visibility import Classified, Public
 from market.identity.service import Principal
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
+from market.listings.schemas import AchievementRead, DemandRead
 from market.listings.service import ListingService
 from search.engine import SearchEngine, SearchQuery
 from search.matching.features import Profile, StoredText, profile
@@ -32,17 +34,17 @@ class ListingNotPublished(Conflict):
     message = "只有已发布的成果或需求可以匹配"
 
 
-class MatchItem(BaseModel):
-    listing: dict[str, Any]
-    score: float = Field(ge=0, le=1)
-    reasons: list[str]
+class MatchItem(Classified):
+    listing: Public[AchievementRead | DemandRead] = Field(description="按调用者可见的字段返回 (x-visibility)")
+    score: Public[float] = Field(ge=0, le=1)
+    reasons: Public[list[str]]
 
 
-class MatchPage(BaseModel):
-    items: list[MatchItem]
-    total: int
-    query_terms: list[str] = Field(description="发送给检索引擎的关键词")
-    took_ms: float
+class MatchPage(Classified):
+    items: Public[list[MatchItem]]
+    total: Public[int]
+    query_terms: Public[list[str]] = Field(description="发送给检索引擎的关键词")
+    took_ms: Public[float]
 
 
 def side_of(row: Achievement | Demand) -> Side:
@@ -176,6 +178,6 @@ class MatchingService:
                 found = rows.get(candidate.id)
                 if found is None or found[0].status != ListingStatus.published or len(items) >= limit:
                     continue
-                listing = target.to_read(found[0], found[1].name, internals=False).model_dump(mode="json")
+                listing = target.to_read(found[0], found[1].name, internals=False, owner_region=found[1].region)
                 items.append(MatchItem(listing=listing, score=match.score, reasons=match.reasons))
         return items
