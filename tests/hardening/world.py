@@ -1,15 +1,22 @@
 """The seeded world of the authorization matrix and the fuzz run: every role of the authorization matrix, with tokens.
 
 Built once per module on its own copy of the migrated SQLite template (or inside one rolled-back
-PostgreSQL transaction). Tokens are minted directly (no argon2 login per role); the API-key role uses
-a real key created through the identity service. Seed objects are made through the API itself.
+PostgreSQL transaction; requests are sequential, so one connection suffices). Tokens are minted
+directly (no argon2 login per role); the API-key role uses a real key created through the identity
+service. Seed objects are made through the API itself. The payment provider is the real stub,
+served over HTTP on a loopback port; its webhooks are forwarded to the app, signed, by
+``deliver_webhooks`` (in order, one at a time), so a payment succeeds when the test says so.
+``state`` reads every row of every table plus what the provider holds: the matrix compares it
+before and after each refused write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +26,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from hypothesis.configuration import set_hypothesis_home_dir
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.contract.models import Contract
 from contracts.demo import DEMO_CONTRACT_TITLE
+from contracts.payment.signature import HEADER, sign
+from contracts.payment.stub import StubProvider
 from contracts.settings import PaymentSettings
 from core import security
 from core.db import Database
@@ -36,6 +46,7 @@ from market.identity.schemas import MemberCreate, RegionAdminCreate
 from market.identity.service import IdentityService
 from market.worker import run_once
 from search.alerts.models import ListingKindName, Notification, Subscription
+from tests.contracts.conftest import free_socket, serve
 from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.databases import isolated_database
 
@@ -124,8 +135,11 @@ class World:
     org: dict[str, int]  # owner, enterprise, university, other, pending, pending_local
     user: dict[str, int]  # by role
     role_org: dict[str, int | None]
+    stub: StubProvider
     ids: dict[str, Any] = field(default_factory=dict)
     serial: itertools.count = field(default_factory=lambda: itertools.count(1))
+    forwarded: int = 0  # the stub's events delivered to the app so far
+    tables: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def governs(self, role: str, region: str | None) -> bool:
         if role == "platform_admin":
@@ -139,6 +153,29 @@ class World:
         if expect is not None:
             assert reply.status_code == expect, f"{method} {url} as {role}: {reply.status_code} {reply.text[:500]}"
         return reply
+
+    async def state(self) -> dict[str, list[str]]:
+        """Every row of every table of the live schema, in key order, and the provider's intents."""
+        async with self.database.unit_of_work() as session:
+            if not self.tables:
+                self.tables = await (await session.connection()).run_sync(_tables_and_keys)
+            snapshot = {}
+            for table, keys in self.tables:
+                order = ", ".join(f'"{k}"' for k in keys) or "1"
+                rows = (await session.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))).all()
+                snapshot[table] = [repr(tuple(row)) for row in rows]
+        snapshot["payment provider"] = [json.dumps(intent, sort_keys=True) for intent in self.stub.state.intents.values()]
+        return snapshot
+
+    async def deliver_webhooks(self) -> None:
+        """Forward the stub's events not yet delivered, signed, in order; each must be accepted."""
+        while self.forwarded < len(self.stub.state.events):
+            body = json.dumps(self.stub.state.events[self.forwarded], ensure_ascii=False).encode()
+            reply = await self.client.post(
+                "/api/v1/payments/webhook", content=body, headers={"content-type": "application/json", HEADER: sign(self.stub.webhook_secret, body)}
+            )
+            assert reply.status_code == 200, reply.text
+            self.forwarded += 1
 
     async def rows(self, model: Any, ids: list[int]) -> list[Any]:
         if not ids:
@@ -189,6 +226,21 @@ class World:
             contract = (await self.call("POST", f"/api/v1/contracts/{cid}/transitions", seller, expect=200, json={"to": "performing"})).json()
         return contract
 
+    async def paid_milestone(self) -> tuple[int, int]:
+        """A performing contract (owner as seller) whose first milestone 演示乳业 paid through the stub."""
+        contract = await self.contract("performing")
+        milestone = contract["milestones"][0]["id"]
+        paid = await self.call("POST", f"/api/v1/contracts/{contract['id']}/milestones/{milestone}/pay", "enterprise", expect=200)
+        intent = self.stub.state.intents[paid.json()["provider_intent_id"]]
+        deadline = time.monotonic() + 10
+        while intent["status"] != "succeeded":  # the stub settles right after confirm (settle_delay 0)
+            assert time.monotonic() < deadline, intent
+            await asyncio.sleep(0.01)
+        await self.deliver_webhooks()
+        payments = (await self.call("GET", f"/api/v1/contracts/{contract['id']}/payments", "owner_admin", expect=200)).json()["items"]
+        assert [p["status"] for p in payments] == ["succeeded"], payments
+        return contract["id"], milestone
+
     async def deal(self) -> dict[str, Any]:
         """演示乳业 (buyer) shows interest in a fresh published achievement of the owning organization."""
         achievement = await self.listing("achievements", "published")
@@ -232,6 +284,11 @@ class World:
         return int((await self.call("POST", "/api/v1/statistics/targets", "platform_admin", expect=201, json=body)).json()["id"])
 
 
+def _tables_and_keys(connection: Connection) -> list[tuple[str, list[str]]]:
+    inspector = inspect(connection)
+    return [(name, list(inspector.get_pk_constraint(name)["constrained_columns"])) for name in sorted(inspector.get_table_names())]
+
+
 async def _user_id(session: AsyncSession, email: str) -> int:
     return int((await session.execute(select(User.id).where(User.email == email))).scalar_one())
 
@@ -251,12 +308,15 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
         log_level="WARNING", worker_in_process=False,
     )
     app = create_app(settings, database=database)
-    # The provider is unreachable (a closed loopback port) and is tried once: payment routes answer fast.
-    app.state.payment_settings = PaymentSettings(
-        env="test", provider_url="http://127.0.0.1:9", provider_api_key="sk_test_hardening",
-        webhook_secret="hardening-webhook-secret-0123456789abcdef", max_attempts=1, backoff_seconds=0, timeout_seconds=2,
+    stub_sock = free_socket()
+    payments = PaymentSettings(
+        env="test", provider_url=f"http://127.0.0.1:{stub_sock.getsockname()[1]}", provider_api_key="sk_test_hardening",
+        webhook_secret="hardening-webhook-secret-0123456789abcdef", max_attempts=2, backoff_seconds=0, timeout_seconds=5,
     )
-    async with app.router.lifespan_context(app):
+    stub = StubProvider(webhook_url=None, webhook_secret=payments.webhook_secret, api_key=payments.provider_api_key)
+    stub.faults.settle_delay = 0
+    app.state.payment_settings = payments
+    async with serve(stub.app, stub_sock), app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             async with database.unit_of_work() as session:
@@ -296,6 +356,7 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
                 },
                 user={role: u.id or 0 for role, u in users.items()},
                 role_org={role: org_ids.get(role) for role in ROLES},
+                stub=stub,
             )
             world.ids["api_key"] = api_key_id
             world.org["pending_local"] = await world.organization("pending")
