@@ -1,12 +1,16 @@
-"""Schemathesis against the app's own OpenAPI schema, as every role: no 5xx, no reply outside its schema.
+"""Schemathesis against the app's own OpenAPI schema, as each role: no 5xx, no reply outside its schema.
 
 Cases come from schemathesis' strategies for each operation (positive data, and negative data that
 breaks the schema on purpose), drawn by Hypothesis with a fixed seed (``derandomize``) and a fixed
 budget per operation, then sent in-process over ASGI to the seeded world of the hardening tests
-(demo data, drafts, contracts, deals...), each case as one of the roles in turn. Every reply is
-checked by schemathesis: not a server error, a documented status code, the declared content type
-and headers, and a body that validates against the declared schema. SQLite only (the matrix covers
-the rest); about 2,000 requests per run.
+(demo data, drafts, contracts, deals...), every case as each of four callers in turn: anonymous, an
+organization's admin, a region admin and the platform admin. Half of the positive cases have their
+path parameters pointed at objects that exist (listings of every status, contracts with paid and
+unpaid milestones, organizations, deals, targets...), so the fuzzer reaches past "not found". The
+payment provider is the real stub served over HTTP, so pay and refund go all the way. Every reply is
+checked by schemathesis: not a server error (any 5xx), a status the operation documents, the
+declared content type and headers, and a body that validates against the declared schema. SQLite
+(the embedded default); about 3,600 requests per run.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from contracts.settings import PaymentSettings
 from core.settings import Settings
 from market.app import create_app
 from tests.fixtures.app import login
-from tests.hardening.world import ROLES, World, hardening_database, world  # noqa: F401  (fixtures)
+from tests.hardening.world import World, hardening_database, world  # noqa: F401  (fixtures)
 
-POSITIVE_EXAMPLES = 18
-NEGATIVE_EXAMPLES = 9
-MIN_REQUESTS = 2000
+FUZZ_ROLES = ("anonymous", "owner_admin", "region_admin", "platform_admin")
+POSITIVE_EXAMPLES = 8
+NEGATIVE_EXAMPLES = 4
+MIN_REQUESTS = 3000
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
 SLOW = {"/api/v1/statistics/charts/turnover.{fmt}", "/api/v1/statistics/charts/breakdown.{fmt}"}  # matplotlib renders
 BASE_URL = "http://testserver"
@@ -85,8 +90,54 @@ def _params() -> list[Any]:
     return params
 
 
+async def _targets(world: World) -> dict[str, list[Any]]:
+    """Ids of objects that exist, by path parameter name (listing ids per kind; contract and milestone in pairs)."""
+    if "fuzz" not in world.ids:
+        paid = await world.paid_milestone()  # the owner sells; its first milestone is paid through the stub
+        bought = await world.contract("performing", owner_side="buyer")  # the owner buys; nothing paid yet
+        demo = (await world.call("GET", f"/api/v1/contracts/{world.ids['demo_contract']}", "platform_admin", expect=200)).json()
+        draft = await world.contract("draft")
+        listings = {
+            kind: [world.ids[k][kind]["id"] for k in ("draft", "published", "revised", "stale")] for kind in ("achievements", "demands")
+        }
+        world.ids["fuzz"] = {
+            "achievements": listings["achievements"],
+            "demands": listings["demands"],
+            "contract_milestone": [
+                paid, *[(c["id"], m["id"]) for c in (bought, demo, draft) for m in c["milestones"]],
+            ],
+            "organization_id": [world.org[k] for k in ("owner", "other", "pending", "pending_local")],
+            "deal_id": [world.ids["deal"]["id"]],
+            "target_id": [world.ids["target"], world.ids["other_target"]],
+            "key_id": [world.ids["api_key"]],
+            "subscription_id": [world.ids["subscription"]],
+            "notification_id": [world.ids["notification"]],
+            "publication_id": [world.ids["publication"]],
+        }
+    return dict(world.ids["fuzz"])
+
+
+def _aim(case: Any, targets: dict[str, list[Any]], n: int) -> None:
+    """Point the case's path parameters at the n-th existing object of each kind."""
+    params = case.path_parameters or {}
+    for name in list(params):
+        if name == "listing_id":
+            pool = targets["achievements" if "/achievements/" in case.operation.path else "demands"]
+            params[name] = pool[n % len(pool)]
+        elif name == "contract_id":
+            contract, milestone = targets["contract_milestone"][n % len(targets["contract_milestone"])]
+            params[name] = contract
+            if "milestone_id" in params:
+                params["milestone_id"] = milestone
+        elif name in targets and name != "milestone_id":
+            params[name] = targets[name][n % len(targets[name])]
+
+
 async def _send(client: httpx.AsyncClient, case: Any, headers: dict[str, str]) -> tuple[httpx.Response, dict[str, Any]]:
     kwargs = case.as_transport_kwargs(base_url=BASE_URL, headers=headers)
+    if headers:  # a signed-in caller sends its own credentials, not generated ones (the anonymous caller fuzzes those)
+        generated = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in ("authorization", "x-api-key")}
+        kwargs["headers"] = {**generated, **headers}
     prepared = requests.Request(
         method=kwargs["method"], url=kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
         cookies=kwargs.get("cookies"), data=kwargs.get("data"), json=kwargs.get("json"), files=kwargs.get("files"),
@@ -97,26 +148,31 @@ async def _send(client: httpx.AsyncClient, case: Any, headers: dict[str, str]) -
 
 
 SENT: dict[str, int] = {}
+ANSWERED: dict[tuple[str, int], int] = {}  # (role, status // 100) -> replies
 
 
 @pytest.mark.parametrize("operation", _params())
 async def test_fuzz_operation(world: World, operation: Any) -> None:
     slow = operation.path in SLOW
-    cases = _draw(operation, GenerationMode.POSITIVE, 4 if slow else POSITIVE_EXAMPLES)
-    cases += _draw(operation, GenerationMode.NEGATIVE, 2 if slow else NEGATIVE_EXAMPLES)
-    roles = itertools.cycle(ROLES)
+    positive = _draw(operation, GenerationMode.POSITIVE, 2 if slow else POSITIVE_EXAMPLES)
+    targets = await _targets(world)
+    for n, case in enumerate(positive[1::2]):
+        _aim(case, targets, n)
+    cases = positive + _draw(operation, GenerationMode.NEGATIVE, 1 if slow else NEGATIVE_EXAMPLES)
     failures: list[str] = []
-    for case in cases:
-        role = next(roles)
+    sent = 0
+    for case, role in itertools.product(cases, FUZZ_ROLES):
         headers = dict(world.headers[role])
         reply, kwargs = await _send(world.client, case, headers)
+        sent += 1
+        ANSWERED[(role, reply.status_code // 100)] = ANSWERED.get((role, reply.status_code // 100), 0) + 1
         try:
             case.validate_response(reply, checks=CHECKS, headers=headers, transport_kwargs={"base_url": BASE_URL})
         except Exception as exc:  # schemathesis raises a FailureGroup (or AssertionError) with the report
             failures.append(f"as {role}: {exc}\n{str(exc.__notes__) if hasattr(exc, '__notes__') else ''}")
-    SENT[f"{operation.method.upper()} {operation.path}"] = len(cases)
+    SENT[f"{operation.method.upper()} {operation.path}"] = sent
     assert cases, "no case generated"
-    assert not failures, f"{len(failures)} of {len(cases)} cases failed:\n\n" + "\n\n".join(failures[:5])
+    assert not failures, f"{len(failures)} of {sent} requests failed:\n\n" + "\n\n".join(failures[:5])
 
 
 def test_fuzz_volume() -> None:
@@ -124,6 +180,9 @@ def test_fuzz_volume() -> None:
     if len(SENT) < len(OPERATIONS):
         pytest.skip("only part of the operations ran (-k)")
     assert sum(SENT.values()) >= MIN_REQUESTS, SENT
+    # Past the door: every caller got real answers, not only refusals and "not found" (anonymous: the public routes).
+    answered = {role: {f"{c}xx": n for (r, c), n in sorted(ANSWERED.items()) if r == role} for role in FUZZ_ROLES}
+    assert all(answered[role].get("2xx", 0) >= (20 if role == "anonymous" else 100) for role in FUZZ_ROLES), str(answered)
 
 
 # --- regressions the fuzzer found, pinned on both dialects --------------------------------------------
