@@ -181,6 +181,8 @@ def worker(
     ] = None,
     metrics_port: Annotated[int | None, typer.Option(
         "--metrics-port", help="Serve Prometheus metrics (search index writes, drift, repairs) on this port.")] = None,
+    metrics_host: Annotated[str, typer.Option(
+        "--metrics-host", help="Address the metrics port listens on (loopback unless a scraper elsewhere needs it).")] = "127.0.0.1",
 ) -> None:
     """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
     import signal
@@ -211,7 +213,7 @@ def worker(
                 console.print(f"worker running (search: {engine.name}); Ctrl+C to stop")
                 metrics = Metrics()
                 if metrics_port is not None:
-                    start_http_server(metrics_port, registry=metrics.registry)
+                    start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
                 await run_forever(database, engine, http, stop, heartbeat=heartbeat, metrics=metrics.search_index)
                 return 0
             finally:
