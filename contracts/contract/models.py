@@ -71,12 +71,17 @@ class ContractStatus(StrEnum):
 
 TRANSITIONS: dict[ContractStatus, tuple[ContractStatus, ...]] = {
     ContractStatus.draft: (ContractStatus.signed, ContractStatus.terminated),
-    ContractStatus.signed: (ContractStatus.registered, ContractStatus.terminated),
+    ContractStatus.signed: (ContractStatus.registered, ContractStatus.performing, ContractStatus.terminated),
     ContractStatus.registered: (ContractStatus.performing, ContractStatus.terminated),
     ContractStatus.performing: (ContractStatus.completed, ContractStatus.terminated),
     ContractStatus.completed: (),
     ContractStatus.terminated: (),
 }
+
+# 认定登记 is for tax relief and statistics and does not hold up performance: a signed contract is
+# paid and performed before, during or after it. Registration is the ``registered_at`` record;
+# the ``registered`` status only marks a signed contract registered before its first payment.
+REGISTRABLE = (ContractStatus.signed, ContractStatus.performing, ContractStatus.completed)
 
 
 class Contract(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors
 from contracts.contract.models import (
+    REGISTRABLE,
     REWARD_TYPES,
     SUBTYPES,
     TRANSITIONS,
@@ -350,6 +351,14 @@ class ContractService:
         if contract.registered_digest != current:
             raise errors.TermsChanged(detail="合同条款与认定登记时不一致, 须由登记机构更正后重新出具登记", terms_digest=current)
 
+    async def require_payable_terms(self, contract: Contract) -> None:
+        """A registered contract pays what was registered (the registrar may have corrected it since
+        signing); one not registered yet pays exactly what both parties signed."""
+        if contract.registered_at is not None:
+            await self.require_registered_terms(contract)
+        else:
+            await self.require_signed_terms(contract)
+
     async def _amend(
         self, principal: Principal, contract: Contract, action: str, reason: str, change: Callable[[], Awaitable[None]]
     ) -> None:
@@ -371,7 +380,11 @@ class ContractService:
             contract.seller_signed_digest = contract.buyer_signed_digest = None
             contract.signed_on = contract.registration_requested_at = None
             contract.status = ContractStatus.draft
-        elif contract.status in (ContractStatus.registered, ContractStatus.performing) and principal.governs_region(contract.seller_region):
+        elif (
+            contract.registered_at is not None
+            and contract.status in (ContractStatus.registered, ContractStatus.performing)
+            and principal.governs_region(contract.seller_region)
+        ):
             changes["registration_revision"] = [contract.registration_revision, contract.registration_revision + 1]
             contract.registration_revision += 1
             contract.registered_digest = terms.digest_of(after)
@@ -396,6 +409,16 @@ class ContractService:
                 detail=f"合同当前状态为 {contract.status.value}, 不能变为 {target.value}",
                 current=contract.status.value,
                 allowed=[s.value for s in allowed],
+            )
+
+    @staticmethod
+    def _require_registrable(contract: Contract) -> None:
+        """Registration is asked for and given once, any time from signing until completion."""
+        if contract.registered_at is not None or contract.status not in REGISTRABLE:
+            raise errors.InvalidContractTransition(
+                detail="已认定登记" if contract.registered_at is not None else "只有已签订 (履行中或已完成) 的合同可以申请和办理认定登记",
+                current=contract.status.value,
+                allowed=[s.value for s in TRANSITIONS[contract.status]],
             )
 
     async def _move(self, principal: Principal, contract: Contract, target: ContractStatus, action: str, reason: str | None = None, **changes: object) -> None:
@@ -449,7 +472,8 @@ class ContractService:
         if contract.status in (ContractStatus.draft, ContractStatus.signed):
             allowed = party or registrar
         else:
-            allowed = registrar and contract.status in (ContractStatus.registered, ContractStatus.performing)
+            # Once performing on signed terms, only a registrar's correction of a registration changes them.
+            allowed = registrar and contract.registered_at is not None and contract.status in (ContractStatus.registered, ContractStatus.performing)
         if not allowed:
             if party or registrar:
                 raise errors.AmountsLocked(current=contract.status.value)
@@ -472,10 +496,7 @@ class ContractService:
         contract = await self.get(principal, contract_id, lock=True)
         if not principal.belongs_to(contract.seller_org_id):
             raise errors.SellerSideOnly()
-        if contract.status != ContractStatus.signed:
-            raise errors.InvalidContractTransition(
-                detail="只有已签订的合同可以申请认定登记", current=contract.status.value, allowed=[s.value for s in TRANSITIONS[contract.status]]
-            )
+        self._require_registrable(contract)
         await self.require_signed_terms(contract)
         contract.registration_requested_at = contract.registration_requested_at or utcnow()
         self.session.add(contract)
@@ -486,7 +507,7 @@ class ContractService:
         contract = await self.get(principal, contract_id, lock=True)
         if not principal.governs_region(contract.seller_region):
             raise errors.NotCompetentRegistrar()
-        self._require_transition(contract, ContractStatus.registered)
+        self._require_registrable(contract)
         if contract.registration_requested_at is None:
             raise errors.RegistrationNotRequested()
         signed = await self.require_signed_terms(contract)
@@ -502,10 +523,16 @@ class ContractService:
         self.session.add(contract)
         await self.session.flush()
         contract.registered_digest = await self.terms_digest(contract)
-        await self._move(
-            principal, contract, ContractStatus.registered, "registered",
-            registration_number=contract.registration_number, registered_digest=contract.registered_digest, **changes,
-        )
+        changes |= {"registration_number": contract.registration_number, "registered_digest": contract.registered_digest}
+        if contract.status == ContractStatus.signed:
+            await self._move(principal, contract, ContractStatus.registered, "registered", **changes)
+        else:  # already performing or completed: registration records, the status stays
+            contract.updated_at = utcnow()
+            await audit.record(
+                self.session, "contract", contract.id or 0, "registered", actor_user_id=principal.user.id,
+                from_status=contract.status.value, to_status=contract.status.value, changes=changes,
+            )
+        self.session.add(contract)
         await self.session.flush()
         return contract
 

@@ -42,7 +42,7 @@ PROVIDER_STATUS = {
     "canceled": PaymentStatus.failed,
     "failed": PaymentStatus.failed,
 }
-PAYABLE = (ContractStatus.registered, ContractStatus.performing)
+PAYABLE = (ContractStatus.signed, ContractStatus.registered, ContractStatus.performing)  # registered or not
 
 
 def verify(payment: Payment, snapshot: IntentSnapshot) -> str | None:
@@ -88,7 +88,7 @@ class PaymentService:
             raise errors.BuyerSideOnly()
         if contract.status not in PAYABLE:
             raise errors.PaymentNotAllowed(current=contract.status.value, allowed_states=[s.value for s in PAYABLE])
-        await ContractService(self.session).require_registered_terms(contract)
+        await ContractService(self.session).require_payable_terms(contract)
         milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
         if milestone is None:
             raise errors.MilestoneNotFound()
@@ -123,11 +123,11 @@ class PaymentService:
             raise errors.ProviderRejectedError(detail=str(exc), provider_code=exc.code) from exc
         if milestone.status == MilestoneStatus.pending:
             milestone.status = MilestoneStatus.paying
-        if contract.status == ContractStatus.registered:
-            contract.status = ContractStatus.performing
+        if contract.status in (ContractStatus.signed, ContractStatus.registered):
+            before, contract.status = contract.status, ContractStatus.performing
             await audit.record(
                 self.session, "contract", contract.id or 0, "performing", actor_user_id=principal.user.id,
-                from_status=ContractStatus.registered.value, to_status=ContractStatus.performing.value, reason="首笔付款",
+                from_status=before.value, to_status=ContractStatus.performing.value, reason="首笔付款",
             )
         await self._apply(contract, payment, milestone, snapshot)
         return payment

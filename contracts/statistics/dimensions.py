@@ -21,6 +21,12 @@ from market.listings.models import IpType
 
 CHINA = ZoneInfo("Asia/Shanghai")
 COUNTED_STATUSES = frozenset({ContractStatus.registered, ContractStatus.performing, ContractStatus.completed})
+
+
+def counted(status: object, registered_at: datetime | None) -> bool:
+    """Statistics count registered contracts (by registration date) that were not terminated; a
+    contract paid and performed before its registration counts from the day it is registered."""
+    return registered_at is not None and str(getattr(status, "value", status)) in {s.value for s in COUNTED_STATUSES}
 ALL_REGIONS = "all"
 UNSPECIFIED = "unspecified"
 NO_IP = "none"

@@ -93,6 +93,7 @@ class StatisticsRepository:
         region_column = Contract.seller_region if side == "seller" else Contract.buyer_region
         conditions: list[ColumnElement[bool]] = [
             Contract.status.in_([s.value for s in COUNTED_STATUSES]),  # type: ignore[attr-defined]
+            Contract.registered_at.is_not(None),  # type: ignore[union-attr]
             Contract.id > after_id,  # type: ignore[operator]
             func.coalesce(Contract.registered_at, Contract.created_at) >= since,
             func.coalesce(Contract.registered_at, Contract.created_at) < until,

@@ -2,7 +2,7 @@
 
 How it works: after every flush of any ORM session, the listener looks at the ``Contract`` rows
 (and ``ContractAchievement`` links) the flush wrote. For each contract whose counted state may have
-changed (status entering/leaving registered/performing/completed, or amounts, regions, kinds, type,
+changed (status entering/leaving registered/performing/completed, registration, or amounts, regions, kinds, type,
 field or registration date changing while counted) it computes the fact the contract should
 contribute now, compares it with the fact stored in ``statistics_contract_facts``, and applies the
 difference (+/−) to ``statistics_rollups`` with one multi-row upsert (``INSERT … ON CONFLICT DO
@@ -34,6 +34,7 @@ from contracts.statistics.dimensions import (
     STORED_DIMENSIONS,
     UNSPECIFIED,
     china_period,
+    counted,
     primary_ip_type,
     raw_flow,
 )
@@ -77,8 +78,7 @@ def _value(member: Any) -> str:
 
 
 def _fact_of(contract_id: int, row: Any, ip_type: str) -> Fact | None:
-    status = _value(row.status)
-    if status not in {s.value for s in COUNTED_STATUSES}:
+    if not counted(row.status, row.registered_at):
         return None
     return Fact(
         contract_id=contract_id,
@@ -132,7 +132,7 @@ def _on_after_flush(session: Session, _context: UOWTransaction) -> None:
     linked: set[int] = set()
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Contract) and obj.id is not None:
-            if obj in session.new and _value(obj.status) not in {s.value for s in COUNTED_STATUSES}:
+            if obj in session.new and not counted(obj.status, obj.registered_at):
                 continue
             if obj in session.dirty and not (_tracked_changed(obj) and _was_or_is_counted(obj)):
                 continue
@@ -163,7 +163,7 @@ def apply_changes(connection: Connection, candidates: dict[int, Contract | None]
     for chunk in _chunks(from_db):
         for row in connection.execute(select(Contract.__table__).where(Contract.__table__.c.id.in_(chunk))):  # type: ignore[attr-defined]
             rows_from_db[row.id] = row
-    counted_now = [cid for cid, c in candidates.items() if c is not None and _value(c.status) in {s.value for s in COUNTED_STATUSES}]
+    counted_now = [cid for cid, c in candidates.items() if c is not None and counted(c.status, c.registered_at)]
     ip_types = _ip_types(connection, counted_now + list(rows_from_db))
     new: dict[int, Fact | None] = {cid: None for cid in deleted}
     for cid, contract in candidates.items():
@@ -227,6 +227,7 @@ def install() -> None:
 # --- rebuild and verify (SQL over the whole contracts table) ------------------------------------
 
 COUNTED_SQL = "('registered', 'performing', 'completed')"
+COUNTED_WHERE = f"c.status IN {COUNTED_SQL} AND c.registered_at IS NOT NULL"
 
 
 def period_sql(dialect: str, column: str = "c.registered_at", fallback: str = "c.created_at") -> str:
@@ -271,7 +272,7 @@ def rebuild_statements(dialect: str) -> list[str]:
         "seller_kind, buyer_kind, ip_type, total_fen, income_fen) "
         f"SELECT c.id, {period_sql(dialect)}, c.seller_region, c.buyer_region, c.type, COALESCE(c.field, '{UNSPECIFIED}'), "
         f"c.seller_kind, c.buyer_kind, {_ip_sql()}, c.total_fen, c.technology_income_fen "
-        f"FROM contracts c WHERE c.status IN {COUNTED_SQL}",
+        f"FROM contracts c WHERE {COUNTED_WHERE}",
     ]
     for side, region, counterpart in (("seller", "f.seller_region", "f.buyer_region"), ("buyer", "f.buyer_region", "f.seller_region")):
         keys = ("''", "f.type", "f.field", "f.seller_kind", "f.buyer_kind", "f.ip_type", _flow_sql(region, counterpart))
@@ -305,7 +306,7 @@ async def verify(session: Any) -> list[dict[str, Any]]:
             rows = await session.execute(
                 text(
                     f"SELECT {region}, {period_sql(dialect)}, {key}, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
-                    f"FROM contracts c WHERE c.status IN {COUNTED_SQL} GROUP BY 1, 2{_also('3') if key != EMPTY else ''}"
+                    f"FROM contracts c WHERE {COUNTED_WHERE} GROUP BY 1, 2{_also('3') if key != EMPTY else ''}"
                 )
             )
             for reg, period, k, n, total, income in rows:
