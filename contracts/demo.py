@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.contract.completion import CompletionService
 from contracts.contract.models import Contract, ContractStatus, ContractSubtype, ContractType
 from contracts.contract.schemas import ContractCreate, DeductionIn, InventorIn, MilestoneIn, RegistrationIn
 from contracts.contract.service import ContractService
@@ -84,5 +85,7 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
                 amount_received=milestone.amount_fen, amount_refunded=0, refunds=(), metadata={}, version=1,
             )
         )
-    await contracts.transition(seller, cid, ContractStatus.completed, "演示: 两期款项均已到账")
+    completion = CompletionService(session)
+    await completion.claim(seller, cid)
+    await completion.confirm(buyer, cid)
     return [f"技术合同 {DEMO_CONTRACT_TITLE} (登记编号 {contract.registration_number}, 两期付款及收益分配)"]

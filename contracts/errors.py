@@ -80,6 +80,36 @@ class MilestonesUnpaid(Conflict):
     message = "尚有未付款的节点, 合同不能完成"
 
 
+class CompletionSellerOnly(Forbidden):
+    code = "completion_seller_only"
+    message = "只有卖方 (研究开发人、让与人、受托人等) 可以声明合同履行完毕"
+
+
+class CompletionBuyerOnly(Forbidden):
+    code = "completion_buyer_only"
+    message = "只有买方可以确认合同履行完毕或提出异议"
+
+
+class CompletionAlreadyClaimed(Conflict):
+    code = "completion_already_claimed"
+    message = "卖方已声明履行完毕, 等待买方确认或提出异议"
+
+
+class CompletionNotClaimed(Conflict):
+    code = "completion_not_claimed"
+    message = "卖方尚未声明合同履行完毕"
+
+
+class CompletionWindowOpen(Conflict):
+    code = "completion_window_open"
+    message = "买方确认期限未到: 期限内须由买方确认, 逾期未确认也未提出异议的, 卖方可确认完成"
+
+
+class CompletionWindowClosed(Conflict):
+    code = "completion_window_closed"
+    message = "买方确认期限已过, 不能再提出异议"
+
+
 class PaymentNotAllowed(Conflict):
     code = "payment_not_allowed"
     message = "合同当前状态不允许付款"

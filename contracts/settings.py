@@ -16,6 +16,16 @@ DEV_PROVIDER_API_KEY = "sk_test_dev_only"
 MIN_SECRET_LENGTH = 32
 
 
+class ContractSettings(BaseSettings):
+    """Contract settings (environment, prefix ``TECHMARKET_CONTRACT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="TECHMARKET_CONTRACT_", env_file=None, extra="ignore")
+
+    completion_confirm_days: int = Field(
+        default=15, ge=1, le=365, description="days the buyer has to confirm or object after the seller claims completion"
+    )
+
+
 class PaymentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TECHMARKET_PAYMENT_", env_file=None, extra="ignore")
 

@@ -11,6 +11,7 @@ from contracts.contract.schemas import (
     AmountsCorrection,
     AuditPage,
     AuditRead,
+    CompletionObjection,
     ContractCreate,
     ContractPage,
     ContractRead,
@@ -19,6 +20,7 @@ from contracts.contract.schemas import (
     TransitionIn,
     contract_subject,
 )
+from contracts.contract.completion import CompletionService
 from contracts.contract.service import ContractService
 from core.errors import problem_responses
 from market.deps import CurrentPrincipal, SessionDep
@@ -121,14 +123,48 @@ async def register_contract(contract_id: int, data: RegistrationIn, principal: C
 @router.post(
     "/{contract_id}/transitions",
     response_model=ContractRead,
-    summary="变更状态 (performing / completed / terminated)",
-    responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition, errors.MilestonesUnpaid
-    ),
+    summary="变更状态 (performing / terminated; 即合同的 allowed_transitions)",
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition),
 )
 async def transition_contract(contract_id: int, data: TransitionIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.transition(principal, contract_id, data.to, data.reason))
+
+
+COMPLETION_ERRORS = (*AUTH_ERRORS, errors.ContractNotFound, errors.InvalidContractTransition)
+
+
+@router.post(
+    "/{contract_id}/completion/claim",
+    response_model=ContractRead,
+    summary="卖方声明履行完毕 (各付款节点均已付款; 买方须在规定天数内确认或提出异议)",
+    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionSellerOnly, errors.CompletionAlreadyClaimed, errors.MilestonesUnpaid),
+)
+async def claim_completion(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    contract = await CompletionService(session).claim(principal, contract_id)
+    return await ContractService(session).read(contract)
+
+
+@router.post(
+    "/{contract_id}/completion/confirm",
+    response_model=ContractRead,
+    summary="买方确认履行完毕, 合同完成 (买方逾期未确认也未提出异议的, 卖方确认)",
+    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowOpen),
+)
+async def confirm_completion(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    contract = await CompletionService(session).confirm(principal, contract_id)
+    return await ContractService(session).read(contract)
+
+
+@router.post(
+    "/{contract_id}/completion/objection",
+    response_model=ContractRead,
+    summary="买方在期限内提出异议 (附理由): 声明撤回, 合同继续履行",
+    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowClosed),
+)
+async def object_to_completion(contract_id: int, data: CompletionObjection, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+    contract = await CompletionService(session).object_to(principal, contract_id, data.reason)
+    return await ContractService(session).read(contract)
 
 
 @router.get("/{contract_id}/audit", response_model=AuditPage, summary="合同审计记录", responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))

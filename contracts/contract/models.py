@@ -69,6 +69,9 @@ class ContractStatus(StrEnum):
     terminated = "terminated"
 
 
+# Every move of the lifecycle. Signing (/sign), registration (/register), the first payment and
+# completion (the seller claims, the buyer confirms) have their own paths; ``MANUAL_TRANSITIONS`` is
+# what ``/transitions`` accepts and what a contract's ``allowed_transitions`` lists.
 TRANSITIONS: dict[ContractStatus, tuple[ContractStatus, ...]] = {
     ContractStatus.draft: (ContractStatus.signed, ContractStatus.terminated),
     ContractStatus.signed: (ContractStatus.registered, ContractStatus.performing, ContractStatus.terminated),
@@ -82,6 +85,15 @@ TRANSITIONS: dict[ContractStatus, tuple[ContractStatus, ...]] = {
 # paid and performed before, during or after it. Registration is the ``registered_at`` record;
 # the ``registered`` status only marks a signed contract registered before its first payment.
 REGISTRABLE = (ContractStatus.signed, ContractStatus.performing, ContractStatus.completed)
+
+MANUAL_TRANSITIONS: dict[ContractStatus, tuple[ContractStatus, ...]] = {
+    ContractStatus.draft: (ContractStatus.terminated,),
+    ContractStatus.signed: (ContractStatus.performing, ContractStatus.terminated),
+    ContractStatus.registered: (ContractStatus.performing, ContractStatus.terminated),
+    ContractStatus.performing: (ContractStatus.terminated,),
+    ContractStatus.completed: (),
+    ContractStatus.terminated: (),
+}
 
 
 class Contract(SQLModel, table=True):
@@ -120,6 +132,8 @@ class Contract(SQLModel, table=True):
     registered_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     registered_digest: str | None = Field(default=None, max_length=64, description="认定登记的条款摘要")
     registration_revision: int = Field(default=0, description="登记更正后重新出具的次数")
+    completion_claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="卖方声明履行完毕的时间")
+    completion_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="买方确认或提出异议的截止时间")
     service_invention: bool = Field(default=False, description="职务科技成果")
     reward_rate_bp: int | None = Field(default=None, description="成果完成人奖励比例 (基点)")
     reward_rule: str | None = Field(default=None, max_length=32)

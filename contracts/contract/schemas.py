@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.contract.models import ContractStatus, ContractSubtype, ContractType, MilestoneStatus
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
+from core.validators import FieldCode
 from core.visibility import Classified, Org, Parties, Public, Subject
 from market.identity.models import OrganizationKind
 
@@ -48,7 +49,7 @@ class ContractCreate(BaseModel):
     title: str = Field(min_length=2, max_length=200)
     type: ContractType
     subtype: ContractSubtype
-    field: str | None = Field(default=None, max_length=32)
+    field: FieldCode | None = Field(default=None, description="技术领域代码; 不填则取所涉成果最多的领域")
     total: Yuan = Field(description="合同成交额")
     technology_income: Yuan = Field(description="技术交易额 (不超过成交额)")
     term_start: date | None = None
@@ -82,6 +83,12 @@ class RegistrationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     technology_income: Yuan | None = Field(default=None, description="登记机构核定的技术交易额; 不填则按合同")
+
+
+class CompletionObjection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=2, max_length=1000, description="买方的异议 (未完成的内容)")
 
 
 class TransitionIn(BaseModel):
@@ -140,6 +147,10 @@ class ContractRead(Classified):
     registration_number: Parties[str | None]
     registered_at: Parties[datetime | None]
     registration_revision: Parties[int] = Field(description="登记经更正后重新出具的次数 (0 为首次登记)")
+    completion_claimed_at: Parties[datetime | None] = Field(default=None, description="卖方声明履行完毕的时间")
+    completion_due_at: Parties[datetime | None] = Field(
+        default=None, description="买方确认或提出异议的截止时间; 逾期未答复的, 卖方可确认完成"
+    )
     terms_digest: Parties[str] = Field(description="当前条款的摘要; 签署与登记都绑定到它, 条款改动后此前的签署作废")
     service_invention: Parties[bool]
     reward_rate: Org[Decimal | None]
@@ -147,7 +158,7 @@ class ContractRead(Classified):
     inventors: Parties[list[InventorRead]]
     achievement_ids: Parties[list[int]]
     milestones: Parties[list[MilestoneRead]]
-    allowed_transitions: Parties[list[ContractStatus]]
+    allowed_transitions: Parties[list[ContractStatus]] = Field(description="/transitions 接受的目标状态")
     created_at: Parties[datetime]
 
     def visibility_subject(self) -> Subject:

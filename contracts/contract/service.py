@@ -11,6 +11,7 @@ signing, registration and payment refuse terms that differ from it, so a writer 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors
 from contracts.contract.models import (
+    MANUAL_TRANSITIONS,
     REGISTRABLE,
     REWARD_TYPES,
     SUBTYPES,
@@ -28,7 +30,6 @@ from contracts.contract.models import (
     ContractAchievement,
     ContractStatus,
     Milestone,
-    MilestoneStatus,
 )
 from contracts.contract import terms
 from contracts.contract.repository import ContractRepository
@@ -174,6 +175,8 @@ class ContractService:
             registration_number=contract.registration_number,
             registered_at=contract.registered_at,
             registration_revision=contract.registration_revision,
+            completion_claimed_at=contract.completion_claimed_at,
+            completion_due_at=contract.completion_due_at,
             terms_digest=digest,
             service_invention=contract.service_invention,
             reward_rate=None if contract.reward_rate_bp is None else Decimal(contract.reward_rate_bp) / 100,
@@ -186,7 +189,7 @@ class ContractService:
                 )
                 for m in milestones
             ],
-            allowed_transitions=list(TRANSITIONS[contract.status]),
+            allowed_transitions=list(MANUAL_TRANSITIONS[contract.status]),
             created_at=contract.created_at,
         )
 
@@ -246,7 +249,7 @@ class ContractService:
             title=data.title,
             type=data.type,
             subtype=data.subtype,
-            field=data.field,
+            field=data.field or usual_field(achievements),
             seller_org_id=seller.id or 0,
             buyer_org_id=buyer.id or 0,
             seller_region=seller.region,
@@ -408,7 +411,7 @@ class ContractService:
             raise errors.InvalidContractTransition(
                 detail=f"合同当前状态为 {contract.status.value}, 不能变为 {target.value}",
                 current=contract.status.value,
-                allowed=[s.value for s in allowed],
+                allowed=[s.value for s in MANUAL_TRANSITIONS[contract.status]],
             )
 
     @staticmethod
@@ -418,7 +421,7 @@ class ContractService:
             raise errors.InvalidContractTransition(
                 detail="已认定登记" if contract.registered_at is not None else "只有已签订 (履行中或已完成) 的合同可以申请和办理认定登记",
                 current=contract.status.value,
-                allowed=[s.value for s in TRANSITIONS[contract.status]],
+                allowed=[s.value for s in MANUAL_TRANSITIONS[contract.status]],
             )
 
     async def _move(self, principal: Principal, contract: Contract, target: ContractStatus, action: str, reason: str | None = None, **changes: object) -> None:
@@ -540,22 +543,25 @@ class ContractService:
         contract = await self.get(principal, contract_id, lock=True)
         if not is_party(principal, contract) and not principal.governs_region(contract.seller_region):
             raise errors.NotAContractParty()
-        if target in (ContractStatus.signed, ContractStatus.registered):
-            # Signing needs both parties' signatures; registration an admin of the seller's region.
-            self._require_transition(contract, target)
+        allowed = MANUAL_TRANSITIONS[contract.status]
+        if target not in allowed:
+            # Signing needs both parties' signatures (/sign), registration the registrar (/register),
+            # completion the seller's claim and the buyer's confirmation (/completion/…).
             raise errors.InvalidContractTransition(
-                detail="签订请双方分别调用 /sign; 认定登记请调用 /register",
+                detail=f"合同当前状态为 {contract.status.value}, 不能经 /transitions 变为 {target.value}"
+                "; 签订请双方分别调用 /sign, 认定登记请调用 /register, 履行完毕由卖方声明、买方确认 (/completion)",
                 current=contract.status.value,
-                allowed=[s.value for s in TRANSITIONS[contract.status]],
+                allowed=[s.value for s in allowed],
             )
-        if target == ContractStatus.completed:
-            self._require_transition(contract, target)
-            unpaid = [m.seq for m in await self.repository.milestones(contract.id or 0) if m.status != MilestoneStatus.paid]
-            if unpaid:
-                raise errors.MilestonesUnpaid(unpaid_milestones=unpaid)
         await self._move(principal, contract, target, target.value, reason)
         await self.session.flush()
         return contract
+
+
+def usual_field(achievements: Sequence[object]) -> str | None:
+    """The field most of the linked achievements are in (the first listed on a tie)."""
+    counts = Counter(str(getattr(a, "field")) for a in achievements if getattr(a, "field", None))
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def registration_number(contract: Contract) -> str:

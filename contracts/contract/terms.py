@@ -28,7 +28,8 @@ CONTRACT_TERMS = (
 CONTRACT_RECORD = (
     "id", "deal_id", "status", "signed_on", "seller_signed_at", "buyer_signed_at", "seller_signed_digest",
     "buyer_signed_digest", "registration_requested_at", "registration_number", "registered_at", "registered_by",
-    "registered_digest", "registration_revision", "created_by", "created_at", "updated_at",
+    "registered_digest", "registration_revision", "completion_claimed_at", "completion_due_at", "created_by",
+    "created_at", "updated_at",
 )
 MILESTONE_TERMS = ("seq", "title", "amount_fen", "due_on")
 MILESTONE_RECORD = ("id", "contract_id", "status", "paid_at")

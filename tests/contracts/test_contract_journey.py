@@ -4,11 +4,13 @@ API served on a real port with the payment stub.
 The buyer pays from signing on; 认定登记 (for tax relief and statistics) is asked for and given any
 time from signing until completion and does not hold up payment. Statistics count a contract from
 its registration date, whenever the payments came; a distribution is owed for every payment of a
-service invention, registered or not.
+service invention, registered or not. A contract's field is a known code (or its achievements'),
+and completion takes both parties: the seller claims, the buyer confirms or objects in time.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -140,3 +142,94 @@ async def test_parties_cannot_change_terms_of_a_contract_performing_unregistered
         refused = await world.api.patch(f"{API}/{cid}/amounts", json=body, headers=h[who])
         assert refused.status_code == 409 and refused.json()["code"] == "amounts_locked", (who, refused.text)
     assert (await _contract(world, h, cid))["total"] == "1000000.00"
+
+
+async def test_the_field_is_a_known_code_or_taken_from_the_achievements(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    achievement, buyer = await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE)
+    refused = await world.api.post(API, json=transfer_contract(achievement, buyer, field="稀土新材料"), headers=h["seller"])
+    assert refused.status_code == 422, refused.text
+    assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("body.field", "unknown_field")]
+    defaulted = await world.api.post(API, json=transfer_contract(achievement, buyer, field=None), headers=h["seller"])
+    assert defaulted.status_code == 201, defaulted.text
+    assert defaulted.json()["field"] == "new_materials"  # the linked achievement's field
+    chosen = await world.api.post(API, json=transfer_contract(achievement, buyer, field="agriculture"), headers=h["seller"])
+    assert chosen.json()["field"] == "agriculture"
+
+
+async def _claim(world: PaymentWorld, h: dict[str, dict[str, str]], cid: int) -> dict[str, Any]:
+    claimed = await world.api.post(f"{API}/{cid}/completion/claim", headers=h["seller"])
+    assert claimed.status_code == 200, claimed.text
+    return dict(claimed.json())
+
+
+async def test_completion_needs_the_sellers_claim_and_the_buyers_confirmation(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    contract = await _signed(world, h)
+    cid = contract["id"]
+    assert contract["allowed_transitions"] == ["performing", "terminated"]  # what /transitions accepts: no `registered`
+    performing = await _pay(world, h, cid, 1)
+    assert performing["allowed_transitions"] == ["terminated"]
+    unpaid = await world.api.post(f"{API}/{cid}/completion/claim", headers=h["seller"])
+    assert unpaid.status_code == 409 and unpaid.json()["code"] == "milestones_unpaid"
+    await _pay(world, h, cid, 2)
+
+    # Neither party completes alone through /transitions.
+    for side in ("seller", "buyer"):
+        alone = await world.api.post(f"{API}/{cid}/transitions", json={"to": "completed"}, headers=h[side])
+        assert alone.status_code == 409 and alone.json()["code"] == "invalid_contract_transition"
+        assert alone.json()["extra"]["allowed"] == ["terminated"]
+    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["buyer"])).json()["code"] == "completion_seller_only"
+
+    claimed = await _claim(world, h, cid)
+    assert claimed["status"] == "performing" and claimed["completion_claimed_at"] and claimed["completion_due_at"]
+    days = (datetime.fromisoformat(claimed["completion_due_at"]) - datetime.fromisoformat(claimed["completion_claimed_at"])).days
+    assert days == 15
+    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["seller"])).json()["code"] == "completion_already_claimed"
+    early = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["seller"])
+    assert early.status_code == 409 and early.json()["code"] == "completion_window_open"
+
+    # The buyer objects with a reason: back to performing, the claim withdrawn.
+    objected = await world.api.post(f"{API}/{cid}/completion/objection", json={"reason": "验收报告未交付"}, headers=h["buyer"])
+    assert objected.status_code == 200, objected.text
+    assert objected.json()["status"] == "performing" and objected.json()["completion_claimed_at"] is None
+    none = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["buyer"])
+    assert none.status_code == 409 and none.json()["code"] == "completion_not_claimed"
+
+    await _claim(world, h, cid)
+    confirmed = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["buyer"])
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "completed"
+    audit = (await world.api.get(f"{API}/{cid}/audit", headers=h["seller"])).json()["items"]
+    steps = [(a["action"], a["reason"]) for a in audit if a["action"].startswith("completion") or a["action"] == "completed"]
+    assert steps == [
+        ("completion_claimed", None), ("completion_objected", "验收报告未交付"), ("completion_claimed", None), ("completed", "买方确认履行完毕"),
+    ]
+
+
+async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_completed_contract_registers(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    admin = await login(world.api, PLATFORM_ADMIN_EMAIL)
+    before = await _overall(world, admin)
+    contract = await _signed(world, h)
+    cid = contract["id"]
+    await _pay(world, h, cid, 1)
+    await _pay(world, h, cid, 2)
+    await _claim(world, h, cid)
+    async with world.database.unit_of_work() as session:  # the buyer's 15 days pass without an answer
+        await session.execute(
+            update(Contract).where(Contract.id == cid).values(completion_due_at=datetime.now(UTC) - timedelta(minutes=1))  # type: ignore[arg-type]
+        )
+    late = await world.api.post(f"{API}/{cid}/completion/objection", json={"reason": "太晚了"}, headers=h["buyer"])
+    assert late.status_code == 409 and late.json()["code"] == "completion_window_closed"
+    completed = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["seller"])
+    assert completed.status_code == 200 and completed.json()["status"] == "completed"
+    assert await _overall(world, admin) == before
+
+    # Registration is still given after completion, and the contract then counts.
+    assert (await world.api.post(f"{API}/{cid}/registration-request", headers=h["seller"])).status_code == 200
+    registered = await world.api.post(f"{API}/{cid}/register", json={}, headers=h["region"])
+    assert registered.status_code == 200 and registered.json()["status"] == "completed"
+    assert (await _overall(world, admin))[0] == before[0] + 1

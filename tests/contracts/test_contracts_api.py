@@ -79,7 +79,7 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
     # Illegal transition names the allowed ones.
     early = await client.post(f"/api/v1/contracts/{cid}/transitions", json={"to": "completed"}, headers=h["seller"])
     assert early.status_code == 409
-    assert early.json()["extra"]["allowed"] == ["signed", "terminated"]
+    assert early.json()["extra"]["allowed"] == ["terminated"]  # signing goes through /sign
 
     # Signing needs both sides.
     assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=h["seller"])).json()["status"] == "draft"
@@ -128,7 +128,7 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
 
     unpaid = await client.post(f"/api/v1/contracts/{cid}/transitions", json={"to": "performing"}, headers=h["seller"])
     assert unpaid.json()["status"] == "performing"
-    finish = await client.post(f"/api/v1/contracts/{cid}/transitions", json={"to": "completed"}, headers=h["seller"])
+    finish = await client.post(f"/api/v1/contracts/{cid}/completion/claim", headers=h["seller"])
     assert finish.status_code == 409 and finish.json()["code"] == "milestones_unpaid"
 
 

@@ -114,7 +114,9 @@ async def test_payments_survive_provider_faults_and_split_exactly(payment_world:
     assert sum(_fen(line["amount"]) for d in ledger["items"] for line in d["lines"]) == 91_000_000
 
     assert await _clean(world) == []
-    finished = await world.api.post(f"/api/v1/contracts/{cid}/transitions", json={"to": "completed"}, headers=h["seller"])
+    claimed = await world.api.post(f"/api/v1/contracts/{cid}/completion/claim", headers=h["seller"])
+    assert claimed.status_code == 200, claimed.text
+    finished = await world.api.post(f"/api/v1/contracts/{cid}/completion/confirm", headers=h["buyer"])
     assert finished.status_code == 200 and finished.json()["status"] == "completed"
 
 
