@@ -375,3 +375,7 @@ def admin_create(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m app.cli`, the benches' fallback when the script is not installed
+    main()
