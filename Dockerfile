@@ -7,6 +7,7 @@ COPY core ./core
 COPY market ./market
 COPY search ./search
 COPY contracts ./contracts
+COPY app ./app
 COPY alembic ./alembic
 RUN pip install --no-cache-dir -e . && useradd --system --home /app techmarket && mkdir -p /app/var && chown techmarket /app/var
 USER techmarket

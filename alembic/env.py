@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from app.models import metadata
 from core.db import create_engine
-from market.models import metadata
 
 config = context.config
 

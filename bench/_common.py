@@ -446,7 +446,7 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
     )
     env.update(settings or {})
     binary = Path(sys.executable).with_name("techmarket")
-    command = [str(binary)] if binary.exists() else [sys.executable, "-m", "market.cli"]
+    command = [str(binary)] if binary.exists() else [sys.executable, "-m", "app.cli"]
     log = tempfile.NamedTemporaryFile(prefix="techmarket-bench-serve-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],

@@ -45,7 +45,7 @@ def main() -> None:
                 handle.write(json.dumps({key: row[key] for key in KEYS}, ensure_ascii=False) + "\n")
         print(f"{args.folder} + {args.n:,} synthetic achievements\n", flush=True)
         binary = Path(sys.executable).with_name("techmarket")
-        command = [str(binary)] if binary.exists() else [sys.executable, "-m", "market.cli"]
+        command = [str(binary)] if binary.exists() else [sys.executable, "-m", "app.cli"]
         subprocess.run([*command, "eval", "matching", str(folder)], check=True, cwd=ROOT)
 
 

@@ -43,7 +43,7 @@ from _common import (  # noqa: E402
     write_jsonl,
 )
 
-import market.models  # noqa: E402,F401  (every table)
+import app.models  # noqa: E402,F401  (every table)
 from core.db import Database, create_engine  # noqa: E402
 from market.listings.files import read_rows  # noqa: E402
 from market.listings.importer import Importer  # noqa: E402

@@ -102,7 +102,9 @@ def report(label: str, latencies: dict[str, list[float]], errors: dict[str, int]
 async def main(args: argparse.Namespace) -> None:
     from core.db import Database
     from core.settings import Settings
-    from market.demo import DEMO_PASSWORD, load_demo
+    from app.demo import load_demo
+    from app.models import install_listeners
+    from market.demo import DEMO_PASSWORD
     from search.engines.meili_process import running_meilisearch
     from search.engines.meilisearch import MeilisearchEngine
 
@@ -113,6 +115,7 @@ async def main(args: argparse.Namespace) -> None:
         print(machine(f"PostgreSQL {await postgres_version(dsn)}"))
         print(f"bench: mixed load on {args.n:,} achievements, {len(demands):,} demands; {args.requests} requests "
               f"at {args.concurrency} clients; API with {args.workers} worker(s)\n")
+        install_listeners()  # the demo writes a contract, as the root does it
         database = Database.from_settings(Settings(database_url=url))
         try:
             async with database.unit_of_work() as session:

@@ -134,7 +134,8 @@ async def phase(label: str, base: str, args: argparse.Namespace, idle_p99: float
 async def main(args: argparse.Namespace) -> None:
     from core.db import Database
     from core.settings import Settings
-    from market.demo import load_demo
+    from app.demo import load_demo
+    from app.models import install_listeners
     from search.engines.meili_process import running_meilisearch
 
     print(f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients sending "
@@ -146,6 +147,7 @@ async def main(args: argparse.Namespace) -> None:
         return
     async with temp_database() as (dsn, url):
         print(machine(f"PostgreSQL {await postgres_version(dsn)}; serve --workers {args.workers}") + "\n")
+        install_listeners()  # the demo writes a contract, as the root does it
         database = Database.from_settings(Settings(database_url=url))
         try:
             async with database.unit_of_work() as session:

@@ -55,7 +55,7 @@ from _common import (  # noqa: E402
 
 from sqlalchemy import func, select  # noqa: E402
 
-import market.models  # noqa: E402,F401  (every table)
+import app.models  # noqa: E402,F401  (every table)
 from core.db import Database, create_engine  # noqa: E402
 from market.listings.kinds import DEMAND  # noqa: E402
 from market.listings.models import Demand  # noqa: E402

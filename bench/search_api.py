@@ -74,7 +74,7 @@ from _common import (  # noqa: E402
     wait_task,
 )
 
-import market.models  # noqa: E402,F401  (every table)
+import app.models  # noqa: E402,F401  (every table)
 from core.db import Database, create_engine  # noqa: E402
 from search.engine import FACETS, SearchQuery  # noqa: E402
 from search.engines.meili_process import running_meilisearch  # noqa: E402

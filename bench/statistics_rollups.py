@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, text  # noqa: E402
 
-import market.models  # noqa: E402,F401  (every table; installs the rollup listener)
+from app.models import install_listeners  # noqa: E402  (every table, and the rollup listener below)
 from contracts.contract.models import SUBTYPES, Contract, ContractStatus, ContractType  # noqa: E402
 from contracts.statistics.dimensions import By, Side  # noqa: E402
 from contracts.statistics.rollups import rebuild, verify  # noqa: E402
@@ -124,6 +124,7 @@ async def timed(work, runs: int) -> tuple[float, object]:  # type: ignore[no-unt
 
 
 async def main() -> None:
+    install_listeners()  # contracts are written here, as the root does it
     parser = argparse.ArgumentParser()
     parser.add_argument("--contracts", type=int, default=1_000_000)
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")

@@ -1,4 +1,4 @@
-"""``techmarket payments reconcile`` and ``techmarket payments-stub`` (wired in market.cli)."""
+"""``techmarket payments reconcile`` and ``techmarket payments-stub`` (wired in app.cli)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every table of the contracts package (imported by market.models)."""
+"""Every table of the contracts package (imported by app.models)."""
 
 from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.deal.models import Deal, DealMessage

@@ -1,1 +1,1 @@
-"""Identity (organizations, users, auth) and listings; also the composition root (app, cli)."""
+"""Identity (organizations, users, auth) and listings: the layer search and contracts build on."""

@@ -1,4 +1,4 @@
-"""Demo data: a platform admin, a 盟市 admin, and organizations of every kind (idempotent)."""
+"""Market demo data: a platform admin, a 盟市 admin, organizations of every kind, listings (idempotent)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.demo import load_contract_demo
 from core.db import Database
 from core.reference import USCC_CHARSET, uscc_check_char
 from core.settings import Settings
@@ -66,8 +65,8 @@ async def load_demo_listings(database: Database) -> list[str]:
     return created
 
 
-async def load_demo(session: AsyncSession, settings: Settings) -> list[str]:
-    """Create whatever demo rows are missing; returns what was created, for the CLI to print."""
+async def load_market_demo(session: AsyncSession, settings: Settings) -> list[str]:
+    """Create whatever demo accounts are missing; returns what was created, for the CLI to print."""
     identity = IdentityService(session, settings)
     repository = IdentityRepository(session)
     created: list[str] = []
@@ -97,5 +96,4 @@ async def load_demo(session: AsyncSession, settings: Settings) -> list[str]:
             MemberCreate(email=demo.admin_email, full_name=f"{demo.name}管理员", password=DEMO_PASSWORD, role=Role.org_admin),
         )
         created.append(f"单位 {demo.name} ({demo.status.value}), 管理员 {demo.admin_email}")
-    created += await load_contract_demo(session)  # a registered, paid contract with its reward ledger
     return created

@@ -4,9 +4,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import Yuan
-from market.deps import OptionalPrincipal, SessionDep
+from market.identity.deps import OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.models import OrganizationKind
 from market.listings.kinds import ACHIEVEMENT, DEMAND

@@ -53,7 +53,7 @@ def _compose() -> dict:  # type: ignore[type-arg]
 
 def _cli_options(*path: str) -> set[str]:
     """Every option name of a ``techmarket`` subcommand, read from the CLI itself."""
-    from market.cli import app
+    from app.cli import app
 
     command = typer.main.get_command(app)
     for name in path:

@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from app.factory import create_app
+from app.models import metadata
 from core import migrations
 from core.db import Database, create_engine
 from core.settings import Settings
-from market.app import create_app
-from market.models import metadata
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.factory import create_app
 from core.db import Database
 from core.settings import Settings
-from market.app import create_app
 from tests.fixtures.meilisearch import MeiliServer
 
 

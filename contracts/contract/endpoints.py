@@ -22,8 +22,9 @@ from contracts.contract.schemas import (
 )
 from contracts.contract.completion import CompletionService
 from contracts.contract.service import ContractService
+from core.deps import SessionDep
 from core.errors import problem_responses
-from market.deps import CurrentPrincipal, SessionDep
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OrganizationNotVerified, OtherOrganization
 

@@ -7,8 +7,9 @@ from fastapi import APIRouter, status
 from contracts import errors
 from contracts.deal.schemas import DealCreate, DealDrop, DealPage, DealRead, MessageCreate, MessagePage, MessageRead, deal_subject
 from contracts.deal.service import DealService
+from core.deps import SessionDep
 from core.errors import problem_responses
-from market.deps import CurrentPrincipal, SessionDep
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OrganizationNotVerified, OtherOrganization
 

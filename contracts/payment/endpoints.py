@@ -12,9 +12,10 @@ from contracts.payment.models import Payment
 from contracts.payment.schemas import PaymentPage, PaymentRead, RefundIn, WebhookAck
 from contracts.payment.service import PaymentService
 from contracts.payment.signature import HEADER
+from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan, yuan_to_fen
-from market.deps import CurrentPrincipal, SessionDep
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])

@@ -12,11 +12,12 @@ from contracts.contract.service import ContractService
 from contracts.reward.rules import format_bp
 from contracts.reward.schemas import DeductionRead, DistributionRead, LedgerRead, LineRead, MyLineRead, MyLinePage
 from contracts.reward.service import EXPORT_COLUMNS, RewardService, export_rows
+from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan
-from core.visibility import Subject
 from core.tabular import MEDIA_TYPES, export_bytes
-from market.deps import CurrentPrincipal, SessionDep
+from core.visibility import Subject
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OtherOrganization
 

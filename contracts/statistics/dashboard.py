@@ -22,8 +22,9 @@ from contracts.statistics.dimensions import By, Side, china_today, region_name
 from contracts.statistics.endpoints import breakdown_image, turnover_image
 from contracts.statistics.schemas import AggregateRead, Metric, TargetRead
 from contracts.statistics.service import StatisticsService, parse_period, resolve_scope
+from core.deps import SessionDep, SettingsDep
 from core.errors import DomainError, TooManyRequests
-from market.deps import IdentityServiceDep, SessionDep, SettingsDep
+from market.identity.deps import IdentityServiceDep
 from market.identity.login import LoginServiceDep
 from market.identity.service import Principal
 

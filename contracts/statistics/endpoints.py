@@ -36,9 +36,10 @@ from contracts.statistics.schemas import (
     TargetUpdate,
 )
 from contracts.statistics.service import PeriodRange, StatisticsService, parse_period, resolve_scope
+from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan
-from market.deps import CurrentPrincipal, SessionDep
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotPlatformAdmin
 

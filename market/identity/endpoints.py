@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from core import visibility
+from core.deps import SettingsDep
 from core.errors import problem_responses
 from core.visibility import Subject, Viewer
-from market.deps import CurrentPrincipal, IdentityServiceDep, OptionalPrincipal, SettingsDep
 from market.identity import errors
+from market.identity.deps import CurrentPrincipal, IdentityServiceDep, OptionalPrincipal
 from market.identity.login import LoginServiceDep
 from market.identity.models import OrganizationKind, OrganizationStatus
 from market.identity.schemas import (

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, security
 from core.db import Database
+from core.deps import SettingsDep, get_database
 from core.settings import Settings
-from market.deps import SettingsDep, get_database
 from market.identity import errors
 from market.identity.models import User
 from market.identity.repository import IdentityRepository, LoginThrottleRepository

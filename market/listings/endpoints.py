@@ -12,10 +12,11 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from core.errors import FieldError, problem_responses
 from core.db import Database
+from core.deps import SessionDep, get_database
+from core.errors import FieldError, problem_responses
 from core.visibility import Subject
-from market.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal, SessionDep, get_database
+from market.identity.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotPlatformAdmin, OrganizationNotVerified
 from market.identity.service import Principal

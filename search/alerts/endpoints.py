@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from core.deps import SessionDep
+from core.egress import EgressPolicy
 from core.errors import problem_responses
 from core.visibility import Subject
-from market.deps import CurrentPrincipal, SessionDep
+from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotOrganizationAdmin, OtherOrganization
-from core.egress import EgressPolicy
 from search.alerts.models import DeliveryStatus
 from search.alerts.repository import AlertRepository
 from search.alerts.schemas import (

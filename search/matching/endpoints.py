@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from core.deps import SessionDep
 from core.errors import problem_responses
-from market.deps import OptionalPrincipal, SessionDep
+from market.identity.deps import OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.listings.errors import ListingNotFound
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind

@@ -18,11 +18,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import select
 
+from app.factory import create_app
 from contracts.payment.stub import StubProvider
 from contracts.settings import PaymentSettings
 from core.db import Database, create_engine
 from core.settings import Settings
-from market.app import create_app
 from market.demo import DEMO_ORGANIZATIONS
 from market.identity.models import Organization
 from market.listings.models import Achievement, IpType, ListingStatus, Maturity

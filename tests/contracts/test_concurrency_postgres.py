@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import event, func, select
 
+from app.factory import create_app
 from contracts.payment.models import Payment
 from contracts.payment.signature import HEADER, sign
 from contracts.payment.stub import StubProvider
@@ -25,7 +26,6 @@ from contracts.reward.models import Distribution, DistributionLine
 from contracts.settings import PaymentSettings
 from core.db import Database, create_engine
 from core.settings import Settings
-from market.app import create_app
 from tests.contracts.conftest import PROVIDER_KEY, WEBHOOK_SECRET, free_socket, org_id, published_achievement, serve, wait_for
 from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
 

@@ -48,7 +48,7 @@ def techmarket_command() -> list[str]:
     script = Path(sys.executable).with_name("techmarket")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "from market.cli import main; main()"]
+    return [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -141,7 +141,7 @@ async def test_reward_export_keeps_hostile_inventor_names_as_text(client: httpx.
 def test_cli_export_writes_the_same_neutralised_files(tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    from market.cli import app
+    from app.cli import app
 
     copy = tmp_path / "cli.db"
     shutil.copyfile(Path(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///")), copy)

@@ -20,11 +20,11 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from app.factory import create_app
+from app.worker import run_once
 from core.settings import Settings
 from core.visibility import Classified, Subject, Viewer, rendering_for, unclassified
-from market.app import create_app
 from market.identity.schemas import UserRead
-from market.worker import run_once
 from search.engines.meilisearch import MeilisearchEngine
 from search.indexing import reindex
 from tests.fixtures.app import TEST_SECRET

@@ -34,9 +34,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from app.factory import create_app
 from contracts.settings import PaymentSettings
 from core.settings import Settings
-from market.app import create_app
 from tests.fixtures.app import login
 from tests.hardening.world import World, hardening_database, world  # noqa: F401  (fixtures)
 

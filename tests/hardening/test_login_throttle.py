@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import select, text
 from starlette.requests import Request
 
+from app.factory import create_app
 from core import security
 from core.audit import AuditEntry
 from core.db import Database, create_engine
 from core.settings import Settings
-from market.app import create_app
 from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 from market.identity.login import client_address
 from tests.fixtures.app import TEST_SECRET

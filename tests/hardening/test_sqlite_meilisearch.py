@@ -23,12 +23,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.factory import create_app
 from core.db import Database, create_engine
 from core.settings import Settings
-from market.app import create_app
 from market.demo import PLATFORM_ADMIN_EMAIL
-from tests.fixtures.app import TEST_SECRET, login
 from search.engines.meili_process import restart_meilisearch, start_meilisearch, stop_meilisearch
+from tests.fixtures.app import TEST_SECRET, login
 from tests.fixtures.meilisearch import MeiliServer
 from tests.market.test_listings import INSTITUTE
 

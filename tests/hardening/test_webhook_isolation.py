@@ -20,11 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.factory import create_app
+from app.worker import run_forever
 from core.db import Database, create_engine
 from core.egress import EgressClient, EgressPolicy
 from core.settings import Settings
-from market.app import create_app
-from market.worker import run_forever
 from search.alerts.models import DeliveryStatus
 from search.alerts.tasks import MAX_ATTEMPTS, PER_DESTINATION, deliver_once
 from tests.fixtures.app import login

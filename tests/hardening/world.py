@@ -30,6 +30,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.factory import create_app
+from app.worker import run_once
 from contracts.contract.models import Contract
 from contracts.demo import DEMO_CONTRACT_TITLE
 from contracts.payment.signature import HEADER, sign
@@ -39,12 +41,10 @@ from core import security
 from core.db import Database
 from core.reference import USCC_CHARSET, region_contains, uscc_check_char
 from core.settings import Settings
-from market.app import create_app
 from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from market.identity.models import Role, User
 from market.identity.schemas import MemberCreate, RegionAdminCreate
 from market.identity.service import IdentityService
-from market.worker import run_once
 from search.alerts.models import ListingKindName, Notification, Subscription
 from tests.contracts.conftest import free_socket, serve
 from tests.fixtures.app import TEST_SECRET

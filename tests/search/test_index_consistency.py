@@ -112,7 +112,7 @@ async def test_the_consistency_check_indexes_what_is_missing_and_deletes_what_is
 def test_reindex_check_reports_and_repairs_from_the_command_line(
     tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from market.cli import app
+    from app.cli import app
 
     copy = tmp_path / "cli.db"
     shutil.copyfile(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///"), copy)

@@ -96,7 +96,7 @@ async def test_registration_export_streams_every_row_across_pages(
 def test_cli_export(tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    from market.cli import app
+    from app.cli import app
 
     source = Path(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///"))
     copy = tmp_path / "cli.db"

@@ -1,47 +1,22 @@
-"""Request dependencies: the unit of work, settings, and the caller."""
+"""Request dependencies for the caller: who is asking, and the write guard every write route passes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import visibility
-from core.db import Database
+from core.deps import SessionDep, SettingsDep
 from core.errors import DomainError
-from core.settings import Settings
 from market.identity.errors import AuthenticationRequired, OrganizationNotVerified, OrganizationSuspended
 from market.identity.service import IdentityService, Principal
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
-
-
-async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-async def get_database(request: Request) -> Database:
-    return request.app.state.database  # type: ignore[no-any-return]
-
-
-async def get_session(database: Annotated[Database, Depends(get_database)]) -> AsyncIterator[AsyncSession]:
-    """One unit of work per request: commit once when the endpoint succeeds, else roll back.
-
-    Declared with ``scope="function"`` so the commit happens before the response is sent: a failed
-    commit becomes an error response instead of a success the client wrongly trusts.
-    """
-    async with database.unit_of_work() as session:
-        yield session
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_identity_service(session: SessionDep, settings: SettingsDep) -> IdentityService:

@@ -1,4 +1,4 @@
-"""The ``techmarket`` command: serve, migrate, demo data, admin bootstrap."""
+"""The ``techmarket`` command: serve, migrate, worker, demo data, admin bootstrap, and the packages' commands."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from app.models import install_listeners
 from contracts.cli import payments_app, payments_stub
 from contracts.statistics.cli import export_app, statistics_app
 from core import migrations
@@ -32,6 +33,12 @@ app.add_typer(export_app, name="export")
 app.add_typer(statistics_app, name="statistics")
 app.command("payments-stub")(payments_stub)
 console = Console()
+
+
+@app.callback()
+def _wire() -> None:
+    """Runs before every command: any of them may write contracts, whose rollups the listener keeps."""
+    install_listeners()
 
 
 def _settings() -> Settings:
@@ -68,7 +75,8 @@ def migrate(
 @app.command()
 def demo() -> None:
     """Load demo organizations and users (idempotent; password in README)."""
-    from market.demo import DEMO_PASSWORD, load_demo, load_demo_listings
+    from app.demo import load_demo
+    from market.demo import DEMO_PASSWORD, load_demo_listings
 
     settings = _settings()
 
@@ -101,7 +109,7 @@ def serve(
         demo()
     console.print(f"[bold]techmarket[/bold] on http://{host}:{port}/docs ({settings.profile} profile)")
     uvicorn.run(
-        "market.app:create_app",
+        "app.factory:create_app",
         factory=True,
         host=host,
         port=port,
@@ -191,7 +199,7 @@ def worker(
     from prometheus_client import start_http_server
 
     from core.observability import Metrics, configure_logging
-    from market.worker import run_forever, run_once
+    from app.worker import run_forever, run_once
     from search.engines import build_engine
 
     settings = _settings()
@@ -367,3 +375,7 @@ def admin_create(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # `python -m app.cli`, the benches' fallback when the script is not installed
+    main()

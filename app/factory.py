@@ -12,6 +12,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.models import install_listeners
+from app.worker import run_forever
 from contracts.routers import ROUTERS as CONTRACTS_ROUTERS
 from contracts.settings import PaymentSettings
 from contracts.statistics.routers import ROUTERS as STATISTICS_ROUTERS
@@ -26,10 +28,9 @@ from core.observability import Metrics, RequestContextMiddleware, configure_logg
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
 from core.visibility import VisibilityMiddleware
-from market.deps import declare_write_guard
+from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
-from market.worker import run_forever
 from search.alerts.endpoints import router as alerts_router
 from search.endpoints import router as search_router
 from search.engines import build_engine
@@ -48,6 +49,7 @@ class NotReady(ServiceUnavailable):
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     """``database`` lets tests hand in one bound to their own transaction; it is then not disposed."""
     settings = settings or Settings()
+    install_listeners()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     metrics = Metrics()
 

@@ -20,8 +20,8 @@ from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics
 from core.settings import get_settings
 from search.alerts.tasks import deliver_once, evaluate_once
-from search.engine import SearchEngine
 from search.consistency import check_when_due
+from search.engine import SearchEngine
 from search.indexing import SearchRelay
 
 log = structlog.get_logger("techmarket.worker")

@@ -1,4 +1,4 @@
-"""Every table of the service, imported in one place for Alembic and the tests."""
+"""Every table of the service, imported in one place for Alembic and the tests, and their ORM listeners."""
 
 from contracts.models import (  # noqa: F401  (registers the contracts tables)
     Contract,
@@ -13,7 +13,8 @@ from contracts.models import (  # noqa: F401  (registers the contracts tables)
     PaymentRefund,
     WebhookEvent,
 )
-from contracts.statistics.models import (  # noqa: F401  (registers the statistics tables; installs the rollup listener)
+from contracts.statistics import rollups
+from contracts.statistics.models import (  # noqa: F401  (registers the statistics tables)
     ContractFact,
     Publication,
     ReferenceFigure,
@@ -29,7 +30,18 @@ from search.alerts.models import Notification, Subscription, WebhookEndpoint
 from search.consistency import SearchIndexCheck
 from search.term_counts import SearchTermCount
 
+
+
+def install_listeners() -> None:
+    """Keep the statistics rollups in each contract's own transaction (idempotent).
+
+    Called by whatever builds a database to write to (the app, the CLI, tests): importing a package
+    changes no global state.
+    """
+    rollups.install()
+
+
 __all__ = [
     "Achievement", "ApiKey", "AuditEntry", "Demand", "LoginThrottle", "Notification", "Organization", "OutboxEvent",
-    "SearchIndexCheck", "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "metadata",
+    "SearchIndexCheck", "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "install_listeners", "metadata",
 ]

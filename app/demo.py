@@ -1,0 +1,16 @@
+"""The whole demo: market's accounts, then a contract between them (the root is where both meet)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.demo import load_contract_demo
+from core.settings import Settings
+from market.demo import load_market_demo
+
+
+async def load_demo(session: AsyncSession, settings: Settings) -> list[str]:
+    """Create whatever demo rows are missing; returns what was created, for the CLI to print."""
+    created = await load_market_demo(session, settings)
+    created += await load_contract_demo(session)  # a registered, paid contract with its reward ledger
+    return created
