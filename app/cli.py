@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -108,17 +109,50 @@ def serve(
     if with_demo:
         demo()
     console.print(f"[bold]techmarket[/bold] on http://{host}:{port}/docs ({settings.profile} profile)")
-    uvicorn.run(
-        "app.factory:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=False,  # the client is the socket peer; X-Forwarded-For only via TECHMARKET_TRUSTED_PROXIES
-        timeout_graceful_shutdown=15,
-        log_level=settings.log_level.lower(),
-    )
+    with _payment_provider(settings, host, port):
+        uvicorn.run(
+            "app.factory:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=False,  # the client is the socket peer; X-Forwarded-For only via TECHMARKET_TRUSTED_PROXIES
+            timeout_graceful_shutdown=15,
+            log_level=settings.log_level.lower(),
+        )
+
+
+@contextmanager
+def _payment_provider(settings: Settings, host: str, port: int) -> Iterator[None]:
+    """Embedded profile without a provider URL: run the bundled one, so payments work out of the box.
+
+    The server profile names its provider (TECHMARKET_PAYMENT_PROVIDER_URL); nothing is started for it.
+    The URL goes through the environment, which ``--workers`` processes inherit.
+    """
+    import os
+
+    from contracts.payment.bundled import URL_VARIABLE, bundled_provider, loopback_webhook_url, provider_url_is_set
+    from contracts.settings import PaymentSettings
+
+    if settings.profile != "embedded":
+        yield
+        return
+    try:
+        payment_settings = PaymentSettings(env=settings.env)
+    except ValueError as exc:
+        console.print(f"[red]配置错误 / invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if provider_url_is_set(payment_settings):
+        yield
+        return
+    with bundled_provider(loopback_webhook_url(host, port), payment_settings) as url:
+        os.environ[URL_VARIABLE] = url
+        console.print(f"内置支付服务 / bundled payment provider on {url}")
+        try:
+            yield
+        finally:
+            os.environ.pop(URL_VARIABLE, None)
 
 
 class ImportKind(StrEnum):

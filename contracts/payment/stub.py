@@ -1,7 +1,8 @@
 """The payment provider stub: a small, separate ASGI app with a Stripe-like surface.
 
-Run it with ``techmarket payments-stub`` (docker-compose service ``payments``); tests serve it with
-uvicorn on a loopback port. It keeps its state in memory.
+Run it with ``techmarket payments-stub`` (docker-compose service ``payments``); the embedded profile's
+``serve`` runs it itself (``contracts.payment.bundled``); tests serve it with uvicorn on a loopback
+port. It keeps its state in memory.
 
 API (``Authorization: Bearer <key>``)::
 
