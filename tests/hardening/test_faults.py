@@ -35,7 +35,7 @@ import httpx
 import pytest
 
 from core import migrations
-from search.engines.meili_process import MeiliServer, restart_meilisearch, start_meilisearch, stop_meilisearch
+from search.engines.meili_process import MeiliServer, restart_meilisearch
 from tests.contracts.conftest import PaymentWorld, payment_world, wait_for  # noqa: F401  (payment_world: fixture)
 from tests.contracts.test_payments import _clean, _is, _ledger, _milestone_status, _setup
 from tests.fixtures.databases import _seed_demo
@@ -68,16 +68,6 @@ def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[st
         yield url
 
 
-@pytest.fixture
-def meili_with_workdir() -> Iterator[list[Any]]:
-    """[server, workdir]; the test may replace the server (restart), the fixture stops the last one."""
-    server, workdir = start_meilisearch()
-    holder: list[Any] = [server, workdir]
-    try:
-        yield holder
-    finally:
-        stop_meilisearch(holder[0], holder[1])
-
 
 async def _converged(url: str, timeout: float = CONVERGE_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
@@ -94,9 +84,9 @@ async def _converged(url: str, timeout: float = CONVERGE_TIMEOUT) -> None:
 
 
 async def test_meilisearch_killed_during_writes_loses_nothing_and_index_converges(
-    server_database: str, meili_with_workdir: list[Any], tmp_path: Path
+    server_database: str, restartable_meili: list[Any], tmp_path: Path
 ) -> None:
-    meili: MeiliServer = meili_with_workdir[0]
+    meili: MeiliServer = restartable_meili[0]
     env = server_env(server_database, tmp_path, meili)
     api, base = start_serve(env, tmp_path, wait=False)
     worker = start("worker", ["worker"], env, tmp_path)
@@ -124,7 +114,7 @@ async def test_meilisearch_killed_during_writes_loses_nothing_and_index_converge
             not_ready = await http.get("/readyz")
             assert not_ready.status_code == 503 and not_ready.headers["content-type"].startswith("application/problem+json")
             outage_writes = sum(1 for at, _, _ in load.writes if at >= killed_at)
-            meili = meili_with_workdir[0] = restart_meilisearch(meili, meili_with_workdir[1])
+            meili = restartable_meili[0] = restart_meilisearch(meili, restartable_meili[1])
             restarted_at = time.monotonic()
             after = await wave("BACK", 20)
             last_write = time.monotonic()

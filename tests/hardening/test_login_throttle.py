@@ -147,6 +147,24 @@ async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(d
         assert (await attempt(proxy, "a5@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.2"})).status_code == 401
 
 
+@asynccontextmanager
+async def argon2_threads_held() -> AsyncIterator[None]:
+    """Every argon2 thread busy until the block ends: a verification submitted inside it must wait."""
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def hold() -> None:
+        started.release()
+        release.wait(60)
+
+    holders = [security.PASSWORD_POOL.submit(hold) for _ in range(security.PASSWORD_THREADS)]
+    try:
+        for _ in holders:
+            assert await asyncio.to_thread(started.acquire, True, 30)
+        yield
+    finally:
+        release.set()
+
+
 async def test_while_a_login_is_being_verified_other_requests_are_served(database: Database, tmp_path: Path) -> None:
     """Deterministic, not timed: every argon2 thread is held busy, so the login's verification
     cannot finish until released; meanwhile other requests (one reads the database) must be answered.
@@ -154,16 +172,7 @@ async def test_while_a_login_is_being_verified_other_requests_are_served(databas
     so this also shows that an unknown e-mail costs the same verification as a real one."""
     async with served(throttle_settings(tmp_path), database) as clients:
         client = clients[HOME]
-        release, started = threading.Event(), threading.Semaphore(0)
-
-        def hold() -> None:
-            started.release()
-            release.wait(60)
-
-        holders = [security.PASSWORD_POOL.submit(hold) for _ in range(security.PASSWORD_THREADS)]
-        try:
-            for _ in holders:
-                assert await asyncio.to_thread(started.acquire, True, 30)
+        async with argon2_threads_held():
             login = asyncio.create_task(attempt(client, "ghost@example.cn", "guess"))
             for _ in range(1000):  # the login reads its buckets and account, then waits for an argon2 thread
                 if security.password_jobs() >= 1 or login.done():
@@ -174,8 +183,6 @@ async def test_while_a_login_is_being_verified_other_requests_are_served(databas
                 assert (await client.get("/healthz")).status_code == 200
                 assert (await client.get("/api/v1/organizations?limit=1")).status_code == 200
             assert not login.done()
-        finally:
-            release.set()
         reply = await asyncio.wait_for(login, 60)
         assert (reply.status_code, reply.json()["code"]) == (401, "invalid_credentials")
 
@@ -185,20 +192,9 @@ async def test_a_throttled_attempt_runs_no_argon2(database: Database, tmp_path: 
     async with served(throttle_settings(tmp_path, login_account_failures=1), database) as clients:
         client = clients[HOME]
         assert (await attempt(client, PLATFORM_ADMIN_EMAIL, "guess")).status_code == 401
-        release, started = threading.Event(), threading.Semaphore(0)
-
-        def hold() -> None:
-            started.release()
-            release.wait(60)
-
-        holders = [security.PASSWORD_POOL.submit(hold) for _ in range(security.PASSWORD_THREADS)]
-        try:
-            for _ in holders:
-                assert await asyncio.to_thread(started.acquire, True, 30)
+        async with argon2_threads_held():
             refused = await asyncio.wait_for(attempt(client, PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD), 30)
             assert refused.status_code == 429 and security.password_jobs() == 0
-        finally:
-            release.set()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from app.factory import create_app
 from core.db import Database, create_engine
 from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
-from search.engines.meili_process import restart_meilisearch, start_meilisearch, stop_meilisearch
+from search.engines.meili_process import restart_meilisearch
 from tests.fixtures.app import TEST_SECRET, login
 from tests.fixtures.meilisearch import MeiliServer
 from tests.market.test_listings import INSTITUTE
@@ -127,21 +127,11 @@ OUTAGE_SECONDS = 16.0  # long enough for a backoff of 16 s: a relay that backed 
 CAUGHT_UP_WITHIN = 6.0
 
 
-@pytest.fixture
-def own_meili() -> Iterator[list[Any]]:
-    """[server, workdir]: a Meilisearch of this test's own, killed and restarted by it."""
-    server, workdir = start_meilisearch()
-    holder: list[Any] = [server, workdir]
-    try:
-        yield holder
-    finally:
-        stop_meilisearch(holder[0], holder[1])
-
 
 async def test_writes_made_while_meilisearch_is_down_are_searchable_moments_after_it_returns(
-    sqlite_file: Database, own_meili: list[Any], tmp_path: Path
+    sqlite_file: Database, restartable_meili: list[Any], tmp_path: Path
 ) -> None:
-    server: MeiliServer = own_meili[0]
+    server: MeiliServer = restartable_meili[0]
     application = create_app(app_settings(server, tmp_path), database=sqlite_file)
     async with application.router.lifespan_context(application):
         engine = application.state.search
@@ -155,7 +145,7 @@ async def test_writes_made_while_meilisearch_is_down_are_searchable_moments_afte
             reply = await client.post("/api/v1/imports/achievements", files=files, data={"publish": "true"}, headers=admin)
             assert reply.status_code == 200 and reply.json()["created"] == 50, reply.text
             await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - killed_at)))
-            server = own_meili[0] = restart_meilisearch(server, own_meili[1])
+            server = restartable_meili[0] = restart_meilisearch(server, restartable_meili[1])
             restarted_at = time.monotonic()
             async with sqlite_file.sessionmaker() as session:
                 published = set((await session.execute(text("SELECT id FROM achievements WHERE status = 'published'"))).scalars())
