@@ -164,7 +164,9 @@ class ImportKind(StrEnum):
 def import_listings(
     kind: Annotated[ImportKind, typer.Argument(help="achievements or demands")],
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8/GB18030), XLSX or JSONL")],
-    publish: Annotated[bool, typer.Option("--publish", help="Import straight to published (migrating a registry).")] = False,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Import straight to published (migrating a registry).")
+    ] = False,
     create_organizations: Annotated[
         bool, typer.Option("--create-organizations", help="Create missing owner organizations as verified.")
     ] = False,
@@ -221,19 +223,27 @@ def worker(
     heartbeat: Annotated[
         Path | None, typer.Option("--heartbeat", help="Touch this file every round (a health check reads its age).")
     ] = None,
-    metrics_port: Annotated[int | None, typer.Option(
-        "--metrics-port", help="Serve Prometheus metrics (search index writes, drift, repairs) on this port.")] = None,
-    metrics_host: Annotated[str, typer.Option(
-        "--metrics-host", help="Address the metrics port listens on (loopback unless a scraper elsewhere needs it).")] = "127.0.0.1",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", help="Serve Prometheus metrics (search index writes, drift, repairs) on this port."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host", help="Address the metrics port listens on (loopback unless a scraper elsewhere needs it)."
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
     import signal
 
-    from core.http import build_http_client
     from prometheus_client import start_http_server
 
-    from core.observability import Metrics, configure_logging
     from app.worker import run_forever, run_once
+    from core.http import build_http_client
+    from core.observability import Metrics, configure_logging
     from search.engines import build_engine
 
     settings = _settings()
@@ -269,14 +279,19 @@ def worker(
 @app.command()
 def reindex(
     kind: Annotated[ImportKind | None, typer.Argument(help="achievements or demands (default: both)")] = None,
-    check: Annotated[bool, typer.Option(
-        "--check", help="Compare published ids with indexed ids and repair the differences, instead of rebuilding.")] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Compare published ids with indexed ids and repair the differences, instead of rebuilding."
+        ),
+    ] = False,
 ) -> None:
     """Rebuild the search index from the database and swap it in, with no downtime."""
     from rich.progress import Progress
 
     from search.engines import build_engine
-    from search.indexing import count_published, reindex as rebuild
+    from search.indexing import count_published
+    from search.indexing import reindex as rebuild
 
     settings = _settings()
     kinds = [kind] if kind else list(ImportKind)
@@ -320,7 +335,13 @@ def _check_index(settings: Settings, kinds: list[str]) -> None:
 
     table = Table("kind", "published", "indexed", "missing (indexed now)", "extra (deleted now)")
     for name, published, indexed, missing, extra in _with_database(settings, work):
-        table.add_row(name, str(published), str(indexed), f"{len(missing)} {missing[:10] or ''}", f"{len(extra)} {extra[:10] or ''}")
+        table.add_row(
+            name,
+            str(published),
+            str(indexed),
+            f"{len(missing)} {missing[:10] or ''}",
+            f"{len(extra)} {extra[:10] or ''}",
+        )
     console.print(table)
 
 
@@ -336,8 +357,12 @@ class EngineName(StrEnum):
 @eval_app.command("matching")
 def eval_matching(
     folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder like shared/eval/matching-dev")],
-    engines: Annotated[list[EngineName] | None, typer.Option("--engine", help="Engines to score (default: both).")] = None,
-    search_url: Annotated[str | None, typer.Option(help="Use this Meilisearch instead of starting a temporary one.")] = None,
+    engines: Annotated[
+        list[EngineName] | None, typer.Option("--engine", help="Engines to score (default: both).")
+    ] = None,
+    search_url: Annotated[
+        str | None, typer.Option(help="Use this Meilisearch instead of starting a temporary one.")
+    ] = None,
     search_key: Annotated[str | None, typer.Option(help="Its master key.")] = None,
 ) -> None:
     """Score matching (nDCG@10, Recall@10, MRR, best-in-top-3) and search (Recall@10, MRR) per engine vs BM25."""
@@ -361,18 +386,38 @@ def eval_matching(
                 server = stack.enter_context(running_meilisearch())
                 configs["Meilisearch 1.21"] = {"search_url": server.url, "search_key": server.master_key}
         results = asyncio.run(evaluate(folder, configs))
-    table = Table("", "nDCG@10", "Recall@10", "MRR", "best in top 3", "search R@10", "search MRR", title=f"matching / search on {folder}")
+    table = Table(
+        "",
+        "nDCG@10",
+        "Recall@10",
+        "MRR",
+        "best in top 3",
+        "search R@10",
+        "search MRR",
+        title=f"matching / search on {folder}",
+    )
     baseline = next(iter(results.values()))
     for name, scores in results.items():
         ratio = f" ({scores.ndcg / baseline.ndcg:.2f}x)" if baseline.ndcg and scores is not baseline else ""
         table.add_row(
-            name, f"{scores.ndcg:.3f}{ratio}", f"{scores.recall:.3f}", f"{scores.mrr:.3f}", f"{scores.top3:.0%}",
-            f"{scores.search_recall:.3f}", f"{scores.search_mrr:.3f}",
+            name,
+            f"{scores.ndcg:.3f}{ratio}",
+            f"{scores.recall:.3f}",
+            f"{scores.mrr:.3f}",
+            f"{scores.top3:.0%}",
+            f"{scores.search_recall:.3f}",
+            f"{scores.search_mrr:.3f}",
         )
     console.print(table)
     kinds = Table("search query kind", *results.keys(), title="search Recall@10 / MRR by query kind")
     for kind in baseline.per_kind:
-        kinds.add_row(kind, *(f"{s.per_kind.get(kind, (0, 0))[0]:.2f} / {s.per_kind.get(kind, (0, 0))[1]:.2f}" for s in results.values()))
+        kinds.add_row(
+            kind,
+            *(
+                f"{s.per_kind.get(kind, (0, 0))[0]:.2f} / {s.per_kind.get(kind, (0, 0))[1]:.2f}"
+                for s in results.values()
+            ),
+        )
     console.print(kinds)
 
 

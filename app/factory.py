@@ -84,8 +84,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             gc.freeze()
         stop = asyncio.Event()
         egress = EgressPolicy.from_settings(settings)
-        worker = asyncio.create_task(run_forever(db, engine, app.state.http, stop, egress_policy=egress, metrics=metrics.search_index)) if settings.runs_worker_in_process else None
-        log.info("started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None)
+        worker = (
+            asyncio.create_task(
+                run_forever(db, engine, app.state.http, stop, egress_policy=egress, metrics=metrics.search_index)
+            )
+            if settings.runs_worker_in_process
+            else None
+        )
+        log.info(
+            "started", profile=settings.profile, database=db.dialect, search=engine.name, worker=worker is not None
+        )
         try:
             yield
         finally:

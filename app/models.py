@@ -31,7 +31,6 @@ from search.consistency import SearchIndexCheck
 from search.term_counts import SearchTermCount
 
 
-
 def install_listeners() -> None:
     """Keep the statistics rollups in each contract's own transaction (idempotent).
 
@@ -42,6 +41,19 @@ def install_listeners() -> None:
 
 
 __all__ = [
-    "Achievement", "ApiKey", "AuditEntry", "Demand", "LoginThrottle", "Notification", "Organization", "OutboxEvent",
-    "SearchIndexCheck", "SearchTermCount", "Subscription", "User", "WebhookEndpoint", "install_listeners", "metadata",
+    "Achievement",
+    "ApiKey",
+    "AuditEntry",
+    "Demand",
+    "LoginThrottle",
+    "Notification",
+    "Organization",
+    "OutboxEvent",
+    "SearchIndexCheck",
+    "SearchTermCount",
+    "Subscription",
+    "User",
+    "WebhookEndpoint",
+    "install_listeners",
+    "metadata",
 ]

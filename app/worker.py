@@ -28,8 +28,14 @@ log = structlog.get_logger("techmarket.worker")
 Steps = list[tuple[str, Callable[[], Awaitable[int]]]]
 
 
-def steps(database: Database, engine: SearchEngine, http: httpx.AsyncClient, *,
-          metrics: SearchIndexMetrics | None = None, periodic: bool = False) -> Steps:
+def steps(
+    database: Database,
+    engine: SearchEngine,
+    http: httpx.AsyncClient,
+    *,
+    metrics: SearchIndexMetrics | None = None,
+    periodic: bool = False,
+) -> Steps:
     """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
     relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
     named: Steps = [
@@ -78,7 +84,9 @@ async def run_forever(
     """Loop until ``stop``; ``heartbeat`` (a file) is touched every round of the main loop, for a
     container health check. ``egress_policy`` defaults to the environment's settings."""
     async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
-        loops.create_task(_loop(steps(database, engine, http, metrics=metrics, periodic=True), stop, idle_seconds, heartbeat))
+        loops.create_task(
+            _loop(steps(database, engine, http, metrics=metrics, periodic=True), stop, idle_seconds, heartbeat)
+        )
         loops.create_task(_loop(delivery_steps(database, egress), stop, idle_seconds, None))
 
 

@@ -67,8 +67,10 @@ def machine(extra: str = "") -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    line = (f"machine: nproc={os.cpu_count()} ({cpu}), {memory} RAM, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    line = (
+        f"machine: nproc={os.cpu_count()} ({cpu}), {memory} RAM, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
     return line + (f", {extra}" if extra else "")
 
 
@@ -88,40 +90,191 @@ def percentile(samples: Sequence[float], p: float) -> float:
 # Per technology field: objects (what the technology is about) and processes (what it does to it).
 VOCAB: dict[str, tuple[list[str], list[str]]] = {
     "new_materials": (
-        ["稀土永磁材料", "钕铁硼磁体", "稀土抛光粉", "稀土储氢合金", "镁合金", "铝合金型材", "碳化硅陶瓷", "石墨烯",
-         "高纯石英砂", "多晶硅", "稀土催化剂", "耐磨钢", "铜基复合材料", "碳纤维", "聚乳酸", "稀土发光材料",
-         "锂电正极材料", "硅碳负极", "高纯氧化铝", "稀土荧光粉", "钛白粉", "玄武岩纤维"],
+        [
+            "稀土永磁材料",
+            "钕铁硼磁体",
+            "稀土抛光粉",
+            "稀土储氢合金",
+            "镁合金",
+            "铝合金型材",
+            "碳化硅陶瓷",
+            "石墨烯",
+            "高纯石英砂",
+            "多晶硅",
+            "稀土催化剂",
+            "耐磨钢",
+            "铜基复合材料",
+            "碳纤维",
+            "聚乳酸",
+            "稀土发光材料",
+            "锂电正极材料",
+            "硅碳负极",
+            "高纯氧化铝",
+            "稀土荧光粉",
+            "钛白粉",
+            "玄武岩纤维",
+        ],
         ["制备", "表面改性", "晶界扩散", "烧结", "提纯", "熔炼", "回收再生", "粉体分级", "热处理", "涂层"],
     ),
     "new_energy": (
-        ["风电机组", "风机叶片", "光伏组件", "储能电池", "液流电池", "氢燃料电池", "电解水制氢", "光热发电",
-         "锂离子电池", "超级电容器", "生物质锅炉", "热泵机组", "微电网", "光伏支架", "逆变器", "储热系统"],
+        [
+            "风电机组",
+            "风机叶片",
+            "光伏组件",
+            "储能电池",
+            "液流电池",
+            "氢燃料电池",
+            "电解水制氢",
+            "光热发电",
+            "锂离子电池",
+            "超级电容器",
+            "生物质锅炉",
+            "热泵机组",
+            "微电网",
+            "光伏支架",
+            "逆变器",
+            "储热系统",
+        ],
         ["运维", "故障诊断", "功率预测", "效率提升", "梯次利用", "状态监测", "寿命评估", "智能控制", "清洗", "并网"],
     ),
     "environment": (
-        ["煤矸石", "粉煤灰", "脱硫石膏", "电石渣", "矿井水", "焦化废水", "高盐废水", "洗毛废水", "秸秆", "畜禽粪污",
-         "沙化土地", "盐碱地", "尾矿", "赤泥", "挥发性有机物", "垃圾渗滤液", "工业烟气", "荒漠草原"],
+        [
+            "煤矸石",
+            "粉煤灰",
+            "脱硫石膏",
+            "电石渣",
+            "矿井水",
+            "焦化废水",
+            "高盐废水",
+            "洗毛废水",
+            "秸秆",
+            "畜禽粪污",
+            "沙化土地",
+            "盐碱地",
+            "尾矿",
+            "赤泥",
+            "挥发性有机物",
+            "垃圾渗滤液",
+            "工业烟气",
+            "荒漠草原",
+        ],
         ["综合利用", "资源化", "无害化处理", "生态修复", "零排放", "脱硝", "固化", "蒸发结晶", "植被恢复", "防沙固沙"],
     ),
     "agriculture": (
-        ["马铃薯", "肉羊", "绒山羊", "奶牛", "燕麦", "向日葵", "玉米", "苜蓿", "沙棘", "枸杞", "甜菜", "小杂粮",
-         "牧草种子", "羊绒", "乳清蛋白", "青贮饲料", "肉牛", "荞麦"],
-        ["高产栽培", "良种繁育", "精准饲喂", "病害防控", "节水灌溉", "机械化收获", "贮藏保鲜", "深加工", "品质检测", "胚胎移植"],
+        [
+            "马铃薯",
+            "肉羊",
+            "绒山羊",
+            "奶牛",
+            "燕麦",
+            "向日葵",
+            "玉米",
+            "苜蓿",
+            "沙棘",
+            "枸杞",
+            "甜菜",
+            "小杂粮",
+            "牧草种子",
+            "羊绒",
+            "乳清蛋白",
+            "青贮饲料",
+            "肉牛",
+            "荞麦",
+        ],
+        [
+            "高产栽培",
+            "良种繁育",
+            "精准饲喂",
+            "病害防控",
+            "节水灌溉",
+            "机械化收获",
+            "贮藏保鲜",
+            "深加工",
+            "品质检测",
+            "胚胎移植",
+        ],
     ),
     "biomedicine": (
-        ["蒙药", "沙棘黄酮", "益生菌", "乳酸菌", "疫苗", "诊断试剂", "医用敷料", "骨科植入物", "中药提取物",
-         "肉苁蓉", "甘草", "黄芪", "苁蓉多糖", "单克隆抗体", "酶制剂"],
+        [
+            "蒙药",
+            "沙棘黄酮",
+            "益生菌",
+            "乳酸菌",
+            "疫苗",
+            "诊断试剂",
+            "医用敷料",
+            "骨科植入物",
+            "中药提取物",
+            "肉苁蓉",
+            "甘草",
+            "黄芪",
+            "苁蓉多糖",
+            "单克隆抗体",
+            "酶制剂",
+        ],
         ["提取纯化", "发酵", "质量控制", "制剂", "检测", "筛选", "冻干", "药效评价", "标准化种植", "缓释"],
     ),
     "electronic_info": (
-        ["大数据平台", "工业互联网", "边缘计算", "物联网传感器", "无人机", "机器视觉", "北斗定位", "区块链",
-         "智慧牧场", "视频监控", "数字孪生", "5G专网", "算力调度", "遥感影像", "知识图谱"],
-        ["数据采集", "智能识别", "安全防护", "可视化", "调度优化", "异常检测", "精准定位", "数据治理", "远程运维", "预测预警"],
+        [
+            "大数据平台",
+            "工业互联网",
+            "边缘计算",
+            "物联网传感器",
+            "无人机",
+            "机器视觉",
+            "北斗定位",
+            "区块链",
+            "智慧牧场",
+            "视频监控",
+            "数字孪生",
+            "5G专网",
+            "算力调度",
+            "遥感影像",
+            "知识图谱",
+        ],
+        [
+            "数据采集",
+            "智能识别",
+            "安全防护",
+            "可视化",
+            "调度优化",
+            "异常检测",
+            "精准定位",
+            "数据治理",
+            "远程运维",
+            "预测预警",
+        ],
     ),
     "advanced_manufacturing": (
-        ["掘进机", "刮板输送机", "液压支架", "矿用卡车", "减速器", "轴承", "数控机床", "焊接机器人", "齿轮箱",
-         "压力容器", "铸件", "农机装备", "智能仓储", "激光熔覆", "增材制造"],
-        ["设计优化", "智能制造", "在线监测", "故障诊断", "精密加工", "焊接变形控制", "再制造", "轻量化", "自动化", "寿命预测"],
+        [
+            "掘进机",
+            "刮板输送机",
+            "液压支架",
+            "矿用卡车",
+            "减速器",
+            "轴承",
+            "数控机床",
+            "焊接机器人",
+            "齿轮箱",
+            "压力容器",
+            "铸件",
+            "农机装备",
+            "智能仓储",
+            "激光熔覆",
+            "增材制造",
+        ],
+        [
+            "设计优化",
+            "智能制造",
+            "在线监测",
+            "故障诊断",
+            "精密加工",
+            "焊接变形控制",
+            "再制造",
+            "轻量化",
+            "自动化",
+            "寿命预测",
+        ],
     ),
     "nuclear": (
         ["辐照装置", "同位素示踪", "射线探伤", "核子秤", "中子测水", "辐射防护材料", "放射性废物"],
@@ -140,27 +293,94 @@ VOCAB: dict[str, tuple[list[str], list[str]]] = {
         ["节能改造", "泄漏检测", "抗冻融", "再生利用", "智慧运维", "保温", "结构加固"],
     ),
 }
-MODIFIERS = ["高效", "低成本", "智能化", "绿色", "节能型", "高性能", "新型", "连续式", "模块化", "低温", "耐磨",
-             "轻量化", "一体化", "环保型", "高精度", "大型", "便携式", "自动化"]
-METHODS = ["基于机器视觉的", "基于深度学习的", "微波辅助", "超声强化", "膜分离", "等离子体", "生物发酵", "催化氧化",
-           "多源数据融合的", "数字孪生驱动的", "真空", "电化学", "低温等离子", "固相反应"]
+MODIFIERS = [
+    "高效",
+    "低成本",
+    "智能化",
+    "绿色",
+    "节能型",
+    "高性能",
+    "新型",
+    "连续式",
+    "模块化",
+    "低温",
+    "耐磨",
+    "轻量化",
+    "一体化",
+    "环保型",
+    "高精度",
+    "大型",
+    "便携式",
+    "自动化",
+]
+METHODS = [
+    "基于机器视觉的",
+    "基于深度学习的",
+    "微波辅助",
+    "超声强化",
+    "膜分离",
+    "等离子体",
+    "生物发酵",
+    "催化氧化",
+    "多源数据融合的",
+    "数字孪生驱动的",
+    "真空",
+    "电化学",
+    "低温等离子",
+    "固相反应",
+]
 SUFFIXES = ["技术", "工艺", "系统", "装置", "方法", "关键技术", "成套装备", "及其应用", "集成技术", "示范工程"]
 METRICS = ["能耗", "成本", "故障率", "排放", "用水量", "人工", "废品率", "运行费用"]
 GAINS = ["效率", "产量", "回收率", "合格率", "使用寿命", "检测精度", "产品纯度", "转化率"]
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华建国红文志海峰亮宇鹏辉晶琳雪梅斌浩凯鑫瑞博婷颖佳琪晨阳乐巴特尔其其格"
-ORG_WORDS = ["草原", "北疆", "阴山", "黄河", "敕勒川", "大青山", "科尔沁", "鄂尔多斯", "锡林", "呼伦", "乌拉", "贺兰",
-             "蒙东", "天骄", "金川", "银河", "绿原", "塞北", "长城", "祥云"]
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华建国红文志海峰亮宇鹏辉晶琳雪梅斌浩凯鑫瑞博婷颖佳琪晨阳乐巴特尔其其格"
+)
+ORG_WORDS = [
+    "草原",
+    "北疆",
+    "阴山",
+    "黄河",
+    "敕勒川",
+    "大青山",
+    "科尔沁",
+    "鄂尔多斯",
+    "锡林",
+    "呼伦",
+    "乌拉",
+    "贺兰",
+    "蒙东",
+    "天骄",
+    "金川",
+    "银河",
+    "绿原",
+    "塞北",
+    "长城",
+    "祥云",
+]
 ORG_SUFFIX = {
     "university": ["大学", "理工大学", "工业大学", "农业大学", "科技大学", "师范大学", "医科大学"],
     "institute": ["研究院", "科学研究所", "技术研究院", "产业技术研究院", "工程技术研究中心"],
     "enterprise": ["科技有限公司", "新材料股份有限公司", "能源集团有限公司", "智能装备有限公司", "生物科技有限公司"],
 }
-DEMAND_PROBLEMS = ["效率低", "成本高", "能耗大", "故障频繁", "产品质量不稳定", "环保压力大", "人工依赖严重", "设备寿命短"]
+DEMAND_PROBLEMS = [
+    "效率低",
+    "成本高",
+    "能耗大",
+    "故障频繁",
+    "产品质量不稳定",
+    "环保压力大",
+    "人工依赖严重",
+    "设备寿命短",
+]
 MATURITY_TRL = {"research": (1, 3), "lab": (3, 4), "pilot": (5, 6), "industrialized": (7, 9)}
 MODES = ["transfer", "license", "equity", "joint_development"]
-IP_TYPES = (["invention_patent"] * 5 + ["utility_model"] * 2 + ["software_copyright"] * 2
-            + ["know_how", "design", "plant_variety", "ic_layout"])
+IP_TYPES = (
+    ["invention_patent"] * 5
+    + ["utility_model"] * 2
+    + ["software_copyright"] * 2
+    + ["know_how", "design", "plant_variety", "ic_layout"]
+)
 
 
 def patent_number(rng: random.Random, ip_type: str) -> str:
@@ -247,8 +467,11 @@ class Corpus:
             f"可用于{rng.choice(objects)}、{rng.choice(objects)}等{fields()[field_code].name_zh}领域。"
         )
         keywords = list(dict.fromkeys([obj, proc, rng.choice(objects), rng.choice(processes)]))[: rng.randint(2, 4)]
-        ip_numbers = ([patent_number(rng, ip_type) for _ in range(rng.randint(1, 3))]
-                      if ip_type in ("invention_patent", "utility_model", "design") else [])
+        ip_numbers = (
+            [patent_number(rng, ip_type) for _ in range(rng.randint(1, 3))]
+            if ip_type in ("invention_patent", "utility_model", "design")
+            else []
+        )
         price = None if rng.random() < 0.2 else rng.choice([5, 10, 20, 30, 50, 80, 100, 150, 200, 500]) * 10_000
         return {
             "external_id": f"BENCH-A{i:07d}",
@@ -263,8 +486,13 @@ class Corpus:
             "transaction_modes": rng.sample(MODES, rng.randint(1, 3)),
             "price": price,
             "region": owner.region,
-            "inventors": [{"name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.randint(1, 2))),
-                           "share": rng.randint(1, 5)} for _ in range(rng.randint(1, 4))],
+            "inventors": [
+                {
+                    "name": rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.randint(1, 2))),
+                    "share": rng.randint(1, 5),
+                }
+                for _ in range(rng.randint(1, 4))
+            ],
             "advantages": [f"{gain}提高{up}%", f"{metric}降低{down}%"],
             "contact": {"name": rng.choice(SURNAMES) + "老师", "phone": f"0471-{rng.randint(1000000, 9999999)}"},
             "owner": owner.name,
@@ -278,8 +506,14 @@ class Corpus:
         obj, proc = rng.choice(objects), rng.choice(processes)
         problem = rng.choice(DEMAND_PROBLEMS)
         owner = rng.choice([o for o in self.organizations if o.kind == "enterprise"])
-        title = rng.choice([f"{obj}{proc}{problem}，求解决方案", f"寻求{obj}{proc}技术", f"{obj}{problem}怎么办",
-                            f"需要{rng.choice(MODIFIERS)}{obj}{proc}技术"])
+        title = rng.choice(
+            [
+                f"{obj}{proc}{problem}，求解决方案",
+                f"寻求{obj}{proc}技术",
+                f"{obj}{problem}怎么办",
+                f"需要{rng.choice(MODIFIERS)}{obj}{proc}技术",
+            ]
+        )
         description = (
             f"我公司位于{regions()[owner.region].name_zh}，主要从事{obj}相关生产，目前{proc}环节{problem}，"
             f"年损失约{rng.randint(50, 2000)}万元。希望引进{rng.choice(MODIFIERS)}{obj}{proc}技术或"
@@ -356,13 +590,43 @@ async def postgres_version(dsn: str) -> str:
 
 
 ACHIEVEMENT_COLUMNS = [
-    "external_id", "owner_id", "status", "title", "field", "keywords", "transaction_modes", "region", "contact",
-    "created_at", "updated_at", "published_at", "summary", "maturity", "trl", "ip_type", "ip_numbers", "price_fen",
-    "inventors", "advantages",
+    "external_id",
+    "owner_id",
+    "status",
+    "title",
+    "field",
+    "keywords",
+    "transaction_modes",
+    "region",
+    "contact",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "summary",
+    "maturity",
+    "trl",
+    "ip_type",
+    "ip_numbers",
+    "price_fen",
+    "inventors",
+    "advantages",
 ]
 DEMAND_COLUMNS = [
-    "external_id", "owner_id", "status", "title", "field", "keywords", "transaction_modes", "region", "contact",
-    "created_at", "updated_at", "published_at", "description", "budget_max_fen", "min_maturity",
+    "external_id",
+    "owner_id",
+    "status",
+    "title",
+    "field",
+    "keywords",
+    "transaction_modes",
+    "region",
+    "contact",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "description",
+    "budget_max_fen",
+    "min_maturity",
 ]
 
 
@@ -372,17 +636,37 @@ def _dumps(value: Any) -> str:
 
 def achievement_record(row: dict[str, Any], owner_id: int, now: datetime, status: str = "published") -> tuple[Any, ...]:
     return (
-        row["external_id"], owner_id, status, row["title"], row["field"], _dumps(row["keywords"]),
-        _dumps(row["transaction_modes"]), row["region"], _dumps(row["contact"]), now, now,
-        now if status == "published" else None, row["summary"], row["maturity"], row["trl"], row["ip_type"],
+        row["external_id"],
+        owner_id,
+        status,
+        row["title"],
+        row["field"],
+        _dumps(row["keywords"]),
+        _dumps(row["transaction_modes"]),
+        row["region"],
+        _dumps(row["contact"]),
+        now,
+        now,
+        now if status == "published" else None,
+        row["summary"],
+        row["maturity"],
+        row["trl"],
+        row["ip_type"],
         _dumps([n.removeprefix("CN") for n in row["ip_numbers"]]),
         None if row["price"] is None else row["price"] * 100,
-        _dumps([{"name": x["name"], "share": str(x["share"])} for x in row["inventors"]]), _dumps(row["advantages"]),
+        _dumps([{"name": x["name"], "share": str(x["share"])} for x in row["inventors"]]),
+        _dumps(row["advantages"]),
     )
 
 
-async def copy_published(dsn: str, corpus: Corpus, achievements: Sequence[dict[str, Any]],
-                         demands: Sequence[dict[str, Any]] = (), *, organizations: bool = True) -> None:
+async def copy_published(
+    dsn: str,
+    corpus: Corpus,
+    achievements: Sequence[dict[str, Any]],
+    demands: Sequence[dict[str, Any]] = (),
+    *,
+    organizations: bool = True,
+) -> None:
     """Organizations (unless already there) and published listings straight into the schema with
     COPY (no outbox rows: nothing for a worker to relay)."""
     now = datetime.now(UTC)
@@ -390,22 +674,41 @@ async def copy_published(dsn: str, corpus: Corpus, achievements: Sequence[dict[s
     try:
         if organizations:
             await connection.copy_records_to_table(
-                "organizations", columns=["name", "kind", "region", "status", "created_at", "verified_at"],
+                "organizations",
+                columns=["name", "kind", "region", "status", "created_at", "verified_at"],
                 records=[(o.name, o.kind, o.region, "verified", now, now) for o in corpus.organizations],
             )
         ids = {r["name"]: r["id"] for r in await connection.fetch("SELECT id, name FROM organizations")}
         for start in range(0, len(achievements), 20_000):
             await connection.copy_records_to_table(
-                "achievements", columns=ACHIEVEMENT_COLUMNS,
-                records=[achievement_record(r, ids[r["owner"]], now) for r in achievements[start:start + 20_000]],
+                "achievements",
+                columns=ACHIEVEMENT_COLUMNS,
+                records=[achievement_record(r, ids[r["owner"]], now) for r in achievements[start : start + 20_000]],
             )
         if demands:
             await connection.copy_records_to_table(
-                "demands", columns=DEMAND_COLUMNS,
-                records=[(d["external_id"], ids[d["owner"]], "published", d["title"], d["field"], _dumps(d["keywords"]),
-                          _dumps(d["transaction_modes"]), d["region"], "{}", now, now, now, d["description"],
-                          None if d["budget_max"] is None else d["budget_max"] * 100, d["min_maturity"])
-                         for d in demands],
+                "demands",
+                columns=DEMAND_COLUMNS,
+                records=[
+                    (
+                        d["external_id"],
+                        ids[d["owner"]],
+                        "published",
+                        d["title"],
+                        d["field"],
+                        _dumps(d["keywords"]),
+                        _dumps(d["transaction_modes"]),
+                        d["region"],
+                        "{}",
+                        now,
+                        now,
+                        now,
+                        d["description"],
+                        None if d["budget_max"] is None else d["budget_max"] * 100,
+                        d["min_maturity"],
+                    )
+                    for d in demands
+                ],
             )
         await connection.execute("ANALYZE")
     finally:
@@ -425,8 +728,9 @@ SERVER_GROUPS: dict[str, int] = {}  # base URL of a running `techmarket serve` �
 
 
 @contextmanager
-def api_server(database_url: str, search_url: str, search_key: str, *, workers: int = 1,
-               settings: dict[str, str] | None = None) -> Iterator[str]:
+def api_server(
+    database_url: str, search_url: str, search_key: str, *, workers: int = 1, settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """``techmarket serve`` on the server profile (ENV=production); yields its base URL, stops it after.
 
     ``settings``: more ``TECHMARKET_*`` variables for the server (e.g. a login throttle's limits)."""
@@ -450,7 +754,11 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
     log = tempfile.NamedTemporaryFile(prefix="techmarket-bench-serve-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -459,7 +767,9 @@ def api_server(database_url: str, search_url: str, search_key: str, *, workers: 
         deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"techmarket serve exited with {process.returncode}:\n{Path(log.name).read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"techmarket serve exited with {process.returncode}:\n{Path(log.name).read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{url}/readyz", timeout=2, trust_env=False).status_code == 200:
                     break
@@ -510,7 +820,7 @@ class CpuMeter:
                 raw = Path(entry.path, "stat").read_text()
             except OSError:
                 continue  # gone meanwhile
-            command, fields = raw[raw.index("(") + 1: raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+            command, fields = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
             seconds = (int(fields[11]) + int(fields[12])) / tick
             if self.group is not None and int(fields[2]) == self.group:
                 totals["API"] += seconds
@@ -545,8 +855,9 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None,
-                      content_type: str = "application/json") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -607,13 +918,21 @@ class LoadResult:
         return percentile(self.latencies, p) * 1000
 
     def line(self) -> str:
-        return (f"{self.label:38} {self.throughput:9.1f} req/s   p50 {self.ms(50):8.2f} ms   p95 {self.ms(95):8.2f} ms   "
-                f"p99 {self.ms(99):8.2f} ms   ({len(self.latencies)} requests, {self.errors} errors)")
+        return (
+            f"{self.label:38} {self.throughput:9.1f} req/s   p50 {self.ms(50):8.2f} ms   p95 {self.ms(95):8.2f} ms   "
+            f"p99 {self.ms(99):8.2f} ms   ({len(self.latencies)} requests, {self.errors} errors)"
+        )
 
 
-async def run_load(label: str, base_url: str, requests: Sequence[tuple[str, str, bytes | None]], *,
-                   concurrency: int, headers: dict[str, str] | None = None,
-                   check: Any = None) -> LoadResult:
+async def run_load(
+    label: str,
+    base_url: str,
+    requests: Sequence[tuple[str, str, bytes | None]],
+    *,
+    concurrency: int,
+    headers: dict[str, str] | None = None,
+    check: Any = None,
+) -> LoadResult:
     """Send every request once from ``concurrency`` closed-loop clients; per-request latencies.
 
     ``check(status, body)`` may raise to count an error; by default any non-200 is an error.
@@ -679,17 +998,33 @@ async def search_documents(dsn: str, kind: str, rows: Sequence[dict[str, Any]]) 
     for row in rows:
         db = stored[row["external_id"]]
         common = {
-            "id": db["id"], "kind": kind, "external_id": row["external_id"], "title": row["title"],
-            "keywords": row["keywords"], "field": row["field"], "region": row["region"],
-            "transaction_modes": row["transaction_modes"], "owner_id": db["owner_id"], "owner_name": db["name"],
-            "owner_kind": db["kind"], "published_at": db["published_at"],
+            "id": db["id"],
+            "kind": kind,
+            "external_id": row["external_id"],
+            "title": row["title"],
+            "keywords": row["keywords"],
+            "field": row["field"],
+            "region": row["region"],
+            "transaction_modes": row["transaction_modes"],
+            "owner_id": db["owner_id"],
+            "owner_name": db["name"],
+            "owner_kind": db["kind"],
+            "published_at": db["published_at"],
         }
         if kind == "achievement":
-            common.update(body=row["summary"], maturity=row["maturity"], trl=row["trl"], ip_type=row["ip_type"],
-                          price_fen=None if row["price"] is None else row["price"] * 100)
+            common.update(
+                body=row["summary"],
+                maturity=row["maturity"],
+                trl=row["trl"],
+                ip_type=row["ip_type"],
+                price_fen=None if row["price"] is None else row["price"] * 100,
+            )
         else:
-            common.update(body=row["description"], maturity=row["min_maturity"],
-                          price_fen=None if row["budget_max"] is None else row["budget_max"] * 100)
+            common.update(
+                body=row["description"],
+                maturity=row["min_maturity"],
+                price_fen=None if row["budget_max"] is None else row["budget_max"] * 100,
+            )
         docs.append(common)
     return docs
 
@@ -709,8 +1044,15 @@ async def wait_task(client: httpx.AsyncClient, uid: int, timeout: float = 900) -
         delay = min(delay * 2, 0.1)
 
 
-async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str, Any]], *,
-                     processes: int | None = None, chunk: int = 2000) -> None:
+async def fill_index(
+    meili_url: str,
+    key: str,
+    uid: str,
+    docs: Sequence[dict[str, Any]],
+    *,
+    processes: int | None = None,
+    chunk: int = 2000,
+) -> None:
     """Build payloads on every core (fork pool) and add them to ``uid`` as they come; wait for all tasks.
 
     The index must exist with the adapter's settings (``MeilisearchEngine.ensure_ready``).
@@ -721,7 +1063,7 @@ async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str
     import httpx
 
     loop = asyncio.get_running_loop()
-    chunks = [list(docs[i:i + chunk]) for i in range(0, len(docs), chunk)]
+    chunks = [list(docs[i : i + chunk]) for i in range(0, len(docs), chunk)]
     tasks: list[int] = []
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     with ProcessPoolExecutor(processes or os.cpu_count() or 2, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -729,7 +1071,9 @@ async def fill_index(meili_url: str, key: str, uid: str, docs: Sequence[dict[str
             futures = [loop.run_in_executor(pool, _payloads, part) for part in chunks]
             for future in futures:
                 payload = await future
-                reply = await client.post(f"/indexes/{uid}/documents", content=json.dumps(payload, ensure_ascii=False).encode())
+                reply = await client.post(
+                    f"/indexes/{uid}/documents", content=json.dumps(payload, ensure_ascii=False).encode()
+                )
                 reply.raise_for_status()
                 tasks.append(reply.json()["taskUid"])
             for task in tasks:

@@ -25,8 +25,21 @@ from pathlib import Path
 
 from _common import ROOT, Corpus, machine
 
-KEYS = ["external_id", "title", "summary", "field", "keywords", "maturity", "trl", "ip_type", "transaction_modes",
-        "price", "region", "owner", "owner_kind"]
+KEYS = [
+    "external_id",
+    "title",
+    "summary",
+    "field",
+    "keywords",
+    "maturity",
+    "trl",
+    "ip_type",
+    "transaction_modes",
+    "price",
+    "region",
+    "owner",
+    "owner_kind",
+]
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import asyncpg  # noqa: E402
-from _common import (  # noqa: E402
+import asyncpg
+from _common import (
     ACHIEVEMENT_COLUMNS,
     DEFAULT_DSN,
     Corpus,
@@ -43,11 +43,11 @@ from _common import (  # noqa: E402
     write_jsonl,
 )
 
-import app.models  # noqa: E402,F401  (every table)
-from core.db import Database, create_engine  # noqa: E402
-from market.listings.files import read_rows  # noqa: E402
-from market.listings.importer import Importer  # noqa: E402
-from market.listings.kinds import ACHIEVEMENT  # noqa: E402
+import app.models  # noqa: F401  (every table)
+from core.db import Database, create_engine
+from market.listings.files import read_rows
+from market.listings.importer import Importer
+from market.listings.kinds import ACHIEVEMENT
 
 TARGET_SECONDS = 60.0
 
@@ -59,6 +59,7 @@ def timed_phases(importer: Importer) -> dict[str, float]:
     def wrap(name: str, phase: str, is_async: bool) -> None:
         original = getattr(importer, name)
         if is_async:
+
             async def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 try:
@@ -66,12 +67,14 @@ def timed_phases(importer: Importer) -> dict[str, float]:
                 finally:
                     phases[phase] += time.perf_counter() - started
         else:
+
             def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 try:
                     return original(*args, **kwargs)
                 finally:
                     phases[phase] += time.perf_counter() - started
+
         setattr(importer, name, timed)
 
     wrap("_validate", "validate", False)
@@ -98,8 +101,10 @@ async def main() -> None:
     path = workdir / "achievements.jsonl"
     write_jsonl(path, rows)
     del rows
-    print(f"generated {args.n:,} rows, {len(corpus.organizations)} owner organizations, "
-          f"{path.stat().st_size / 2**20:.1f} MiB JSONL in {time.perf_counter() - started:.1f} s")
+    print(
+        f"generated {args.n:,} rows, {len(corpus.organizations)} owner organizations, "
+        f"{path.stat().st_size / 2**20:.1f} MiB JSONL in {time.perf_counter() - started:.1f} s"
+    )
 
     try:
         async with temp_database(args.dsn) as (dsn, url):
@@ -115,8 +120,11 @@ async def main() -> None:
                 import_seconds = time.perf_counter() - started
                 del parsed
                 if report.errors or report.created != args.n:
-                    print(f"import report: created {report.created}, errors {len(report.errors)}: "
-                          f"{[e.model_dump() for e in report.errors[:5]]}", file=sys.stderr)
+                    print(
+                        f"import report: created {report.created}, errors {len(report.errors)}: "
+                        f"{[e.model_dump() for e in report.errors[:5]]}",
+                        file=sys.stderr,
+                    )
                     raise SystemExit(2)
 
                 connection = await asyncpg.connect(dsn)
@@ -127,15 +135,19 @@ async def main() -> None:
                     owners = {r["name"]: r["id"] for r in await connection.fetch("SELECT id, name FROM organizations")}
 
                     # ---- anchor: the same file, json.loads + one COPY into a plain table
-                    await connection.execute("CREATE TABLE bench_raw_achievements (LIKE achievements INCLUDING DEFAULTS)")
+                    await connection.execute(
+                        "CREATE TABLE bench_raw_achievements (LIKE achievements INCLUDING DEFAULTS)"
+                    )
                     started = time.perf_counter()
                     now = datetime.now(UTC)
                     with path.open(encoding="utf-8") as handle:
-                        records = [achievement_record(row, owners[row["owner"]], now)
-                                   for row in map(json.loads, handle)]
+                        records = [
+                            achievement_record(row, owners[row["owner"]], now) for row in map(json.loads, handle)
+                        ]
                     copy_started = time.perf_counter()
-                    await connection.copy_records_to_table("bench_raw_achievements", records=records,
-                                                           columns=ACHIEVEMENT_COLUMNS)
+                    await connection.copy_records_to_table(
+                        "bench_raw_achievements", records=records, columns=ACHIEVEMENT_COLUMNS
+                    )
                     anchor_seconds = time.perf_counter() - started
                     copy_seconds = time.perf_counter() - copy_started
                     copied = await connection.fetchval("SELECT count(*) FROM bench_raw_achievements")
@@ -150,19 +162,27 @@ async def main() -> None:
     if landed != args.n or copied != args.n:
         print(f"row counts differ: imported {landed}, copied {copied}, expected {args.n}", file=sys.stderr)
         raise SystemExit(2)
-    print(f"\nimported {landed:,} published achievements, {report.organizations_created} organizations created, "
-          f"{events:,} outbox events, {audits:,} audit rows")
+    print(
+        f"\nimported {landed:,} published achievements, {report.organizations_created} organizations created, "
+        f"{events:,} outbox events, {audits:,} audit rows"
+    )
     print(f"  read+parse file     {read_seconds:7.2f} s")
     print(f"  validate (pydantic) {phases['validate']:7.2f} s")
     print(f"  resolve owners      {phases['owners']:7.2f} s")
-    print(f"  land batches        {phases['land']:7.2f} s   (insert ... returning, audit rows, outbox rows; one transaction per batch)")
+    print(
+        f"  land batches        {phases['land']:7.2f} s   (insert ... returning, audit rows, outbox rows; one transaction per batch)"
+    )
     print(f"import total          {import_seconds:7.2f} s   {args.n / import_seconds:9,.0f} rows/s")
-    print(f"anchor json+COPY      {anchor_seconds:7.2f} s   {args.n / anchor_seconds:9,.0f} rows/s   (COPY alone {copy_seconds:.2f} s)")
+    print(
+        f"anchor json+COPY      {anchor_seconds:7.2f} s   {args.n / anchor_seconds:9,.0f} rows/s   (COPY alone {copy_seconds:.2f} s)"
+    )
     print(f"ratio import/anchor   {import_seconds / anchor_seconds:7.1f}x")
     scaled = import_seconds * 100_000 / args.n
     note = "" if args.n == 100_000 else f" (scaled linearly to 100k: {scaled:.1f} s)"
-    print(f"target: 100k rows < {TARGET_SECONDS:.0f} s -> {import_seconds:.1f} s for {args.n:,}{note}: "
-          f"{verdict(scaled < TARGET_SECONDS)}")
+    print(
+        f"target: 100k rows < {TARGET_SECONDS:.0f} s -> {import_seconds:.1f} s for {args.n:,}{note}: "
+        f"{verdict(scaled < TARGET_SECONDS)}"
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Connection,
     Corpus,
     api_server,
@@ -90,20 +90,24 @@ async def load(base: str, plan: list[tuple[str, str, str, bytes | None]], header
 def report(label: str, latencies: dict[str, list[float]], errors: dict[str, int], wall: float) -> float:
     everything = [x for values in latencies.values() for x in values]
     throughput = len(everything) / wall
-    print(f"{label}: {len(everything)} requests in {wall:.1f} s = {throughput:.1f} req/s, "
-          f"p50 {percentile(everything, 50) * 1000:.1f} ms, p99 {percentile(everything, 99) * 1000:.1f} ms, "
-          f"errors {sum(errors.values())}")
+    print(
+        f"{label}: {len(everything)} requests in {wall:.1f} s = {throughput:.1f} req/s, "
+        f"p50 {percentile(everything, 50) * 1000:.1f} ms, p99 {percentile(everything, 99) * 1000:.1f} ms, "
+        f"errors {sum(errors.values())}"
+    )
     for kind, values in sorted(latencies.items()):
-        print(f"    {kind:9} {len(values):6} req  p50 {percentile(values, 50) * 1000:8.1f} ms  "
-              f"p99 {percentile(values, 99) * 1000:8.1f} ms  errors {errors.get(kind, 0)}")
+        print(
+            f"    {kind:9} {len(values):6} req  p50 {percentile(values, 50) * 1000:8.1f} ms  "
+            f"p99 {percentile(values, 99) * 1000:8.1f} ms  errors {errors.get(kind, 0)}"
+        )
     return throughput
 
 
 async def main(args: argparse.Namespace) -> None:
-    from core.db import Database
-    from core.settings import Settings
     from app.demo import load_demo
     from app.models import install_listeners
+    from core.db import Database
+    from core.settings import Settings
     from market.demo import DEMO_PASSWORD
     from search.engines.meili_process import running_meilisearch
     from search.engines.meilisearch import MeilisearchEngine
@@ -113,8 +117,10 @@ async def main(args: argparse.Namespace) -> None:
     queries = corpus.queries(200)
     async with temp_database() as (dsn, url):
         print(machine(f"PostgreSQL {await postgres_version(dsn)}"))
-        print(f"bench: mixed load on {args.n:,} achievements, {len(demands):,} demands; {args.requests} requests "
-              f"at {args.concurrency} clients; API with {args.workers} worker(s)\n")
+        print(
+            f"bench: mixed load on {args.n:,} achievements, {len(demands):,} demands; {args.requests} requests "
+            f"at {args.concurrency} clients; API with {args.workers} worker(s)\n"
+        )
         install_listeners()  # the demo writes a contract, as the root does it
         database = Database.from_settings(Settings(database_url=url))
         try:
@@ -125,21 +131,35 @@ async def main(args: argparse.Namespace) -> None:
         await copy_published(dsn, corpus, achievements, demands)
         connection = await asyncpg.connect(dsn)
         try:
-            achievement_ids = [r[0] for r in await connection.fetch("SELECT id FROM achievements WHERE status = 'published'")]
+            achievement_ids = [
+                r[0] for r in await connection.fetch("SELECT id FROM achievements WHERE status = 'published'")
+            ]
             demand_ids = [r[0] for r in await connection.fetch("SELECT id FROM demands WHERE status = 'published'")]
             contract_ids = [r[0] for r in await connection.fetch("SELECT id FROM contracts")]
         finally:
             await connection.close()
         with running_meilisearch() as meili:
-            engine = MeilisearchEngine(meili.url, api_key=meili.master_key, index_prefix="techmarket", timeout_seconds=30)
+            engine = MeilisearchEngine(
+                meili.url, api_key=meili.master_key, index_prefix="techmarket", timeout_seconds=30
+            )
             await engine.ensure_ready()
             await engine.aclose()
-            await fill_index(meili.url, meili.master_key, "techmarket_achievement", await search_documents(dsn, "achievement", achievements))
-            await fill_index(meili.url, meili.master_key, "techmarket_demand", await search_documents(dsn, "demand", demands))
+            await fill_index(
+                meili.url,
+                meili.master_key,
+                "techmarket_achievement",
+                await search_documents(dsn, "achievement", achievements),
+            )
+            await fill_index(
+                meili.url, meili.master_key, "techmarket_demand", await search_documents(dsn, "demand", demands)
+            )
             with api_server(url, meili.url, meili.master_key, workers=args.workers) as base:
                 port = int(base.rsplit(":", 1)[1])
-                token = httpx.post(f"{base}/api/v1/auth/token", trust_env=False,
-                                   data={"username": "institute@demo.techmarket.cn", "password": DEMO_PASSWORD}).json()
+                token = httpx.post(
+                    f"{base}/api/v1/auth/token",
+                    trust_env=False,
+                    data={"username": "institute@demo.techmarket.cn", "password": DEMO_PASSWORD},
+                ).json()
                 headers = {"Authorization": f"Bearer {token['access_token']}"}
                 rng = random.Random(7)
                 kinds = [kind for kind, weight in MIX for _ in range(weight)]
@@ -154,19 +174,38 @@ async def main(args: argparse.Namespace) -> None:
                         plan.append((kind, "GET", f"/api/v1/demands/{rng.choice(demand_ids)}/matches?limit=10", None))
                     elif kind == "create":
                         row = dict(achievements[rng.randrange(len(achievements))])
-                        body = {k: row[k] for k in ("title", "summary", "field", "keywords", "maturity", "trl", "ip_type",
-                                                    "transaction_modes", "region", "advantages")}
+                        body = {
+                            k: row[k]
+                            for k in (
+                                "title",
+                                "summary",
+                                "field",
+                                "keywords",
+                                "maturity",
+                                "trl",
+                                "ip_type",
+                                "transaction_modes",
+                                "region",
+                                "advantages",
+                            )
+                        }
                         body["title"] = f"{row['title']} (load {i})"
-                        plan.append((kind, "POST", "/api/v1/achievements", json.dumps(body, ensure_ascii=False).encode()))
+                        plan.append(
+                            (kind, "POST", "/api/v1/achievements", json.dumps(body, ensure_ascii=False).encode())
+                        )
                     else:
                         plan.append((kind, "GET", f"/api/v1/contracts/{rng.choice(contract_ids)}", None))
-                anchor = await load(base, [("healthz", "GET", "/healthz", None)] * args.requests, headers, args.concurrency)
+                anchor = await load(
+                    base, [("healthz", "GET", "/healthz", None)] * args.requests, headers, args.concurrency
+                )
                 base_throughput = report("anchor GET /healthz", *anchor)
                 rss_before = server_rss_mib(port)
                 mixed = await load(base, plan, headers, args.concurrency)
                 throughput = report("mixed load", *mixed)
                 print(f"\nratio mixed/anchor throughput {throughput / base_throughput:.3f}x")
-                print(f"server memory (RSS, all processes): {rss_before:.0f} MiB before, {server_rss_mib(port):.0f} MiB after the run")
+                print(
+                    f"server memory (RSS, all processes): {rss_before:.0f} MiB before, {server_rss_mib(port):.0f} MiB after the run"
+                )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,16 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Connection, api_server, machine, percentile, postgres_version, temp_database  # noqa: E402
+from _common import Connection, api_server, machine, percentile, postgres_version, temp_database
 
 FORM = "application/x-www-form-urlencoded"
-DEMO_ACCOUNTS = ["admin@demo.techmarket.cn", "baotou-admin@demo.techmarket.cn", "univ@demo.techmarket.cn",
-                 "institute@demo.techmarket.cn", "enterprise@demo.techmarket.cn"]
+DEMO_ACCOUNTS = [
+    "admin@demo.techmarket.cn",
+    "baotou-admin@demo.techmarket.cn",
+    "univ@demo.techmarket.cn",
+    "institute@demo.techmarket.cn",
+    "enterprise@demo.techmarket.cn",
+]
 UNLIMITED = {"TECHMARKET_LOGIN_ACCOUNT_FAILURES": "1000000", "TECHMARKET_LOGIN_ADDRESS_FAILURES": "1000000"}
 
 
@@ -104,12 +109,15 @@ def ms(samples: list[float], p: float) -> float:
     return percentile(samples, p) * 1000
 
 
-async def phase(label: str, base: str, args: argparse.Namespace, idle_p99: float | None = None, *,
-                wait_for_429: bool = False) -> float:
+async def phase(
+    label: str, base: str, args: argparse.Namespace, idle_p99: float | None = None, *, wait_for_429: bool = False
+) -> float:
     """The probe's p99 (ms): alone if ``idle_p99`` is None, else during a storm, compared with it."""
     if idle_p99 is None:
         samples = await probe(base, args.seconds)
-        print(f"{label:34} /healthz p50 {ms(samples, 50):7.2f} ms   p99 {ms(samples, 99):7.2f} ms   ({len(samples)} probes)")
+        print(
+            f"{label:34} /healthz p50 {ms(samples, 50):7.2f} ms   p99 {ms(samples, 99):7.2f} ms   ({len(samples)} probes)"
+        )
         return ms(samples, 99)
     storm = Storm(base, args.clients, args.max_requests)
     await asyncio.sleep(1.0)  # the storm is at full strength before the probe starts
@@ -117,8 +125,11 @@ async def phase(label: str, base: str, args: argparse.Namespace, idle_p99: float
         deadline = time.perf_counter() + args.engage_timeout
         while 429 not in storm.statuses and time.perf_counter() < deadline and storm.sent < args.max_requests:
             await asyncio.sleep(0.2)
-        print(f"{'':34} first 429 after {time.perf_counter() - storm.began:.1f} s" if 429 in storm.statuses
-              else f"{'':34} no 429 within {args.engage_timeout:g} s")
+        print(
+            f"{'':34} first 429 after {time.perf_counter() - storm.began:.1f} s"
+            if 429 in storm.statuses
+            else f"{'':34} no 429 within {args.engage_timeout:g} s"
+        )
     samples = await probe(base, args.seconds)
     wall = await storm.stop()
     statuses, logins = storm.statuses, storm.latencies
@@ -126,20 +137,25 @@ async def phase(label: str, base: str, args: argparse.Namespace, idle_p99: float
     ratio = f"{p99 / idle_p99:.2f}x idle"
     answered = ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()))
     print(f"{label:34} /healthz p50 {ms(samples, 50):7.2f} ms   p99 {p99:7.2f} ms   ({len(samples)} probes)   {ratio}")
-    print(f"{'':34} storm: {sum(statuses.values())} answered in {wall:.1f} s ({sum(statuses.values()) / wall:.1f}/s; "
-          f"{answered}); " + (f"login p50 {ms(logins, 50):.0f} ms, p99 {ms(logins, 99):.0f} ms" if logins else "no login answered"))
+    print(
+        f"{'':34} storm: {sum(statuses.values())} answered in {wall:.1f} s ({sum(statuses.values()) / wall:.1f}/s; "
+        f"{answered}); "
+        + (f"login p50 {ms(logins, 50):.0f} ms, p99 {ms(logins, 99):.0f} ms" if logins else "no login answered")
+    )
     return p99
 
 
 async def main(args: argparse.Namespace) -> None:
-    from core.db import Database
-    from core.settings import Settings
     from app.demo import load_demo
     from app.models import install_listeners
+    from core.db import Database
+    from core.settings import Settings
     from search.engines.meili_process import running_meilisearch
 
-    print(f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients sending "
-          f"wrong passwords (at most {args.max_requests} attempts per storm)")
+    print(
+        f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients sending "
+        f"wrong passwords (at most {args.max_requests} attempts per storm)"
+    )
     if args.url:
         print(machine(f"server at {args.url} as started by hand") + "\n")
         idle = await phase("idle", args.url, args)
@@ -155,16 +171,20 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             await database.dispose()
         with running_meilisearch() as meili, ExitStack() as servers:
-            unlimited = servers.enter_context(api_server(url, meili.url, meili.master_key, workers=args.workers, settings=UNLIMITED))
+            unlimited = servers.enter_context(
+                api_server(url, meili.url, meili.master_key, workers=args.workers, settings=UNLIMITED)
+            )
             idle = await phase("idle", unlimited, args)
             verified = await phase("storm, every attempt verified", unlimited, args, idle)
             servers.close()
             throttled = servers.enter_context(api_server(url, meili.url, meili.master_key, workers=args.workers))
             idle_again = await phase("idle (default throttle)", throttled, args)
             limited = await phase("storm, default throttle", throttled, args, idle_again, wait_for_429=True)
-        print(f"\nratio /healthz p99 storm / idle: every attempt verified {verified / idle:.2f}x "
-              f"({verified:.2f} / {idle:.2f} ms); default throttle {limited / idle_again:.2f}x "
-              f"({limited:.2f} / {idle_again:.2f} ms)")
+        print(
+            f"\nratio /healthz p99 storm / idle: every attempt verified {verified / idle:.2f}x "
+            f"({verified:.2f} / {idle:.2f} ms); default throttle {limited / idle_again:.2f}x "
+            f"({limited:.2f} / {idle_again:.2f} ms)"
+        )
 
 
 if __name__ == "__main__":
@@ -173,8 +193,12 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=10.0, help="probe window per phase")
     parser.add_argument("--max-requests", type=int, default=20_000, help="attempts per storm, at most")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--engage-timeout", type=float, default=120.0,
-                        help="default-throttle storm: seconds to wait for the first 429 before probing")
+    parser.add_argument(
+        "--engage-timeout",
+        type=float,
+        default=120.0,
+        help="default-throttle storm: seconds to wait for the first 429 before probing",
+    )
     parser.add_argument("--url", help="measure a running server instead of starting one (loopback only)")
     parsed = parser.parse_args()
     if parsed.url and not parsed.url.startswith(("http://127.", "http://localhost", "http://[::1]")):

@@ -56,8 +56,8 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-from _common import (  # noqa: E402
+import httpx
+from _common import (
     DEFAULT_DSN,
     Corpus,
     CpuMeter,
@@ -74,13 +74,13 @@ from _common import (  # noqa: E402
     wait_task,
 )
 
-import app.models  # noqa: E402,F401  (every table)
-from core.db import Database, create_engine  # noqa: E402
-from search.engine import FACETS, SearchQuery  # noqa: E402
-from search.engines.meili_process import running_meilisearch  # noqa: E402
-from search.engines.meilisearch import SETTINGS, MeilisearchEngine  # noqa: E402
-from search.indexing import reindex  # noqa: E402
-from search.text import has_cjk, normalize, spaced  # noqa: E402
+import app.models  # noqa: F401  (every table)
+from core.db import Database, create_engine
+from search.engine import FACETS, SearchQuery
+from search.engines.meili_process import running_meilisearch
+from search.engines.meilisearch import SETTINGS, MeilisearchEngine
+from search.indexing import reindex
+from search.text import has_cjk, normalize, spaced
 
 DEFAULT_N = 100_000  # the issue's size
 THROUGHPUT_TARGET = 0.6
@@ -128,7 +128,9 @@ def direct_body(q: str) -> bytes:
 async def mean_hits(client: httpx.AsyncClient, uid: str, queries: list[str]) -> float:
     totals = []
     for q in queries:
-        reply = await client.post(f"/indexes/{uid}/search", content=direct_body(q), headers={"Content-Type": "application/json"})
+        reply = await client.post(
+            f"/indexes/{uid}/search", content=direct_body(q), headers={"Content-Type": "application/json"}
+        )
         totals.append(reply.json()["estimatedTotalHits"])
     return sum(totals) / len(totals)
 
@@ -137,11 +139,13 @@ async def timed_direct_indexing(client: httpx.AsyncClient, payload: list[dict[st
     uid = "bench_direct_achievement"
     await wait_task(client, (await client.post("/indexes", json={"uid": uid, "primaryKey": "id"})).json()["taskUid"])
     await wait_task(client, (await client.patch(f"/indexes/{uid}/settings", json=SETTINGS)).json()["taskUid"])
-    bodies = [json.dumps(payload[i:i + chunk], ensure_ascii=False).encode() for i in range(0, len(payload), chunk)]
+    bodies = [json.dumps(payload[i : i + chunk], ensure_ascii=False).encode() for i in range(0, len(payload), chunk)]
     started = time.perf_counter()
     tasks = []
     for body in bodies:
-        reply = await client.post(f"/indexes/{uid}/documents", content=body, headers={"Content-Type": "application/json"})
+        reply = await client.post(
+            f"/indexes/{uid}/documents", content=body, headers={"Content-Type": "application/json"}
+        )
         reply.raise_for_status()
         tasks.append(reply.json()["taskUid"])
     for task in tasks:
@@ -178,28 +182,38 @@ async def engine_requests(meili_url: str, key: str, queries: list[str]) -> list[
 
 
 def combine(label: str, parts: list[LoadResult]) -> LoadResult:
-    return LoadResult(label, [x for p in parts for x in p.latencies], sum(p.wall for p in parts), sum(p.errors for p in parts))
+    return LoadResult(
+        label, [x for p in parts for x in p.latencies], sum(p.wall for p in parts), sum(p.errors for p in parts)
+    )
 
 
 def print_cpu(cpu: dict[str, list[dict[str, float]]], cores: int) -> None:
     """CPU milliseconds per request by process (mean over rounds), and the throughput the machine's
     cores would allow at that cost: the figure that does not move with the host's noise."""
-    print("\nCPU per request (ms; /proc, mean of the rounds)   " + "  ".join(f"{side:>14}" for side in next(iter(cpu.values()))[0])
-          + "    total   cores allow")
+    print(
+        "\nCPU per request (ms; /proc, mean of the rounds)   "
+        + "  ".join(f"{side:>14}" for side in next(iter(cpu.values()))[0])
+        + "    total   cores allow"
+    )
     for label, rounds in cpu.items():
         sides = {side: statistics.mean(r[side] for r in rounds) for side in rounds[0]}
         total = sum(sides.values())
-        print(f"{label:48} " + "  ".join(f"{value:14.2f}" for value in sides.values())
-              + f"  {total:7.2f}  {cores * 1000 / total if total else 0:8.0f} req/s")
+        print(
+            f"{label:48} "
+            + "  ".join(f"{value:14.2f}" for value in sides.values())
+            + f"  {total:7.2f}  {cores * 1000 / total if total else 0:8.0f} req/s"
+        )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=DEFAULT_N,
-                        help="achievements indexed (default 100000, the issue's size)")
+    parser.add_argument(
+        "--n", type=int, default=DEFAULT_N, help="achievements indexed (default 100000, the issue's size)"
+    )
     parser.add_argument("--queries", type=int, default=200, help="distinct queries (default 200)")
-    parser.add_argument("--reindex-n", type=int, default=0,
-                        help="listings the timed reindex runs on (default 0 = all N)")
+    parser.add_argument(
+        "--reindex-n", type=int, default=0, help="listings the timed reindex runs on (default 0 = all N)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="times each target runs the query set (default 2)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of `techmarket serve` (default 1)")
@@ -214,11 +228,15 @@ async def main() -> None:
     async with temp_database(args.dsn) as (dsn, url):
         await copy_published(dsn, corpus, achievements[:reindex_n])
         with running_meilisearch() as meili:
-            async with httpx.AsyncClient(base_url=meili.url, headers=meili.headers, timeout=120, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                base_url=meili.url, headers=meili.headers, timeout=120, trust_env=False
+            ) as client:
                 version = (await client.get("/version")).json()["pkgVersion"]
                 print(machine(f"PostgreSQL {await postgres_version(args.dsn)}, Meilisearch {version}"))
-                print(f"bench: search on {args.n:,} achievements; {args.queries} queries x {args.rounds} rounds "
-                      f"at {args.concurrency} concurrent clients; API with {args.workers} worker(s)\n")
+                print(
+                    f"bench: search on {args.n:,} achievements; {args.queries} queries x {args.rounds} rounds "
+                    f"at {args.concurrency} concurrent clients; API with {args.workers} worker(s)\n"
+                )
 
                 # ---- 1. reindex vs Meilisearch indexing the same documents
                 seconds, building, count, payload = await timed_reindex(url, meili.url, meili.master_key)
@@ -227,11 +245,17 @@ async def main() -> None:
                 direct = await timed_direct_indexing(client, payload)
                 del payload
                 ratio = seconds / direct
-                print(f"reindex of {count:,} achievements     {seconds:8.1f} s  ({count / seconds:,.0f} docs/s; "
-                      f"building documents in Python {building:.1f} s of it)")
-                print(f"anchor: Meilisearch addDocuments  {direct:8.1f} s  (same documents, same settings, wait for tasks)")
-                print(f"ratio reindex/direct              {ratio:8.2f}x   target <= {REINDEX_TARGET}x "
-                      f"(issue: 100k; measured on {count:,}): {verdict(ratio <= REINDEX_TARGET)}\n")
+                print(
+                    f"reindex of {count:,} achievements     {seconds:8.1f} s  ({count / seconds:,.0f} docs/s; "
+                    f"building documents in Python {building:.1f} s of it)"
+                )
+                print(
+                    f"anchor: Meilisearch addDocuments  {direct:8.1f} s  (same documents, same settings, wait for tasks)"
+                )
+                print(
+                    f"ratio reindex/direct              {ratio:8.2f}x   target <= {REINDEX_TARGET}x "
+                    f"(issue: 100k; measured on {count:,}): {verdict(ratio <= REINDEX_TARGET)}\n"
+                )
 
                 # ---- the rest of the N listings: COPY, documents built on every core, added directly (setup)
                 uid = f"{PREFIX}_achievement"
@@ -240,8 +264,10 @@ async def main() -> None:
                     rest = achievements[reindex_n:]
                     await copy_published(dsn, corpus, rest, organizations=False)
                     await fill_index(meili.url, meili.master_key, uid, await search_documents(dsn, "achievement", rest))
-                    print(f"(setup) added the other {len(rest):,} achievements to the index in "
-                          f"{time.perf_counter() - started:.1f} s (documents built in {os.cpu_count()} processes)")
+                    print(
+                        f"(setup) added the other {len(rest):,} achievements to the index in "
+                        f"{time.perf_counter() - started:.1f} s (documents built in {os.cpu_count()} processes)"
+                    )
                 del achievements
                 indexed = (await client.get(f"/indexes/{uid}/stats")).json()["numberOfDocuments"]
                 if indexed != args.n:
@@ -254,15 +280,25 @@ async def main() -> None:
                 with api_server(url, meili.url, meili.master_key, workers=args.workers) as api:
                     targets = {
                         "API  GET /api/v1/search/achievements": (
-                            api, {}, [("GET", f"/api/v1/search/achievements?q={quote(q)}", None) for q in queries]),
+                            api,
+                            {},
+                            [("GET", f"/api/v1/search/achievements?q={quote(q)}", None) for q in queries],
+                        ),
                         "direct  POST /indexes/<uid>/search": (
-                            meili.url, meili.headers,
-                            [("POST", f"/indexes/{uid}/search", direct_body(q)) for q in queries]),
+                            meili.url,
+                            meili.headers,
+                            [("POST", f"/indexes/{uid}/search", direct_body(q)) for q in queries],
+                        ),
                         "engine  POST /multi-search (adapter's, 2/query)": (
-                            meili.url, meili.headers, [("POST", "/multi-search", body) for body in multi]),
+                            meili.url,
+                            meili.headers,
+                            [("POST", "/multi-search", body) for body in multi],
+                        ),
                         "phrases  (diagnostic: q as phrases)": (
-                            meili.url, meili.headers,
-                            [("POST", f"/indexes/{uid}/search", direct_body(as_phrases(q))) for q in queries]),
+                            meili.url,
+                            meili.headers,
+                            [("POST", f"/indexes/{uid}/search", direct_body(as_phrases(q))) for q in queries],
+                        ),
                     }
                     for base, headers, requests in targets.values():  # warm caches and connections
                         await run_load("warm-up", base, requests[:40], concurrency=args.concurrency, headers=headers)
@@ -272,8 +308,9 @@ async def main() -> None:
                     for _ in range(args.rounds):
                         for label, (base, headers, requests) in targets.items():
                             before = meter.read()
-                            results[label].append(await run_load(label, base, requests, concurrency=args.concurrency,
-                                                                 headers=headers))
+                            results[label].append(
+                                await run_load(label, base, requests, concurrency=args.concurrency, headers=headers)
+                            )
                             cpu[label].append(CpuMeter.per_request(before, meter.read(), len(requests)))
                     async with httpx.AsyncClient(trust_env=False, timeout=30) as probe:
                         sample = (await probe.get(f"{api}/api/v1/search/achievements?q={quote(queries[0])}")).json()
@@ -284,19 +321,29 @@ async def main() -> None:
                 api_result, direct_result, engine_result, _ = combined.values()
                 throughput_ratio = api_result.throughput / direct_result.throughput
                 p99_gap = api_result.ms(99) - direct_result.ms(99)
-                print(f"\nmean hits per query: direct (q as typed) {hits_typed:,.0f}; "
-                      f"q as phrases ({as_phrases(queries[0])!r}) {hits_phrases:,.0f}")
-                print(f"example: q={queries[0]!r} -> total {sample['total']}, {len(sample['items'])} items, "
-                      f"took_ms {sample['took_ms']}")
-                print(f"throughput API/direct             {throughput_ratio:8.2f}x   target >= {THROUGHPUT_TARGET}x: "
-                      f"{verdict(throughput_ratio >= THROUGHPUT_TARGET)}")
-                print(f"p99 API - direct                  {p99_gap:8.1f} ms  target <= {P99_TARGET_MS:.0f} ms: "
-                      f"{verdict(p99_gap <= P99_TARGET_MS)}")
+                print(
+                    f"\nmean hits per query: direct (q as typed) {hits_typed:,.0f}; "
+                    f"q as phrases ({as_phrases(queries[0])!r}) {hits_phrases:,.0f}"
+                )
+                print(
+                    f"example: q={queries[0]!r} -> total {sample['total']}, {len(sample['items'])} items, "
+                    f"took_ms {sample['took_ms']}"
+                )
+                print(
+                    f"throughput API/direct             {throughput_ratio:8.2f}x   target >= {THROUGHPUT_TARGET}x: "
+                    f"{verdict(throughput_ratio >= THROUGHPUT_TARGET)}"
+                )
+                print(
+                    f"p99 API - direct                  {p99_gap:8.1f} ms  target <= {P99_TARGET_MS:.0f} ms: "
+                    f"{verdict(p99_gap <= P99_TARGET_MS)}"
+                )
                 per_query = len(multi) / len(queries)  # the two requests of a query run concurrently in the API
-                print(f"(diagnostic) throughput API/engine {api_result.throughput * per_query / engine_result.throughput:7.2f}x "
-                      f"(queries/s; {per_query:.1f} engine requests per query), "
-                      f"p99 API - engine {api_result.ms(99) - engine_result.ms(99):.1f} ms, "
-                      f"p50 API - engine {api_result.ms(50) - engine_result.ms(50):.1f} ms")
+                print(
+                    f"(diagnostic) throughput API/engine {api_result.throughput * per_query / engine_result.throughput:7.2f}x "
+                    f"(queries/s; {per_query:.1f} engine requests per query), "
+                    f"p99 API - engine {api_result.ms(99) - engine_result.ms(99):.1f} ms, "
+                    f"p50 API - engine {api_result.ms(50) - engine_result.ms(50):.1f} ms"
+                )
                 print_cpu(cpu, os.cpu_count() or 1)
                 if errors:
                     raise SystemExit(f"{errors} failed requests")

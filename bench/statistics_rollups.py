@@ -26,16 +26,16 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select, text
 
-from app.models import install_listeners  # noqa: E402  (every table, and the rollup listener below)
-from contracts.contract.models import SUBTYPES, Contract, ContractStatus, ContractType  # noqa: E402
-from contracts.statistics.dimensions import By, Side  # noqa: E402
-from contracts.statistics.rollups import rebuild, verify  # noqa: E402
-from contracts.statistics.service import PeriodRange, StatisticsService  # noqa: E402
-from core import migrations  # noqa: E402
-from core.db import Database, create_engine  # noqa: E402
-from core.reference import fields, regions  # noqa: E402
+from app.models import install_listeners
+from contracts.contract.models import SUBTYPES, Contract, ContractStatus, ContractType
+from contracts.statistics.dimensions import By, Side
+from contracts.statistics.rollups import rebuild, verify
+from contracts.statistics.service import PeriodRange, StatisticsService
+from core import migrations
+from core.db import Database, create_engine
+from core.reference import fields, regions
 
 KINDS = ("university", "institute", "enterprise", "enterprise", "enterprise", "agency")
 COUNTED = "('registered', 'performing', 'completed')"
@@ -52,7 +52,9 @@ async def load(dsn: str, count: int, seed: int = 2026) -> None:
         for i in range(120):
             region = rng.choice(home) if i < 90 else rng.choice(other)
             organizations.append((f"基准单位{i:03d}", rng.choice(KINDS), region, "verified", now))
-        await connection.copy_records_to_table("organizations", records=organizations, columns=["name", "kind", "region", "status", "created_at"])
+        await connection.copy_records_to_table(
+            "organizations", records=organizations, columns=["name", "kind", "region", "status", "created_at"]
+        )
         orgs = await connection.fetch("SELECT id, region, kind FROM organizations WHERE name LIKE '基准单位%'")
         field_codes = [*fields(), None]
         types = list(ContractType)
@@ -60,9 +62,25 @@ async def load(dsn: str, count: int, seed: int = 2026) -> None:
         start = datetime(2022, 1, 1, tzinfo=UTC)
         span = int((now - start).total_seconds())
         columns = [
-            "title", "type", "subtype", "field", "seller_org_id", "buyer_org_id", "seller_region", "buyer_region",
-            "seller_kind", "buyer_kind", "total_fen", "technology_income_fen", "status", "registration_number",
-            "registered_at", "service_invention", "inventors", "created_at", "updated_at",
+            "title",
+            "type",
+            "subtype",
+            "field",
+            "seller_org_id",
+            "buyer_org_id",
+            "seller_region",
+            "buyer_region",
+            "seller_kind",
+            "buyer_kind",
+            "total_fen",
+            "technology_income_fen",
+            "status",
+            "registration_number",
+            "registered_at",
+            "service_invention",
+            "inventors",
+            "created_at",
+            "updated_at",
         ]
         batch: list[tuple[object, ...]] = []
         for i in range(count):
@@ -72,11 +90,29 @@ async def load(dsn: str, count: int, seed: int = 2026) -> None:
             status = rng.choice(statuses)
             counted = status in ("registered", "performing", "completed", "terminated")
             when = start + timedelta(seconds=rng.randrange(span))
-            batch.append((
-                f"基准合同 {i}", kind.value, sorted(SUBTYPES[kind])[0].value, rng.choice(field_codes), seller["id"], buyer["id"],
-                seller["region"], buyer["region"], seller["kind"], buyer["kind"], total, rng.randint(0, total), status,
-                f"B{i:015d}" if counted else None, when if counted else None, False, "[]", when, when,
-            ))
+            batch.append(
+                (
+                    f"基准合同 {i}",
+                    kind.value,
+                    sorted(SUBTYPES[kind])[0].value,
+                    rng.choice(field_codes),
+                    seller["id"],
+                    buyer["id"],
+                    seller["region"],
+                    buyer["region"],
+                    seller["kind"],
+                    buyer["kind"],
+                    total,
+                    rng.randint(0, total),
+                    status,
+                    f"B{i:015d}" if counted else None,
+                    when if counted else None,
+                    False,
+                    "[]",
+                    when,
+                    when,
+                )
+            )
             if len(batch) == 100_000:
                 await connection.copy_records_to_table("contracts", records=batch, columns=columns)
                 batch.clear()
@@ -94,18 +130,42 @@ def raw_queries(year: int) -> list[tuple[str, By, Side, str, PeriodRange, str]]:
     every = PeriodRange(202201, (year + 1) * 100 + 12)
     one_year = PeriodRange(year * 100 + 1, year * 100 + 12)
     return [
-        ("输出 by field, 150000, one year", By.field, Side.seller, "150000", one_year,
-         f"SELECT COALESCE(c.field, 'unspecified'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
-         f"WHERE c.status IN {COUNTED} AND c.seller_region LIKE '15%' AND {window} GROUP BY 1"),
-        ("吸纳 by region, all, one year", By.region, Side.buyer, "all", one_year,
-         f"SELECT c.buyer_region, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
-         f"WHERE c.status IN {COUNTED} AND {window} GROUP BY 1"),
-        ("输出 by month, all, every year", By.month, Side.seller, "all", every,
-         f"SELECT to_char(c.registered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
-         f"FROM contracts c WHERE c.status IN {COUNTED} GROUP BY 1"),
-        ("输出 by type, 150200, one year", By.type, Side.seller, "150200", one_year,
-         f"SELECT c.type, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
-         f"WHERE c.status IN {COUNTED} AND c.seller_region LIKE '1502%' AND {window} GROUP BY 1"),
+        (
+            "输出 by field, 150000, one year",
+            By.field,
+            Side.seller,
+            "150000",
+            one_year,
+            f"SELECT COALESCE(c.field, 'unspecified'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
+            f"WHERE c.status IN {COUNTED} AND c.seller_region LIKE '15%' AND {window} GROUP BY 1",
+        ),
+        (
+            "吸纳 by region, all, one year",
+            By.region,
+            Side.buyer,
+            "all",
+            one_year,
+            f"SELECT c.buyer_region, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
+            f"WHERE c.status IN {COUNTED} AND {window} GROUP BY 1",
+        ),
+        (
+            "输出 by month, all, every year",
+            By.month,
+            Side.seller,
+            "all",
+            every,
+            f"SELECT to_char(c.registered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
+            f"FROM contracts c WHERE c.status IN {COUNTED} GROUP BY 1",
+        ),
+        (
+            "输出 by type, 150200, one year",
+            By.type,
+            Side.seller,
+            "150200",
+            one_year,
+            f"SELECT c.type, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
+            f"WHERE c.status IN {COUNTED} AND c.seller_region LIKE '1502%' AND {window} GROUP BY 1",
+        ),
     ]
 
 
@@ -148,13 +208,16 @@ async def main() -> None:
         async with database.engine.connect() as connection:
             await connection.execute(text("ANALYZE statistics_rollups"))
             await connection.commit()
-        print(f"rebuilt rollups: {facts:,} counted contracts -> {rollup_rows:,} rollup rows in {time.perf_counter() - started:.1f} s")
+        print(
+            f"rebuilt rollups: {facts:,} counted contracts -> {rollup_rows:,} rollup rows in {time.perf_counter() - started:.1f} s"
+        )
 
         year = datetime.now(UTC).year - 1
         worst = 0.0
         all_match = True
         print(f"\n{'query':36} {'rollups (ms)':>13} {'raw GROUP BY (ms)':>18} {'ratio':>7}  sums")
         for label, by, side, scope, period, sql in raw_queries(year):
+
             async def service_call():  # type: ignore[no-untyped-def]
                 async with database.unit_of_work() as session:
                     return await StatisticsService(session).aggregate(scope, by, side, period)
@@ -166,17 +229,25 @@ async def main() -> None:
             await service_call(), await raw_call()  # warm both
             service_time, result = await timed(service_call, args.runs)
             raw_time, rows = await timed(raw_call, args.runs)
-            api = {i.key: (i.contracts, _fen(i.turnover), _fen(i.technology_income)) for i in result.items if i.contracts}  # type: ignore[attr-defined]
+            api = {
+                i.key: (i.contracts, _fen(i.turnover), _fen(i.technology_income)) for i in result.items if i.contracts
+            }  # type: ignore[attr-defined]
             raw = {str(k): (int(n), int(t), int(inc)) for k, n, t, inc in rows}  # type: ignore[union-attr]
             match = api == raw
             all_match &= match
             ratio = service_time / raw_time
             worst = max(worst, ratio)
-            print(f"{label:36} {service_time * 1000:13.2f} {raw_time * 1000:18.1f} {ratio:7.4f}  {'identical' if match else 'DIFFER'}")
+            print(
+                f"{label:36} {service_time * 1000:13.2f} {raw_time * 1000:18.1f} {ratio:7.4f}  {'identical' if match else 'DIFFER'}"
+            )
 
         # The write side: registrations through the ORM, rollups updated by the listener in the same transaction.
         async with database.unit_of_work() as session:
-            ids = (await session.execute(select(Contract.id).where(Contract.status == ContractStatus.signed).limit(200))).scalars().all()
+            ids = (
+                (await session.execute(select(Contract.id).where(Contract.status == ContractStatus.signed).limit(200)))
+                .scalars()
+                .all()
+            )
         started = time.perf_counter()
         for contract_id in ids:
             async with database.unit_of_work() as session:
@@ -185,11 +256,17 @@ async def main() -> None:
                 contract.status, contract.registered_at = ContractStatus.registered, datetime.now(UTC)
                 contract.registration_number = f"R{contract_id:015d}"
         per = (time.perf_counter() - started) / max(len(ids), 1)
-        print(f"\nregistering one contract through the ORM (listener updates 14 rollup cells + 1 fact): {per * 1000:.2f} ms per transaction")
+        print(
+            f"\nregistering one contract through the ORM (listener updates 14 rollup cells + 1 fact): {per * 1000:.2f} ms per transaction"
+        )
         async with database.unit_of_work() as session:
             problems = await verify(session)
-        print(f"verify after those registrations: {'rollups equal GROUP BY over contracts' if not problems else f'{len(problems)} cells differ'}")
-        print(f"\nworst ratio rollups/raw: {worst:.4f}x (target <= 0.1x); sums {'identical' if all_match and not problems else 'DIFFER'}")
+        print(
+            f"verify after those registrations: {'rollups equal GROUP BY over contracts' if not problems else f'{len(problems)} cells differ'}"
+        )
+        print(
+            f"\nworst ratio rollups/raw: {worst:.4f}x (target <= 0.1x); sums {'identical' if all_match and not problems else 'DIFFER'}"
+        )
         if worst > 0.1 or not all_match or problems:
             raise SystemExit(1)
     finally:

@@ -57,7 +57,9 @@ def reconcile_command(
 def payments_stub(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
-    webhook_url: Annotated[str, typer.Option(help="Backend webhook URL.")] = "http://127.0.0.1:8000/api/v1/payments/webhook",
+    webhook_url: Annotated[
+        str, typer.Option(help="Backend webhook URL.")
+    ] = "http://127.0.0.1:8000/api/v1/payments/webhook",
 ) -> None:
     """Run the payment provider stub (for development, tests and docker-compose; state in memory)."""
     import uvicorn
@@ -67,5 +69,8 @@ def payments_stub(
     settings = PaymentSettings()
     console.print(f"[bold]payment provider stub[/bold] on http://{host}:{port} → webhooks to {webhook_url}")
     uvicorn.run(
-        create_stub_app(webhook_url, settings.webhook_secret, settings.provider_api_key), host=host, port=port, access_log=False
+        create_stub_app(webhook_url, settings.webhook_secret, settings.provider_api_key),
+        host=host,
+        port=port,
+        access_log=False,
     )

@@ -54,7 +54,11 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
                 MilestoneIn(title="技术交付验收后尾款", amount=Decimal("700000.00")),
             ],
             service_invention=True,
-            inventors=[InventorIn(name="王教授", weight=5), InventorIn(name="李博士", weight=3), InventorIn(name="赵工", weight=2)],
+            inventors=[
+                InventorIn(name="王教授", weight=5),
+                InventorIn(name="李博士", weight=3),
+                InventorIn(name="赵工", weight=2),
+            ],
             deductions=[
                 DeductionIn(kind=DeductionKind.maintenance, description="专利年费", amount=Decimal("8000.00")),
                 DeductionIn(kind=DeductionKind.transaction_cost, description="资产评估费", amount=Decimal("12000.00")),
@@ -81,8 +85,15 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
         await session.flush()
         await payments.apply_snapshot(
             IntentSnapshot(
-                id=f"{DEMO_INTENT_PREFIX}{milestone.id}", amount=milestone.amount_fen, currency="cny", status="succeeded",
-                amount_received=milestone.amount_fen, amount_refunded=0, refunds=(), metadata={}, version=1,
+                id=f"{DEMO_INTENT_PREFIX}{milestone.id}",
+                amount=milestone.amount_fen,
+                currency="cny",
+                status="succeeded",
+                amount_received=milestone.amount_fen,
+                amount_refunded=0,
+                refunds=(),
+                metadata={},
+                version=1,
             )
         )
     completion = CompletionService(session)

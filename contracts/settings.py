@@ -22,7 +22,10 @@ class ContractSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TECHMARKET_CONTRACT_", env_file=None, extra="ignore")
 
     completion_confirm_days: int = Field(
-        default=15, ge=1, le=365, description="days the buyer has to confirm or object after the seller claims completion"
+        default=15,
+        ge=1,
+        le=365,
+        description="days the buyer has to confirm or object after the seller claims completion",
     )
 
 

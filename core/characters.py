@@ -58,12 +58,17 @@ def find_invalid(value: Any, path: str) -> Iterator[tuple[str, str]]:
                 children.append((child, child_path))
             stack.extend(reversed(children))
         elif isinstance(item, list | tuple):
-            stack.extend(reversed([(child, f"{where}.{index}" if where else str(index)) for index, child in enumerate(item)]))
+            stack.extend(
+                reversed([(child, f"{where}.{index}" if where else str(index)) for index, child in enumerate(item)])
+            )
 
 
 def field_errors(found: Iterable[tuple[str, str]]) -> list[FieldError]:
     first = dict(reversed(list(found)))  # one error per field: the first character found in it
-    return [FieldError(field=path, code=InvalidCharacters.code, message=MESSAGE.format(char=char)) for path, char in reversed(first.items())]
+    return [
+        FieldError(field=path, code=InvalidCharacters.code, message=MESSAGE.format(char=char))
+        for path, char in reversed(first.items())
+    ]
 
 
 class _Inputs:
@@ -77,16 +82,21 @@ class _Inputs:
         self.form = route.body_field is not None and isinstance(route.body_field.field_info, Form)
         self.json = route.body_field is not None and not self.form
 
-
     def _collect(self, dependant: Dependant, seen: set[int]) -> None:
         """The route's own parameters and those of every dependency it uses, by the name the client sends."""
         if id(dependant) in seen:
             return
         seen.add(id(dependant))
-        for target, params in ((self.query, dependant.query_params), (self.headers, dependant.header_params), (self.cookies, dependant.cookie_params)):
+        for target, params in (
+            (self.query, dependant.query_params),
+            (self.headers, dependant.header_params),
+            (self.cookies, dependant.cookie_params),
+        ):
             for param in params:
                 model = param.field_info.annotation
-                if isinstance(model, type) and issubclass(model, BaseModel):  # a parameter model: its fields are the names
+                if isinstance(model, type) and issubclass(
+                    model, BaseModel
+                ):  # a parameter model: its fields are the names
                     target.extend(f.alias or name for name, f in model.model_fields.items())
                 else:
                     target.append(param.alias)

@@ -39,8 +39,19 @@ _FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")  # parsers disagree on 
 _HOST_NAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")  # 2130706433, 0x7f.1, 127.1: IPv4 in disguise
 INTERNAL_SUFFIXES = (
-    "localhost", "local", "localdomain", "internal", "intranet", "lan", "home", "corp", "private",
-    "home.arpa", "arpa", "test", "invalid",
+    "localhost",
+    "local",
+    "localdomain",
+    "internal",
+    "intranet",
+    "lan",
+    "home",
+    "corp",
+    "private",
+    "home.arpa",
+    "arpa",
+    "test",
+    "invalid",
 )
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
@@ -95,9 +106,13 @@ def address_problem(address: Address) -> str | None:
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
         return "运营商级 NAT 地址 (CGNAT)"
     checks = (
-        ("回环地址", address.is_loopback), ("未指定地址", address.is_unspecified),
-        ("链路本地地址", address.is_link_local), ("组播地址", address.is_multicast),
-        ("保留地址", address.is_reserved), ("私有地址", address.is_private), ("非公网地址", not address.is_global),
+        ("回环地址", address.is_loopback),
+        ("未指定地址", address.is_unspecified),
+        ("链路本地地址", address.is_link_local),
+        ("组播地址", address.is_multicast),
+        ("保留地址", address.is_reserved),
+        ("私有地址", address.is_private),
+        ("非公网地址", not address.is_global),
     )
     return next((reason for reason, hit in checks if hit), None)
 
@@ -174,7 +189,10 @@ async def resolve(host: str, port: int, policy: EgressPolicy, *, timeout: float 
             reason = address_problem(ipaddress.ip_address(text.split("%", 1)[0]))
             if reason is not None:
                 raise EgressRefused(
-                    "address_not_allowed", f"域名解析到{reason}", detail=f"{host} → {text} ({reason})", permanent=literal is not None
+                    "address_not_allowed",
+                    f"域名解析到{reason}",
+                    detail=f"{host} → {text} ({reason})",
+                    permanent=literal is not None,
                 )
     return addresses
 
@@ -187,7 +205,11 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         failure: Exception | None = None
@@ -218,8 +240,11 @@ class EgressClient:
         )
         transport._pool._network_backend = _GuardedBackend(policy)  # httpx has no network_backend option
         self._http = httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(policy.timeout_seconds), follow_redirects=False,
-            trust_env=False, headers={"User-Agent": "techmarket-webhook/0.1"},
+            transport=transport,
+            timeout=httpx.Timeout(policy.timeout_seconds),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "techmarket-webhook/0.1"},
         )
 
     async def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> int:

@@ -122,7 +122,9 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
     message = "请求过于频繁, 请稍后重试"
 
-    def __init__(self, retry_after: int, message: str | None = None, *, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, retry_after: int, message: str | None = None, *, detail: str | None = None, **extra: Any
+    ) -> None:
         self.retry_after = max(1, int(retry_after))
         super().__init__(message, detail=detail, retry_after=self.retry_after, **extra)
 

@@ -73,14 +73,21 @@ def quick_ack_pool(*, max_connections: int = 100, max_keepalive_connections: int
     ACKs, for a hot path: a request costs ~0.3 ms less CPU than through ``httpx.AsyncClient``
     (0.89 → 0.59 ms for a small Meilisearch reply)."""
     return httpcore.AsyncConnectionPool(
-        max_connections=max_connections, max_keepalive_connections=max_keepalive_connections, keepalive_expiry=5.0,
+        max_connections=max_connections,
+        max_keepalive_connections=max_keepalive_connections,
+        keepalive_expiry=5.0,
         network_backend=_QuickAckBackend() if _QUICKACK is not None else None,
     )
 
 
 # what a request through a bare pool may raise instead of an answer
-POOL_ERRORS = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError,
-               httpcore.UnsupportedProtocol, OSError)
+POOL_ERRORS = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    OSError,
+)
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:

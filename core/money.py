@@ -46,5 +46,12 @@ Yuan = Annotated[
     Decimal,
     BeforeValidator(parse_yuan),
     PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["120000.00"], "description": "元, 最多两位小数"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d+(\.\d{1,2})?$",
+            "examples": ["120000.00"],
+            "description": "元, 最多两位小数",
+        }
+    ),
 ]

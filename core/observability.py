@@ -27,7 +27,11 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         structlog.processors.JSONRenderer(ensure_ascii=False) if json_logs else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info if json_logs else structlog.dev.set_exc_info, renderer],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info if json_logs else structlog.dev.set_exc_info,
+            renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),  # resolved per use: follows redirection
         cache_logger_on_first_use=False,
@@ -58,20 +62,29 @@ class SearchIndexMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.index_writes = Counter(
-            "techmarket_search_index_writes_total", "Listing changes written to the search engine, by outcome",
-            ["kind", "outcome"], registry=registry,
+            "techmarket_search_index_writes_total",
+            "Listing changes written to the search engine, by outcome",
+            ["kind", "outcome"],
+            registry=registry,
         )
         self.drift = Gauge(
-            "techmarket_search_index_drift", "Differences found by the last consistency check "
-            "(missing: published but not indexed; extra: indexed but not published)", ["kind", "side"], registry=registry,
+            "techmarket_search_index_drift",
+            "Differences found by the last consistency check "
+            "(missing: published but not indexed; extra: indexed but not published)",
+            ["kind", "side"],
+            registry=registry,
         )
         self.repairs = Counter(
-            "techmarket_search_index_repairs_total", "Documents the consistency check wrote or deleted",
-            ["kind", "action"], registry=registry,
+            "techmarket_search_index_repairs_total",
+            "Documents the consistency check wrote or deleted",
+            ["kind", "action"],
+            registry=registry,
         )
         self.checked = Gauge(
-            "techmarket_search_index_checked_timestamp_seconds", "When the last consistency check finished",
-            ["kind"], registry=registry,
+            "techmarket_search_index_checked_timestamp_seconds",
+            "When the last consistency check finished",
+            ["kind"],
+            registry=registry,
         )
 
 

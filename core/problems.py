@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-import structlog
 
 from core.errors import DomainError, FieldError, Problem, ServiceUnavailable, TooManyRequests
 
@@ -156,7 +156,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         # An id or number no column can hold (e.g. /contracts/99999999999999999999) is the caller's error, not a crash.
         if _integer_overflow(exc):
-            return _validation_problem(request, [FieldError(field="", code="number_out_of_range", message="数值超出范围 (编号或数量过大)")])
+            return _validation_problem(
+                request, [FieldError(field="", code="number_out_of_range", message="数值超出范围 (编号或数量过大)")]
+            )
         if _unavailable(exc):
             # The database is restarting or unreachable: tell clients to retry, do not page anyone per request.
             log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
@@ -175,7 +177,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
             # A body FastAPI cannot even decode (JSON that is not UTF-8): the documented 422, as for malformed JSON.
-            return _validation_problem(request, field_errors_from_pydantic([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]))
+            return _validation_problem(
+                request,
+                field_errors_from_pydantic([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]),
+            )
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败"))
         problem = Problem(
             type=f"/problems/{code}",

@@ -79,9 +79,7 @@ def create_access_token(subject: str, secret: str, minutes: int, **claims: objec
 
 def decode_access_token(token: str, secret: str) -> dict[str, object]:
     try:
-        payload = jwt.decode(
-            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub"]}
-        )
+        payload = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub"]})
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("expired") from exc
     except jwt.PyJWTError as exc:

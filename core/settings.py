@@ -65,12 +65,12 @@ class Settings(BaseSettings):
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
         if self.env == "production" and self.webhook_allow_insecure:
-            raise ValueError("TECHMARKET_WEBHOOK_ALLOW_INSECURE is for development and tests; it cannot be set in production")
+            raise ValueError(
+                "TECHMARKET_WEBHOOK_ALLOW_INSECURE is for development and tests; it cannot be set in production"
+            )
         self.trusted_proxy_networks  # noqa: B018  (a bad network refuses to start, not the first request)
         if self.database_url and not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "TECHMARKET_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
+            raise ValueError("TECHMARKET_DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://")
         return self
 
     @cached_property
@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         try:
-            return tuple(ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip())
+            return tuple(
+                ip_network(part.strip(), strict=False) for part in self.trusted_proxies.split(",") if part.strip()
+            )
         except ValueError as exc:
             raise ValueError(f"TECHMARKET_TRUSTED_PROXIES: {exc}") from exc
 

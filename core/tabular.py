@@ -100,7 +100,9 @@ async def csv_stream(columns: Sequence[Column], pages: AsyncIterator[Rows]) -> A
         yield buffer.getvalue().encode("utf-8")
 
 
-async def json_stream(columns: Sequence[Column], pages: AsyncIterator[Rows], meta: dict[str, Any] | None = None) -> AsyncIterator[bytes]:
+async def json_stream(
+    columns: Sequence[Column], pages: AsyncIterator[Rows], meta: dict[str, Any] | None = None
+) -> AsyncIterator[bytes]:
     head = json.dumps(meta or {}, ensure_ascii=False)[:-1]
     yield (head + (", " if meta else "") + '"items": [').encode("utf-8")
     count = 0
@@ -207,6 +209,8 @@ async def export_stream(
         yield chunk
 
 
-async def export_bytes(fmt: str, columns: Sequence[Column], rows: Rows, *, title: str, meta: dict[str, Any] | None = None) -> bytes:
+async def export_bytes(
+    fmt: str, columns: Sequence[Column], rows: Rows, *, title: str, meta: dict[str, Any] | None = None
+) -> bytes:
     """A whole (small) export in memory."""
     return b"".join([chunk async for chunk in export_stream(fmt, columns, pages_of(rows), title=title, meta=meta)])

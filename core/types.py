@@ -35,4 +35,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def str_enum(enum_class: type[StrEnum], length: int = 32) -> Enum:
     """Enums stored as VARCHAR (no PostgreSQL enum type to migrate when a value is added)."""
-    return Enum(enum_class, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])
+    return Enum(
+        enum_class, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members]
+    )

@@ -11,7 +11,16 @@ from pydantic_core import PydanticCustomError
 from core import reference
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
-_COMMON_PASSWORDS = {"password", "12345678", "123456789", "1234567890", "qwerty123", "abc12345", "admin123", "password1"}
+_COMMON_PASSWORDS = {
+    "password",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwerty123",
+    "abc12345",
+    "admin123",
+    "password1",
+}
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -22,7 +31,9 @@ def _strip(value: object) -> object:
 def _region(code: str) -> str:
     if not reference.is_known_region(code):
         raise PydanticCustomError(
-            "unknown_region", "未知的行政区划代码 {code} (应为 GB/T 2260 代码, 境外为 99 + ISO 国家代码)", {"code": code}
+            "unknown_region",
+            "未知的行政区划代码 {code} (应为 GB/T 2260 代码, 境外为 99 + ISO 国家代码)",
+            {"code": code},
         )
     return code
 

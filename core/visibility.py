@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, GetCoreSchemaHandler, PrivateAttr, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -185,7 +192,10 @@ class Classified(BaseModel):
         """Level by rendered name (alias if any); None for an unclassified field."""
         levels = _LEVELS.get(cls)
         if levels is None:
-            levels = {info.serialization_alias or info.alias or name: field_level(cls, name) for name, info in cls.model_fields.items()}
+            levels = {
+                info.serialization_alias or info.alias or name: field_level(cls, name)
+                for name, info in cls.model_fields.items()
+            }
             _LEVELS[cls] = levels
         return levels
 

@@ -29,12 +29,44 @@ class DemoOrganization:
 
 
 DEMO_ORGANIZATIONS = (
-    DemoOrganization("演示大学 (内蒙古)", OrganizationKind.university, "150100", OrganizationStatus.verified, "univ@demo.techmarket.cn"),
-    DemoOrganization("演示稀土研究院", OrganizationKind.institute, "150200", OrganizationStatus.verified, "institute@demo.techmarket.cn"),
-    DemoOrganization("演示乳业科技有限公司", OrganizationKind.enterprise, "150100", OrganizationStatus.verified, "enterprise@demo.techmarket.cn"),
-    DemoOrganization("演示能源集团有限公司", OrganizationKind.enterprise, "150600", OrganizationStatus.verified, "energy@demo.techmarket.cn"),
-    DemoOrganization("演示技术转移中心", OrganizationKind.agency, "150200", OrganizationStatus.verified, "agency@demo.techmarket.cn"),
-    DemoOrganization("演示新材料有限公司 (待审核)", OrganizationKind.enterprise, "150900", OrganizationStatus.pending, "pending@demo.techmarket.cn"),
+    DemoOrganization(
+        "演示大学 (内蒙古)",
+        OrganizationKind.university,
+        "150100",
+        OrganizationStatus.verified,
+        "univ@demo.techmarket.cn",
+    ),
+    DemoOrganization(
+        "演示稀土研究院",
+        OrganizationKind.institute,
+        "150200",
+        OrganizationStatus.verified,
+        "institute@demo.techmarket.cn",
+    ),
+    DemoOrganization(
+        "演示乳业科技有限公司",
+        OrganizationKind.enterprise,
+        "150100",
+        OrganizationStatus.verified,
+        "enterprise@demo.techmarket.cn",
+    ),
+    DemoOrganization(
+        "演示能源集团有限公司",
+        OrganizationKind.enterprise,
+        "150600",
+        OrganizationStatus.verified,
+        "energy@demo.techmarket.cn",
+    ),
+    DemoOrganization(
+        "演示技术转移中心", OrganizationKind.agency, "150200", OrganizationStatus.verified, "agency@demo.techmarket.cn"
+    ),
+    DemoOrganization(
+        "演示新材料有限公司 (待审核)",
+        OrganizationKind.enterprise,
+        "150900",
+        OrganizationStatus.pending,
+        "pending@demo.techmarket.cn",
+    ),
 )
 REGION_ADMIN = ("baotou-admin@demo.techmarket.cn", "150200")
 
@@ -77,7 +109,12 @@ async def load_market_demo(session: AsyncSession, settings: Settings) -> list[st
     if await repository.user_by_email(REGION_ADMIN[0]) is None:
         await identity.create_region_admin(
             acting,
-            RegionAdminCreate(email=REGION_ADMIN[0], full_name="包头市科技局演示管理员", password=DEMO_PASSWORD, region_scope=REGION_ADMIN[1]),
+            RegionAdminCreate(
+                email=REGION_ADMIN[0],
+                full_name="包头市科技局演示管理员",
+                password=DEMO_PASSWORD,
+                region_scope=REGION_ADMIN[1],
+            ),
         )
         created.append(f"盟市管理员 {REGION_ADMIN[0]}")
     for index, demo in enumerate(DEMO_ORGANIZATIONS, start=1):
@@ -86,14 +123,20 @@ async def load_market_demo(session: AsyncSession, settings: Settings) -> list[st
         organization = await identity.create_organization(
             acting,
             OrganizationCreate(
-                kind=demo.kind, name=demo.name, uscc=demo_uscc(index, demo.region), region=demo.region, external_id=f"DEMO-ORG-{index}"
+                kind=demo.kind,
+                name=demo.name,
+                uscc=demo_uscc(index, demo.region),
+                region=demo.region,
+                external_id=f"DEMO-ORG-{index}",
             ),
             status=demo.status,
         )
         await identity.add_member(
             acting,
             organization.id or 0,
-            MemberCreate(email=demo.admin_email, full_name=f"{demo.name}管理员", password=DEMO_PASSWORD, role=Role.org_admin),
+            MemberCreate(
+                email=demo.admin_email, full_name=f"{demo.name}管理员", password=DEMO_PASSWORD, role=Role.org_admin
+            ),
         )
         created.append(f"单位 {demo.name} ({demo.status.value}), 管理员 {demo.admin_email}")
     return created

@@ -71,8 +71,11 @@ async def _take_turn(database: Database, kind_name: str, every: timedelta) -> bo
     table = SearchIndexCheck.__table__  # type: ignore[attr-defined]
     async with database.unit_of_work() as session:
         insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
-        await session.execute(insert(table).values(kind=kind_name, published=0, indexed=0, missing=0, extra=0)
-                              .on_conflict_do_nothing(index_elements=["kind"]))
+        await session.execute(
+            insert(table)
+            .values(kind=kind_name, published=0, indexed=0, missing=0, extra=0)
+            .on_conflict_do_nothing(index_elements=["kind"])
+        )
         taken = await session.execute(
             update(table)
             .where(table.c.kind == kind_name)
@@ -83,8 +86,14 @@ async def _take_turn(database: Database, kind_name: str, every: timedelta) -> bo
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
-async def check_index(database: Database, engine: SearchEngine, kind_name: str, *, repair: bool = True,
-                      metrics: SearchIndexMetrics | None = None) -> CheckReport:
+async def check_index(
+    database: Database,
+    engine: SearchEngine,
+    kind_name: str,
+    *,
+    repair: bool = True,
+    metrics: SearchIndexMetrics | None = None,
+) -> CheckReport:
     """Compare one kind's published ids with its indexed ids and, with ``repair``, fix the index."""
     model = KINDS[kind_name].model
     indexed = await engine.ids(kind_name)  # type: ignore[arg-type]
@@ -97,13 +106,19 @@ async def check_index(database: Database, engine: SearchEngine, kind_name: str, 
     if repair and (missing or extra):
         for start in range(0, len(missing), REPAIR_BATCH):
             async with database.sessionmaker() as session:
-                rows = await SearchRepository(session).with_owners(model, missing[start:start + REPAIR_BATCH])
+                rows = await SearchRepository(session).with_owners(model, missing[start : start + REPAIR_BATCH])
             docs = [document_for(row, owner) for row, owner in rows if row.status == ListingStatus.published]
             await engine.upsert(kind_name, docs)  # type: ignore[arg-type]
         for start in range(0, len(extra), REPAIR_BATCH):
-            await engine.delete(kind_name, extra[start:start + REPAIR_BATCH])  # type: ignore[arg-type]
-        log.warning("search_index_repaired", kind=kind_name, missing=len(missing), extra=len(extra),
-                    missing_ids=missing[:20], extra_ids=extra[:20])
+            await engine.delete(kind_name, extra[start : start + REPAIR_BATCH])  # type: ignore[arg-type]
+        log.warning(
+            "search_index_repaired",
+            kind=kind_name,
+            missing=len(missing),
+            extra=len(extra),
+            missing_ids=missing[:20],
+            extra_ids=extra[:20],
+        )
     if metrics is not None:
         metrics.drift.labels(kind_name, "missing").set(len(missing))
         metrics.drift.labels(kind_name, "extra").set(len(extra))
@@ -126,8 +141,13 @@ async def _record(database: Database, report: CheckReport | None, kind_name: str
             row.missing, row.extra = len(report.missing), len(report.extra)
 
 
-async def check_when_due(database: Database, engine: SearchEngine, *, every: timedelta = CHECK_EVERY,
-                         metrics: SearchIndexMetrics | None = None) -> int:
+async def check_when_due(
+    database: Database,
+    engine: SearchEngine,
+    *,
+    every: timedelta = CHECK_EVERY,
+    metrics: SearchIndexMetrics | None = None,
+) -> int:
     """The worker step: check (and repair) each kind whose turn has come; returns how many it checked
     (0 when none was due, so an idle worker sleeps)."""
     checked = 0
@@ -140,8 +160,14 @@ async def check_when_due(database: Database, engine: SearchEngine, *, every: tim
             checked += 1
         finally:
             await _record(database, report, kind_name)  # a failed check frees the lease and stays due
-        log.info("search_index_checked", kind=kind_name, published=report.published, indexed=report.indexed,
-                 missing=len(report.missing), extra=len(report.extra))
+        log.info(
+            "search_index_checked",
+            kind=kind_name,
+            published=report.published,
+            indexed=report.indexed,
+            missing=len(report.missing),
+            extra=len(report.extra),
+        )
     return checked
 
 

@@ -57,10 +57,20 @@ async def search_listings(
     facets: Annotated[list[FacetName] | None, Query(description="默认返回全部分面")] = None,
 ) -> SearchPage:
     params = {
-        "q": q, "field": field, "region": region, "maturity": [m.value for m in maturity or []],
-        "trl_min": trl_min, "trl_max": trl_max, "mode": [m.value for m in mode or []],
-        "price_min": price_min, "price_max": price_max, "ip_type": [t.value for t in ip_type or []],
-        "owner_kind": [k.value for k in owner_kind or []], "sort": sort, "offset": offset, "limit": limit,
+        "q": q,
+        "field": field,
+        "region": region,
+        "maturity": [m.value for m in maturity or []],
+        "trl_min": trl_min,
+        "trl_max": trl_max,
+        "mode": [m.value for m in mode or []],
+        "price_min": price_min,
+        "price_max": price_max,
+        "ip_type": [t.value for t in ip_type or []],
+        "owner_kind": [k.value for k in owner_kind or []],
+        "sort": sort,
+        "offset": offset,
+        "limit": limit,
         "facets": facets if facets is not None else list(FACETS),
     }
     return await service.search(principal, ACHIEVEMENT if kind == "achievements" else DEMAND, params)

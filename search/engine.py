@@ -28,8 +28,18 @@ MAX_WINDOW = 1000  # deepest result reachable by paging (offset + limit), both e
 # search Recall@10/MRR on the dev set, alone and among 3,000 distractors; 20 loses some
 RERANK_WINDOW = 50
 # what matching scores a candidate on, stored in every document (n_*, m_words: text analysed at index time)
-CANDIDATE_FIELDS = ("id", "n_title", "n_body", "n_keywords", "m_words", "field", "region", "transaction_modes",
-                    "maturity", "price_fen")
+CANDIDATE_FIELDS = (
+    "id",
+    "n_title",
+    "n_body",
+    "n_keywords",
+    "m_words",
+    "field",
+    "region",
+    "transaction_modes",
+    "maturity",
+    "price_fen",
+)
 _CODE = r"^[A-Za-z0-9_\-]{1,64}$"
 
 
@@ -241,11 +251,17 @@ def rank_candidates(
 
 def candidate_hits(docs: Iterable[Mapping[str, Any]]) -> list[SearchHit]:
     """Built without validation: the engine's own documents, ~100 per match."""
-    return [SearchHit.model_construct(id=int(doc["id"]), score=0.0, highlights={},
-                                      document={name: doc.get(name) for name in CANDIDATE_FIELDS}) for doc in docs]
+    return [
+        SearchHit.model_construct(
+            id=int(doc["id"]), score=0.0, highlights={}, document={name: doc.get(name) for name in CANDIDATE_FIELDS}
+        )
+        for doc in docs
+    ]
 
 
-def to_hits(plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]], *, highlights: bool = True) -> list[SearchHit]:
+def to_hits(
+    plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]], *, highlights: bool = True
+) -> list[SearchHit]:
     return [
         SearchHit(
             id=int(doc["id"]),
@@ -270,7 +286,6 @@ def count_facets(names: Sequence[str], docs: Iterable[Mapping[str, Any]]) -> dic
                 if item is not None:
                     counts[name][str(item)] = counts[name].get(str(item), 0) + 1
     return counts
-
 
 
 async def aiter_docs(docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument]) -> AsyncIterator[SearchDocument]:

@@ -32,6 +32,4 @@ class QueryTooLong(ValidationFailed):
     message = "搜索词过长"
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            errors=[FieldError(field="query.q", code=self.code, message=f"搜索词不能超过 {limit} 个字符")]
-        )
+        super().__init__(errors=[FieldError(field="query.q", code=self.code, message=f"搜索词不能超过 {limit} 个字符")])

@@ -46,12 +46,20 @@ def document_for(row: Achievement | Demand, owner: Organization) -> SearchDocume
     }
     if isinstance(row, Achievement):
         return SearchDocument(
-            kind="achievement", body=row.summary, maturity=row.maturity.value, trl=row.trl,
-            ip_type=row.ip_type.value, price_fen=row.price_fen, **common,
+            kind="achievement",
+            body=row.summary,
+            maturity=row.maturity.value,
+            trl=row.trl,
+            ip_type=row.ip_type.value,
+            price_fen=row.price_fen,
+            **common,
         )
     return SearchDocument(
-        kind="demand", body=row.description, maturity=row.min_maturity.value if row.min_maturity else None,
-        price_fen=row.budget_max_fen, **common,
+        kind="demand",
+        body=row.description,
+        maturity=row.min_maturity.value if row.min_maturity else None,
+        price_fen=row.budget_max_fen,
+        **common,
     )
 
 
@@ -96,13 +104,14 @@ async def _apply(engine: SearchEngine, kind_name: str, live: list[SearchDocument
             except SearchRejected as alone:
                 refused[listing_id] = alone.reason
                 if len(refused) == position + 1 == SAME_REASON_GIVE_UP and set(refused.values()) == {batch.reason}:
-                    refused.update({other: batch.reason for other, _ in singles[position + 1:]})
+                    refused.update({other: batch.reason for other, _ in singles[position + 1 :]})
                     break
         return refused
 
 
-async def relay_round(database: Database, engine: SearchEngine, *, limit: int = 200,
-                      metrics: SearchIndexMetrics | None = None) -> RelayRound:
+async def relay_round(
+    database: Database, engine: SearchEngine, *, limit: int = 200, metrics: SearchIndexMetrics | None = None
+) -> RelayRound:
     """Claim due events, bring the engine in line with the database, mark them done.
 
     The events are leased in a short transaction and settled in another; the engine is written in
@@ -162,7 +171,9 @@ async def relay_round(database: Database, engine: SearchEngine, *, limit: int = 
         log.warning("search_relay_engine_unavailable", events=len(event_ids))
         return result
     if result.rejected:
-        log.error("search_relay_rejected", events=len(result.rejected), reasons=sorted(set(result.rejected.values()))[:5])
+        log.error(
+            "search_relay_rejected", events=len(result.rejected), reasons=sorted(set(result.rejected.values()))[:5]
+        )
     for kind_name, listings in published.items():
         if len(listings) > WARM_AT_MOST:
             continue  # a bulk import: ~2.5 ms of analysis per listing; their first matches count instead
@@ -173,8 +184,9 @@ async def relay_round(database: Database, engine: SearchEngine, *, limit: int = 
     return result
 
 
-async def relay_once(database: Database, engine: SearchEngine, *, limit: int = 200,
-                     metrics: SearchIndexMetrics | None = None) -> int:
+async def relay_once(
+    database: Database, engine: SearchEngine, *, limit: int = 200, metrics: SearchIndexMetrics | None = None
+) -> int:
     """One round; returns how many events were applied."""
     return (await relay_round(database, engine, limit=limit, metrics=metrics)).handled
 
@@ -213,7 +225,9 @@ async def published_documents(database: Database, kind_name: str) -> AsyncIterat
             yield document_for(row, owner)
 
 
-async def reindex(database: Database, engine: SearchEngine, kind_name: str, progress: Callable[[int], None] | None = None) -> int:
+async def reindex(
+    database: Database, engine: SearchEngine, kind_name: str, progress: Callable[[int], None] | None = None
+) -> int:
     """Rebuild one kind's index from the database and swap it in (searches keep working)."""
 
     async def counted() -> AsyncIterator[SearchDocument]:

@@ -46,8 +46,9 @@ class Prepared:
         if "n_title" in doc:
             text = {name: doc.get(f"n_{name}") or "" for name in TEXT_FIELDS}
         else:  # a document indexed before n_* existed
-            text = normalized_fields(doc.get("title") or "", doc.get("body") or "", doc.get("keywords") or (),
-                                     doc.get("owner_name") or "")
+            text = normalized_fields(
+                doc.get("title") or "", doc.get("body") or "", doc.get("keywords") or (), doc.get("owner_name") or ""
+            )
         return cls(int(doc["id"]), text, tuple(doc.get(name) or "" for name in PINYIN_FIELDS))
 
     @property
@@ -59,7 +60,9 @@ class Prepared:
     @property
     def pinyin(self) -> dict[str, Counter[str]]:
         if self._pinyin is None:
-            self._pinyin = {name: Counter(v.split()) for name, v in zip(PINYIN_FIELDS, self._pinyin_source, strict=True)}
+            self._pinyin = {
+                name: Counter(v.split()) for name, v in zip(PINYIN_FIELDS, self._pinyin_source, strict=True)
+            }
         return self._pinyin
 
     def length(self, name: str) -> int:
@@ -80,7 +83,8 @@ def term_frequency(term: Term, doc: Prepared, name: str) -> float:
         tf = float(counts[term.text])
         if budget:
             tf += FUZZY_DISCOUNT * sum(
-                n for w, n in counts.items()
+                n
+                for w, n in counts.items()
                 if w != term.text and w[:1] == term.text[:1] and edit_distance(w, term.text, budget) <= budget
             )
         return tf
@@ -91,9 +95,7 @@ def idf(df: int, n_docs: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-def score(
-    plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_docs: int
-) -> dict[int, float]:
+def score(plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_docs: int) -> dict[int, float]:
     """BM25F score per document id; 0 for documents matching no concept."""
     if not docs or plan.empty:
         return {doc.id: 0.0 for doc in docs}

@@ -20,10 +20,14 @@ class SearchRepository:
     async def with_owners(self, model: type[Achievement] | type[Demand], ids: Sequence[int]) -> list[Row]:
         if not ids:
             return []
-        statement = select(model, Organization).join(Organization, Organization.id == model.owner_id).where(model.id.in_(ids))  # type: ignore[union-attr]
+        statement = (
+            select(model, Organization).join(Organization, Organization.id == model.owner_id).where(model.id.in_(ids))
+        )  # type: ignore[union-attr]
         return [(row[0], row[1]) for row in await self.session.execute(statement)]
 
-    async def published_with_owners(self, model: type[Achievement] | type[Demand], batch: int = 1000) -> AsyncIterator[Row]:
+    async def published_with_owners(
+        self, model: type[Achievement] | type[Demand], batch: int = 1000
+    ) -> AsyncIterator[Row]:
         """Every published listing in id order, streamed in keyset pages (bounded memory)."""
         last_id = 0
         while True:

@@ -69,12 +69,16 @@ def build_query(params: dict[str, Any]) -> SearchQuery:
             problems.append(FieldError(field="query.field", code="unknown_field", message=f"未知的技术领域代码 {code}"))
     for code in params.get("region") or []:
         if code not in reference.regions():
-            problems.append(FieldError(field="query.region", code="unknown_region", message=f"未知的行政区划代码 {code}"))
+            problems.append(
+                FieldError(field="query.region", code="unknown_region", message=f"未知的行政区划代码 {code}")
+            )
     low, high = params.get("price_min"), params.get("price_max")
     if low is not None and high is not None and Decimal(low) > Decimal(high):
         problems.append(FieldError(field="query.price_min", code="range_inverted", message="最低价不能高于最高价"))
     if params.get("trl_min") and params.get("trl_max") and params["trl_min"] > params["trl_max"]:
-        problems.append(FieldError(field="query.trl_min", code="range_inverted", message="最低技术就绪度不能高于最高值"))
+        problems.append(
+            FieldError(field="query.trl_min", code="range_inverted", message="最低技术就绪度不能高于最高值")
+        )
     if problems:
         raise ValidationFailed(errors=problems)
     try:
@@ -97,4 +101,3 @@ def build_query(params: dict[str, Any]) -> SearchQuery:
         )
     except ValidationError as exc:
         raise ValidationFailed(errors=field_errors_from_pydantic(list(exc.errors()))) from exc
-

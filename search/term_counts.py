@@ -53,7 +53,9 @@ _READ = select(_TABLE.c.term, _TABLE.c.documents).where(
 class TermCounts:
     def __init__(self, database: Database, *, ttl_seconds: float = 86_400.0) -> None:
         if database.dialect != "postgresql":
-            raise ValueError("shared term counts need PostgreSQL: on SQLite a search's own transaction holds the write lock")
+            raise ValueError(
+                "shared term counts need PostgreSQL: on SQLite a search's own transaction holds the write lock"
+            )
         self.database = database
         self.ttl = timedelta(seconds=ttl_seconds)
 
@@ -64,15 +66,20 @@ class TermCounts:
             return {}
         try:
             async with self.database.sessionmaker() as session:
-                rows = await session.execute(_READ, {"index_uid": index_uid, "terms": wanted, "since": utcnow() - self.ttl})
+                rows = await session.execute(
+                    _READ, {"index_uid": index_uid, "terms": wanted, "since": utcnow() - self.ttl}
+                )
                 return {term: documents for term, documents in rows}
         except (SQLAlchemyError, OSError) as exc:
             log.warning("term_counts_unreadable", error=repr(exc)[:300])
             return {}
 
     async def put(self, index_uid: str, counts: Mapping[str, int]) -> None:
-        rows = [{"index_uid": index_uid, "term": term, "documents": int(n), "counted_at": utcnow()}
-                for term, n in counts.items() if len(term) <= 250]
+        rows = [
+            {"index_uid": index_uid, "term": term, "documents": int(n), "counted_at": utcnow()}
+            for term, n in counts.items()
+            if len(term) <= 250
+        ]
         if not rows:
             return
         insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert

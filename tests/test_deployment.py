@@ -136,14 +136,30 @@ def test_compose_file_is_accepted_by_a_compose_client() -> None:
 
     client = which_compose()
     if client is None:
-        pytest.skip("no compose client here (`docker compose` plugin or `docker-compose`); the YAML checks above still ran")
+        pytest.skip(
+            "no compose client here (`docker compose` plugin or `docker-compose`); the YAML checks above still ran"
+        )
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    missing = subprocess.run([*client, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    missing = subprocess.run(
+        [*client, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert missing.returncode != 0 and "set " in missing.stderr, missing.stderr  # refuses to start without secrets
     env.update({secret: f"test-{secret.lower()}-0123456789abcdef0123456789" for secret in SECRETS})
-    config = subprocess.run([*client, "-f", str(ROOT / "docker-compose.yml"), "config"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    config = subprocess.run(
+        [*client, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert config.returncode == 0, config.stderr
     resolved = yaml.safe_load(config.stdout)["services"]
     assert set(resolved) == {"postgres", "meilisearch", "app", "worker", "payments"}

@@ -51,7 +51,9 @@ async def test_demo_started_the_readme_way_takes_a_milestone_payment(tmp_path: P
         buyer_org, achievement = _ids(data_dir / "techmarket.db")
         async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as api:
             h = await headers_of(api)
-            reply = await api.post("/api/v1/contracts", json=transfer_contract(achievement, buyer_org), headers=h["seller"])
+            reply = await api.post(
+                "/api/v1/contracts", json=transfer_contract(achievement, buyer_org), headers=h["seller"]
+            )
             assert reply.status_code == 201, reply.text
             cid, milestone = reply.json()["id"], reply.json()["milestones"][0]["id"]
             for side in ("seller", "buyer"):

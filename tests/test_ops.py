@@ -46,7 +46,9 @@ async def test_readyz_answers_503_quickly_when_search_engine_is_down(settings: S
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
-async def test_readyz_checks_a_real_meilisearch(settings: Settings, database: Database, meili_server: MeiliServer) -> None:
+async def test_readyz_checks_a_real_meilisearch(
+    settings: Settings, database: Database, meili_server: MeiliServer
+) -> None:
     settings = settings.model_copy(update={"search_url": meili_server.url, "search_key": meili_server.master_key})
     app = create_app(settings, database=database)
     async with app.router.lifespan_context(app):
@@ -63,7 +65,9 @@ async def test_metrics_count_requests_by_route(client: httpx.AsyncClient) -> Non
     assert "techmarket_http_request_duration_seconds_bucket" in text
 
 
-async def test_request_id_is_echoed_or_made_and_logged(client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_request_id_is_echoed_or_made_and_logged(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
     reply = await client.get("/api/v1/nowhere", headers={"X-Request-ID": "trace-abc-123"})
     assert reply.headers["x-request-id"] == "trace-abc-123"
     assert reply.status_code == 404
@@ -124,7 +128,11 @@ async def test_unreachable_database_is_a_503_with_retry_after(tmp_path) -> None:
     from search.engines import build_engine
 
     settings = Settings(
-        env="test", secret_key="x" * 40, data_dir=tmp_path, worker_in_process=False, db_timeout_seconds=1,
+        env="test",
+        secret_key="x" * 40,
+        data_dir=tmp_path,
+        worker_in_process=False,
+        db_timeout_seconds=1,
         database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/nowhere",
     )
     database = Database.from_settings(settings)
@@ -132,7 +140,9 @@ async def test_unreachable_database_is_a_503_with_retry_after(tmp_path) -> None:
     app.state.database, app.state.http = database, build_http_client(settings)
     app.state.search = build_engine(settings)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as client:
             reply = await client.get("/api/v1/achievements")
     finally:
         await app.state.search.aclose()

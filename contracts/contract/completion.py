@@ -32,17 +32,27 @@ class CompletionService:
         contract = await self.contracts.get(principal, contract_id, lock=True)
         if contract.status != ContractStatus.performing:
             raise errors.InvalidContractTransition(
-                detail="只有履行中的合同可以声明、确认履行完毕或提出异议", current=contract.status.value,
+                detail="只有履行中的合同可以声明、确认履行完毕或提出异议",
+                current=contract.status.value,
                 allowed=[],
             )
         return contract
 
-    async def _record(self, principal: Principal, contract: Contract, action: str, reason: str | None = None, **changes: object) -> None:
+    async def _record(
+        self, principal: Principal, contract: Contract, action: str, reason: str | None = None, **changes: object
+    ) -> None:
         contract.updated_at = utcnow()
         self.session.add(contract)
         await audit.record(
-            self.session, "contract", contract.id or 0, action, actor_user_id=principal.user.id,
-            from_status=ContractStatus.performing.value, to_status=contract.status.value, reason=reason, changes=dict(changes),
+            self.session,
+            "contract",
+            contract.id or 0,
+            action,
+            actor_user_id=principal.user.id,
+            from_status=ContractStatus.performing.value,
+            to_status=contract.status.value,
+            reason=reason,
+            changes=dict(changes),
         )
         await self.session.flush()
 
@@ -51,14 +61,22 @@ class CompletionService:
         if not principal.belongs_to(contract.seller_org_id):
             raise errors.CompletionSellerOnly()
         if contract.completion_claimed_at is not None:
-            raise errors.CompletionAlreadyClaimed(completion_due_at=contract.completion_due_at.isoformat() if contract.completion_due_at else None)
-        unpaid = [m.seq for m in await self.contracts.repository.milestones(contract.id or 0) if m.status != MilestoneStatus.paid]
+            raise errors.CompletionAlreadyClaimed(
+                completion_due_at=contract.completion_due_at.isoformat() if contract.completion_due_at else None
+            )
+        unpaid = [
+            m.seq
+            for m in await self.contracts.repository.milestones(contract.id or 0)
+            if m.status != MilestoneStatus.paid
+        ]
         if unpaid:
             raise errors.MilestonesUnpaid(unpaid_milestones=unpaid)
         now = utcnow()
         contract.completion_claimed_at = now
         contract.completion_due_at = now + timedelta(days=self.settings.completion_confirm_days)
-        await self._record(principal, contract, "completion_claimed", completion_due_at=contract.completion_due_at.isoformat())
+        await self._record(
+            principal, contract, "completion_claimed", completion_due_at=contract.completion_due_at.isoformat()
+        )
         return contract
 
     async def confirm(self, principal: Principal, contract_id: int) -> Contract:
@@ -74,7 +92,9 @@ class CompletionService:
                 raise errors.CompletionWindowOpen(completion_due_at=contract.completion_due_at.isoformat())
         contract.status = ContractStatus.completed
         reason = "买方确认履行完毕" if buyer else "买方逾期未确认也未提出异议"
-        await self._record(principal, contract, "completed", reason, claimed_at=contract.completion_claimed_at.isoformat())
+        await self._record(
+            principal, contract, "completed", reason, claimed_at=contract.completion_claimed_at.isoformat()
+        )
         return contract
 
     async def object_to(self, principal: Principal, contract_id: int, reason: str) -> Contract:

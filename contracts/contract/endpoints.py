@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from contracts import errors
+from contracts.contract.completion import CompletionService
 from contracts.contract.schemas import (
     AmountsCorrection,
     AuditPage,
@@ -20,7 +21,6 @@ from contracts.contract.schemas import (
     TransitionIn,
     contract_subject,
 )
-from contracts.contract.completion import CompletionService
 from contracts.contract.service import ContractService
 from core.deps import SessionDep
 from core.errors import problem_responses
@@ -37,11 +37,26 @@ router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"])
     status_code=status.HTTP_201_CREATED,
     summary="起草技术合同 (可由意向转入)",
     responses=problem_responses(
-        *AUTH_ERRORS, OtherOrganization, OrganizationNotVerified, errors.DealNotFound, errors.DealClosed,
-        errors.NotAContractParty, errors.InvalidAmounts, errors.RewardRateBelowFloor, errors.PartiesRequired,
-        errors.SameOrganization, errors.PartyNotFound, errors.PartyNotVerified, errors.SubtypeMismatch,
-        errors.AchievementNotSeller, errors.TermEndBeforeStart, errors.DeductionNotPositive, errors.DeductionsExceedIncome,
-        errors.RewardNotApplicable, errors.InventorsRequired, errors.InventorWeightNotPositive,
+        *AUTH_ERRORS,
+        OtherOrganization,
+        OrganizationNotVerified,
+        errors.DealNotFound,
+        errors.DealClosed,
+        errors.NotAContractParty,
+        errors.InvalidAmounts,
+        errors.RewardRateBelowFloor,
+        errors.PartiesRequired,
+        errors.SameOrganization,
+        errors.PartyNotFound,
+        errors.PartyNotVerified,
+        errors.SubtypeMismatch,
+        errors.AchievementNotSeller,
+        errors.TermEndBeforeStart,
+        errors.DeductionNotPositive,
+        errors.DeductionsExceedIncome,
+        errors.RewardNotApplicable,
+        errors.InventorsRequired,
+        errors.InventorWeightNotPositive,
     ),
 )
 async def create_contract(data: ContractCreate, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
@@ -49,7 +64,12 @@ async def create_contract(data: ContractCreate, principal: CurrentPrincipal, ses
     return await service.read(await service.create(principal, data))
 
 
-@router.get("", response_model=ContractPage, summary="可见的合同 (当事方; 管理员见辖区)", responses=problem_responses(*AUTH_ERRORS))
+@router.get(
+    "",
+    response_model=ContractPage,
+    summary="可见的合同 (当事方; 管理员见辖区)",
+    responses=problem_responses(*AUTH_ERRORS),
+)
 async def list_contracts(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -61,7 +81,9 @@ async def list_contracts(
     return ContractPage(items=[await service.read(c) for c in items], total=total)
 
 
-@router.get("/{contract_id}", response_model=ContractRead, responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
+@router.get(
+    "/{contract_id}", response_model=ContractRead, responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound)
+)
 async def get_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.get(principal, contract_id))
@@ -72,10 +94,16 @@ async def get_contract(contract_id: int, principal: CurrentPrincipal, session: S
     response_model=ContractRead,
     summary="当事方签署当前条款 (双方签署同一条款后合同为 signed; 条款改动使此前的签署作废)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition, errors.TermsChanged
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.NotAContractParty,
+        errors.InvalidContractTransition,
+        errors.TermsChanged,
     ),
 )
-async def sign_contract(contract_id: int, principal: CurrentPrincipal, session: SessionDep, data: SignIn | None = None) -> ContractRead:
+async def sign_contract(
+    contract_id: int, principal: CurrentPrincipal, session: SessionDep, data: SignIn | None = None
+) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.sign(principal, contract_id, data.terms_digest if data else None))
 
@@ -85,11 +113,18 @@ async def sign_contract(contract_id: int, principal: CurrentPrincipal, session: 
     response_model=ContractRead,
     summary="更正金额 (登记前: 当事方或登记机构, 双方须重新签署; 登记后: 仅登记机构, 重新出具登记; 均留审计记录)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.AmountsLocked, errors.InvalidAmounts,
-        errors.DeductionsExceedIncome, errors.MilestonePaymentStarted,
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.NotAContractParty,
+        errors.AmountsLocked,
+        errors.InvalidAmounts,
+        errors.DeductionsExceedIncome,
+        errors.MilestonePaymentStarted,
     ),
 )
-async def correct_amounts(contract_id: int, data: AmountsCorrection, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+async def correct_amounts(
+    contract_id: int, data: AmountsCorrection, principal: CurrentPrincipal, session: SessionDep
+) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.correct_amounts(principal, contract_id, data))
 
@@ -99,7 +134,11 @@ async def correct_amounts(contract_id: int, data: AmountsCorrection, principal: 
     response_model=ContractRead,
     summary="卖方申请认定登记",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.SellerSideOnly, errors.InvalidContractTransition, errors.TermsChanged
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.SellerSideOnly,
+        errors.InvalidContractTransition,
+        errors.TermsChanged,
     ),
 )
 async def request_registration(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
@@ -112,11 +151,18 @@ async def request_registration(contract_id: int, principal: CurrentPrincipal, se
     response_model=ContractRead,
     summary="认定登记 (卖方所在地盟市管理员或平台管理员; 生成 16 位登记编号)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.NotCompetentRegistrar, errors.InvalidContractTransition,
-        errors.RegistrationNotRequested, errors.InvalidAmounts, errors.TermsChanged,
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.NotCompetentRegistrar,
+        errors.InvalidContractTransition,
+        errors.RegistrationNotRequested,
+        errors.InvalidAmounts,
+        errors.TermsChanged,
     ),
 )
-async def register_contract(contract_id: int, data: RegistrationIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+async def register_contract(
+    contract_id: int, data: RegistrationIn, principal: CurrentPrincipal, session: SessionDep
+) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.register(principal, contract_id, data))
 
@@ -125,9 +171,13 @@ async def register_contract(contract_id: int, data: RegistrationIn, principal: C
     "/{contract_id}/transitions",
     response_model=ContractRead,
     summary="变更状态 (performing / terminated; 即合同的 allowed_transitions)",
-    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition),
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ContractNotFound, errors.NotAContractParty, errors.InvalidContractTransition
+    ),
 )
-async def transition_contract(contract_id: int, data: TransitionIn, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+async def transition_contract(
+    contract_id: int, data: TransitionIn, principal: CurrentPrincipal, session: SessionDep
+) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.transition(principal, contract_id, data.to, data.reason))
 
@@ -139,7 +189,9 @@ COMPLETION_ERRORS = (*AUTH_ERRORS, errors.ContractNotFound, errors.InvalidContra
     "/{contract_id}/completion/claim",
     response_model=ContractRead,
     summary="卖方声明履行完毕 (各付款节点均已付款; 买方须在规定天数内确认或提出异议)",
-    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionSellerOnly, errors.CompletionAlreadyClaimed, errors.MilestonesUnpaid),
+    responses=problem_responses(
+        *COMPLETION_ERRORS, errors.CompletionSellerOnly, errors.CompletionAlreadyClaimed, errors.MilestonesUnpaid
+    ),
 )
 async def claim_completion(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     contract = await CompletionService(session).claim(principal, contract_id)
@@ -150,7 +202,9 @@ async def claim_completion(contract_id: int, principal: CurrentPrincipal, sessio
     "/{contract_id}/completion/confirm",
     response_model=ContractRead,
     summary="买方确认履行完毕, 合同完成 (买方逾期未确认也未提出异议的, 卖方确认)",
-    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowOpen),
+    responses=problem_responses(
+        *COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowOpen
+    ),
 )
 async def confirm_completion(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
     contract = await CompletionService(session).confirm(principal, contract_id)
@@ -161,14 +215,23 @@ async def confirm_completion(contract_id: int, principal: CurrentPrincipal, sess
     "/{contract_id}/completion/objection",
     response_model=ContractRead,
     summary="买方在期限内提出异议 (附理由): 声明撤回, 合同继续履行",
-    responses=problem_responses(*COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowClosed),
+    responses=problem_responses(
+        *COMPLETION_ERRORS, errors.CompletionBuyerOnly, errors.CompletionNotClaimed, errors.CompletionWindowClosed
+    ),
 )
-async def object_to_completion(contract_id: int, data: CompletionObjection, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
+async def object_to_completion(
+    contract_id: int, data: CompletionObjection, principal: CurrentPrincipal, session: SessionDep
+) -> ContractRead:
     contract = await CompletionService(session).object_to(principal, contract_id, data.reason)
     return await ContractService(session).read(contract)
 
 
-@router.get("/{contract_id}/audit", response_model=AuditPage, summary="合同审计记录", responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
+@router.get(
+    "/{contract_id}/audit",
+    response_model=AuditPage,
+    summary="合同审计记录",
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound),
+)
 async def contract_audit(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> AuditPage:
     service = ContractService(session)
     contract = await service.get(principal, contract_id)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, JSON, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
@@ -38,7 +38,9 @@ class ContractSubtype(StrEnum):
 
 
 SUBTYPES: dict[ContractType, frozenset[ContractSubtype]] = {
-    ContractType.development: frozenset({ContractSubtype.commissioned_development, ContractSubtype.cooperative_development}),
+    ContractType.development: frozenset(
+        {ContractSubtype.commissioned_development, ContractSubtype.cooperative_development}
+    ),
     ContractType.transfer: frozenset(
         {ContractSubtype.patent_right, ContractSubtype.patent_application_right, ContractSubtype.technical_secret}
     ),
@@ -99,7 +101,9 @@ MANUAL_TRANSITIONS: dict[ContractStatus, tuple[ContractStatus, ...]] = {
 class Contract(SQLModel, table=True):
     __tablename__ = "contracts"
     __table_args__ = (
-        CheckConstraint("technology_income_fen >= 0 AND technology_income_fen <= total_fen", name="income_within_total"),
+        CheckConstraint(
+            "technology_income_fen >= 0 AND technology_income_fen <= total_fen", name="income_within_total"
+        ),
         CheckConstraint("total_fen > 0", name="total_positive"),
         CheckConstraint("seller_org_id <> buyer_org_id", name="two_parties"),
     )
@@ -121,7 +125,9 @@ class Contract(SQLModel, table=True):
     signed_on: date | None = None
     term_start: date | None = None
     term_end: date | None = None
-    status: ContractStatus = Field(default=ContractStatus.draft, sa_type=str_enum(ContractStatus, 16), nullable=False, index=True)
+    status: ContractStatus = Field(
+        default=ContractStatus.draft, sa_type=str_enum(ContractStatus, 16), nullable=False, index=True
+    )
     seller_signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     buyer_signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     seller_signed_digest: str | None = Field(default=None, max_length=64, description="卖方签署时条款的摘要")
@@ -132,8 +138,12 @@ class Contract(SQLModel, table=True):
     registered_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     registered_digest: str | None = Field(default=None, max_length=64, description="认定登记的条款摘要")
     registration_revision: int = Field(default=0, description="登记更正后重新出具的次数")
-    completion_claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="卖方声明履行完毕的时间")
-    completion_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="买方确认或提出异议的截止时间")
+    completion_claimed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="卖方声明履行完毕的时间"
+    )
+    completion_due_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="买方确认或提出异议的截止时间"
+    )
     service_invention: bool = Field(default=False, description="职务科技成果")
     reward_rate_bp: int | None = Field(default=None, description="成果完成人奖励比例 (基点)")
     reward_rule: str | None = Field(default=None, max_length=32)
@@ -167,5 +177,7 @@ class Milestone(SQLModel, table=True):
     title: str = Field(max_length=200)
     amount_fen: int = Field(sa_type=BigInteger)
     due_on: date | None = None
-    status: MilestoneStatus = Field(default=MilestoneStatus.pending, sa_type=str_enum(MilestoneStatus, 16), nullable=False)
+    status: MilestoneStatus = Field(
+        default=MilestoneStatus.pending, sa_type=str_enum(MilestoneStatus, 16), nullable=False
+    )
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

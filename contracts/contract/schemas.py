@@ -101,8 +101,8 @@ class TransitionIn(BaseModel):
 def contract_subject(contract: object) -> Subject:
     """A contract (or anything carrying its parties and their regions) concerns both parties; the
     seller owns its internal terms; the admins governing either party's region see it all."""
-    seller, buyer = getattr(contract, "seller_org_id"), getattr(contract, "buyer_org_id")
-    regions = (getattr(contract, "seller_region"), getattr(contract, "buyer_region"))
+    seller, buyer = contract.seller_org_id, contract.buyer_org_id
+    regions = (contract.seller_region, contract.buyer_region)
     return Subject(owner=seller, parties=frozenset({seller, buyer}), regions=regions)
 
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors
+from contracts.contract import terms
 from contracts.contract.models import (
     MANUAL_TRANSITIONS,
     REGISTRABLE,
@@ -31,7 +32,6 @@ from contracts.contract.models import (
     ContractStatus,
     Milestone,
 )
-from contracts.contract import terms
 from contracts.contract.repository import ContractRepository
 from contracts.contract.schemas import (
     AmountsCorrection,
@@ -75,9 +75,7 @@ def may_see(principal: Principal, contract: Contract) -> bool:
 
 
 def reward_applies(contract: Contract) -> bool:
-    return (
-        contract.service_invention and contract.type in REWARD_TYPES and contract.seller_kind in REWARD_SELLER_KINDS
-    )
+    return contract.service_invention and contract.type in REWARD_TYPES and contract.seller_kind in REWARD_SELLER_KINDS
 
 
 def _invalid(field: str, code: str, message: str) -> errors.InvalidAmounts:
@@ -91,7 +89,9 @@ def _refuse(error: type[errors.ValidationFailed], field: str, message: str | Non
 
 def _check_term(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end < start:
-        raise _refuse(errors.TermEndBeforeStart, "body.term_end", f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}")
+        raise _refuse(
+            errors.TermEndBeforeStart, "body.term_end", f"结束日期 {end.isoformat()} 早于开始日期 {start.isoformat()}"
+        )
 
 
 def _check_deductions(total: int, amounts: Sequence[int], field: str = "body.deductions") -> None:
@@ -101,7 +101,8 @@ def _check_deductions(total: int, amounts: Sequence[int], field: str = "body.ded
             raise _refuse(errors.DeductionNotPositive, f"{field}[{index}].amount")
     if amounts and sum(amounts) >= total:
         raise _refuse(
-            errors.DeductionsExceedIncome, field,
+            errors.DeductionsExceedIncome,
+            field,
             f"扣除项合计 {fen_to_yuan(sum(amounts))} 元不低于合同成交额 {fen_to_yuan(total)} 元, 净收入为 0, 成果完成人将得不到任何奖励",
         )
 
@@ -110,7 +111,11 @@ def _check_inventors(inventors: Sequence[dict[str, object]]) -> None:
     for index, person in enumerate(inventors):
         weight = person.get("weight")
         if not isinstance(weight, int) or weight <= 0:
-            raise _refuse(errors.InventorWeightNotPositive, f"body.inventors[{index}].weight", f"成果完成人 {person.get('name')} 的份额权重应大于 0")
+            raise _refuse(
+                errors.InventorWeightNotPositive,
+                f"body.inventors[{index}].weight",
+                f"成果完成人 {person.get('name')} 的份额权重应大于 0",
+            )
 
 
 def _check_amounts(total: int, income: int, milestones: Sequence[MilestoneIn]) -> None:
@@ -149,7 +154,9 @@ class ContractService:
     async def read(self, contract: Contract) -> ContractRead:
         cid = contract.id or 0
         milestones, achievement_ids = await self.repository.milestones(cid), await self.repository.achievement_ids(cid)
-        digest = terms.digest_of(terms.document(contract, milestones, await self.repository.deductions(cid), achievement_ids))
+        digest = terms.digest_of(
+            terms.document(contract, milestones, await self.repository.deductions(cid), achievement_ids)
+        )
         return ContractRead(
             id=contract.id or 0,
             deal_id=contract.deal_id,
@@ -185,7 +192,13 @@ class ContractService:
             achievement_ids=achievement_ids,
             milestones=[
                 MilestoneRead(
-                    id=m.id or 0, seq=m.seq, title=m.title, amount=fen_to_yuan(m.amount_fen), due_on=m.due_on, status=m.status, paid_at=m.paid_at
+                    id=m.id or 0,
+                    seq=m.seq,
+                    title=m.title,
+                    amount=fen_to_yuan(m.amount_fen),
+                    due_on=m.due_on,
+                    status=m.status,
+                    paid_at=m.paid_at,
                 )
                 for m in milestones
             ],
@@ -210,7 +223,9 @@ class ContractService:
         deal: Deal | None = None
         if data.deal_id is not None:
             deal = await self.session.get(Deal, data.deal_id)
-            if deal is None or not (principal.belongs_to(deal.seller_org_id) or principal.belongs_to(deal.buyer_org_id)):
+            if deal is None or not (
+                principal.belongs_to(deal.seller_org_id) or principal.belongs_to(deal.buyer_org_id)
+            ):
                 raise errors.DealNotFound()
             if deal.status != DealStatus.open:
                 raise errors.DealClosed()
@@ -219,7 +234,9 @@ class ContractService:
             seller_id = data.seller_org_id or (acting.id if data.buyer_org_id else None)
             buyer_id = data.buyer_org_id or (acting.id if data.seller_org_id else None)
             if seller_id is None or buyer_id is None:
-                raise _refuse(errors.PartiesRequired, "body.seller_org_id", "请填写对方单位 (seller_org_id 或 buyer_org_id)")
+                raise _refuse(
+                    errors.PartiesRequired, "body.seller_org_id", "请填写对方单位 (seller_org_id 或 buyer_org_id)"
+                )
         if acting.id not in (seller_id, buyer_id):
             raise errors.NotAContractParty()
         other_field = "body.buyer_org_id" if acting.id == seller_id else "body.seller_org_id"
@@ -230,11 +247,17 @@ class ContractService:
             if organization is None:
                 raise _refuse(errors.PartyNotFound, field)
             if organization.status != OrganizationStatus.verified:
-                raise _refuse(errors.PartyNotVerified, field, f"{organization.name} 的状态为 {organization.status.value}, 合同双方须为已认证单位")
+                raise _refuse(
+                    errors.PartyNotVerified,
+                    field,
+                    f"{organization.name} 的状态为 {organization.status.value}, 合同双方须为已认证单位",
+                )
         assert seller is not None and buyer is not None
         if data.subtype not in SUBTYPES[data.type]:
             raise _refuse(
-                errors.SubtypeMismatch, "body.subtype", f"{data.type.value} 合同的子类型应为 {', '.join(sorted(SUBTYPES[data.type]))} 之一"
+                errors.SubtypeMismatch,
+                "body.subtype",
+                f"{data.type.value} 合同的子类型应为 {', '.join(sorted(SUBTYPES[data.type]))} 之一",
             )
         total, income = yuan_to_fen(data.total), yuan_to_fen(data.technology_income)
         _check_amounts(total, income, data.milestones)
@@ -266,7 +289,9 @@ class ContractService:
         if data.service_invention:
             self._configure_reward(contract, seller, data, achievements)
         await self.repository.add(contract)
-        await self.repository.add(*[ContractAchievement(contract_id=contract.id or 0, achievement_id=a.id or 0) for a in achievements])
+        await self.repository.add(
+            *[ContractAchievement(contract_id=contract.id or 0, achievement_id=a.id or 0) for a in achievements]
+        )
         await self._set_milestones(contract, data.milestones)
         for line in data.deductions:
             await self.repository.add(
@@ -280,18 +305,24 @@ class ContractService:
             )
         if deal is not None:
             deal.status, deal.closed_at = DealStatus.converted, utcnow()
-        await audit.record(self.session, "contract", contract.id or 0, "created", actor_user_id=principal.user.id, to_status="draft")
+        await audit.record(
+            self.session, "contract", contract.id or 0, "created", actor_user_id=principal.user.id, to_status="draft"
+        )
         return contract
 
-    def _configure_reward(self, contract: Contract, seller: Organization, data: ContractCreate, achievements: Sequence[object]) -> None:
+    def _configure_reward(
+        self, contract: Contract, seller: Organization, data: ContractCreate, achievements: Sequence[object]
+    ) -> None:
         if contract.type not in REWARD_TYPES or seller.kind not in REWARD_SELLER_KINDS:
             raise _refuse(errors.RewardNotApplicable, "body.service_invention")
         try:
             rate, rule = rules.check_rate(_rate_bp(data.reward_rate), seller.region, today())
         except rules.RateBelowFloor as exc:
             raise errors.RewardRateBelowFloor(
-                str(exc), errors=[FieldError(field="body.reward_rate", code="reward_rate_below_floor", message=str(exc))],
-                rule=exc.rule.code, floor=rules.format_bp(exc.rule.floor_bp(exc.kind)),
+                str(exc),
+                errors=[FieldError(field="body.reward_rate", code="reward_rate_below_floor", message=str(exc))],
+                rule=exc.rule.code,
+                floor=rules.format_bp(exc.rule.floor_bp(exc.kind)),
             ) from exc
         if data.inventors:
             inventors = [i.model_dump() for i in data.inventors]
@@ -304,7 +335,9 @@ class ContractService:
                         merged[name] = merged.get(name, 0) + int(Decimal(str(person.get("share") or 1)) * 100)
             inventors = [{"name": n, "weight": w, "user_id": None} for n, w in merged.items()]
         if not inventors:
-            raise _refuse(errors.InventorsRequired, "body.inventors", "职务科技成果须列明成果完成人 (或在所涉成果中登记完成人)")
+            raise _refuse(
+                errors.InventorsRequired, "body.inventors", "职务科技成果须列明成果完成人 (或在所涉成果中登记完成人)"
+            )
         _check_inventors(inventors)
         contract.reward_rate_bp, contract.reward_rule, contract.inventors = rate, rule.code, inventors
 
@@ -312,21 +345,31 @@ class ContractService:
         """Rows are updated in place by position; one whose payment has started keeps its amount and stays."""
         current = await self.repository.milestones(contract.id or 0)
         started = await self.repository.milestones_with_payment(contract.id or 0)
-        for row in current[len(milestones):]:
+        for row in current[len(milestones) :]:
             if row.id in started:
-                raise errors.MilestonePaymentStarted(detail=f"付款节点 {row.seq} 已发起付款, 不能删除", milestone=row.seq)
+                raise errors.MilestonePaymentStarted(
+                    detail=f"付款节点 {row.seq} 已发起付款, 不能删除", milestone=row.seq
+                )
         for row, wanted in zip(current, milestones, strict=False):
             if row.id in started and yuan_to_fen(wanted.amount) != row.amount_fen:
-                raise errors.MilestonePaymentStarted(detail=f"付款节点 {row.seq} 已发起付款, 金额不能更改", milestone=row.seq)
-        for row in current[len(milestones):]:
+                raise errors.MilestonePaymentStarted(
+                    detail=f"付款节点 {row.seq} 已发起付款, 金额不能更改", milestone=row.seq
+                )
+        for row in current[len(milestones) :]:
             await self.session.delete(row)
         for row, wanted in zip(current, milestones, strict=False):
             row.title, row.amount_fen, row.due_on = wanted.title, yuan_to_fen(wanted.amount), wanted.due_on
         await self.repository.add(
             *current[: len(milestones)],
             *[
-                Milestone(contract_id=contract.id or 0, seq=i, title=m.title, amount_fen=yuan_to_fen(m.amount), due_on=m.due_on)
-                for i, m in enumerate(milestones[len(current):], start=len(current) + 1)
+                Milestone(
+                    contract_id=contract.id or 0,
+                    seq=i,
+                    title=m.title,
+                    amount_fen=yuan_to_fen(m.amount),
+                    due_on=m.due_on,
+                )
+                for i, m in enumerate(milestones[len(current) :], start=len(current) + 1)
             ],
         )
 
@@ -335,7 +378,10 @@ class ContractService:
     async def terms(self, contract: Contract) -> dict[str, object]:
         cid = contract.id or 0
         return terms.document(
-            contract, await self.repository.milestones(cid), await self.repository.deductions(cid), await self.repository.achievement_ids(cid)
+            contract,
+            await self.repository.milestones(cid),
+            await self.repository.deductions(cid),
+            await self.repository.achievement_ids(cid),
         )
 
     async def terms_digest(self, contract: Contract) -> str:
@@ -352,7 +398,9 @@ class ContractService:
         """Payment pays what was registered: terms changed since (outside a registrar's correction) stop it."""
         current = await self.terms_digest(contract)
         if contract.registered_digest != current:
-            raise errors.TermsChanged(detail="合同条款与认定登记时不一致, 须由登记机构更正后重新出具登记", terms_digest=current)
+            raise errors.TermsChanged(
+                detail="合同条款与认定登记时不一致, 须由登记机构更正后重新出具登记", terms_digest=current
+            )
 
     async def require_payable_terms(self, contract: Contract) -> None:
         """A registered contract pays what was registered (the registrar may have corrected it since
@@ -377,7 +425,9 @@ class ContractService:
         previous = contract.status
         if contract.status in (ContractStatus.draft, ContractStatus.signed):
             changes["signatures_voided"] = [
-                side for side, at in (("seller", contract.seller_signed_at), ("buyer", contract.buyer_signed_at)) if at is not None
+                side
+                for side, at in (("seller", contract.seller_signed_at), ("buyer", contract.buyer_signed_at))
+                if at is not None
             ]
             contract.seller_signed_at = contract.buyer_signed_at = None
             contract.seller_signed_digest = contract.buyer_signed_digest = None
@@ -397,8 +447,15 @@ class ContractService:
         contract.updated_at = utcnow()
         self.session.add(contract)
         await audit.record(
-            self.session, "contract", contract.id or 0, action, actor_user_id=principal.user.id,
-            from_status=previous.value, to_status=contract.status.value, reason=reason, changes=changes,
+            self.session,
+            "contract",
+            contract.id or 0,
+            action,
+            actor_user_id=principal.user.id,
+            from_status=previous.value,
+            to_status=contract.status.value,
+            reason=reason,
+            changes=changes,
         )
         await self.session.flush()
 
@@ -419,19 +476,36 @@ class ContractService:
         """Registration is asked for and given once, any time from signing until completion."""
         if contract.registered_at is not None or contract.status not in REGISTRABLE:
             raise errors.InvalidContractTransition(
-                detail="已认定登记" if contract.registered_at is not None else "只有已签订 (履行中或已完成) 的合同可以申请和办理认定登记",
+                detail="已认定登记"
+                if contract.registered_at is not None
+                else "只有已签订 (履行中或已完成) 的合同可以申请和办理认定登记",
                 current=contract.status.value,
                 allowed=[s.value for s in MANUAL_TRANSITIONS[contract.status]],
             )
 
-    async def _move(self, principal: Principal, contract: Contract, target: ContractStatus, action: str, reason: str | None = None, **changes: object) -> None:
+    async def _move(
+        self,
+        principal: Principal,
+        contract: Contract,
+        target: ContractStatus,
+        action: str,
+        reason: str | None = None,
+        **changes: object,
+    ) -> None:
         self._require_transition(contract, target)
         before = contract.status
         contract.status, contract.updated_at = target, utcnow()
         self.session.add(contract)
         await audit.record(
-            self.session, "contract", contract.id or 0, action, actor_user_id=principal.user.id,
-            from_status=before.value, to_status=target.value, reason=reason, changes=dict(changes),
+            self.session,
+            "contract",
+            contract.id or 0,
+            action,
+            actor_user_id=principal.user.id,
+            from_status=before.value,
+            to_status=target.value,
+            reason=reason,
+            changes=dict(changes),
         )
 
     async def sign(self, principal: Principal, contract_id: int, terms_digest: str | None = None) -> Contract:
@@ -459,7 +533,9 @@ class ContractService:
         changes: dict[str, object] = {"side": "seller" if seller else "buyer", "terms_digest": current}
         if voided:  # given for other terms: a signature covers only what its signer saw
             changes["signatures_voided"] = voided
-        await audit.record(self.session, "contract", contract.id or 0, "signature", actor_user_id=principal.user.id, changes=changes)
+        await audit.record(
+            self.session, "contract", contract.id or 0, "signature", actor_user_id=principal.user.id, changes=changes
+        )
         if contract.seller_signed_digest == current and contract.buyer_signed_digest == current:
             contract.signed_on = today()
             await self._move(principal, contract, ContractStatus.signed, "signed", terms_digest=current)
@@ -476,16 +552,24 @@ class ContractService:
             allowed = party or registrar
         else:
             # Once performing on signed terms, only a registrar's correction of a registration changes them.
-            allowed = registrar and contract.registered_at is not None and contract.status in (ContractStatus.registered, ContractStatus.performing)
+            allowed = (
+                registrar
+                and contract.registered_at is not None
+                and contract.status in (ContractStatus.registered, ContractStatus.performing)
+            )
         if not allowed:
             if party or registrar:
                 raise errors.AmountsLocked(current=contract.status.value)
             raise errors.NotAContractParty()
         total, income = yuan_to_fen(data.total), yuan_to_fen(data.technology_income)
         current = await self.repository.milestones(contract.id or 0)
-        milestones = data.milestones or [MilestoneIn(title=m.title, amount=fen_to_yuan(m.amount_fen), due_on=m.due_on) for m in current]
+        milestones = data.milestones or [
+            MilestoneIn(title=m.title, amount=fen_to_yuan(m.amount_fen), due_on=m.due_on) for m in current
+        ]
         _check_amounts(total, income, milestones)
-        _check_deductions(total, [d.amount_fen for d in await self.repository.deductions(contract.id or 0)], "body.total")
+        _check_deductions(
+            total, [d.amount_fen for d in await self.repository.deductions(contract.id or 0)], "body.total"
+        )
 
         async def change() -> None:
             contract.total_fen, contract.technology_income_fen = total, income
@@ -503,7 +587,9 @@ class ContractService:
         await self.require_signed_terms(contract)
         contract.registration_requested_at = contract.registration_requested_at or utcnow()
         self.session.add(contract)
-        await audit.record(self.session, "contract", contract.id or 0, "registration_requested", actor_user_id=principal.user.id)
+        await audit.record(
+            self.session, "contract", contract.id or 0, "registration_requested", actor_user_id=principal.user.id
+        )
         return contract
 
     async def register(self, principal: Principal, contract_id: int, data: RegistrationIn) -> Contract:
@@ -526,20 +612,31 @@ class ContractService:
         self.session.add(contract)
         await self.session.flush()
         contract.registered_digest = await self.terms_digest(contract)
-        changes |= {"registration_number": contract.registration_number, "registered_digest": contract.registered_digest}
+        changes |= {
+            "registration_number": contract.registration_number,
+            "registered_digest": contract.registered_digest,
+        }
         if contract.status == ContractStatus.signed:
             await self._move(principal, contract, ContractStatus.registered, "registered", **changes)
         else:  # already performing or completed: registration records, the status stays
             contract.updated_at = utcnow()
             await audit.record(
-                self.session, "contract", contract.id or 0, "registered", actor_user_id=principal.user.id,
-                from_status=contract.status.value, to_status=contract.status.value, changes=changes,
+                self.session,
+                "contract",
+                contract.id or 0,
+                "registered",
+                actor_user_id=principal.user.id,
+                from_status=contract.status.value,
+                to_status=contract.status.value,
+                changes=changes,
             )
         self.session.add(contract)
         await self.session.flush()
         return contract
 
-    async def transition(self, principal: Principal, contract_id: int, target: ContractStatus, reason: str | None) -> Contract:
+    async def transition(
+        self, principal: Principal, contract_id: int, target: ContractStatus, reason: str | None
+    ) -> Contract:
         contract = await self.get(principal, contract_id, lock=True)
         if not is_party(principal, contract) and not principal.governs_region(contract.seller_region):
             raise errors.NotAContractParty()
@@ -560,7 +657,7 @@ class ContractService:
 
 def usual_field(achievements: Sequence[object]) -> str | None:
     """The field most of the linked achievements are in (the first listed on a tie)."""
-    counts = Counter(str(getattr(a, "field")) for a in achievements if getattr(a, "field", None))
+    counts = Counter(str(a.field) for a in achievements if getattr(a, "field", None))
     return counts.most_common(1)[0][0] if counts else None
 
 

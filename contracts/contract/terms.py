@@ -21,15 +21,45 @@ from enum import Enum
 from typing import Any
 
 CONTRACT_TERMS = (
-    "title", "type", "subtype", "field", "seller_org_id", "buyer_org_id", "seller_region", "buyer_region",
-    "seller_kind", "buyer_kind", "total_fen", "technology_income_fen", "term_start", "term_end",
-    "service_invention", "reward_rate_bp", "reward_rule", "inventors",
+    "title",
+    "type",
+    "subtype",
+    "field",
+    "seller_org_id",
+    "buyer_org_id",
+    "seller_region",
+    "buyer_region",
+    "seller_kind",
+    "buyer_kind",
+    "total_fen",
+    "technology_income_fen",
+    "term_start",
+    "term_end",
+    "service_invention",
+    "reward_rate_bp",
+    "reward_rule",
+    "inventors",
 )
 CONTRACT_RECORD = (
-    "id", "deal_id", "status", "signed_on", "seller_signed_at", "buyer_signed_at", "seller_signed_digest",
-    "buyer_signed_digest", "registration_requested_at", "registration_number", "registered_at", "registered_by",
-    "registered_digest", "registration_revision", "completion_claimed_at", "completion_due_at", "created_by",
-    "created_at", "updated_at",
+    "id",
+    "deal_id",
+    "status",
+    "signed_on",
+    "seller_signed_at",
+    "buyer_signed_at",
+    "seller_signed_digest",
+    "buyer_signed_digest",
+    "registration_requested_at",
+    "registration_number",
+    "registered_at",
+    "registered_by",
+    "registered_digest",
+    "registration_revision",
+    "completion_claimed_at",
+    "completion_due_at",
+    "created_by",
+    "created_at",
+    "updated_at",
 )
 MILESTONE_TERMS = ("seq", "title", "amount_fen", "due_on")
 MILESTONE_RECORD = ("id", "contract_id", "status", "paid_at")
@@ -58,12 +88,16 @@ def _pick(row: Any, names: Iterable[str]) -> dict[str, Any]:
     return {name: _plain(get(name)) for name in names}
 
 
-def document(contract: Any, milestones: Sequence[Any], deductions: Sequence[Any], achievement_ids: Iterable[int]) -> dict[str, Any]:
+def document(
+    contract: Any, milestones: Sequence[Any], deductions: Sequence[Any], achievement_ids: Iterable[int]
+) -> dict[str, Any]:
     """The terms as plain data (also what the audit trail compares)."""
     return {
         "contract": _pick(contract, CONTRACT_TERMS),
         "milestones": sorted((_pick(m, MILESTONE_TERMS) for m in milestones), key=lambda m: m["seq"]),
-        "deductions": sorted((_pick(d, DEDUCTION_TERMS) for d in deductions), key=lambda d: json.dumps(d, sort_keys=True)),
+        "deductions": sorted(
+            (_pick(d, DEDUCTION_TERMS) for d in deductions), key=lambda d: json.dumps(d, sort_keys=True)
+        ),
         "achievement_ids": sorted(int(i) for i in achievement_ids),
     }
 

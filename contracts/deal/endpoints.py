@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from contracts import errors
-from contracts.deal.schemas import DealCreate, DealDrop, DealPage, DealRead, MessageCreate, MessagePage, MessageRead, deal_subject
+from contracts.deal.schemas import (
+    DealCreate,
+    DealDrop,
+    DealPage,
+    DealRead,
+    MessageCreate,
+    MessagePage,
+    MessageRead,
+    deal_subject,
+)
 from contracts.deal.service import DealService
 from core.deps import SessionDep
 from core.errors import problem_responses
@@ -21,7 +30,9 @@ router = APIRouter(prefix="/api/v1/deals", tags=["deals"])
     response_model=DealRead,
     status_code=status.HTTP_201_CREATED,
     summary="对成果表达意向, 或响应技术需求 (附首条留言)",
-    responses=problem_responses(*AUTH_ERRORS, OtherOrganization, OrganizationNotVerified, errors.ListingNotFound, errors.OwnListing),
+    responses=problem_responses(
+        *AUTH_ERRORS, OtherOrganization, OrganizationNotVerified, errors.ListingNotFound, errors.OwnListing
+    ),
 )
 async def open_deal(data: DealCreate, principal: CurrentPrincipal, session: SessionDep) -> DealRead:
     return DealRead.model_validate(await DealService(session).open(principal, data))
@@ -45,13 +56,17 @@ async def get_deal(deal_id: int, principal: CurrentPrincipal, session: SessionDe
     summary="留言",
     responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound, errors.DealClosed),
 )
-async def post_message(deal_id: int, data: MessageCreate, principal: CurrentPrincipal, session: SessionDep) -> MessageRead:
+async def post_message(
+    deal_id: int, data: MessageCreate, principal: CurrentPrincipal, session: SessionDep
+) -> MessageRead:
     service = DealService(session)
     message = await service.post(principal, deal_id, data.body)
     return MessageRead.model_validate(message).about(deal_subject(await service.get(principal, deal_id)))
 
 
-@router.get("/{deal_id}/messages", response_model=MessagePage, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound))
+@router.get(
+    "/{deal_id}/messages", response_model=MessagePage, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound)
+)
 async def list_messages(deal_id: int, principal: CurrentPrincipal, session: SessionDep) -> MessagePage:
     service = DealService(session)
     messages = await service.messages(principal, deal_id)

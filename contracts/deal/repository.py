@@ -28,7 +28,9 @@ class DealRepository:
     async def deal(self, deal_id: int) -> Deal | None:
         return await self.session.get(Deal, deal_id)
 
-    async def open_deal(self, *, achievement_id: int | None, demand_id: int | None, seller: int, buyer: int) -> Deal | None:
+    async def open_deal(
+        self, *, achievement_id: int | None, demand_id: int | None, seller: int, buyer: int
+    ) -> Deal | None:
         statement = select(Deal).where(
             Deal.status == DealStatus.open,
             Deal.seller_org_id == seller,

@@ -36,7 +36,7 @@ class MessageCreate(BaseModel):
 
 def deal_subject(deal: object) -> Subject:
     """A deal concerns its two parties only (no admin reviews an expression of interest)."""
-    return Subject(parties=frozenset({getattr(deal, "seller_org_id"), getattr(deal, "buyer_org_id")}))
+    return Subject(parties=frozenset({deal.seller_org_id, deal.buyer_org_id}))
 
 
 class DealRead(Classified):

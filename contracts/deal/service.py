@@ -31,8 +31,14 @@ class DealService:
             raise errors.ListingNotFound()
         if listing.owner_id == acting.id:
             raise errors.OwnListing()
-        seller, buyer = (listing.owner_id, acting.id or 0) if origin == DealOrigin.achievement_interest else (acting.id or 0, listing.owner_id)
-        deal = await self.repository.open_deal(achievement_id=data.achievement_id, demand_id=data.demand_id, seller=seller, buyer=buyer)
+        seller, buyer = (
+            (listing.owner_id, acting.id or 0)
+            if origin == DealOrigin.achievement_interest
+            else (acting.id or 0, listing.owner_id)
+        )
+        deal = await self.repository.open_deal(
+            achievement_id=data.achievement_id, demand_id=data.demand_id, seller=seller, buyer=buyer
+        )
         if deal is None:
             deal = Deal(
                 origin=origin,
@@ -44,7 +50,12 @@ class DealService:
             )
             await self.repository.add(deal)
         await self.repository.add(
-            DealMessage(deal_id=deal.id or 0, organization_id=acting.id or 0, author_user_id=principal.user.id, body=data.message)
+            DealMessage(
+                deal_id=deal.id or 0,
+                organization_id=acting.id or 0,
+                author_user_id=principal.user.id,
+                body=data.message,
+            )
         )
         return deal
 
@@ -64,7 +75,12 @@ class DealService:
         if deal.status != DealStatus.open:
             raise errors.DealClosed()
         assert principal.organization is not None
-        message = DealMessage(deal_id=deal.id or 0, organization_id=principal.organization.id or 0, author_user_id=principal.user.id, body=body)
+        message = DealMessage(
+            deal_id=deal.id or 0,
+            organization_id=principal.organization.id or 0,
+            author_user_id=principal.user.id,
+            body=body,
+        )
         await self.repository.add(message)
         return message
 

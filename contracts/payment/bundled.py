@@ -49,7 +49,9 @@ def bundled_provider(webhook_url: str, settings: PaymentSettings) -> Iterator[st
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_stub_app(webhook_url, settings.webhook_secret, settings.provider_api_key)
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), name="payment-provider", daemon=True)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), name="payment-provider", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not server.started:

@@ -84,15 +84,22 @@ class PaymentProvider:
 
     async def create_intent(self, amount: int, metadata: dict[str, str], idempotency_key: str) -> IntentSnapshot:
         data = await self._request(
-            "POST", "/v1/payment_intents", {"amount": amount, "currency": CURRENCY, "metadata": metadata}, idempotency_key
+            "POST",
+            "/v1/payment_intents",
+            {"amount": amount, "currency": CURRENCY, "metadata": metadata},
+            idempotency_key,
         )
         return IntentSnapshot.parse(data)
 
     async def confirm(self, intent_id: str, idempotency_key: str) -> IntentSnapshot:
-        return IntentSnapshot.parse(await self._request("POST", f"/v1/payment_intents/{intent_id}/confirm", {}, idempotency_key))
+        return IntentSnapshot.parse(
+            await self._request("POST", f"/v1/payment_intents/{intent_id}/confirm", {}, idempotency_key)
+        )
 
     async def refund(self, intent_id: str, amount: int, idempotency_key: str) -> dict[str, Any]:
-        return await self._request("POST", "/v1/refunds", {"payment_intent": intent_id, "amount": amount}, idempotency_key)
+        return await self._request(
+            "POST", "/v1/refunds", {"payment_intent": intent_id, "amount": amount}, idempotency_key
+        )
 
     async def get_intent(self, intent_id: str) -> IntentSnapshot:
         return IntentSnapshot.parse(await self._request("GET", f"/v1/payment_intents/{intent_id}"))

@@ -40,11 +40,19 @@ def _read(payment: Payment) -> PaymentRead:
     response_model=PaymentRead,
     summary="买方确认支付付款节点 (幂等: 重复请求不会重复扣款)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.MilestoneNotFound, errors.BuyerSideOnly, errors.PaymentNotAllowed,
-        errors.TermsChanged, errors.ProviderUnavailableError, errors.ProviderRejectedError,
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.MilestoneNotFound,
+        errors.BuyerSideOnly,
+        errors.PaymentNotAllowed,
+        errors.TermsChanged,
+        errors.ProviderUnavailableError,
+        errors.ProviderRejectedError,
     ),
 )
-async def pay_milestone(contract_id: int, milestone_id: int, principal: CurrentPrincipal, session: SessionDep, provider: ProviderDep) -> PaymentRead:
+async def pay_milestone(
+    contract_id: int, milestone_id: int, principal: CurrentPrincipal, session: SessionDep, provider: ProviderDep
+) -> PaymentRead:
     payment = await PaymentService(session, provider).pay(principal, contract_id, milestone_id)
     return _read(payment).about(contract_subject(await ContractService(session).get(principal, contract_id)))
 
@@ -54,19 +62,33 @@ async def pay_milestone(contract_id: int, milestone_id: int, principal: CurrentP
     response_model=PaymentRead,
     summary="退款 (卖方或平台管理员; 收益分配按比例冲回)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.ContractNotFound, errors.MilestoneNotFound, errors.NotAContractParty, errors.RefundNotAllowed,
-        errors.ProviderUnavailableError, errors.ProviderRejectedError,
+        *AUTH_ERRORS,
+        errors.ContractNotFound,
+        errors.MilestoneNotFound,
+        errors.NotAContractParty,
+        errors.RefundNotAllowed,
+        errors.ProviderUnavailableError,
+        errors.ProviderRejectedError,
     ),
 )
 async def refund_milestone(
-    contract_id: int, milestone_id: int, data: RefundIn, principal: CurrentPrincipal, session: SessionDep, provider: ProviderDep
+    contract_id: int,
+    milestone_id: int,
+    data: RefundIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    provider: ProviderDep,
 ) -> PaymentRead:
     amount = None if data.amount is None else yuan_to_fen(data.amount)
     payment = await PaymentService(session, provider).refund(principal, contract_id, milestone_id, amount)
     return _read(payment).about(contract_subject(await ContractService(session).get(principal, contract_id)))
 
 
-@router.get("/contracts/{contract_id}/payments", response_model=PaymentPage, responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound))
+@router.get(
+    "/contracts/{contract_id}/payments",
+    response_model=PaymentPage,
+    responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound),
+)
 async def list_payments(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> PaymentPage:
     contract = await ContractService(session).get(principal, contract_id)
     payments = await PaymentService(session).repository.of_contract(contract_id)
@@ -79,7 +101,10 @@ async def list_payments(contract_id: int, principal: CurrentPrincipal, session: 
     response_model=WebhookAck,
     summary="支付服务回调 (HMAC-SHA256 签名, 5 分钟窗口, 事件只接收一次)",
     responses=problem_responses(
-        errors.WebhookSignatureInvalid, errors.WebhookTimestampOutsideWindow, errors.WebhookReplayed, errors.WebhookMalformed
+        errors.WebhookSignatureInvalid,
+        errors.WebhookTimestampOutsideWindow,
+        errors.WebhookReplayed,
+        errors.WebhookMalformed,
     ),
 )
 async def payment_webhook(request: Request, session: SessionDep, settings: PaymentSettingsDep) -> WebhookAck:

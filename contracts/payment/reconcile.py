@@ -40,7 +40,8 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
         ours = {
             p.provider_intent_id: p
             for p in await PaymentRepository(session).all()
-            if p.provider_intent_id and not p.provider_intent_id.startswith(DEMO_INTENT_PREFIX)  # demo data, never at a provider
+            if p.provider_intent_id
+            and not p.provider_intent_id.startswith(DEMO_INTENT_PREFIX)  # demo data, never at a provider
         }
         snapshot_of_ours = {k: (p.status, p.refunded_fen) for k, p in ours.items()}
     found: list[Difference] = []
@@ -74,14 +75,19 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
             if repair:
                 await service.process_event(event)
                 repaired = event.processed_at is not None
-            found.append(Difference("unprocessed_event", None, f"{event.event_id} ({event.type}): {event.error}", repaired))
+            found.append(
+                Difference("unprocessed_event", None, f"{event.event_id} ({event.type}): {event.error}", repaired)
+            )
         for event in await service.repository.refused_events():
             claim = _claim(event.payload)
             if claim is not None and claims_money(claim):
-                found.append(Difference(
-                    "refused_event", claim.id,
-                    f"{event.event_id} ({event.type}) {event.result}: claims {claim.status} {claim.amount} {claim.currency or '?'}",
-                ))
+                found.append(
+                    Difference(
+                        "refused_event",
+                        claim.id,
+                        f"{event.event_id} ({event.type}) {event.result}: claims {claim.status} {claim.amount} {claim.currency or '?'}",
+                    )
+                )
     return found
 
 

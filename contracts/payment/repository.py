@@ -19,11 +19,15 @@ class PaymentRepository:
         await self.session.flush()
 
     async def of_milestone(self, milestone_id: int) -> Payment | None:
-        statement = select(Payment).where(Payment.milestone_id == milestone_id).execution_options(populate_existing=True)
+        statement = (
+            select(Payment).where(Payment.milestone_id == milestone_id).execution_options(populate_existing=True)
+        )
         return (await self.session.execute(statement)).scalars().first()
 
     async def by_intent(self, intent_id: str) -> Payment | None:
-        statement = select(Payment).where(Payment.provider_intent_id == intent_id).execution_options(populate_existing=True)
+        statement = (
+            select(Payment).where(Payment.provider_intent_id == intent_id).execution_options(populate_existing=True)
+        )
         return (await self.session.execute(statement)).scalars().first()
 
     async def of_contract(self, contract_id: int) -> Sequence[Payment]:

@@ -126,8 +126,14 @@ class PaymentService:
         if contract.status in (ContractStatus.signed, ContractStatus.registered):
             before, contract.status = contract.status, ContractStatus.performing
             await audit.record(
-                self.session, "contract", contract.id or 0, "performing", actor_user_id=principal.user.id,
-                from_status=before.value, to_status=ContractStatus.performing.value, reason="首笔付款",
+                self.session,
+                "contract",
+                contract.id or 0,
+                "performing",
+                actor_user_id=principal.user.id,
+                from_status=before.value,
+                to_status=ContractStatus.performing.value,
+                reason="首笔付款",
             )
         await self._apply(contract, payment, milestone, snapshot)
         return payment
@@ -148,7 +154,9 @@ class PaymentService:
             raise errors.RefundNotAllowed(detail=f"可退金额为 {left} 分")
         provider = self._provider()
         try:
-            await provider.refund(payment.provider_intent_id, amount, f"refund-{payment.id}-{payment.refunded_fen}-{amount}")
+            await provider.refund(
+                payment.provider_intent_id, amount, f"refund-{payment.id}-{payment.refunded_fen}-{amount}"
+            )
             snapshot = await provider.get_intent(payment.provider_intent_id)
         except ProviderUnavailable as exc:
             raise errors.ProviderUnavailableError(detail=str(exc)) from exc
@@ -223,7 +231,13 @@ class PaymentService:
             self.session.add_all([payment, milestone])
             await self.session.flush()
             if reward_applies(contract):
-                await rewards.append(contract, payment.id or 0, snapshot.amount_received, DistributionSource.payment, f"payment:{payment.id}")
+                await rewards.append(
+                    contract,
+                    payment.id or 0,
+                    snapshot.amount_received,
+                    DistributionSource.payment,
+                    f"payment:{payment.id}",
+                )
             result = "succeeded"
         elif payment.status != PaymentStatus.succeeded:
             payment.status = target
@@ -232,10 +246,14 @@ class PaymentService:
         for refund in snapshot.refunds:
             if await self.repository.refund_recorded(refund.id):
                 continue
-            await self.repository.add(PaymentRefund(payment_id=payment.id or 0, provider_refund_id=refund.id, amount_fen=refund.amount))
+            await self.repository.add(
+                PaymentRefund(payment_id=payment.id or 0, provider_refund_id=refund.id, amount_fen=refund.amount)
+            )
             payment.refunded_fen += refund.amount
             if reward_applies(contract):
-                await rewards.append(contract, payment.id or 0, -refund.amount, DistributionSource.refund, f"refund:{refund.id}")
+                await rewards.append(
+                    contract, payment.id or 0, -refund.amount, DistributionSource.refund, f"refund:{refund.id}"
+                )
             result = "refunded"
         if payment.refunded_fen and payment.refunded_fen >= payment.amount_fen:
             milestone.status = MilestoneStatus.refunded
@@ -249,7 +267,9 @@ class PaymentService:
     async def receive_webhook(self, body: bytes, header: str | None, settings: PaymentSettings) -> WebhookEvent:
         """Verify, store once in the inbox, then process (a processing failure stays in the inbox)."""
         try:
-            signature.verify(settings.webhook_secret, header, body, tolerance_seconds=settings.webhook_tolerance_seconds)
+            signature.verify(
+                settings.webhook_secret, header, body, tolerance_seconds=settings.webhook_tolerance_seconds
+            )
         except signature.TimestampOutsideWindow as exc:
             raise errors.WebhookTimestampOutsideWindow() from exc
         except signature.SignatureError as exc:

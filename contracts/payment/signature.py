@@ -37,7 +37,9 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={t},v1={hmac_sha256_hex(secret, f'{t}.'.encode() + body)}"
 
 
-def verify(secret: str, header: str | None, body: bytes, *, tolerance_seconds: int = 300, now: float | None = None) -> int:
+def verify(
+    secret: str, header: str | None, body: bytes, *, tolerance_seconds: int = 300, now: float | None = None
+) -> int:
     """The signed timestamp, if the header is well-formed, fresh and matches; else a SignatureError."""
     if not header:
         raise SignatureMalformed("missing signature header")

@@ -229,9 +229,19 @@ class StubProvider:
             if intent["status"] != "succeeded":
                 return 400, {"error": {"code": "not_refundable", "message": "payment has not succeeded"}}
             amount = payload.get("amount", intent["amount_received"] - intent["amount_refunded"])
-            if not isinstance(amount, int) or amount <= 0 or intent["amount_refunded"] + amount > intent["amount_received"]:
+            if (
+                not isinstance(amount, int)
+                or amount <= 0
+                or intent["amount_refunded"] + amount > intent["amount_received"]
+            ):
                 return 400, {"error": {"code": "invalid_amount", "message": "refund exceeds what is left"}}
-            refund = {"id": _new_id("re"), "object": "refund", "amount": amount, "payment_intent": intent["id"], "created": int(time.time())}
+            refund = {
+                "id": _new_id("re"),
+                "object": "refund",
+                "amount": amount,
+                "payment_intent": intent["id"],
+                "created": int(time.time()),
+            }
             intent["refunds"].append(refund)
             intent["amount_refunded"] += amount
             intent["version"] += 1
@@ -261,7 +271,12 @@ class StubProvider:
     # --- webhooks ------------------------------------------------------------------------------
 
     def _emit(self, kind: str, intent: dict[str, Any]) -> None:
-        event = {"id": _new_id("evt"), "type": kind, "created": int(time.time()), "data": {"object": self._snapshot(intent)}}
+        event = {
+            "id": _new_id("evt"),
+            "type": kind,
+            "created": int(time.time()),
+            "data": {"object": self._snapshot(intent)},
+        }
         self.state.events.append(event)
         if self.faults.drop_webhooks or not self.webhook_url:
             return

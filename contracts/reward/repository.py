@@ -44,7 +44,9 @@ class RewardRepository:
     async def inventor_totals(self, contract_id: int) -> dict[int, int]:
         statement = (
             select(DistributionLine.position, func.sum(DistributionLine.amount_fen))
-            .where(DistributionLine.contract_id == contract_id, DistributionLine.beneficiary == BeneficiaryKind.inventor)
+            .where(
+                DistributionLine.contract_id == contract_id, DistributionLine.beneficiary == BeneficiaryKind.inventor
+            )
             .group_by(DistributionLine.position)
         )
         return {int(p): int(a) for p, a in (await self.session.execute(statement)).all()}

@@ -121,7 +121,9 @@ def floor_rule(region_code: str, on: date, rules: Sequence[FloorRule] = RULES) -
     return max(candidates, key=lambda r: (r.jurisdiction != NATIONAL, r.effective_from))
 
 
-def check_rate(rate_bp: int | None, region_code: str, on: date, kind: RewardKind = RewardKind.income) -> tuple[int, FloorRule]:
+def check_rate(
+    rate_bp: int | None, region_code: str, on: date, kind: RewardKind = RewardKind.income
+) -> tuple[int, FloorRule]:
     """The rate to apply (the floor when none is set) and the rule; refuses a rate below the floor."""
     rule = floor_rule(region_code, on)
     floor = rule.floor_bp(kind)

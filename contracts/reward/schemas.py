@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from contracts.reward.models import BeneficiaryKind, DistributionSource
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan

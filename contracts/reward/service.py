@@ -16,7 +16,9 @@ from core.tabular import Column
 
 
 def inventors_of(contract: Contract) -> tuple[Inventor, ...]:
-    return tuple(Inventor(name=i["name"], weight=int(i.get("weight", 1)), user_id=i.get("user_id")) for i in contract.inventors)
+    return tuple(
+        Inventor(name=i["name"], weight=int(i.get("weight", 1)), user_id=i.get("user_id")) for i in contract.inventors
+    )
 
 
 class RewardService:
@@ -89,10 +91,17 @@ class RewardService:
 
 
 EXPORT_COLUMNS = (
-    Column("distribution_id", "分配编号", 10), Column("contract_id", "合同编号", 10), Column("source", "来源", 10),
-    Column("beneficiary", "受益方", 12), Column("name", "姓名", 16), Column("amount", "金额(元)", 16, amount=True),
-    Column("deductions", "扣除(元)", 16, amount=True), Column("net", "净收入(元)", 16, amount=True), Column("rate", "比例", 8),
-    Column("rule", "依据", 16), Column("created_at", "时间", 26),
+    Column("distribution_id", "分配编号", 10),
+    Column("contract_id", "合同编号", 10),
+    Column("source", "来源", 10),
+    Column("beneficiary", "受益方", 12),
+    Column("name", "姓名", 16),
+    Column("amount", "金额(元)", 16, amount=True),
+    Column("deductions", "扣除(元)", 16, amount=True),
+    Column("net", "净收入(元)", 16, amount=True),
+    Column("rate", "比例", 8),
+    Column("rule", "依据", 16),
+    Column("created_at", "时间", 26),
 )
 
 

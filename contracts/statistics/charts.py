@@ -22,18 +22,34 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 
-from contracts.statistics import errors  # noqa: E402
+from contracts.statistics import errors
 
 PREFERRED = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Droid Sans Fallback",
-    "AR PL UMing CN", "SimHei", "Microsoft YaHei", "PingFang SC",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
 )
-FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", str(Path.home() / ".fonts"), str(Path.home() / ".local/share/fonts"))
+FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    str(Path.home() / ".fonts"),
+    str(Path.home() / ".local/share/fonts"),
+)
 PROBE = "技术合同成交额亿元内蒙古自治区年目标"
 YI = Decimal(100_000_000)  # 1 亿元
 _LOCK = threading.Lock()  # matplotlib's font cache and rcParams are not thread-safe
@@ -61,7 +77,9 @@ def cjk_font() -> CjkFont | None:
         font_manager.fontManager.addfont(explicit)
         return CjkFont(font_manager.FontProperties(fname=explicit).get_name(), explicit)
     installed: dict[str, str] = {}
-    for entry in sorted(font_manager.fontManager.ttflist, key=lambda e: (e.weight not in (400, "normal", "regular"), e.fname)):
+    for entry in sorted(
+        font_manager.fontManager.ttflist, key=lambda e: (e.weight not in (400, "normal", "regular"), e.fname)
+    ):
         installed.setdefault(entry.name, entry.fname)  # regular weight first
     for family in PREFERRED:
         path = installed.get(family)
@@ -72,7 +90,9 @@ def cjk_font() -> CjkFont | None:
             continue
         for path in sorted(Path(folder).rglob("*")):
             lowered = path.name.lower()
-            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and any(t in lowered for t in ("cjk", "wqy", "han", "hei", "song", "ming")):
+            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and any(
+                t in lowered for t in ("cjk", "wqy", "han", "hei", "song", "ming")
+            ):
                 if covers(str(path)):
                     font_manager.fontManager.addfont(str(path))
                     return CjkFont(font_manager.FontProperties(fname=str(path)).get_name(), str(path))
@@ -110,7 +130,12 @@ def _fonts(family: str) -> dict[str, object]:
 
 
 def turnover_chart(
-    points: Sequence[YearPoint], targets: Sequence[tuple[int, Decimal]], *, title: str, fmt: str = "png", family: str | None = None
+    points: Sequence[YearPoint],
+    targets: Sequence[tuple[int, Decimal]],
+    *,
+    title: str,
+    fmt: str = "png",
+    family: str | None = None,
 ) -> bytes:
     """Bars per year (亿元; platform solid, reference hatched, partial years light), target markers, 口径 breaks."""
     family = family or require_font().family
@@ -123,19 +148,53 @@ def turnover_chart(
                 continue
             value = float(point.value / YI)  # drawing only; every figure shown as text comes from Decimal
             axes.bar(
-                point.year, value, width=0.6, color="#9dc3e6" if point.partial else "#2e75b6",
-                hatch="//" if point.source == "reference" else None, edgecolor="#1f4e79",
+                point.year,
+                value,
+                width=0.6,
+                color="#9dc3e6" if point.partial else "#2e75b6",
+                hatch="//" if point.source == "reference" else None,
+                edgecolor="#1f4e79",
                 label=None,
             )
-            axes.annotate(f"{(point.value / YI).quantize(Decimal('0.01'))}", (point.year, value), ha="center", va="bottom", fontsize=8)
+            axes.annotate(
+                f"{(point.value / YI).quantize(Decimal('0.01'))}",
+                (point.year, value),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
             if point.break_before:
                 axes.axvline(point.year - 0.5, color="#c00000", linestyle=":", linewidth=1)
-                axes.text(point.year - 0.45, axes.get_ylim()[1] * 0.02, "口径变化", color="#c00000", fontsize=8, rotation=90, va="bottom")
+                axes.text(
+                    point.year - 0.45,
+                    axes.get_ylim()[1] * 0.02,
+                    "口径变化",
+                    color="#c00000",
+                    fontsize=8,
+                    rotation=90,
+                    va="bottom",
+                )
         if targets:
-            axes.scatter([y for y, _ in targets], [float(v / YI) for _, v in targets], marker="_", s=900, color="#c55a11", linewidths=3, zorder=3, label="目标")
+            axes.scatter(
+                [y for y, _ in targets],
+                [float(v / YI) for _, v in targets],
+                marker="_",
+                s=900,
+                color="#c55a11",
+                linewidths=3,
+                zorder=3,
+                label="目标",
+            )
             for year, value in targets:
-                axes.annotate(f"目标 {(value / YI).quantize(Decimal('0.1'))}", (year, float(value / YI)), xytext=(0, 6),
-                              textcoords="offset points", ha="center", fontsize=8, color="#c55a11")
+                axes.annotate(
+                    f"目标 {(value / YI).quantize(Decimal('0.1'))}",
+                    (year, float(value / YI)),
+                    xytext=(0, 6),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=8,
+                    color="#c55a11",
+                )
             years += [y for y, _ in targets]
         if years:
             axes.set_xlim(min(years) - 0.8, max(years) + 0.8)
@@ -150,7 +209,9 @@ def turnover_chart(
         return _render(figure, fmt, family)
 
 
-def breakdown_chart(rows: Sequence[tuple[str, Decimal]], *, title: str, fmt: str = "png", family: str | None = None) -> bytes:
+def breakdown_chart(
+    rows: Sequence[tuple[str, Decimal]], *, title: str, fmt: str = "png", family: str | None = None
+) -> bytes:
     """Horizontal bars (万元) for a categorical cut such as region or field."""
     family = family or require_font().family
     with _LOCK, matplotlib.rc_context(_fonts(family)):
@@ -160,8 +221,14 @@ def breakdown_chart(rows: Sequence[tuple[str, Decimal]], *, title: str, fmt: str
         values = [float(value / 10_000) for _, value in rows][::-1]
         bars = axes.barh(labels, values, color="#548235")
         for bar, (_, value) in zip(bars, list(rows)[::-1], strict=True):
-            axes.annotate(f"{(value / 10_000).quantize(Decimal('0.01'))}", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+            axes.annotate(
+                f"{(value / 10_000).quantize(Decimal('0.01'))}",
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
         axes.set_title(title, fontsize=13)
         axes.set_xlabel("万元")
         axes.grid(axis="x", alpha=0.3)

@@ -9,7 +9,14 @@ import typer
 from rich.console import Console
 
 from contracts.statistics.dimensions import By, Side, known_region, scope_prefix
-from contracts.statistics.exports import AGGREGATE_COLUMNS, REGISTRATION_COLUMNS, aggregate_rows, export_stream, registration_pages, single_page
+from contracts.statistics.exports import (
+    AGGREGATE_COLUMNS,
+    REGISTRATION_COLUMNS,
+    aggregate_rows,
+    export_stream,
+    registration_pages,
+    single_page,
+)
 from contracts.statistics.schemas import ExportFormat
 from contracts.statistics.service import StatisticsService, parse_period
 from core import migrations
@@ -18,7 +25,9 @@ from core.errors import DomainError
 from core.settings import Settings
 
 export_app = typer.Typer(help="Export statistics (CSV with BOM / XLSX / JSON).", no_args_is_help=True)
-statistics_app = typer.Typer(help="Statistics rollups: rebuild after bulk loads, verify against the contracts table.", no_args_is_help=True)
+statistics_app = typer.Typer(
+    help="Statistics rollups: rebuild after bulk loads, verify against the contracts table.", no_args_is_help=True
+)
 console = Console()
 
 RegionOption = Annotated[str, typer.Option(help="GB/T 2260 code, 99+country for abroad, or all.")]
@@ -61,7 +70,9 @@ async def _write(stream, output: Path) -> int:  # type: ignore[no-untyped-def]
 @export_app.command("statistics")
 def export_statistics(
     output: OutputOption,
-    by: Annotated[By, typer.Option(help="year, quarter, month, region, field, type, seller_kind, buyer_kind, ip_type, flow")] = By.region,
+    by: Annotated[
+        By, typer.Option(help="year, quarter, month, region, field, type, seller_kind, buyer_kind, ip_type, flow")
+    ] = By.region,
     fmt: FormatOption = ExportFormat.csv,
     region: RegionOption = "150000",
     side: SideOption = Side.seller,
@@ -78,7 +89,10 @@ def export_statistics(
         async with database.unit_of_work() as session:
             result = await StatisticsService(session).aggregate(region, by, side, period)
         meta = result.model_dump(mode="json", exclude={"items", "overall", "total"})
-        return await _write(export_stream(fmt, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta), output)
+        return await _write(
+            export_stream(fmt, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta),
+            output,
+        )
 
     size = _run(work)
     console.print(f"[green]已导出[/green] {output} ({size} bytes)")

@@ -68,7 +68,9 @@ def _pct(value: Decimal | None) -> str:
 
 
 def _set_cookie(response: Response, token: str, minutes: int, secure: bool) -> None:
-    response.set_cookie(COOKIE, token, max_age=minutes * 60, httponly=True, samesite="strict", secure=secure, path="/admin")
+    response.set_cookie(
+        COOKIE, token, max_age=minutes * 60, httponly=True, samesite="strict", secure=secure, path="/admin"
+    )
 
 
 async def _principal(request: Request, identity: IdentityServiceDep) -> Principal | None:
@@ -81,7 +83,9 @@ async def _principal(request: Request, identity: IdentityServiceDep) -> Principa
         return None
 
 
-async def _token_handoff(request: Request, identity: IdentityServiceDep, token: str, minutes: int, secure: bool) -> Response:
+async def _token_handoff(
+    request: Request, identity: IdentityServiceDep, token: str, minutes: int, secure: bool
+) -> Response:
     """Checks a bearer token given once in the URL, stores it as the cookie, redirects to the URL without it."""
     try:
         await identity.principal_from_token(token)
@@ -104,10 +108,14 @@ async def login_form(error: str | None = None) -> HTMLResponse:
 
 def _login_page(error: str | None, status_code: int = 200) -> HTMLResponse:
     message = f'<p class="error">{escape(error)}</p>' if error else ""
-    return _page("登录 · 技术市场统计", f"""
+    return _page(
+        "登录 · 技术市场统计",
+        f"""
 <header><strong>科技成果网络交易平台 · 管理后台</strong></header><main><h2>管理员登录</h2>{message}
 <form method="post" action="/admin/login"><label>邮箱 <input name="username" type="email" required autocomplete="username"></label>
-<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button type="submit">登录</button></form></main>""", status_code)
+<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button type="submit">登录</button></form></main>""",
+        status_code,
+    )
 
 
 @router.post("/login")
@@ -143,7 +151,7 @@ def _target_card(target: TargetRead) -> str:
 <h3>{target.target_year} 年 {escape(target.metric_label)}目标 {_yi(target.target_value)}</h3>
 <div class="bar"><span style="width:{width}%"></span></div>
 <p>目标进度 <strong class="progress">{_pct(p.progress)}</strong> · 实际 {actual} · 差距 {_yi(p.gap)}</p>
-<p>最近完整年度 {p.latest_full_year or '—'}: {_yi(p.latest_full_year_value)}, 同比 {_pct(p.yoy_growth)}</p>
+<p>最近完整年度 {p.latest_full_year or "—"}: {_yi(p.latest_full_year_value)}, 同比 {_pct(p.yoy_growth)}</p>
 <p>所需年均增长 {_pct(p.required_cagr)} · 按近期增速预测 {_yi(p.projection)}</p>
 <p class="{p.status.value}">状态: <strong>{escape(p.status_label)}</strong></p>
 <p style="font-size:12px;color:#777">{escape(target.source_note)}</p></div>"""
@@ -171,7 +179,9 @@ async def dashboard(
     year: Annotated[int | None, Query()] = None,
 ) -> Response:
     if token:
-        return await _token_handoff(request, identity, token, settings.access_token_minutes, settings.env == "production")
+        return await _token_handoff(
+            request, identity, token, settings.access_token_minutes, settings.env == "production"
+        )
     principal = await _principal(request, identity)
     if principal is None:
         return _login_redirect()
@@ -179,7 +189,9 @@ async def dashboard(
         scope = resolve_scope(principal, region)
         period = parse_period(year=year or china_today().year)
     except DomainError as exc:
-        return _page("无权访问", f"<main><h2>{escape(exc.title)}</h2><p>{escape(exc.detail or '')}</p></main>", exc.status_code)
+        return _page(
+            "无权访问", f"<main><h2>{escape(exc.title)}</h2><p>{escape(exc.detail or '')}</p></main>", exc.status_code
+        )
     service = StatisticsService(session)
     targets = [t for t in await service.list_targets(principal, scope) if t.region == scope]
     seller = await service.aggregate(scope, By.flow, Side.seller, period)
@@ -188,13 +200,13 @@ async def dashboard(
     query = urlencode({"region": scope, "year": period.start // 100})
     cards = "".join(_target_card(t) for t in targets) or "<p>本地区尚未设置目标。</p>"
     body = f"""
-<header><strong>科技成果网络交易平台 · 技术市场统计 · {escape(region_name(scope) if scope != 'all' else '全部地区')}</strong>
+<header><strong>科技成果网络交易平台 · 技术市场统计 · {escape(region_name(scope) if scope != "all" else "全部地区")}</strong>
 <span>{escape(principal.user.full_name)} <form class="inline" method="post" action="/admin/logout"><button>退出</button></form></span></header>
 <main>
 <h2>目标完成情况</h2><div class="cards" id="targets">{cards}</div>
 <h2>{period.start // 100} 年认定登记 (截至 {period.end_text})</h2>
-<div class="cards"><div class="card">{_table(seller, '输出 · 流向')}</div><div class="card">{_table(buyer, '吸纳 · 流向')}</div></div>
-{_table(fields, '输出 · 按合同类型')}
+<div class="cards"><div class="card">{_table(seller, "输出 · 流向")}</div><div class="card">{_table(buyer, "吸纳 · 流向")}</div></div>
+{_table(fields, "输出 · 按合同类型")}
 <p><a href="/api/v1/statistics/exports/aggregates?by=region&amp;format=xlsx&amp;{escape(query)}">导出地区统计 (XLSX)</a> ·
 <a href="/api/v1/statistics/exports/registrations?format=csv&amp;{escape(query)}">导出合同登记表 (CSV)</a> (需 API 令牌)</p>
 <h2>图表</h2><div class="charts">
@@ -225,7 +237,9 @@ async def dashboard_chart(
     year: Annotated[int | None, Query()] = None,
 ) -> Response:
     if token:
-        return await _token_handoff(request, identity, token, settings.access_token_minutes, settings.env == "production")
+        return await _token_handoff(
+            request, identity, token, settings.access_token_minutes, settings.env == "production"
+        )
     principal = await _principal(request, identity)
     if principal is None:
         return Response(status_code=401, headers=HEADERS)
@@ -239,7 +253,6 @@ async def dashboard_chart(
             image = await breakdown_image(service, scope, By(name), Side.seller, period, fmt)
     except DomainError as exc:
         return Response(exc.title, status_code=exc.status_code, media_type="text/plain; charset=utf-8", headers=HEADERS)
-    return Response(image, media_type="image/png" if fmt == "png" else "image/svg+xml", headers={"Cache-Control": "no-store"})
-
-
-
+    return Response(
+        image, media_type="image/png" if fmt == "png" else "image/svg+xml", headers={"Cache-Control": "no-store"}
+    )

@@ -27,6 +27,8 @@ def counted(status: object, registered_at: datetime | None) -> bool:
     """Statistics count registered contracts (by registration date) that were not terminated; a
     contract paid and performed before its registration counts from the day it is registered."""
     return registered_at is not None and str(getattr(status, "value", status)) in {s.value for s in COUNTED_STATUSES}
+
+
 ALL_REGIONS = "all"
 UNSPECIFIED = "unspecified"
 NO_IP = "none"
@@ -99,10 +101,20 @@ IP_LABELS = {
     NO_IP: "未涉及知识产权",
 }
 # A contract covering several achievements is counted once, under its strongest IP type.
-IP_RANK = {ip: rank for rank, ip in enumerate(
-    (IpType.invention_patent, IpType.utility_model, IpType.design, IpType.plant_variety, IpType.ic_layout,
-     IpType.software_copyright, IpType.know_how)
-)}
+IP_RANK = {
+    ip: rank
+    for rank, ip in enumerate(
+        (
+            IpType.invention_patent,
+            IpType.utility_model,
+            IpType.design,
+            IpType.plant_variety,
+            IpType.ic_layout,
+            IpType.software_copyright,
+            IpType.know_how,
+        )
+    )
+}
 STATUS_LABELS = {
     ContractStatus.registered: "已登记",
     ContractStatus.performing: "履行中",

@@ -47,7 +47,12 @@ router = APIRouter(prefix="/api/v1/statistics", tags=["statistics"])
 
 SCOPE_ERRORS = (*AUTH_ERRORS, errors.StatisticsAdminRequired, errors.RegionOutOfScope, errors.UnknownRegion)
 PERIOD_ERRORS = (errors.InvalidPeriod, errors.InvertedPeriod, errors.PeriodOutOfRange)
-RegionQuery = Annotated[str | None, Query(description="地区代码 (GB/T 2260; 境外 99+国家代码; all=全部, 仅平台管理员); 默认: 平台管理员为 150000, 盟市管理员为本辖区")]
+RegionQuery = Annotated[
+    str | None,
+    Query(
+        description="地区代码 (GB/T 2260; 境外 99+国家代码; all=全部, 仅平台管理员); 默认: 平台管理员为 150000, 盟市管理员为本辖区"
+    ),
+]
 YearQuery = Annotated[int | None, Query(description="统计年度 (按认定登记日期); 默认本年")]
 QuarterQuery = Annotated[int | None, Query(ge=1, le=4, description="季度 (需同时给出 year)")]
 StartQuery = Annotated[str | None, Query(description="起始月份 YYYY-MM (含)")]
@@ -82,7 +87,12 @@ async def aggregates(
     summary="年度序列: 平台数据与公开统计数据, 标出口径变化, 增长率不跨口径",
     responses=problem_responses(*SCOPE_ERRORS),
 )
-async def series(principal: CurrentPrincipal, session: SessionDep, region: RegionQuery = None, metric: Metric = Metric.contract_turnover) -> SeriesRead:
+async def series(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    region: RegionQuery = None,
+    metric: Metric = Metric.contract_turnover,
+) -> SeriesRead:
     return await StatisticsService(session).series(resolve_scope(principal, region), metric)
 
 
@@ -98,7 +108,10 @@ async def list_targets(principal: CurrentPrincipal, session: SessionDep, region:
 
 
 @router.post(
-    "/targets", response_model=TargetRead, status_code=status.HTTP_201_CREATED, summary="新增目标 (平台管理员)",
+    "/targets",
+    response_model=TargetRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="新增目标 (平台管理员)",
     responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin, errors.TargetExists, errors.InvalidTarget),
 )
 async def create_target(data: TargetCreate, principal: CurrentPrincipal, session: SessionDep) -> TargetRead:
@@ -106,23 +119,33 @@ async def create_target(data: TargetCreate, principal: CurrentPrincipal, session
     return await service.read_target(await service.create_target(principal, data))
 
 
-@router.get("/targets/{target_id}", response_model=TargetRead, responses=problem_responses(*AUTH_ERRORS, errors.TargetNotFound))
+@router.get(
+    "/targets/{target_id}", response_model=TargetRead, responses=problem_responses(*AUTH_ERRORS, errors.TargetNotFound)
+)
 async def get_target(target_id: int, principal: CurrentPrincipal, session: SessionDep) -> TargetRead:
     service = StatisticsService(session)
     return await service.read_target(await service.get_target(principal, target_id))
 
 
 @router.patch(
-    "/targets/{target_id}", response_model=TargetRead, summary="修改目标 (平台管理员)",
-    responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin, errors.TargetNotFound, errors.TargetExists, errors.InvalidTarget),
+    "/targets/{target_id}",
+    response_model=TargetRead,
+    summary="修改目标 (平台管理员)",
+    responses=problem_responses(
+        *AUTH_ERRORS, NotPlatformAdmin, errors.TargetNotFound, errors.TargetExists, errors.InvalidTarget
+    ),
 )
-async def update_target(target_id: int, data: TargetUpdate, principal: CurrentPrincipal, session: SessionDep) -> TargetRead:
+async def update_target(
+    target_id: int, data: TargetUpdate, principal: CurrentPrincipal, session: SessionDep
+) -> TargetRead:
     service = StatisticsService(session)
     return await service.read_target(await service.update_target(principal, target_id, data))
 
 
 @router.delete(
-    "/targets/{target_id}", status_code=status.HTTP_204_NO_CONTENT, summary="删除目标 (平台管理员)",
+    "/targets/{target_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="删除目标 (平台管理员)",
     responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin, errors.TargetNotFound),
 )
 async def delete_target(target_id: int, principal: CurrentPrincipal, session: SessionDep) -> Response:
@@ -134,7 +157,9 @@ async def delete_target(target_id: int, principal: CurrentPrincipal, session: Se
 
 
 @router.post(
-    "/publications", response_model=PublicationRead, status_code=status.HTTP_201_CREATED,
+    "/publications",
+    response_model=PublicationRead,
+    status_code=status.HTTP_201_CREATED,
     summary="发布统计摘要 (平台管理员; 发布时的数字被固定下来, 公众可见)",
     responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin, *PERIOD_ERRORS),
 )
@@ -150,8 +175,12 @@ async def list_published(session: SessionDep) -> PublicationPage:
     return PublicationPage(items=items, total=len(items))
 
 
-@router.get("/published/{publication_id}", response_model=PublicationRead, summary="已发布的统计摘要 (公开)",
-            responses=problem_responses(errors.PublicationNotFound))
+@router.get(
+    "/published/{publication_id}",
+    response_model=PublicationRead,
+    summary="已发布的统计摘要 (公开)",
+    responses=problem_responses(errors.PublicationNotFound),
+)
 async def get_published(publication_id: int, session: SessionDep) -> PublicationRead:
     service = StatisticsService(session)
     publication = await service.repository.publication(publication_id)
@@ -168,7 +197,9 @@ def _download(stream: object, fmt: ExportFormat, stem: str) -> StreamingResponse
     return StreamingResponse(
         stream,  # type: ignore[arg-type]
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f"attachment; filename=\"{name.encode('ascii', 'ignore').decode()}\"; filename*=UTF-8''{name}"},
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{name.encode('ascii', 'ignore').decode()}\"; filename*=UTF-8''{name}"
+        },
     )
 
 
@@ -177,8 +208,12 @@ def _stem(kind: str, scope: str, side: Side, period: PeriodRange) -> str:
 
 
 @router.get(
-    "/exports/aggregates", summary="导出统计表 (CSV 带 BOM / XLSX / JSON)",
-    responses={**problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS), 200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "文件"}},
+    "/exports/aggregates",
+    summary="导出统计表 (CSV 带 BOM / XLSX / JSON)",
+    responses={
+        **problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS),
+        200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "文件"},
+    },
 )
 async def export_aggregates(
     principal: CurrentPrincipal,
@@ -196,14 +231,19 @@ async def export_aggregates(
     period = parse_period(year, quarter, start, end)
     result = await StatisticsService(session).aggregate(scope, by, side, period)
     meta = result.model_dump(mode="json", exclude={"items", "overall", "total"})
-    stream = export_stream(format, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta)
+    stream = export_stream(
+        format, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta
+    )
     return _download(stream, format, _stem(f"statistics-by-{by.value}", scope, side, period))
 
 
 @router.get(
     "/exports/registrations",
     summary="导出合同登记表 (逐份合同: 登记编号、双方、地区代码、单位类型、类型、领域、两项金额、日期; 流式)",
-    responses={**problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS), 200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "文件"}},
+    responses={
+        **problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS),
+        200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "文件"},
+    },
 )
 async def export_registrations(
     request: Request,
@@ -229,61 +269,111 @@ async def export_registrations(
 
 async def turnover_image(service: StatisticsService, scope: str, metric: Metric, fmt: str) -> bytes:
     data = await service.series(scope, metric)
-    points = [YearPoint(p.year, p.value, p.partial, p.break_before, p.source) for p in data.items if p.period == str(p.year)]
-    targets = [t for t in await service.repository.targets(scope_prefix(scope) if scope != ALL_REGIONS else None) if t.region == scope and t.metric == metric.value]
+    points = [
+        YearPoint(p.year, p.value, p.partial, p.break_before, p.source) for p in data.items if p.period == str(p.year)
+    ]
+    targets = [
+        t
+        for t in await service.repository.targets(scope_prefix(scope) if scope != ALL_REGIONS else None)
+        if t.region == scope and t.metric == metric.value
+    ]
     title = f"{'全国' if scope == ALL_REGIONS else region_name(scope)}{data.metric_label}与目标"
-    return turnover_chart(points, [(t.target_year, fen_to_yuan(t.target_value_fen)) for t in targets], title=title, fmt=fmt)
+    return turnover_chart(
+        points, [(t.target_year, fen_to_yuan(t.target_value_fen)) for t in targets], title=title, fmt=fmt
+    )
 
 
-async def breakdown_image(service: StatisticsService, scope: str, by: By, side: Side, period: PeriodRange, fmt: str) -> bytes:
+async def breakdown_image(
+    service: StatisticsService, scope: str, by: By, side: Side, period: PeriodRange, fmt: str
+) -> bytes:
     result = await service.aggregate(scope, by, side, period)
     rows = [(row.label, row.turnover) for row in result.items if row.contracts]
     title = f"{result.region_name} {period.start_text}~{period.end_text} 合同成交额 · {'输出' if side == Side.seller else '吸纳'} · 按{_BY_ZH.get(by, by.value)}"
     return breakdown_chart(rows, title=title, fmt=fmt)
 
 
-_BY_ZH = {By.region: "地区", By.field: "技术领域", By.type: "合同类型", By.seller_kind: "卖方单位类型", By.buyer_kind: "买方单位类型",
-          By.ip_type: "知识产权类型", By.flow: "流向", By.year: "年度", By.quarter: "季度", By.month: "月份"}
+_BY_ZH = {
+    By.region: "地区",
+    By.field: "技术领域",
+    By.type: "合同类型",
+    By.seller_kind: "卖方单位类型",
+    By.buyer_kind: "买方单位类型",
+    By.ip_type: "知识产权类型",
+    By.flow: "流向",
+    By.year: "年度",
+    By.quarter: "季度",
+    By.month: "月份",
+}
 ChartFormat = Literal["png", "svg"]
 
 
 @router.get(
-    "/charts/turnover.{fmt}", summary="成交额年度图 (对照目标线, 标出口径变化)",
-    responses={**problem_responses(*SCOPE_ERRORS, errors.ChartFontMissing), 200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+    "/charts/turnover.{fmt}",
+    summary="成交额年度图 (对照目标线, 标出口径变化)",
+    responses={
+        **problem_responses(*SCOPE_ERRORS, errors.ChartFontMissing),
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
+    },
 )
-async def chart_turnover(fmt: ChartFormat, principal: CurrentPrincipal, session: SessionDep, region: RegionQuery = None,
-                         metric: Metric = Metric.contract_turnover) -> Response:
+async def chart_turnover(
+    fmt: ChartFormat,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    region: RegionQuery = None,
+    metric: Metric = Metric.contract_turnover,
+) -> Response:
     image = await turnover_image(StatisticsService(session), resolve_scope(principal, region), metric, fmt)
     return Response(image, media_type=MEDIA[fmt])
 
 
 @router.get(
-    "/charts/breakdown.{fmt}", summary="分项图 (按地区、技术领域等)",
-    responses={**problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS, errors.ChartFontMissing), 200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
+    "/charts/breakdown.{fmt}",
+    summary="分项图 (按地区、技术领域等)",
+    responses={
+        **problem_responses(*SCOPE_ERRORS, *PERIOD_ERRORS, errors.ChartFontMissing),
+        200: {"content": {"image/png": {}, "image/svg+xml": {}}},
+    },
 )
 async def chart_breakdown(
-    fmt: ChartFormat, principal: CurrentPrincipal, session: SessionDep, by: By = By.region, side: SideQuery = Side.seller,
-    region: RegionQuery = None, year: YearQuery = None, quarter: QuarterQuery = None, start: StartQuery = None, end: EndQuery = None,
+    fmt: ChartFormat,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    by: By = By.region,
+    side: SideQuery = Side.seller,
+    region: RegionQuery = None,
+    year: YearQuery = None,
+    quarter: QuarterQuery = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
 ) -> Response:
     scope = resolve_scope(principal, region)
-    image = await breakdown_image(StatisticsService(session), scope, by, side, parse_period(year, quarter, start, end), fmt)
+    image = await breakdown_image(
+        StatisticsService(session), scope, by, side, parse_period(year, quarter, start, end), fmt
+    )
     return Response(image, media_type=MEDIA[fmt])
 
 
 # --- rollup maintenance ----------------------------------------------------------------------
 
 
-@router.get("/rollups/verify", response_model=RollupCheck, summary="核对汇总表与合同表 GROUP BY 结果 (平台管理员)",
-            responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin))
+@router.get(
+    "/rollups/verify",
+    response_model=RollupCheck,
+    summary="核对汇总表与合同表 GROUP BY 结果 (平台管理员)",
+    responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin),
+)
 async def verify_rollups(principal: CurrentPrincipal, session: SessionDep) -> RollupCheck:
     principal.require_platform_admin()
     mismatches = await verify(session)
     return RollupCheck(consistent=not mismatches, mismatches=mismatches[:100], total=len(mismatches))
 
 
-@router.post("/rollups/rebuild", response_model=RebuildRead, summary="由合同表重建汇总表 (批量导入后; 平台管理员)",
-             responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin))
+@router.post(
+    "/rollups/rebuild",
+    response_model=RebuildRead,
+    summary="由合同表重建汇总表 (批量导入后; 平台管理员)",
+    responses=problem_responses(*AUTH_ERRORS, NotPlatformAdmin),
+)
 async def rebuild_rollups(principal: CurrentPrincipal, session: SessionDep) -> RebuildRead:
     principal.require_platform_admin()
     return RebuildRead(facts=await rebuild(session))
-

@@ -30,7 +30,15 @@ class UnknownRegion(ValidationFailed):
 
     @classmethod
     def for_code(cls, code: str, field: str = "query.region") -> UnknownRegion:
-        return cls(errors=[FieldError(field=field, code=cls.code, message=f"未知的行政区划代码 {code} (GB/T 2260 代码, 境外为 99+国家代码, 或 all)")])
+        return cls(
+            errors=[
+                FieldError(
+                    field=field,
+                    code=cls.code,
+                    message=f"未知的行政区划代码 {code} (GB/T 2260 代码, 境外为 99+国家代码, 或 all)",
+                )
+            ]
+        )
 
 
 class InvalidPeriod(ValidationFailed):

@@ -29,34 +29,63 @@ from core.reference import fields
 from core.tabular import MEDIA_TYPES, Column, export_stream, pages_of
 from market.identity.models import OrganizationKind
 
-__all__ = ["AGGREGATE_COLUMNS", "MEDIA_TYPES", "REGISTRATION_COLUMNS", "aggregate_rows", "export_stream", "registration_pages", "single_page"]
+__all__ = [
+    "AGGREGATE_COLUMNS",
+    "MEDIA_TYPES",
+    "REGISTRATION_COLUMNS",
+    "aggregate_rows",
+    "export_stream",
+    "registration_pages",
+    "single_page",
+]
 
 PAGE = 2000
 SUBTYPE_LABELS = {
-    ContractSubtype.commissioned_development: "委托开发", ContractSubtype.cooperative_development: "合作开发",
-    ContractSubtype.patent_right: "专利权转让", ContractSubtype.patent_application_right: "专利申请权转让",
-    ContractSubtype.technical_secret: "技术秘密转让", ContractSubtype.exclusive_license: "专利实施许可 (独占)",
-    ContractSubtype.sole_license: "专利实施许可 (排他)", ContractSubtype.ordinary_license: "专利实施许可 (普通)",
-    ContractSubtype.technical_secret_license: "技术秘密使用许可", ContractSubtype.consulting: "技术咨询",
-    ContractSubtype.technical_service: "技术服务", ContractSubtype.technical_training: "技术培训",
+    ContractSubtype.commissioned_development: "委托开发",
+    ContractSubtype.cooperative_development: "合作开发",
+    ContractSubtype.patent_right: "专利权转让",
+    ContractSubtype.patent_application_right: "专利申请权转让",
+    ContractSubtype.technical_secret: "技术秘密转让",
+    ContractSubtype.exclusive_license: "专利实施许可 (独占)",
+    ContractSubtype.sole_license: "专利实施许可 (排他)",
+    ContractSubtype.ordinary_license: "专利实施许可 (普通)",
+    ContractSubtype.technical_secret_license: "技术秘密使用许可",
+    ContractSubtype.consulting: "技术咨询",
+    ContractSubtype.technical_service: "技术服务",
+    ContractSubtype.technical_training: "技术培训",
     ContractSubtype.technical_intermediary: "技术中介",
 }
 
 
 AGGREGATE_COLUMNS = (
-    Column("key", "代码", 16), Column("label", "名称", 28), Column("contracts", "合同数 (项)", 14),
-    Column("turnover", "合同成交额 (元)", 22, amount=True), Column("technology_income", "技术交易额 (元)", 22, amount=True),
+    Column("key", "代码", 16),
+    Column("label", "名称", 28),
+    Column("contracts", "合同数 (项)", 14),
+    Column("turnover", "合同成交额 (元)", 22, amount=True),
+    Column("technology_income", "技术交易额 (元)", 22, amount=True),
 )
 REGISTRATION_COLUMNS = (
-    Column("registration_number", "登记编号", 20), Column("title", "合同名称", 40),
-    Column("type", "合同类型", 12), Column("subtype", "合同子类型", 20), Column("field", "技术领域", 24),
+    Column("registration_number", "登记编号", 20),
+    Column("title", "合同名称", 40),
+    Column("type", "合同类型", 12),
+    Column("subtype", "合同子类型", 20),
+    Column("field", "技术领域", 24),
     Column("ip_type", "知识产权类型", 18),
-    Column("seller_name", "卖方单位", 32), Column("seller_uscc", "卖方统一社会信用代码", 22),
-    Column("seller_region", "卖方所在地代码", 14), Column("seller_region_name", "卖方所在地", 16), Column("seller_kind", "卖方单位类型", 12),
-    Column("buyer_name", "买方单位", 32), Column("buyer_uscc", "买方统一社会信用代码", 22),
-    Column("buyer_region", "买方所在地代码", 14), Column("buyer_region_name", "买方所在地", 16), Column("buyer_kind", "买方单位类型", 12),
-    Column("turnover", "合同成交额 (元)", 20, amount=True), Column("technology_income", "技术交易额 (元)", 20, amount=True),
-    Column("signed_on", "签订日期", 12), Column("registered_on", "登记日期", 12), Column("status", "合同状态", 10),
+    Column("seller_name", "卖方单位", 32),
+    Column("seller_uscc", "卖方统一社会信用代码", 22),
+    Column("seller_region", "卖方所在地代码", 14),
+    Column("seller_region_name", "卖方所在地", 16),
+    Column("seller_kind", "卖方单位类型", 12),
+    Column("buyer_name", "买方单位", 32),
+    Column("buyer_uscc", "买方统一社会信用代码", 22),
+    Column("buyer_region", "买方所在地代码", 14),
+    Column("buyer_region_name", "买方所在地", 16),
+    Column("buyer_kind", "买方单位类型", 12),
+    Column("turnover", "合同成交额 (元)", 20, amount=True),
+    Column("technology_income", "技术交易额 (元)", 20, amount=True),
+    Column("signed_on", "签订日期", 12),
+    Column("registered_on", "登记日期", 12),
+    Column("status", "合同状态", 10),
 )
 
 
@@ -79,19 +108,33 @@ def registration_row(record: Any) -> list[Any]:
     registered = contract.registered_at or contract.created_at
     ip = record.ip_type or NO_IP
     return [
-        contract.registration_number or "", contract.title,
+        contract.registration_number or "",
+        contract.title,
         TYPE_LABELS.get(ContractType(contract.type), str(contract.type)),
         SUBTYPE_LABELS.get(ContractSubtype(contract.subtype), str(contract.subtype)),
-        field.name_zh if field else "", IP_LABELS.get(ip, ip),  # type: ignore[call-overload]
-        record.seller_name, record.seller_uscc or "", contract.seller_region, region_name(contract.seller_region), _kind(contract.seller_kind),
-        record.buyer_name, record.buyer_uscc or "", contract.buyer_region, region_name(contract.buyer_region), _kind(contract.buyer_kind),
-        fen_to_yuan(contract.total_fen), fen_to_yuan(contract.technology_income_fen),
-        contract.signed_on, registered.astimezone(CHINA).date() if registered else None,
+        field.name_zh if field else "",
+        IP_LABELS.get(ip, ip),  # type: ignore[call-overload]
+        record.seller_name,
+        record.seller_uscc or "",
+        contract.seller_region,
+        region_name(contract.seller_region),
+        _kind(contract.seller_kind),
+        record.buyer_name,
+        record.buyer_uscc or "",
+        contract.buyer_region,
+        region_name(contract.buyer_region),
+        _kind(contract.buyer_kind),
+        fen_to_yuan(contract.total_fen),
+        fen_to_yuan(contract.technology_income_fen),
+        contract.signed_on,
+        registered.astimezone(CHINA).date() if registered else None,
         STATUS_LABELS.get(contract.status, str(contract.status)),
     ]
 
 
-async def registration_pages(database: Database, *, side: str, prefix: str, period: PeriodRange) -> AsyncIterator[list[list[Any]]]:
+async def registration_pages(
+    database: Database, *, side: str, prefix: str, period: PeriodRange
+) -> AsyncIterator[list[list[Any]]]:
     """Pages of 登记表 rows, each read in its own short transaction (keyset on contract id)."""
     since, until = period.bounds()
     after = 0

@@ -51,7 +51,11 @@ class StatisticsRepository:
 
     async def reference_figures(self, region: str, metric: str) -> Sequence[ReferenceFigure]:
         statement = select(ReferenceFigure).where(ReferenceFigure.region == region, ReferenceFigure.metric == metric)
-        return (await self.session.execute(statement.order_by(ReferenceFigure.year, ReferenceFigure.period))).scalars().all()
+        return (
+            (await self.session.execute(statement.order_by(ReferenceFigure.year, ReferenceFigure.period)))
+            .scalars()
+            .all()
+        )
 
     async def targets(self, region_prefix: str | None) -> Sequence[Target]:
         statement = select(Target).order_by(Target.region, Target.metric, Target.target_year)
@@ -63,7 +67,9 @@ class StatisticsRepository:
         return await self.session.get(Target, target_id)
 
     async def target_clash(self, region: str, metric: str, year: int, exclude_id: int | None = None) -> bool:
-        statement = select(Target.id).where(Target.region == region, Target.metric == metric, Target.target_year == year)
+        statement = select(Target.id).where(
+            Target.region == region, Target.metric == metric, Target.target_year == year
+        )
         if exclude_id is not None:
             statement = statement.where(Target.id != exclude_id)
         return (await self.session.execute(statement)).first() is not None

@@ -42,8 +42,17 @@ from contracts.statistics.models import ContractFact, Rollup
 from market.listings.models import Achievement
 
 TRACKED = (
-    "status", "registered_at", "created_at", "seller_region", "buyer_region", "type", "field",
-    "seller_kind", "buyer_kind", "total_fen", "technology_income_fen",
+    "status",
+    "registered_at",
+    "created_at",
+    "seller_region",
+    "buyer_region",
+    "type",
+    "field",
+    "seller_kind",
+    "buyer_kind",
+    "total_fen",
+    "technology_income_fen",
 )
 FACTS = ContractFact.__table__  # type: ignore[attr-defined]
 ROLLUPS = Rollup.__table__  # type: ignore[attr-defined]
@@ -67,8 +76,19 @@ class Fact:
 
     def cells(self) -> Iterable[tuple[str, str, str, int, str]]:
         """The rollup keys this fact adds to: 7 dimensions on each side."""
-        for side, region, counterpart in (("seller", self.seller_region, self.buyer_region), ("buyer", self.buyer_region, self.seller_region)):
-            keys = ("", self.type, self.field, self.seller_kind, self.buyer_kind, self.ip_type, raw_flow(region, counterpart).value)
+        for side, region, counterpart in (
+            ("seller", self.seller_region, self.buyer_region),
+            ("buyer", self.buyer_region, self.seller_region),
+        ):
+            keys = (
+                "",
+                self.type,
+                self.field,
+                self.seller_kind,
+                self.buyer_kind,
+                self.ip_type,
+                raw_flow(region, counterpart).value,
+            )
             for dimension, key in zip(STORED_DIMENSIONS, keys, strict=True):
                 yield side, dimension, region, self.period, key
 
@@ -151,7 +171,9 @@ def _on_after_flush(session: Session, _context: UOWTransaction) -> None:
     apply_changes(session.connection(), candidates, deleted, linked)
 
 
-def apply_changes(connection: Connection, candidates: dict[int, Contract | None], deleted: set[int], linked: set[int]) -> None:
+def apply_changes(
+    connection: Connection, candidates: dict[int, Contract | None], deleted: set[int], linked: set[int]
+) -> None:
     ids = sorted(set(candidates) | deleted | linked)
     old: dict[int, Fact] = {}
     for chunk in _chunks(ids):
@@ -274,7 +296,10 @@ def rebuild_statements(dialect: str) -> list[str]:
         f"c.seller_kind, c.buyer_kind, {_ip_sql()}, c.total_fen, c.technology_income_fen "
         f"FROM contracts c WHERE {COUNTED_WHERE}",
     ]
-    for side, region, counterpart in (("seller", "f.seller_region", "f.buyer_region"), ("buyer", "f.buyer_region", "f.seller_region")):
+    for side, region, counterpart in (
+        ("seller", "f.seller_region", "f.buyer_region"),
+        ("buyer", "f.buyer_region", "f.seller_region"),
+    ):
         keys = ("''", "f.type", "f.field", "f.seller_kind", "f.buyer_kind", "f.ip_type", _flow_sql(region, counterpart))
         for dimension, key in zip(STORED_DIMENSIONS, keys, strict=True):
             statements.append(
@@ -297,9 +322,17 @@ async def verify(session: Any) -> list[dict[str, Any]]:
     """Cells where the rollups disagree with a GROUP BY over the contracts table (empty when exact)."""
     dialect = session.bind.dialect.name
     expected: dict[tuple[Any, ...], tuple[int, int, int]] = {}
-    for side, region, counterpart in (("seller", "c.seller_region", "c.buyer_region"), ("buyer", "c.buyer_region", "c.seller_region")):
+    for side, region, counterpart in (
+        ("seller", "c.seller_region", "c.buyer_region"),
+        ("buyer", "c.buyer_region", "c.seller_region"),
+    ):
         keys = (
-            "''", "c.type", f"COALESCE(c.field, '{UNSPECIFIED}')", "c.seller_kind", "c.buyer_kind", _ip_sql(),
+            "''",
+            "c.type",
+            f"COALESCE(c.field, '{UNSPECIFIED}')",
+            "c.seller_kind",
+            "c.buyer_kind",
+            _ip_sql(),
             _flow_sql(region, counterpart),
         )
         for dimension, key in zip(STORED_DIMENSIONS, keys, strict=True):

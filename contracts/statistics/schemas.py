@@ -9,14 +9,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
+from contracts.statistics.dimensions import By, Side
 from core.validators import RegionCode
 from core.visibility import AdminOnly, Classified, Public, Subject
-from contracts.statistics.dimensions import By, Side
 
 Percent = Annotated[
     Decimal,
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["17.57"], "description": "百分比, 两位小数"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["17.57"], "description": "百分比, 两位小数"}
+    ),
 ]
 
 
@@ -24,7 +26,9 @@ Percent = Annotated[
 YuanSum = Annotated[
     Decimal,
     PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["6171000000.00"], "description": "元, 两位小数"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["6171000000.00"], "description": "元, 两位小数"}
+    ),
 ]
 
 
@@ -38,7 +42,11 @@ class Metric(StrEnum):
     contracts = "contracts"  # 合同数
 
 
-METRIC_LABELS = {Metric.contract_turnover: "技术合同成交额", Metric.technology_income: "技术交易额", Metric.contracts: "技术合同数"}
+METRIC_LABELS = {
+    Metric.contract_turnover: "技术合同成交额",
+    Metric.technology_income: "技术交易额",
+    Metric.contracts: "技术合同数",
+}
 
 
 class ExportFormat(StrEnum):
@@ -103,7 +111,9 @@ class TargetCreate(BaseModel):
     metric: Metric = Metric.contract_turnover
     target_year: int = Field(ge=2000, le=2100)
     target_value: TargetValue
-    annual_growth: Decimal | None = Field(default=None, ge=Decimal("-100"), le=Decimal("1000"), description="规划年均增长 %")
+    annual_growth: Decimal | None = Field(
+        default=None, ge=Decimal("-100"), le=Decimal("1000"), description="规划年均增长 %"
+    )
     source_note: str = Field(default="", max_length=500)
 
 

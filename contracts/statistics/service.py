@@ -91,7 +91,9 @@ class PeriodRange:
         return since.astimezone(UTC), until.astimezone(UTC)
 
 
-def parse_period(year: int | None = None, quarter: int | None = None, start: str | None = None, end: str | None = None) -> PeriodRange:
+def parse_period(
+    year: int | None = None, quarter: int | None = None, start: str | None = None, end: str | None = None
+) -> PeriodRange:
     """``year`` (+ ``quarter``) or ``start``/``end`` months (YYYY-MM, inclusive); default: this year."""
     this_year = china_today().year
     if year is not None and (start or end):
@@ -106,7 +108,9 @@ def parse_period(year: int | None = None, quarter: int | None = None, start: str
                 continue
             match = _MONTH.match(value.strip())
             if not match:
-                raise errors.on_field(errors.InvalidPeriod, f"query.{name}", f"{name} 应为 YYYY-MM 格式的月份, 而不是 {value!r}")
+                raise errors.on_field(
+                    errors.InvalidPeriod, f"query.{name}", f"{name} 应为 YYYY-MM 格式的月份, 而不是 {value!r}"
+                )
             periods.append(int(match.group(1)) * 100 + int(match.group(2)))
         low = periods[0] if periods[0] is not None else (periods[1] // 100) * 100 + 1  # type: ignore[operator]
         high = periods[1] if periods[1] is not None else (low // 100) * 100 + 12
@@ -118,11 +122,14 @@ def parse_period(year: int | None = None, quarter: int | None = None, start: str
     for name, period in (("start", result.start), ("end", result.end)):
         if not MIN_YEAR <= period // 100 <= this_year + 1:
             raise errors.on_field(
-                errors.PeriodOutOfRange, f"query.{name if (start or end) else 'year'}",
+                errors.PeriodOutOfRange,
+                f"query.{name if (start or end) else 'year'}",
                 f"统计期间应在 {MIN_YEAR} 年至 {this_year + 1} 年之间",
             )
     if result.start > result.end:
-        raise errors.on_field(errors.InvertedPeriod, "query.start", f"开始月份 {result.start_text} 晚于结束月份 {result.end_text}")
+        raise errors.on_field(
+            errors.InvertedPeriod, "query.start", f"开始月份 {result.start_text} 晚于结束月份 {result.end_text}"
+        )
     return result
 
 
@@ -146,8 +153,11 @@ def resolve_scope(principal: Principal, region: str | None) -> str:
 
 def _row(key: str, by: By | None, n: int, total: int, income: int, text: str | None = None) -> AggregateRow:
     return AggregateRow(
-        key=key, label=text if text is not None else label(by, key) if by else key,
-        contracts=n, turnover=fen_to_yuan(total), technology_income=fen_to_yuan(income),
+        key=key,
+        label=text if text is not None else label(by, key) if by else key,
+        contracts=n,
+        turnover=fen_to_yuan(total),
+        technology_income=fen_to_yuan(income),
     )
 
 
@@ -195,9 +205,16 @@ class StatisticsService:
                 cell[i] += int(values[i])
 
         if by in (By.year, By.quarter, By.month):
+
             def key_of(p: int) -> str:
                 year, month = divmod(p, 100)
-                return str(year) if by == By.year else f"{year}-Q{(month - 1) // 3 + 1}" if by == By.quarter else f"{year}-{month:02d}"
+                return (
+                    str(year)
+                    if by == By.year
+                    else f"{year}-Q{(month - 1) // 3 + 1}"
+                    if by == By.quarter
+                    else f"{year}-{month:02d}"
+                )
 
             for p in period.months():
                 acc.setdefault(key_of(p), [0, 0, 0])
@@ -217,8 +234,15 @@ class StatisticsService:
             keys = [k for k in acc if acc[k][0] or k in _categories(by)]
         items = [_row(k, by, *acc[k]) for k in keys]
         return AggregateRead(
-            by=by, side=side, side_label=SIDE_LABELS[side], region=scope, region_name="全部地区" if scope == ALL_REGIONS else region_name(scope),
-            start=period.start_text, end=period.end_text, items=items, total=len(items),
+            by=by,
+            side=side,
+            side_label=SIDE_LABELS[side],
+            region=scope,
+            region_name="全部地区" if scope == ALL_REGIONS else region_name(scope),
+            start=period.start_text,
+            end=period.end_text,
+            items=items,
+            total=len(items),
             overall=_row("total", None, n, total, income, "合计"),
         )
 
@@ -232,7 +256,11 @@ class StatisticsService:
         figures = await self.repository.reference_figures(reference_region, figure_metric)
 
         def measure(n: int, total: int, income: int) -> Decimal:
-            return Decimal(n) if metric == Metric.contracts else fen_to_yuan(total if metric == Metric.contract_turnover else income)
+            return (
+                Decimal(n)
+                if metric == Metric.contracts
+                else fen_to_yuan(total if metric == Metric.contract_turnover else income)
+            )
 
         points: list[SeriesPoint] = []
         full_refs = {f.year: f for f in figures if f.period == str(f.year)}
@@ -240,26 +268,55 @@ class StatisticsService:
             ref = full_refs.get(year)
             ref_value = None
             if ref is not None:
-                ref_value = Decimal(ref.contracts) if metric == Metric.contracts and ref.contracts is not None else None if metric == Metric.contracts else fen_to_yuan(ref.value_fen)
+                ref_value = (
+                    Decimal(ref.contracts)
+                    if metric == Metric.contracts and ref.contracts is not None
+                    else None
+                    if metric == Metric.contracts
+                    else fen_to_yuan(ref.value_fen)
+                )
             if year in platform:
                 n, total, income = platform[year]
-                points.append(SeriesPoint(
-                    period=str(year), year=year, value=measure(n, total, income), contracts=n, source="platform",
-                    source_note="平台认定登记合同 (按登记日期)", partial=year >= this_year, break_before=False,
-                    yoy_growth=None, reference_value=ref_value,
-                ))
+                points.append(
+                    SeriesPoint(
+                        period=str(year),
+                        year=year,
+                        value=measure(n, total, income),
+                        contracts=n,
+                        source="platform",
+                        source_note="平台认定登记合同 (按登记日期)",
+                        partial=year >= this_year,
+                        break_before=False,
+                        yoy_growth=None,
+                        reference_value=ref_value,
+                    )
+                )
             elif ref is not None:
-                points.append(SeriesPoint(
-                    period=ref.period, year=year, value=ref_value, contracts=ref.contracts, source="reference",
-                    source_note=ref.source_note, partial=False, break_before=ref.break_before, yoy_growth=None,
-                ))
+                points.append(
+                    SeriesPoint(
+                        period=ref.period,
+                        year=year,
+                        value=ref_value,
+                        contracts=ref.contracts,
+                        source="reference",
+                        source_note=ref.source_note,
+                        partial=False,
+                        break_before=ref.break_before,
+                        yoy_growth=None,
+                    )
+                )
         previous: SeriesPoint | None = None
         for point in points:
             if previous is not None and previous.source != point.source:
                 point.break_before = True  # platform registrations and official statistics count differently
             if (
-                previous is not None and previous.year == point.year - 1 and not point.break_before
-                and not point.partial and not previous.partial and point.value is not None and previous.value is not None
+                previous is not None
+                and previous.year == point.year - 1
+                and not point.break_before
+                and not point.partial
+                and not previous.partial
+                and point.value is not None
+                and previous.value is not None
             ):
                 point.yoy_growth = _growth(point.value, previous.value)
             previous = point
@@ -267,14 +324,27 @@ class StatisticsService:
             if figure.period != str(figure.year):
                 value = None if metric == Metric.contracts else fen_to_yuan(figure.value_fen)
                 if value is not None:
-                    points.append(SeriesPoint(
-                        period=figure.period, year=figure.year, value=value, contracts=figure.contracts, source="reference",
-                        source_note=figure.source_note, partial=True, break_before=figure.break_before, yoy_growth=None,
-                    ))
+                    points.append(
+                        SeriesPoint(
+                            period=figure.period,
+                            year=figure.year,
+                            value=value,
+                            contracts=figure.contracts,
+                            source="reference",
+                            source_note=figure.source_note,
+                            partial=True,
+                            break_before=figure.break_before,
+                            yoy_growth=None,
+                        )
+                    )
         points.sort(key=lambda p: (p.year, p.partial and p.source == "reference", p.period))
         return SeriesRead(
-            region=scope, region_name="全国" if scope == ALL_REGIONS else region_name(scope), metric=metric,
-            metric_label=METRIC_LABELS[metric], items=points, total=len(points),
+            region=scope,
+            region_name="全国" if scope == ALL_REGIONS else region_name(scope),
+            metric=metric,
+            metric_label=METRIC_LABELS[metric],
+            items=points,
+            total=len(points),
         )
 
     # --- targets -------------------------------------------------------------------------------
@@ -296,9 +366,13 @@ class StatisticsService:
             years = target.target_year - latest_point.year
             required = _percent((goal / latest_point.value) ** (Decimal(1) / years) - 1)
             if growth is not None:
-                projection = (latest_point.value * (1 + growth / HUNDRED) ** years).quantize(CENT, rounding=ROUND_HALF_UP)
+                projection = (latest_point.value * (1 + growth / HUNDRED) ** years).quantize(
+                    CENT, rounding=ROUND_HALF_UP
+                )
         if target.target_year < this_year:
-            status = TargetStatus.no_data if actual is None else TargetStatus.met if actual >= goal else TargetStatus.missed
+            status = (
+                TargetStatus.no_data if actual is None else TargetStatus.met if actual >= goal else TargetStatus.missed
+            )
         elif actual is not None and actual >= goal:
             status = TargetStatus.met
         elif projection is not None:
@@ -306,22 +380,37 @@ class StatisticsService:
         else:
             status = TargetStatus.unknown
         return TargetProgress(
-            actual=actual, actual_year=actual_point.year if actual_point else None,
-            actual_partial=bool(actual_point and actual_point.partial), actual_source=actual_point.source if actual_point else None,
+            actual=actual,
+            actual_year=actual_point.year if actual_point else None,
+            actual_partial=bool(actual_point and actual_point.partial),
+            actual_source=actual_point.source if actual_point else None,
             gap=None if actual is None else goal - actual,
             progress=None if actual is None or not goal else _percent(actual / goal),
-            latest_full_year=latest, latest_full_year_value=latest_point.value if latest_point else None,
-            yoy_growth=growth, required_cagr=required, projection=projection, status=status, status_label=STATUS_LABELS[status],
+            latest_full_year=latest,
+            latest_full_year_value=latest_point.value if latest_point else None,
+            yoy_growth=growth,
+            required_cagr=required,
+            projection=projection,
+            status=status,
+            status_label=STATUS_LABELS[status],
         )
 
     async def read_target(self, target: Target) -> TargetRead:
         metric = Metric(target.metric)
         return TargetRead(
-            id=target.id or 0, region=target.region, region_name=region_name(target.region), metric=metric,
-            metric_label=METRIC_LABELS[metric], target_year=target.target_year,
-            target_value=Decimal(target.target_value_fen) if metric == Metric.contracts else fen_to_yuan(target.target_value_fen),
+            id=target.id or 0,
+            region=target.region,
+            region_name=region_name(target.region),
+            metric=metric,
+            metric_label=METRIC_LABELS[metric],
+            target_year=target.target_year,
+            target_value=Decimal(target.target_value_fen)
+            if metric == Metric.contracts
+            else fen_to_yuan(target.target_value_fen),
             annual_growth=None if target.annual_growth_bp is None else Decimal(target.annual_growth_bp) / 100,
-            source_note=target.source_note, updated_at=target.updated_at, progress=await self.progress(target),
+            source_note=target.source_note,
+            updated_at=target.updated_at,
+            progress=await self.progress(target),
         )
 
     async def list_targets(self, principal: Principal | None, region: str | None = None) -> list[TargetRead]:
@@ -354,9 +443,13 @@ class StatisticsService:
         if value <= 0:
             raise errors.on_field(errors.InvalidTarget, "body.target_value", "目标值应大于 0")
         target = Target(
-            region=data.region, metric=data.metric.value, target_year=data.target_year, target_value_fen=value,
+            region=data.region,
+            metric=data.metric.value,
+            target_year=data.target_year,
+            target_value_fen=value,
             annual_growth_bp=None if data.annual_growth is None else int(data.annual_growth * 100),
-            source_note=data.source_note, updated_by=principal.user.id,
+            source_note=data.source_note,
+            updated_by=principal.user.id,
         )
         await self.repository.add(target)
         return target
@@ -366,7 +459,9 @@ class StatisticsService:
         target = await self.get_target(principal, target_id)
         changes = data.model_dump(exclude_unset=True)
         if "target_year" in changes and changes["target_year"] is not None:
-            if await self.repository.target_clash(target.region, target.metric, changes["target_year"], exclude_id=target.id):
+            if await self.repository.target_clash(
+                target.region, target.metric, changes["target_year"], exclude_id=target.id
+            ):
                 raise errors.TargetExists()
             target.target_year = changes["target_year"]
         if changes.get("target_value") is not None:
@@ -396,11 +491,17 @@ class StatisticsService:
         for side in Side:
             for by in (By.type, By.field, By.flow):
                 result = await self.aggregate(data.region, by, side, period)
-                summary.setdefault(side.value, {"label": SIDE_LABELS[side], "overall": result.overall.model_dump(mode="json")})
+                summary.setdefault(
+                    side.value, {"label": SIDE_LABELS[side], "overall": result.overall.model_dump(mode="json")}
+                )
                 summary[side.value][by.value] = [row.model_dump(mode="json") for row in result.items]
         publication = Publication(
-            title=data.title, region=data.region, start_period=period.start, end_period=period.end,
-            payload=summary, published_by=principal.user.id,
+            title=data.title,
+            region=data.region,
+            start_period=period.start,
+            end_period=period.end,
+            payload=summary,
+            published_by=principal.user.id,
         )
         await self.repository.add(publication)
         return publication
@@ -408,7 +509,12 @@ class StatisticsService:
     @staticmethod
     def read_publication(publication: Publication) -> PublicationRead:
         return PublicationRead(
-            id=publication.id or 0, title=publication.title, region=publication.region, region_name=region_name(publication.region),
-            start=PeriodRange.text(publication.start_period), end=PeriodRange.text(publication.end_period),
-            published_at=publication.published_at, summary=publication.payload,
+            id=publication.id or 0,
+            title=publication.title,
+            region=publication.region,
+            region_name=region_name(publication.region),
+            start=PeriodRange.text(publication.start_period),
+            end=PeriodRange.text(publication.end_period),
+            published_at=publication.published_at,
+            summary=publication.payload,
         )

@@ -48,7 +48,9 @@ async def optional_principal(
     return principal
 
 
-async def current_principal(request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+async def current_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
     """A signed-in caller; on a write, one whose organization (if any) is verified."""
     if principal is None:
         raise AuthenticationRequired()
@@ -103,7 +105,13 @@ def declare_write_guard(app: FastAPI) -> None:
 
 def _add_403(responses: dict[str, Any], errors: list[type[DomainError]]) -> None:
     entry = responses.setdefault(
-        "403", {"content": {"application/problem+json": {}, "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        "403",
+        {
+            "content": {
+                "application/problem+json": {},
+                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+            }
+        },
     )
     described = entry.get("description", "")
     extra = [f"`{e.code}`: {e.message}" for e in errors if f"`{e.code}`" not in described]

@@ -50,12 +50,16 @@ router = APIRouter(prefix="/api/v1")
     summary="登录 (OAuth2 密码模式: username = 邮箱)",
     responses=problem_responses(errors.InvalidCredentials, errors.AccountDisabled, errors.LoginThrottled),
 )
-async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], logins: LoginServiceDep, settings: SettingsDep) -> Token:
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], logins: LoginServiceDep, settings: SettingsDep
+) -> Token:
     token = await logins.login(form.username, form.password)
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
-@router.get("/users/me", response_model=UserRead, tags=["auth"], summary="当前用户", responses=problem_responses(*AUTH_ERRORS))
+@router.get(
+    "/users/me", response_model=UserRead, tags=["auth"], summary="当前用户", responses=problem_responses(*AUTH_ERRORS)
+)
 async def me(principal: CurrentPrincipal) -> UserRead:
     return UserRead.model_validate(principal.user)
 
@@ -72,7 +76,9 @@ async def register(data: RegistrationCreate, identity: IdentityServiceDep) -> Re
     organization, admin = await identity.register(data)
     # The caller is the person who just created this account: the reply is rendered for them.
     visibility.set_viewer(Viewer(user_id=admin.id, organization_id=organization.id))
-    return RegistrationRead(organization=OrganizationRead.model_validate(organization), admin=UserRead.model_validate(admin))
+    return RegistrationRead(
+        organization=OrganizationRead.model_validate(organization), admin=UserRead.model_validate(admin)
+    )
 
 
 @router.post(
@@ -83,7 +89,9 @@ async def register(data: RegistrationCreate, identity: IdentityServiceDep) -> Re
     summary="平台管理员直接创建已认证单位",
     responses=problem_responses(*AUTH_ERRORS, errors.NotPlatformAdmin, errors.DuplicateOrganization),
 )
-async def create_organization(data: OrganizationCreate, principal: CurrentPrincipal, identity: IdentityServiceDep) -> OrganizationRead:
+async def create_organization(
+    data: OrganizationCreate, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> OrganizationRead:
     return OrganizationRead.model_validate(await identity.create_organization(principal, data))
 
 
@@ -115,21 +123,45 @@ async def list_organizations(
     tags=["organizations"],
     responses=problem_responses(*AUTH_ERRORS, errors.OrganizationNotFound),
 )
-async def get_organization(organization_id: int, principal: OptionalPrincipal, identity: IdentityServiceDep) -> OrganizationRead:
+async def get_organization(
+    organization_id: int, principal: OptionalPrincipal, identity: IdentityServiceDep
+) -> OrganizationRead:
     return OrganizationRead.model_validate(await identity.get_organization(principal, organization_id))
 
 
-_STATUS_ERRORS = problem_responses(*AUTH_ERRORS, errors.NotPlatformAdmin, errors.OrganizationNotFound, errors.InvalidStatusChange)
+_STATUS_ERRORS = problem_responses(
+    *AUTH_ERRORS, errors.NotPlatformAdmin, errors.OrganizationNotFound, errors.InvalidStatusChange
+)
 
 
-@router.post("/organizations/{organization_id}/verify", response_model=OrganizationRead, tags=["organizations"], summary="审核通过", responses=_STATUS_ERRORS)
-async def verify_organization(organization_id: int, principal: CurrentPrincipal, identity: IdentityServiceDep) -> OrganizationRead:
-    return OrganizationRead.model_validate(await identity.set_status(principal, organization_id, OrganizationStatus.verified))
+@router.post(
+    "/organizations/{organization_id}/verify",
+    response_model=OrganizationRead,
+    tags=["organizations"],
+    summary="审核通过",
+    responses=_STATUS_ERRORS,
+)
+async def verify_organization(
+    organization_id: int, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> OrganizationRead:
+    return OrganizationRead.model_validate(
+        await identity.set_status(principal, organization_id, OrganizationStatus.verified)
+    )
 
 
-@router.post("/organizations/{organization_id}/suspend", response_model=OrganizationRead, tags=["organizations"], summary="暂停单位", responses=_STATUS_ERRORS)
-async def suspend_organization(organization_id: int, principal: CurrentPrincipal, identity: IdentityServiceDep) -> OrganizationRead:
-    return OrganizationRead.model_validate(await identity.set_status(principal, organization_id, OrganizationStatus.suspended))
+@router.post(
+    "/organizations/{organization_id}/suspend",
+    response_model=OrganizationRead,
+    tags=["organizations"],
+    summary="暂停单位",
+    responses=_STATUS_ERRORS,
+)
+async def suspend_organization(
+    organization_id: int, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> OrganizationRead:
+    return OrganizationRead.model_validate(
+        await identity.set_status(principal, organization_id, OrganizationStatus.suspended)
+    )
 
 
 @router.post(
@@ -139,10 +171,16 @@ async def suspend_organization(organization_id: int, principal: CurrentPrincipal
     tags=["organizations"],
     summary="单位管理员添加成员",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.OtherOrganization, errors.NotOrganizationAdmin, errors.OrganizationNotFound, errors.DuplicateEmail
+        *AUTH_ERRORS,
+        errors.OtherOrganization,
+        errors.NotOrganizationAdmin,
+        errors.OrganizationNotFound,
+        errors.DuplicateEmail,
     ),
 )
-async def add_member(organization_id: int, data: MemberCreate, principal: CurrentPrincipal, identity: IdentityServiceDep) -> UserRead:
+async def add_member(
+    organization_id: int, data: MemberCreate, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> UserRead:
     return UserRead.model_validate(await identity.add_member(principal, organization_id, data))
 
 
@@ -154,7 +192,9 @@ async def add_member(organization_id: int, data: MemberCreate, principal: Curren
     summary="创建盟市管理员",
     responses=problem_responses(*AUTH_ERRORS, errors.NotPlatformAdmin, errors.DuplicateEmail),
 )
-async def create_region_admin(data: RegionAdminCreate, principal: CurrentPrincipal, identity: IdentityServiceDep) -> UserRead:
+async def create_region_admin(
+    data: RegionAdminCreate, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> UserRead:
     return UserRead.model_validate(await identity.create_region_admin(principal, data))
 
 
@@ -166,15 +206,21 @@ async def create_region_admin(data: RegionAdminCreate, principal: CurrentPrincip
     summary="创建 API 密钥 (完整密钥只显示一次)",
     responses=problem_responses(*AUTH_ERRORS),
 )
-async def create_api_key(data: ApiKeyCreate, principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyCreated:
+async def create_api_key(
+    data: ApiKeyCreate, principal: CurrentPrincipal, identity: IdentityServiceDep
+) -> ApiKeyCreated:
     record, secret = await identity.create_api_key(principal, data.name)
-    return ApiKeyCreated(**ApiKeyRead.model_validate(record).model_dump(), key=secret).about(Subject(user=record.user_id))
+    return ApiKeyCreated(**ApiKeyRead.model_validate(record).model_dump(), key=secret).about(
+        Subject(user=record.user_id)
+    )
 
 
 @router.get("/api-keys", response_model=ApiKeyPage, tags=["auth"], responses=problem_responses(*AUTH_ERRORS))
 async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyPage:
     keys = await identity.list_api_keys(principal)
-    return ApiKeyPage(items=[ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in keys], total=len(keys))
+    return ApiKeyPage(
+        items=[ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in keys], total=len(keys)
+    )
 
 
 @router.delete(

@@ -72,7 +72,7 @@ def client_address(request: Request, settings: Settings) -> str:
 def _parse(text: str) -> IPv4Address | IPv6Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
-        text = text[1:text.index("]")]
+        text = text[1 : text.index("]")]
     try:
         address = ip_address(text)
     except ValueError:
@@ -154,13 +154,24 @@ class LoginService:
             retry_after = max(1, math.ceil(busy_until + self._interval(bucket) - window - now))
             if refusals == 1:
                 await audit.record(
-                    session, "login", (user.id or 0) if user and bucket.scope == "account" else 0, "throttled",
-                    actor_user_id=None, reason=bucket.scope,
-                    changes={"email": email[:MAX_EMAIL_LENGTH], "address": self.client, "via": self.via,
-                             "limit": bucket.limit, "window_seconds": self.settings.login_window_seconds,
-                             "retry_after": retry_after},
+                    session,
+                    "login",
+                    (user.id or 0) if user and bucket.scope == "account" else 0,
+                    "throttled",
+                    actor_user_id=None,
+                    reason=bucket.scope,
+                    changes={
+                        "email": email[:MAX_EMAIL_LENGTH],
+                        "address": self.client,
+                        "via": self.via,
+                        "limit": bucket.limit,
+                        "window_seconds": self.settings.login_window_seconds,
+                        "retry_after": retry_after,
+                    },
                 )
-            log.warning("login_throttled", scope=bucket.scope, address=self.client, retry_after=retry_after, refusals=refusals)
+            log.warning(
+                "login_throttled", scope=bucket.scope, address=self.client, retry_after=retry_after, refusals=refusals
+            )
             return errors.LoginThrottled(retry_after, detail=f"请在 {retry_after} 秒后重试")
         return None
 

@@ -97,7 +97,9 @@ class LoginThrottleRepository:
     async def refuse(self, key: str) -> tuple[float, int]:
         """Counts a refused attempt: (busy_until, refusals since the last allowed attempt)."""
         statement = (
-            update(_THROTTLE).where(_THROTTLE.c.key == key).values(refused=_THROTTLE.c.refused + 1)
+            update(_THROTTLE)
+            .where(_THROTTLE.c.key == key)
+            .values(refused=_THROTTLE.c.refused + 1)
             .returning(_THROTTLE.c.busy_until, _THROTTLE.c.refused)
         )
         busy_until, refused = (await self.session.execute(statement)).one()
@@ -114,7 +116,6 @@ class LoginThrottleRepository:
     async def prune(self, now: float, limit: int = 100) -> None:
         """Drops up to ``limit`` full buckets (their rows say nothing), skipping rows another login holds."""
         stale = (
-            select(_THROTTLE.c.key).where(_THROTTLE.c.busy_until < now).limit(limit)
-            .with_for_update(skip_locked=True)
+            select(_THROTTLE.c.key).where(_THROTTLE.c.busy_until < now).limit(limit).with_for_update(skip_locked=True)
         )
         await self.session.execute(delete(_THROTTLE).where(_THROTTLE.c.key.in_(stale.scalar_subquery())))

@@ -117,7 +117,9 @@ class IdentityService:
         """
         password_hash = await security.hash_password(data.admin.password)
         organization = await self._new_organization(data.organization, OrganizationStatus.pending)
-        admin = await self._new_user(data.admin, Role.org_admin, organization_id=organization.id, password_hash=password_hash)
+        admin = await self._new_user(
+            data.admin, Role.org_admin, organization_id=organization.id, password_hash=password_hash
+        )
         return organization, admin
 
     async def create_organization(
@@ -214,7 +216,9 @@ class IdentityService:
         principal.require_platform_admin()
         return await self._new_user(data, Role.region_admin, region_scope=data.region_scope)
 
-    async def ensure_platform_admin(self, email: str, password: str, full_name: str = "平台管理员") -> tuple[User, bool]:
+    async def ensure_platform_admin(
+        self, email: str, password: str, full_name: str = "平台管理员"
+    ) -> tuple[User, bool]:
         """Idempotent bootstrap: (user, created). An existing account keeps its password."""
         account = AccountCreate(email=email, password=password, full_name=full_name)
         existing = await self.repository.user_by_email(account.email)
@@ -301,4 +305,3 @@ class IdentityService:
             record.revoked_at = utcnow()
             await self.repository.add(record)
         return record
-

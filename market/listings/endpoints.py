@@ -43,7 +43,9 @@ async def render(
     owners = await service.owners(rows)
     return [
         kind.to_read(
-            row, owner.name if (owner := owners.get(row.owner_id)) else "", internals=service.sees_internals(principal, row, owner),
+            row,
+            owner.name if (owner := owners.get(row.owner_id)) else "",
+            internals=service.sees_internals(principal, row, owner),
             owner_region=owner.region if owner else None,
         )
         for row in rows
@@ -52,7 +54,7 @@ async def render(
 
 def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage] | type[DemandPage]) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
-    Create, Update, Read = kind.create_schema, kind.update_schema, kind.read_schema  # noqa: N806
+    Create, Update, Read = kind.create_schema, kind.update_schema, kind.read_schema
     label = kind.label_zh
 
     @router.post(
@@ -83,11 +85,23 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Any:
         rows, total = await service.list(
-            principal, kind, status=status_filter, field=field, region=region, owner_id=owner_id, offset=offset, limit=limit
+            principal,
+            kind,
+            status=status_filter,
+            field=field,
+            region=region,
+            owner_id=owner_id,
+            offset=offset,
+            limit=limit,
         )
         return page_schema(items=await render(service, kind, principal, rows), total=total)
 
-    @router.get("/{listing_id}", response_model=Read, summary=f"{label}详情", responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound))
+    @router.get(
+        "/{listing_id}",
+        response_model=Read,
+        summary=f"{label}详情",
+        responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound),
+    )
     async def read(listing_id: int, principal: OptionalPrincipal, service: ListingServiceDep) -> Any:
         row = await service.get(principal, kind, listing_id)
         return (await render(service, kind, principal, [row]))[0]
@@ -96,14 +110,21 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         "/{listing_id}",
         response_model=Read,
         summary=f"修改{label} (已发布的修改需重新审核, 审核前公众仍看到原版本)",
-        responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition),
+        responses=problem_responses(
+            *AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition
+        ),
     )
     async def update(listing_id: int, patch: Update, principal: DraftingPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
         row = await service.update(principal, kind, listing_id, patch)
         return (await render(service, kind, principal, [row]))[0]
 
     transition_errors = problem_responses(
-        *AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.NotReviewer, errors.InvalidTransition, OrganizationNotVerified
+        *AUTH_ERRORS,
+        errors.ListingNotFound,
+        errors.NotListingOwner,
+        errors.NotReviewer,
+        errors.InvalidTransition,
+        OrganizationNotVerified,
     )
 
     def add_transition(action: str, summary: str) -> None:
@@ -112,8 +133,13 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
             return (await render(service, kind, principal, [row]))[0]
 
         router.add_api_route(
-            f"/{{listing_id}}/{action}", handler, methods=["POST"], response_model=Read, summary=summary,
-            responses=transition_errors, name=f"{action}_{kind.name}",
+            f"/{{listing_id}}/{action}",
+            handler,
+            methods=["POST"],
+            response_model=Read,
+            summary=summary,
+            responses=transition_errors,
+            name=f"{action}_{kind.name}",
         )
 
     add_transition("submit", "提交审核")
@@ -159,7 +185,10 @@ class MultipartRoute(APIRoute):
                 if exc.status_code != 400:
                     raise
                 problem = errors.MalformedMultipart
-                raise problem(errors=[FieldError(field="body", code=problem.code, message=problem.message)], detail=f"请求体无法按 multipart/form-data 解析 ({exc.detail})") from exc
+                raise problem(
+                    errors=[FieldError(field="body", code=problem.code, message=problem.message)],
+                    detail=f"请求体无法按 multipart/form-data 解析 ({exc.detail})",
+                ) from exc
 
         return guarded
 
@@ -174,7 +203,9 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
     summary="批量导入 (CSV/XLSX/JSONL; 管理员); 返回逐行校验报告",
     description="每行只能挂在导入者可代表的已认证单位名下 (平台管理员: 任一; 盟市管理员: 本盟市的单位); "
     "新建的单位待审核, 除非平台管理员要求直接认证 (verify_organizations)。",
-    responses=problem_responses(*AUTH_ERRORS, errors.NotAdmin, NotPlatformAdmin, ImportFileRejected, errors.MalformedMultipart),
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.NotAdmin, NotPlatformAdmin, ImportFileRejected, errors.MalformedMultipart
+    ),
 )
 async def import_listings(
     kind: Literal["achievements", "demands"],

@@ -96,7 +96,10 @@ def _xlsx_rows(content: bytes) -> Iterator[RawRow]:
         for index, cells in enumerate(rows, start=2):
             if all(cell is None for cell in cells):
                 continue
-            values = {name: (str(cell) if isinstance(cell, int | float) and name not in _NUMERIC else cell) for name, cell in zip(names, cells)}
+            values = {
+                name: (str(cell) if isinstance(cell, int | float) and name not in _NUMERIC else cell)
+                for name, cell in zip(names, cells)
+            }
             yield RawRow(index, _clean(values))
     finally:
         workbook.close()

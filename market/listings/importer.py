@@ -108,12 +108,16 @@ class Importer:
         for raw in rows:
             report.total += 1
             if raw.values is None:
-                report.errors.append(RowError(line=raw.line, field="", code="unreadable_row", message=raw.error or "无法读取"))
+                report.errors.append(
+                    RowError(line=raw.line, field="", code="unreadable_row", message=raw.error or "无法读取")
+                )
                 continue
             # Empty cells mean "not given": let the schema's defaults apply (null price = 面议).
             values = {key: value for key, value in raw.values.items() if value is not None}
             if invalid := field_errors(find_invalid(values, "")):  # the API's rule for control characters, per row
-                report.errors.extend(RowError(line=raw.line, field=e.field, code=e.code, message=e.message) for e in invalid)
+                report.errors.extend(
+                    RowError(line=raw.line, field=e.field, code=e.code, message=e.message) for e in invalid
+                )
                 continue
             owner = {name: _text(values.pop(name, None)) for name in OWNER_FIELDS}
             for ignored in ("id", "status", "owner_id", "owner_name"):
@@ -122,10 +126,19 @@ class Importer:
                 data = self.kind.create_schema.model_validate(values)
             except ValidationError as exc:
                 for error in field_errors_from_pydantic(list(exc.errors())):
-                    report.errors.append(RowError(line=raw.line, field=error.field, code=error.code, message=error.message))
+                    report.errors.append(
+                        RowError(line=raw.line, field=error.field, code=error.code, message=error.message)
+                    )
                 continue
             if not owner["owner"] and not owner["owner_uscc"]:
-                report.errors.append(RowError(line=raw.line, field="owner", code="owner_missing", message="须给出发布单位名称 (owner) 或统一社会信用代码 (owner_uscc)"))
+                report.errors.append(
+                    RowError(
+                        line=raw.line,
+                        field="owner",
+                        code="owner_missing",
+                        message="须给出发布单位名称 (owner) 或统一社会信用代码 (owner_uscc)",
+                    )
+                )
                 continue
             uscc = (owner["owner_uscc"] or "").upper() or None
             if uscc is not None and not reference.uscc_is_valid(uscc):
@@ -133,15 +146,21 @@ class Importer:
                 report.errors.append(RowError(line=raw.line, field="owner_uscc", code="invalid_uscc", message=message))
                 continue
             row = ValidRow(raw.line, data, owner["owner"], uscc, owner["owner_kind"])
-            row.key = getattr(data, "external_id", None) or _digest_key(self.kind.name, row.owner_uscc or row.owner_name or "", data)
+            row.key = getattr(data, "external_id", None) or _digest_key(
+                self.kind.name, row.owner_uscc or row.owner_name or "", data
+            )
             if row.key in seen:
-                report.errors.append(RowError(line=raw.line, field="external_id", code="duplicate_in_file", message="文件中重复的行"))
+                report.errors.append(
+                    RowError(line=raw.line, field="external_id", code="duplicate_in_file", message="文件中重复的行")
+                )
                 continue
             seen.add(row.key)
             valid.append(row)
         return valid
 
-    async def _resolve_owners(self, rows: list[ValidRow], report: ImportReport, *, create: bool, verified: bool) -> None:
+    async def _resolve_owners(
+        self, rows: list[ValidRow], report: ImportReport, *, create: bool, verified: bool
+    ) -> None:
         """Owners by USCC, else by name; missing ones created when asked; each row kept only if its actor may act for the owner."""
         names = {r.owner_name for r in rows if r.owner_name}
         codes = {r.owner_uscc for r in rows if r.owner_uscc}
@@ -164,7 +183,9 @@ class Importer:
                 if organization is None:
                     problem = self._cannot_create(row, create)
                     if problem:
-                        report.errors.append(RowError(line=row.line, field="owner", code=problem[0], message=problem[1]))
+                        report.errors.append(
+                            RowError(line=row.line, field="owner", code=problem[0], message=problem[1])
+                        )
                         continue
                     organization = Organization(
                         name=row.owner_name or "",
@@ -175,7 +196,14 @@ class Importer:
                         verified_at=utcnow() if verified else None,
                     )
                     if self.actor is not None and not self.actor.may_act_for(organization):
-                        report.errors.append(RowError(line=row.line, field="owner", code="outside_scope", message=f"不能在您管辖的地区以外新建单位 {organization.name}"))
+                        report.errors.append(
+                            RowError(
+                                line=row.line,
+                                field="owner",
+                                code="outside_scope",
+                                message=f"不能在您管辖的地区以外新建单位 {organization.name}",
+                            )
+                        )
                         continue
                     session.add(organization)
                     await session.flush()
@@ -184,7 +212,13 @@ class Importer:
                         known[organization.uscc] = organization
                     report.organizations_created += 1
                     session.add(
-                        audit_row("organization", organization.id or 0, "create_by_import", actor_user_id=self._actor_id, to_status=status.value)
+                        audit_row(
+                            "organization",
+                            organization.id or 0,
+                            "create_by_import",
+                            actor_user_id=self._actor_id,
+                            to_status=status.value,
+                        )
                     )
                 refusal = self._refusal(organization, created=created)
                 if refusal:
@@ -211,7 +245,10 @@ class Importer:
 
     def _cannot_create(self, row: ValidRow, create: bool) -> tuple[str, str] | None:
         if not create:
-            return "owner_not_found", f"发布单位 {row.owner_name or row.owner_uscc} 不存在 (可用 --create-organizations 创建)"
+            return (
+                "owner_not_found",
+                f"发布单位 {row.owner_name or row.owner_uscc} 不存在 (可用 --create-organizations 创建)",
+            )
         if not row.owner_name:
             return "owner_not_found", "按统一社会信用代码找不到单位, 创建新单位还需要名称 (owner)"
         if row.owner_kind not in OrganizationKind.__members__:
@@ -248,15 +285,28 @@ class Importer:
             if not ids:
                 return
             audits = [
-                {"entity_type": kind.name, "entity_id": i, "action": "import", "actor_user_id": self._actor_id,
-                 "to_status": status.value, "changes": {}, "created_at": now}
+                {
+                    "entity_type": kind.name,
+                    "entity_id": i,
+                    "action": "import",
+                    "actor_user_id": self._actor_id,
+                    "to_status": status.value,
+                    "changes": {},
+                    "created_at": now,
+                }
                 for i in ids
             ]
             await session.execute(insert(AuditEntry), audits)
             if publish:
                 events = [
-                    {"topic": SEARCH_TOPIC, "key": f"{kind.name}:{i}", "payload": {"kind": kind.name, "id": i},
-                     "created_at": now, "available_at": now, "attempts": 0}
+                    {
+                        "topic": SEARCH_TOPIC,
+                        "key": f"{kind.name}:{i}",
+                        "payload": {"kind": kind.name, "id": i},
+                        "created_at": now,
+                        "available_at": now,
+                        "attempts": 0,
+                    }
                     for i in ids
                 ]
                 await session.execute(insert(OutboxEvent), events)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, JSON
+from sqlalchemy import JSON, BigInteger, Index
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
@@ -40,7 +40,12 @@ MATURITY_TRL = {
     Maturity.pilot: range(5, 7),
     Maturity.industrialized: range(7, 10),
 }
-MATURITY_ZH = {Maturity.research: "研发阶段", Maturity.lab: "小试", Maturity.pilot: "中试", Maturity.industrialized: "产业化"}
+MATURITY_ZH = {
+    Maturity.research: "研发阶段",
+    Maturity.lab: "小试",
+    Maturity.pilot: "中试",
+    Maturity.industrialized: "产业化",
+}
 
 
 class IpType(StrEnum):

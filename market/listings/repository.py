@@ -47,7 +47,9 @@ class ListingRepository:
         self.session.add_all(rows)
         await self.session.flush()
 
-    async def get(self, model: ListingModel, listing_id: int, *, for_update: bool = False) -> Achievement | Demand | None:
+    async def get(
+        self, model: ListingModel, listing_id: int, *, for_update: bool = False
+    ) -> Achievement | Demand | None:
         statement = select(model).where(model.id == listing_id)
         if for_update:
             statement = statement.with_for_update()
@@ -77,7 +79,9 @@ class ListingRepository:
             if filters.visibility.own_organization_id is not None:
                 visible = visible | (model.owner_id == filters.visibility.own_organization_id)
             if filters.visibility.scope_prefix is not None:
-                governed = select(Organization.id).where(Organization.region.startswith(filters.visibility.scope_prefix))  # type: ignore[attr-defined]
+                governed = select(Organization.id).where(
+                    Organization.region.startswith(filters.visibility.scope_prefix)
+                )  # type: ignore[attr-defined]
                 visible = visible | model.owner_id.in_(governed)  # type: ignore[attr-defined]
             statement = statement.where(visible)
         if filters.status is not None:

@@ -70,11 +70,13 @@ class Inventor(BaseModel):
 
 def _advantage(value: str) -> str:
     if not any(ch.isdigit() for ch in value):
-        raise PydanticCustomError("advantage_not_quantified", "优势应给出量化指标 (含数字), 如 \"能耗降低30%\"")
+        raise PydanticCustomError("advantage_not_quantified", '优势应给出量化指标 (含数字), 如 "能耗降低30%"')
     return value
 
 
-Advantage = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), AfterValidator(_advantage)]
+Advantage = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), AfterValidator(_advantage)
+]
 
 
 class ListingCommon(BaseModel):
@@ -180,7 +182,9 @@ class ListingReadCommon(Classified):
     region: Public[str]
     contact: Org[dict[str, Any]] = Field(description="联系人、电话、邮箱 (仅发布单位与管理员可见)")
     review_reason: Org[str | None] = None
-    pending_revision: Org[dict[str, Any] | None] = Field(default=None, description="待审核的修改 (仅发布单位与管理员可见)")
+    pending_revision: Org[dict[str, Any] | None] = Field(
+        default=None, description="待审核的修改 (仅发布单位与管理员可见)"
+    )
     created_at: Public[datetime]
     updated_at: Public[datetime]
     published_at: Public[datetime | None]

@@ -142,11 +142,18 @@ class ListingService:
         )
         await self.repository.add(row)
         await audit.record(
-            self.repository.session, kind.name, row.id or 0, "create", actor_user_id=principal.user.id, to_status=S.draft
+            self.repository.session,
+            kind.name,
+            row.id or 0,
+            "create",
+            actor_user_id=principal.user.id,
+            to_status=S.draft,
         )
         return row
 
-    async def update(self, principal: Principal, kind: ListingKind, listing_id: int, patch: BaseModel) -> Achievement | Demand:
+    async def update(
+        self, principal: Principal, kind: ListingKind, listing_id: int, patch: BaseModel
+    ) -> Achievement | Demand:
         row = await self._owned(principal, kind, listing_id, for_update=True)
         changes = patch.model_dump(exclude_unset=True)
         if not changes:
@@ -188,7 +195,9 @@ class ListingService:
     ) -> Achievement | Demand:
         row = await self.get(principal, kind, listing_id, for_update=True)
         rule = TRANSITIONS[action]
-        revision_review = action in ("approve", "reject") and row.status == S.published and row.pending_revision is not None
+        revision_review = (
+            action in ("approve", "reject") and row.status == S.published and row.pending_revision is not None
+        )
         if row.status not in rule.sources and not revision_review:
             raise errors.InvalidTransition(
                 detail=f"{kind.label_zh}当前状态为 {row.status.value}, 不能 {action}", allowed=allowed_actions(row)
@@ -240,7 +249,9 @@ class ListingService:
         if by == "owner_or_reviewer" and not (is_owner or is_reviewer):
             raise errors.NotListingOwner()
 
-    async def _owned(self, principal: Principal, kind: ListingKind, listing_id: int, *, for_update: bool = False) -> Achievement | Demand:
+    async def _owned(
+        self, principal: Principal, kind: ListingKind, listing_id: int, *, for_update: bool = False
+    ) -> Achievement | Demand:
         row = await self.get(principal, kind, listing_id, for_update=for_update)
         if not principal.belongs_to(row.owner_id):
             raise errors.NotListingOwner()
@@ -249,7 +260,9 @@ class ListingService:
 
 async def announce(repository: ListingRepository, kind: ListingKind, listing_id: int) -> None:
     """Tell the search relay to re-read this listing (it indexes or removes it by its status)."""
-    await outbox.enqueue(repository.session, SEARCH_TOPIC, f"{kind.name}:{listing_id}", {"kind": kind.name, "id": listing_id})
+    await outbox.enqueue(
+        repository.session, SEARCH_TOPIC, f"{kind.name}:{listing_id}", {"kind": kind.name, "id": listing_id}
+    )
 
 
 def _visibility(principal: Principal | None) -> Visibility:

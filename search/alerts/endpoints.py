@@ -41,29 +41,49 @@ AlertServiceDep = Annotated[AlertService, Depends(get_alert_service)]
 
 
 @router.post(
-    "/subscriptions", response_model=SubscriptionRead, status_code=status.HTTP_201_CREATED, summary="订阅匹配提醒",
+    "/subscriptions",
+    response_model=SubscriptionRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="订阅匹配提醒",
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOwnListing),
 )
-async def subscribe(data: SubscriptionCreate, principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionRead:
+async def subscribe(
+    data: SubscriptionCreate, principal: CurrentPrincipal, service: AlertServiceDep
+) -> SubscriptionRead:
     row = await service.subscribe(principal, data)
     return SubscriptionRead.model_validate(row).about(Subject(owner=row.organization_id))
 
 
-@router.get("/subscriptions", response_model=SubscriptionPage, summary="本单位的订阅", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
+@router.get(
+    "/subscriptions",
+    response_model=SubscriptionPage,
+    summary="本单位的订阅",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization),
+)
 async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionPage:
     rows = await service.subscriptions(principal)
-    return SubscriptionPage(items=[SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=len(rows))
+    return SubscriptionPage(
+        items=[SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows],
+        total=len(rows),
+    )
 
 
 @router.delete(
-    "/subscriptions/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT, summary="取消订阅",
+    "/subscriptions/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="取消订阅",
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, SubscriptionNotFound),
 )
 async def unsubscribe(subscription_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> None:
     await service.unsubscribe(principal, subscription_id)
 
 
-@router.get("/notifications", response_model=NotificationPage, summary="匹配提醒", responses=problem_responses(*AUTH_ERRORS, OtherOrganization))
+@router.get(
+    "/notifications",
+    response_model=NotificationPage,
+    summary="匹配提醒",
+    responses=problem_responses(*AUTH_ERRORS, OtherOrganization),
+)
 async def notifications(
     principal: CurrentPrincipal,
     service: AlertServiceDep,
@@ -73,11 +93,15 @@ async def notifications(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
     rows, total = await service.notifications(principal, unread=unread, delivery=delivery, offset=offset, limit=limit)
-    return NotificationPage(items=[NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=total)
+    return NotificationPage(
+        items=[NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=total
+    )
 
 
 @router.post(
-    "/notifications/{notification_id}/read", response_model=NotificationRead, summary="标为已读",
+    "/notifications/{notification_id}/read",
+    response_model=NotificationRead,
+    summary="标为已读",
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotificationNotFound),
 )
 async def mark_read(notification_id: int, principal: CurrentPrincipal, service: AlertServiceDep) -> NotificationRead:
@@ -86,7 +110,9 @@ async def mark_read(notification_id: int, principal: CurrentPrincipal, service: 
 
 
 @router.put(
-    "/organizations/{organization_id}/webhook", response_model=WebhookRead, summary="设置提醒回调地址 (返回签名密钥, 只显示一次)",
+    "/organizations/{organization_id}/webhook",
+    response_model=WebhookRead,
+    summary="设置提醒回调地址 (返回签名密钥, 只显示一次)",
     description=(
         "回调地址须为 https 公网地址 (端口 443, 或运维允许的端口), 不能含用户名/密码, 不能是内部主机名或数字形式的主机名, "
         "不能指向回环、私有、链路本地、CGNAT、组播、保留或未指定地址; 每次推送时重新解析域名并只连接检查过的地址, "
@@ -94,7 +120,11 @@ async def mark_read(notification_id: int, principal: CurrentPrincipal, service: 
     ),
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization, NotOrganizationAdmin, InvalidWebhookUrl),
 )
-async def set_webhook(organization_id: int, data: WebhookSet, request: Request, principal: CurrentPrincipal, service: AlertServiceDep) -> WebhookRead:
+async def set_webhook(
+    organization_id: int, data: WebhookSet, request: Request, principal: CurrentPrincipal, service: AlertServiceDep
+) -> WebhookRead:
     policy = EgressPolicy.from_settings(request.app.state.settings)
     endpoint, secret = await service.set_webhook(principal, organization_id, data.url, request.url.netloc, policy)
-    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at).about(Subject(owner=organization_id))
+    return WebhookRead(url=endpoint.url, secret=secret, created_at=endpoint.created_at).about(
+        Subject(owner=organization_id)
+    )

@@ -23,18 +23,26 @@ class AlertRepository:
         return await self.session.get(Subscription, subscription_id)
 
     async def subscriptions_of(self, organization_id: int) -> Sequence[Subscription]:
-        statement = select(Subscription).where(Subscription.organization_id == organization_id, Subscription.active).order_by(Subscription.id)  # type: ignore[arg-type]
+        statement = (
+            select(Subscription)
+            .where(Subscription.organization_id == organization_id, Subscription.active)
+            .order_by(Subscription.id)
+        )  # type: ignore[arg-type]
         return (await self.session.execute(statement)).scalars().all()
 
     async def active_for_target(self, target: ListingKindName, exclude_organization: int) -> Sequence[Subscription]:
         statement = select(Subscription).where(
-            Subscription.active, Subscription.target_kind == target, Subscription.organization_id != exclude_organization  # type: ignore[arg-type]
+            Subscription.active,
+            Subscription.target_kind == target,
+            Subscription.organization_id != exclude_organization,  # type: ignore[arg-type]
         )
         return (await self.session.execute(statement)).scalars().all()
 
     async def notification_exists(self, subscription_id: int, kind: ListingKindName, listing_id: int) -> bool:
         statement = select(Notification.id).where(
-            Notification.subscription_id == subscription_id, Notification.listing_kind == kind, Notification.listing_id == listing_id
+            Notification.subscription_id == subscription_id,
+            Notification.listing_kind == kind,
+            Notification.listing_id == listing_id,
         )
         return (await self.session.execute(statement)).first() is not None
 
@@ -56,7 +64,11 @@ class AlertRepository:
     async def mark_read(self, organization_id: int, notification_id: int) -> int:
         result = await self.session.execute(
             update(Notification)
-            .where(Notification.id == notification_id, Notification.organization_id == organization_id, Notification.read_at.is_(None))  # type: ignore[union-attr]
+            .where(
+                Notification.id == notification_id,
+                Notification.organization_id == organization_id,
+                Notification.read_at.is_(None),
+            )  # type: ignore[union-attr]
             .values(read_at=utcnow())
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -26,7 +26,10 @@ class SubscriptionCreate(BaseModel):
         by_listing = self.listing_kind is not None and self.listing_id is not None
         by_query = self.query is not None and self.target_kind is not None
         if by_listing == by_query:
-            raise PydanticCustomError("subscription_source", "请指定本单位的一条成果/需求 (listing_kind + listing_id) 或一个检索词 (query + target_kind), 二选一")
+            raise PydanticCustomError(
+                "subscription_source",
+                "请指定本单位的一条成果/需求 (listing_kind + listing_id) 或一个检索词 (query + target_kind), 二选一",
+            )
         return self
 
 
@@ -64,7 +67,9 @@ class NotificationRead(Classified):
     created_at: Org[datetime]
     read_at: Org[datetime | None]
     delivered_at: Org[datetime | None]
-    delivery_status: Org[DeliveryStatus | None] = Field(description="推送到本单位回调地址的状态; 空: 当时未设置回调地址")
+    delivery_status: Org[DeliveryStatus | None] = Field(
+        description="推送到本单位回调地址的状态; 空: 当时未设置回调地址"
+    )
     delivery_attempts: Org[int] = Field(description="已尝试推送的次数")
     delivery_error: Org[str | None] = Field(description="最近一次推送失败的原因 (稳定的错误码开头)")
 

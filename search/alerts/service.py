@@ -175,20 +175,33 @@ class AlertService:
             await self.repository.add(notification)
             if pushed:
                 await outbox.enqueue(
-                    self.repository.session, WEBHOOK_TOPIC, f"org:{subscription.organization_id}", {"notification_id": notification.id}
+                    self.repository.session,
+                    WEBHOOK_TOPIC,
+                    f"org:{subscription.organization_id}",
+                    {"notification_id": notification.id},
                 )
             created.append(notification)
         return created
 
     async def _score(self, subscription: Subscription, row: Achievement | Demand, document, document_side, names):  # type: ignore[no-untyped-def]
         if subscription.query is not None:
-            query = profile(subscription.query, "", expand="problem" if subscription.target_kind == ListingKindName.achievement else "solution")
+            query = profile(
+                subscription.query,
+                "",
+                expand="problem" if subscription.target_kind == ListingKindName.achievement else "solution",
+            )
             terms = matched_terms(query, document.vector)
-            return Match(score=round(text_similarity(query, document), 4), reasons=["匹配: " + "、".join(terms)] if terms else [])
+            return Match(
+                score=round(text_similarity(query, document), 4), reasons=["匹配: " + "、".join(terms)] if terms else []
+            )
         source = await self.listings.get(KINDS[subscription.source_kind.value].model, subscription.source_id or 0)  # type: ignore[union-attr]
         if source is None or source.status.value != "published":
             return None
         return pair(
-            profile_of(source, as_query=True), side_of(source), document, document_side,
-            query_is_demand=isinstance(source, Demand), field_names=names,
+            profile_of(source, as_query=True),
+            side_of(source),
+            document,
+            document_side,
+            query_is_demand=isinstance(source, Demand),
+            field_names=names,
         )

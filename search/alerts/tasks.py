@@ -122,7 +122,11 @@ async def deliver_once(database: Database, egress: EgressClient, *, limit: int =
 
 
 async def _deliver(
-    job: _Job, egress: EgressClient, gate: asyncio.Semaphore, per_destination: defaultdict[str, asyncio.Semaphore], deadline: float
+    job: _Job,
+    egress: EgressClient,
+    gate: asyncio.Semaphore,
+    per_destination: defaultdict[str, asyncio.Semaphore],
+    deadline: float,
 ) -> _Outcome:
     """One delivery; never raises (but for cancellation): its outcome is its event's alone."""
     try:
@@ -130,7 +134,10 @@ async def _deliver(
     except EgressRefused as refusal:
         return _Outcome(job.event_id, job.notification_id, describe(refusal), permanent=True)
     bound = 2 * egress.policy.timeout_seconds  # httpx times each phase; this bounds the whole call
-    async with per_destination[f"{target.host}:{target.port}"], gate:  # a crowded destination holds no global slot while it waits
+    async with (
+        per_destination[f"{target.host}:{target.port}"],
+        gate,
+    ):  # a crowded destination holds no global slot while it waits
         if asyncio.get_running_loop().time() + bound > deadline:
             return _Outcome(job.event_id, job.notification_id, deferred=True)
         headers = {

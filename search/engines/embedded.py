@@ -26,15 +26,15 @@ import structlog
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
     CANDIDATE_FIELDS,
-    DocumentFrequencies,
     MAX_WINDOW,
     RERANK_WINDOW,
+    DocumentFrequencies,
     SearchQuery,
     SearchResult,
-    count_facets,
-    index_fields,
     aiter_docs,
     candidate_hits,
+    count_facets,
+    index_fields,
     rank_candidates,
     region_filters,
     to_hits,
@@ -49,8 +49,24 @@ TEXT_COLUMNS = "{t_title t_keywords t_body t_owner}"
 PINYIN_COLUMNS = "{py_title py_body}"
 BM25_WEIGHTS = "3.0, 2.5, 1.0, 1.0, 2.5, 0.8"
 SCALAR_FACETS = {"field", "region", "maturity", "ip_type", "owner_kind"}
-STORED = tuple(dict.fromkeys(("id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "py_title", "py_body",
-                               "published_ts", "price_fen", *CANDIDATE_FIELDS)))
+STORED = tuple(
+    dict.fromkeys(
+        (
+            "id",
+            "title",
+            "body",
+            "n_title",
+            "n_keywords",
+            "n_body",
+            "n_owner",
+            "py_title",
+            "py_body",
+            "published_ts",
+            "price_fen",
+            *CANDIDATE_FIELDS,
+        )
+    )
+)
 SORT_SQL = {
     "newest": "d.published_ts DESC, d.id DESC",
     "relevance": "d.published_ts DESC, d.id DESC",
@@ -82,15 +98,32 @@ def _schema(kind: Kind, suffix: str = "") -> list[str]:
 def _row(data: dict[str, Any]) -> tuple[Any, ...]:
     stored = {key: data[key] for key in STORED}
     return (
-        data["id"], data["field"], data["region"], data["prefecture"], data["province"], data["maturity"],
-        data["trl"], data["ip_type"], data["owner_kind"], data["price_fen"], data["published_ts"],
-        json.dumps(data["transaction_modes"]), json.dumps(stored, ensure_ascii=False),
+        data["id"],
+        data["field"],
+        data["region"],
+        data["prefecture"],
+        data["province"],
+        data["maturity"],
+        data["trl"],
+        data["ip_type"],
+        data["owner_kind"],
+        data["price_fen"],
+        data["published_ts"],
+        json.dumps(data["transaction_modes"]),
+        json.dumps(stored, ensure_ascii=False),
     )
 
 
 def _fts_row(data: dict[str, Any]) -> tuple[Any, ...]:
-    return (data["id"], data["t_title"], data["t_keywords"], data["t_body"], data["t_owner"],
-            data["py_title"], data["py_body"])
+    return (
+        data["id"],
+        data["t_title"],
+        data["t_keywords"],
+        data["t_body"],
+        data["t_owner"],
+        data["py_title"],
+        data["py_body"],
+    )
 
 
 def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
@@ -115,8 +148,10 @@ def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
         clauses.append(f"EXISTS (SELECT 1 FROM json_each(d.modes) j WHERE j.value IN ({marks}))")
         params.extend(query.transaction_modes)
     for column, op, value in (
-        ("d.trl", ">=", query.trl_min), ("d.trl", "<=", query.trl_max),
-        ("d.price_fen", ">=", query.price_min_fen), ("d.price_fen", "<=", query.price_max_fen),
+        ("d.trl", ">=", query.trl_min),
+        ("d.trl", "<=", query.trl_max),
+        ("d.price_fen", ">=", query.price_min_fen),
+        ("d.price_fen", "<=", query.price_max_fen),
     ):
         if value is not None:
             clauses.append(f"{column} {op} ?")
@@ -215,8 +250,11 @@ class EmbeddedEngine:
         ids = [(row["id"],) for row in rows]
         await db.executemany(f"DELETE FROM {fts} WHERE rowid = ?", ids)
         await db.executemany(f"INSERT OR REPLACE INTO {docs} VALUES ({', '.join('?' * 13)})", [_row(r) for r in rows])
-        await db.executemany(f"INSERT INTO {fts} (rowid, t_title, t_keywords, t_body, t_owner, py_title, py_body) "
-                             f"VALUES ({', '.join('?' * 7)})", [_fts_row(r) for r in rows])
+        await db.executemany(
+            f"INSERT INTO {fts} (rowid, t_title, t_keywords, t_body, t_owner, py_title, py_body) "
+            f"VALUES ({', '.join('?' * 7)})",
+            [_fts_row(r) for r in rows],
+        )
 
     async def upsert(self, kind: Kind, docs: Sequence[SearchDocument]) -> None:
         if not docs:
@@ -292,7 +330,11 @@ class EmbeddedEngine:
                     await write.execute("ROLLBACK")
                     raise
 
-        drop_new = [f"DROP TABLE IF EXISTS {new_vocab}", f"DROP TABLE IF EXISTS {new_fts}", f"DROP TABLE IF EXISTS {new_docs}"]
+        drop_new = [
+            f"DROP TABLE IF EXISTS {new_vocab}",
+            f"DROP TABLE IF EXISTS {new_fts}",
+            f"DROP TABLE IF EXISTS {new_docs}",
+        ]
         await self._guard(lambda: script([*drop_new, *_schema(kind, "_new")]))
         self._building[kind] = set()
         total = 0
@@ -306,11 +348,19 @@ class EmbeddedEngine:
             if batch:
                 await self._guard(lambda: load(batch), self.timeout * 10)
                 total += len(batch)
-            await self._guard(lambda: script([
-                f"DROP TABLE {vocab_t}", f"DROP TABLE {fts_t}", f"DROP TABLE {docs_t}", f"DROP TABLE {new_vocab}",
-                f"ALTER TABLE {new_docs} RENAME TO {docs_t}", f"ALTER TABLE {new_fts} RENAME TO {fts_t}",
-                _schema(kind)[2],
-            ]))
+            await self._guard(
+                lambda: script(
+                    [
+                        f"DROP TABLE {vocab_t}",
+                        f"DROP TABLE {fts_t}",
+                        f"DROP TABLE {docs_t}",
+                        f"DROP TABLE {new_vocab}",
+                        f"ALTER TABLE {new_docs} RENAME TO {docs_t}",
+                        f"ALTER TABLE {new_fts} RENAME TO {fts_t}",
+                        _schema(kind)[2],
+                    ]
+                )
+            )
         except BaseException:
             self._building.pop(kind, None)
             await self._guard(lambda: script(drop_new))
@@ -363,7 +413,9 @@ class EmbeddedEngine:
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
-    async def _search(self, read: aiosqlite.Connection, kind: Kind, plan: QueryPlan, query: SearchQuery) -> SearchResult:
+    async def _search(
+        self, read: aiosqlite.Connection, kind: Kind, plan: QueryPlan, query: SearchQuery
+    ) -> SearchResult:
         docs_t, fts_t, _ = _tables(kind)
         clauses, params = _filters(query)
         source = f"{docs_t} d"
@@ -386,7 +438,9 @@ class EmbeddedEngine:
             return [json.loads(stored[i]) for i in ids if i in stored]
 
         async def first(order: str, limit: int, offset: int) -> list[dict[str, Any]]:
-            ids = await fetch(f"SELECT d.id FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+            ids = await fetch(
+                f"SELECT d.id FROM {source} {where} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+            )
             return await documents([int(i) for (i,) in ids])
 
         if query.candidates_only:  # matching: the engine's own order, nothing counted or re-ranked
@@ -421,12 +475,11 @@ class EmbeddedEngine:
                     self._frequencies.put((*scope, key), value, now)
                 return value
 
-            n_docs = await counted("", f"SELECT count(*) FROM {docs_t} d {'WHERE ' + ' AND '.join(filters) if filters else ''}",
-                                   params[1:])
+            n_docs = await counted(
+                "", f"SELECT count(*) FROM {docs_t} d {'WHERE ' + ' AND '.join(filters) if filters else ''}", params[1:]
+            )
             for key, match in matches.items():
                 df[key] = await counted(key, f"SELECT count(*) FROM {source} {where}", [match, *params[1:]])
         ranked = rank_candidates(plan, query, candidates, df, n_docs)
-        page = ranked[query.offset: query.window] if relevance else ranked  # else already the requested page
+        page = ranked[query.offset : query.window] if relevance else ranked  # else already the requested page
         return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=total, facets=facets)
-
-

@@ -63,10 +63,7 @@ def _resolve_binary() -> Path:
         check=False,
     )
     if result.returncode != 0:
-        raise RuntimeError(
-            f"{INSTALL_SCRIPT} failed with exit code {result.returncode}:\n"
-            f"{result.stderr.strip()}"
-        )
+        raise RuntimeError(f"{INSTALL_SCRIPT} failed with exit code {result.returncode}:\n{result.stderr.strip()}")
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if not lines:
         raise RuntimeError(f"{INSTALL_SCRIPT} printed no binary path")
@@ -76,11 +73,9 @@ def _resolve_binary() -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _help_text(binary: str) -> str:
-    result = subprocess.run(
-        [binary, "--help"], capture_output=True, text=True, check=False, timeout=30
-    )
+    result = subprocess.run([binary, "--help"], capture_output=True, text=True, check=False, timeout=30)
     return result.stdout + result.stderr
 
 
@@ -127,8 +122,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) ->
             code = process.poll()
             if code is not None:
                 raise RuntimeError(
-                    f"meilisearch exited with code {code} during startup; log tail:\n"
-                    f"{_log_tail(log_path)}"
+                    f"meilisearch exited with code {code} during startup; log tail:\n{_log_tail(log_path)}"
                 )
             try:
                 response = client.get("/health")
@@ -151,14 +145,20 @@ def _start(binary: Path, workdir: Path, master_key: str, attempt: int, port: int
     log_path = workdir / f"meilisearch-{attempt}.log"
     cmd = [
         str(binary),
-        "--http-addr", f"127.0.0.1:{port}",
+        "--http-addr",
+        f"127.0.0.1:{port}",
         f"--master-key={master_key}",  # token_urlsafe may start with "-": never a separate argument
         "--no-analytics",
-        "--env", "development",
-        "--db-path", str(workdir / "data.ms"),
-        "--dump-dir", str(workdir / "dumps"),
-        "--snapshot-dir", str(workdir / "snapshots"),
-        "--max-indexing-memory", MAX_INDEXING_MEMORY,
+        "--env",
+        "development",
+        "--db-path",
+        str(workdir / "data.ms"),
+        "--dump-dir",
+        str(workdir / "dumps"),
+        "--snapshot-dir",
+        str(workdir / "snapshots"),
+        "--max-indexing-memory",
+        MAX_INDEXING_MEMORY,
     ]
     if _supports_flag(binary, "--experimental-reduce-indexing-memory-usage"):
         cmd.append("--experimental-reduce-indexing-memory-usage")

@@ -34,16 +34,16 @@ from core.http import POOL_ERRORS, quick_ack_pool
 from search.documents import KINDS, Kind, SearchDocument
 from search.engine import (
     CANDIDATE_FIELDS,
-    DocumentFrequencies,
     FACETS,
     MAX_WINDOW,
     RERANK_WINDOW,
+    DocumentFrequencies,
     SearchQuery,
     SearchResult,
-    count_facets,
-    index_fields,
     aiter_docs,
     candidate_hits,
+    count_facets,
+    index_fields,
     rank_candidates,
     region_filters,
     to_hits,
@@ -69,8 +69,19 @@ ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-
 MAX_AND_WORDS = 8  # Meilisearch reads the first 10 words of a query
 SETTINGS: dict[str, Any] = {
     "searchableAttributes": TEXT_ATTRIBUTES + PINYIN_ATTRIBUTES,
-    "filterableAttributes": ["field", "region", "prefecture", "province", "maturity", "trl", "ip_type",
-                             "transaction_modes", "price_fen", "owner_kind", "owner_id"],
+    "filterableAttributes": [
+        "field",
+        "region",
+        "prefecture",
+        "province",
+        "maturity",
+        "trl",
+        "ip_type",
+        "transaction_modes",
+        "price_fen",
+        "owner_kind",
+        "owner_id",
+    ],
     "sortableAttributes": ["published_ts", "price_fen", "id"],
     # "sort" first: an explicit sort orders the matches; relevance comes from the shared re-ranker,
     # so the engine only has to bring the likeliest candidates forward (a term in the title before
@@ -105,16 +116,21 @@ def build_filter(query: SearchQuery) -> list[str | list[str]]:
     """AND of clauses (a nested list is an OR), values quoted by ``quote``."""
     clauses: list[str | list[str]] = []
     for attribute, values in (
-        ("field", query.fields), ("maturity", query.maturity), ("ip_type", query.ip_types),
-        ("owner_kind", query.owner_kinds), ("transaction_modes", query.transaction_modes),
+        ("field", query.fields),
+        ("maturity", query.maturity),
+        ("ip_type", query.ip_types),
+        ("owner_kind", query.owner_kinds),
+        ("transaction_modes", query.transaction_modes),
     ):
         if values:  # for an array attribute, IN is "any element in"
             clauses.append(f"{attribute} IN [{', '.join(quote(v) for v in values)}]")
     if query.regions:
         clauses.append([f"{attribute} = {quote(value)}" for attribute, value in region_filters(query.regions)])
     for attribute, op, value in (
-        ("trl", ">=", query.trl_min), ("trl", "<=", query.trl_max),
-        ("price_fen", ">=", query.price_min_fen), ("price_fen", "<=", query.price_max_fen),
+        ("trl", ">=", query.trl_min),
+        ("trl", "<=", query.trl_max),
+        ("price_fen", ">=", query.price_min_fen),
+        ("price_fen", "<=", query.price_max_fen),
     ):
         if value is not None:
             clauses.append(f"{attribute} {op} {quote(int(value))}")
@@ -137,8 +153,10 @@ def outranked(terms: Sequence[Term], weights: Mapping[str, float], df: Mapping[s
     whose floor is above another term's full weight, that term's matches all rank below ``limit``
     others and its sub-query only costs engine time (matching: ~40% of the sub-queries, a pool
     request 10 → 7.5 ms at 100k listings)."""
-    floor = max((weights[t.key] * PHRASE_SCORE_FLOOR for t in terms if df.get(t.key, 0) >= limit and not t.typo_budget),
-                default=0.0)
+    floor = max(
+        (weights[t.key] * PHRASE_SCORE_FLOOR for t in terms if df.get(t.key, 0) >= limit and not t.typo_budget),
+        default=0.0,
+    )
     return {term.key for term in terms if weights[term.key] < floor}
 
 
@@ -183,14 +201,17 @@ class MeilisearchEngine:
 
     # ------------------------------------------------------------ plumbing
 
-    async def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
-                    allow: tuple[str, ...] = ()) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, timeout: float | None = None, allow: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         """One request; transport errors, timeouts and error replies become SearchUnavailable
         (codes listed in ``allow`` are returned to the caller instead)."""
         seconds = timeout or self.timeout
         try:
             response = await self._connections.request(
-                method, f"{self.url}{path}", content=None if json is None else orjson.dumps(json),
+                method,
+                f"{self.url}{path}",
+                content=None if json is None else orjson.dumps(json),
                 headers=self._headers if json is None else self._json_headers,
                 extensions={"timeout": {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}},
             )
@@ -205,8 +226,14 @@ class MeilisearchEngine:
             code = body.get("code") if isinstance(body, dict) else None
             if code in allow:
                 return body
-            log.warning("search_engine_error", engine=self.name, path=path, status=response.status,
-                        code=code, error=str(body.get("message", ""))[:300] if isinstance(body, dict) else "")
+            log.warning(
+                "search_engine_error",
+                engine=self.name,
+                path=path,
+                status=response.status,
+                code=code,
+                error=str(body.get("message", ""))[:300] if isinstance(body, dict) else "",
+            )
             raise SearchUnavailable()
         return body if isinstance(body, dict) else {"results": body}
 
@@ -254,8 +281,12 @@ class MeilisearchEngine:
         if wait if wait is not None else self.wait_for_tasks:
             state = await self._wait(task)
             if state.get("status") != "succeeded":
-                log.warning("search_task_failed", engine=self.name, task=task.get("taskUid"),
-                            error=(state.get("error") or {}).get("code"))
+                log.warning(
+                    "search_task_failed",
+                    engine=self.name,
+                    task=task.get("taskUid"),
+                    error=(state.get("error") or {}).get("code"),
+                )
                 raise SearchUnavailable()
 
     async def _create_index(self, uid: str) -> None:
@@ -300,18 +331,25 @@ class MeilisearchEngine:
         payload = await asyncio.to_thread(lambda: [self._document(doc) for doc in docs])
         suffixes = ["", "__build"] if kind in self._building else [""]
         self._building.get(kind, set()).update(doc.id for doc in docs)
-        await self._write([("PUT", f"/indexes/{self.uid(kind, suffix)}/documents?primaryKey=id", payload) for suffix in suffixes])
+        await self._write(
+            [("PUT", f"/indexes/{self.uid(kind, suffix)}/documents?primaryKey=id", payload) for suffix in suffixes]
+        )
 
     async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
         if not ids:
             return
         suffixes = ["", "__build"] if kind in self._building else [""]
         self._building.get(kind, set()).update(ids)
-        await self._write([("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids)) for suffix in suffixes])
+        await self._write(
+            [("POST", f"/indexes/{self.uid(kind, suffix)}/documents/delete-batch", list(ids)) for suffix in suffixes]
+        )
 
     async def _write(self, requests: Sequence[tuple[str, str, Any]]) -> None:
         """Send every request, then (unless told not to wait) wait for all their tasks at once."""
-        tasks = [await self._call(method, path, json=body, timeout=max(self.timeout, 10.0)) for method, path, body in requests]
+        tasks = [
+            await self._call(method, path, json=body, timeout=max(self.timeout, 10.0))
+            for method, path, body in requests
+        ]
         if self.wait_for_tasks:
             await self._settle(tasks)
 
@@ -320,9 +358,13 @@ class MeilisearchEngine:
         found: set[int] = set()
         page, offset = 10_000, 0
         while True:
-            reply = await self._call("POST", f"/indexes/{self.uid(kind)}/documents/fetch",
-                                     json={"fields": ["id"], "limit": page, "offset": offset},
-                                     timeout=max(self.timeout, 10.0), allow=("index_not_found",))
+            reply = await self._call(
+                "POST",
+                f"/indexes/{self.uid(kind)}/documents/fetch",
+                json={"fields": ["id"], "limit": page, "offset": offset},
+                timeout=max(self.timeout, 10.0),
+                allow=("index_not_found",),
+            )
             batch = [int(item["id"]) for item in reply.get("results", [])]
             found.update(batch)
             offset += len(batch)
@@ -376,8 +418,12 @@ class MeilisearchEngine:
     async def _check(self, task: dict[str, Any]) -> None:
         state = await self._wait(task, timeout=600)
         if state.get("status") != "succeeded":
-            log.warning("search_task_failed", engine=self.name, task=task.get("taskUid"),
-                        error=(state.get("error") or {}).get("code"))
+            log.warning(
+                "search_task_failed",
+                engine=self.name,
+                task=task.get("taskUid"),
+                error=(state.get("error") or {}).get("code"),
+            )
             raise SearchUnavailable()
 
     # ------------------------------------------------------------ reads
@@ -411,8 +457,13 @@ class MeilisearchEngine:
         stats = await self._call("GET", f"/indexes/{index.group(1)}/stats", allow=("index_not_found",)) if index else {}
         if int(stats.get("numberOfDocuments", 1)) == 0:
             return True
-        log.warning("search_engine_error", engine=self.name, path="/multi-search", code=code,
-                    error=str(reply.get("message", ""))[:300])
+        log.warning(
+            "search_engine_error",
+            engine=self.name,
+            path="/multi-search",
+            code=code,
+            error=str(reply.get("message", ""))[:300],
+        )
         raise SearchUnavailable()
 
     async def _browse(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
@@ -421,22 +472,42 @@ class MeilisearchEngine:
         else:
             limit = min(query.limit, MAX_WINDOW - query.offset)
         retrieve = list(CANDIDATE_FIELDS) if query.candidates_only else RETRIEVE
-        request = {**self._base(kind, query), "q": "", "offset": query.offset, "limit": limit,
-                   "sort": SORTS[query.sort], "attributesToRetrieve": retrieve, "facets": list(query.facets)}
+        request = {
+            **self._base(kind, query),
+            "q": "",
+            "offset": query.offset,
+            "limit": limit,
+            "sort": SORTS[query.sort],
+            "attributesToRetrieve": retrieve,
+            "facets": list(query.facets),
+        }
         (result,) = await self._multi([request])
         if query.candidates_only:
             return SearchResult(hits=candidate_hits(result["hits"]), total=int(result["estimatedTotalHits"]))
         page = [(hit, 0.0) for hit in result["hits"]]
-        return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=int(result["estimatedTotalHits"]),
-                            facets=self._facets(query, [result]))
+        return SearchResult(
+            hits=to_hits(plan, page, highlights=query.highlight),
+            total=int(result["estimatedTotalHits"]),
+            facets=self._facets(query, [result]),
+        )
 
-    def _pool(self, kind: Kind, query: SearchQuery, plan: QueryPlan, retrieve: list[str],
-              rarity: dict[str, float], df: Mapping[str, int], limit: int) -> list[dict[str, Any]]:
+    def _pool(
+        self,
+        kind: Kind,
+        query: SearchQuery,
+        plan: QueryPlan,
+        retrieve: list[str],
+        rarity: dict[str, float],
+        df: Mapping[str, int],
+        limit: int,
+    ) -> list[dict[str, Any]]:
         """Federated sub-queries: every concept at once (weighted up), then each term alone, weighted
         by its weight in the query and its rarity (IDF relative to the rarest term's). Matching
         leaves out the terms whose matches cannot reach the pool (``outranked``)."""
-        weights = {term.key: max(term.weight * query.term_weights.get(term.text, 1.0) * rarity[term.key], MIN_WEIGHT)
-                   for term in plan.terms}
+        weights = {
+            term.key: max(term.weight * query.term_weights.get(term.text, 1.0) * rarity[term.key], MIN_WEIGHT)
+            for term in plan.terms
+        }
         # a search keeps every term: its total and facets count the union of all of them
         skipped = outranked(plan.terms, weights, df, limit) if query.candidates_only else set()
         queries: list[dict[str, Any]] = []
@@ -445,13 +516,27 @@ class MeilisearchEngine:
         # documents holding every concept lead a search's pool; matching sends a listing's 16 key
         # terms, which no document holds all of, so there it would only cost an 8-phrase intersection
         if 2 <= len(primaries) <= MAX_AND_WORDS and not query.candidates_only:
-            queries.append({**base, "q": " ".join(term_query(t)["q"] for t in primaries),
-                            "attributesToSearchOn": TEXT_ATTRIBUTES, "matchingStrategy": "all",
-                            "attributesToRetrieve": retrieve, "federationOptions": {"weight": ALL_TERMS_WEIGHT}})
+            queries.append(
+                {
+                    **base,
+                    "q": " ".join(term_query(t)["q"] for t in primaries),
+                    "attributesToSearchOn": TEXT_ATTRIBUTES,
+                    "matchingStrategy": "all",
+                    "attributesToRetrieve": retrieve,
+                    "federationOptions": {"weight": ALL_TERMS_WEIGHT},
+                }
+            )
         for term in plan.terms:
             if term.key not in skipped:
-                queries.append({**base, **term_query(term), "matchingStrategy": "all",
-                                "attributesToRetrieve": retrieve, "federationOptions": {"weight": weights[term.key]}})
+                queries.append(
+                    {
+                        **base,
+                        **term_query(term),
+                        "matchingStrategy": "all",
+                        "attributesToRetrieve": retrieve,
+                        "federationOptions": {"weight": weights[term.key]},
+                    }
+                )
         return queries
 
     async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
@@ -463,25 +548,33 @@ class MeilisearchEngine:
         rarest = max(weights.values(), default=1.0) or 1.0
         rarity = {key: value / rarest for key, value in weights.items()}
         if query.candidates_only:  # matching: no facets or re-rank
-            pool = await self._federated(self._pool(kind, query, plan, list(CANDIDATE_FIELDS), rarity, df, query.window),
-                                         {"limit": query.window})
+            pool = await self._federated(
+                self._pool(kind, query, plan, list(CANDIDATE_FIELDS), rarity, df, query.window), {"limit": query.window}
+            )
             hits = candidate_hits(pool.get("hits", []))
-            return SearchResult(hits=hits[query.offset:], total=int(pool.get("estimatedTotalHits", 0)))
+            return SearchResult(hits=hits[query.offset :], total=int(pool.get("estimatedTotalHits", 0)))
         retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
         federation: dict[str, Any] = {"limit": max(query.window, RERANK_WINDOW)}
         if query.facets:
             federation["facetsByIndex"] = {self.uid(kind): list(query.facets)}
-        pool = await self._federated(self._pool(kind, query, plan, retrieve, rarity, df, federation["limit"]), federation)
+        pool = await self._federated(
+            self._pool(kind, query, plan, retrieve, rarity, df, federation["limit"]), federation
+        )
         total = int(pool.get("estimatedTotalHits", 0))
         by_index = (pool.get("facetsByIndex") or {}).get(self.uid(kind)) or {}
         facets = self._facets(query, [{"facetDistribution": by_index.get("distribution") or {}}])
         if query.offset >= min(total, MAX_WINDOW):
             return SearchResult(hits=[], total=total, facets=facets)
         ranked = rank_candidates(plan, query, pool.get("hits", []), df, n_docs)
-        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window], highlights=query.highlight),
-                            total=total, facets=facets)
+        return SearchResult(
+            hits=to_hits(plan, ranked[query.offset : query.window], highlights=query.highlight),
+            total=total,
+            facets=facets,
+        )
 
-    async def _document_frequencies(self, kind: Kind, query: SearchQuery, terms: Sequence[Term]) -> tuple[int, dict[str, int]]:
+    async def _document_frequencies(
+        self, kind: Kind, query: SearchQuery, terms: Sequence[Term]
+    ) -> tuple[int, dict[str, int]]:
         """(documents in scope, documents per term) under the query's filters; counts only what
         neither this process's cache nor, without filters, the shared store holds, in one
         count-only round trip, and shares what it counted."""
@@ -519,12 +612,13 @@ class MeilisearchEngine:
                 terms.setdefault(term.key, term)
         pending = list(terms.values())
         for start in range(0, len(pending), limit):  # bounded requests; each term costs once a day
-            await self._document_frequencies(kind, SearchQuery(), pending[start:start + limit])
+            await self._document_frequencies(kind, SearchQuery(), pending[start : start + limit])
 
     async def _federated(self, queries: list[dict[str, Any]], federation: dict[str, Any]) -> dict[str, Any]:
         """One merged, deduplicated candidate list over all sub-queries, with facets of their union."""
-        reply = await self._call("POST", "/multi-search", json={"federation": federation, "queries": queries},
-                                 allow=NOTHING_INDEXED)
+        reply = await self._call(
+            "POST", "/multi-search", json={"federation": federation, "queries": queries}, allow=NOTHING_INDEXED
+        )
         return {"hits": [], "estimatedTotalHits": 0} if await self._nothing_indexed(reply) else reply
 
     async def _match_sorted(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
@@ -535,8 +629,14 @@ class MeilisearchEngine:
         base = self._base(kind, query)
         queries: list[dict[str, Any]] = [{**base, "q": "", "limit": 0}]
         for term in terms:
-            sub = {**base, **term_query(term), "limit": per_term, "matchingStrategy": "all",
-                   "attributesToRetrieve": retrieve, "sort": SORTS[query.sort]}
+            sub = {
+                **base,
+                **term_query(term),
+                "limit": per_term,
+                "matchingStrategy": "all",
+                "attributesToRetrieve": retrieve,
+                "sort": SORTS[query.sort],
+            }
             if query.facets:
                 sub["facets"] = list(query.facets)
             queries.append(sub)
@@ -555,7 +655,11 @@ class MeilisearchEngine:
         if query.offset >= min(total, MAX_WINDOW):
             return SearchResult(hits=[], total=total, facets=facets)
         ranked = rank_candidates(plan, query, union.values(), df, n_docs)
-        return SearchResult(hits=to_hits(plan, ranked[query.offset: query.window], highlights=query.highlight), total=total, facets=facets)
+        return SearchResult(
+            hits=to_hits(plan, ranked[query.offset : query.window], highlights=query.highlight),
+            total=total,
+            facets=facets,
+        )
 
     @staticmethod
     def _facets(query: SearchQuery, results: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:

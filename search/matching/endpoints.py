@@ -46,8 +46,13 @@ def _route(kind: ListingKind, path: str, summary: str) -> None:
         return await service.matches(principal, kind, listing_id, limit=limit, filters=filters)
 
     router.add_api_route(
-        f"/{path}/{{listing_id}}/matches", handler, methods=["GET"], response_model=MatchPage, summary=summary,
-        responses=ERRORS, name=f"matches_for_{kind.name}",
+        f"/{path}/{{listing_id}}/matches",
+        handler,
+        methods=["GET"],
+        response_model=MatchPage,
+        summary=summary,
+        responses=ERRORS,
+        name=f"matches_for_{kind.name}",
     )
 
 

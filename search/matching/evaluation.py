@@ -48,7 +48,11 @@ class Labels:
 def load_labels(folder: Path) -> Labels:
     def lines(name: str) -> list[dict]:
         path = folder / name
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] if path.exists() else []
+        return (
+            [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if path.exists()
+            else []
+        )
 
     grades: dict[str, dict[str, int]] = defaultdict(dict)
     for row in lines("qrels.jsonl"):
@@ -65,7 +69,9 @@ def matching_scores(ranked: dict[str, list[str]], labels: Labels) -> Scores:
         scores.mrr += reciprocal_rank(items, {a for a, g in grades.items() if g == 3})
         scores.top3 += best_in_top(items, grades)
     n = len(judged) or 1
-    scores.ndcg, scores.recall, scores.mrr, scores.top3 = (v / n for v in (scores.ndcg, scores.recall, scores.mrr, scores.top3))
+    scores.ndcg, scores.recall, scores.mrr, scores.top3 = (
+        v / n for v in (scores.ndcg, scores.recall, scores.mrr, scores.top3)
+    )
     return scores
 
 
@@ -78,12 +84,16 @@ def search_scores(scores: Scores, ranked: list[list[str]], labels: Labels) -> No
     if pairs:
         scores.search_recall = sum(p[0] for p in pairs) / len(pairs)
         scores.search_mrr = sum(p[1] for p in pairs) / len(pairs)
-    scores.per_kind = {k: (sum(p[0] for p in v) / len(v), sum(p[1] for p in v) / len(v)) for k, v in sorted(by_kind.items())}
+    scores.per_kind = {
+        k: (sum(p[0] for p in v) / len(v), sum(p[1] for p in v) / len(v)) for k, v in sorted(by_kind.items())
+    }
 
 
 def bm25_baseline(labels: Labels) -> Scores:
     """The reference: jieba words, demand title + description as query, no field or constraint."""
-    documents = [words(normalize(f"{a['title']} {a['summary']} {' '.join(a['keywords'])}")) for a in labels.achievements]
+    documents = [
+        words(normalize(f"{a['title']} {a['summary']} {' '.join(a['keywords'])}")) for a in labels.achievements
+    ]
     index = BM25(documents)
     ids = [a["external_id"] for a in labels.achievements]
     ranked = {
@@ -134,6 +144,11 @@ async def evaluate(folder: Path, engines: dict[str, dict[str, str]]) -> dict[str
     results = {"BM25 (jieba)": bm25_baseline(labels)}
     for name, extra in engines.items():
         with tempfile.TemporaryDirectory(prefix="techmarket-eval-") as workdir:
-            settings = Settings(env="development", data_dir=Path(workdir), search_index_prefix=f"eval{abs(hash(workdir)) % 10**8}", **extra)
+            settings = Settings(
+                env="development",
+                data_dir=Path(workdir),
+                search_index_prefix=f"eval{abs(hash(workdir)) % 10**8}",
+                **extra,
+            )
             results[name] = await engine_scores(folder, labels, settings)
     return results

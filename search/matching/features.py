@@ -89,7 +89,8 @@ def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
 def content_words(normalized: str) -> list[str]:
     """Words that can name a thing: no stop words, no single characters, no bare figures (160, 23%)."""
     return [
-        w for w in words(normalized)
+        w
+        for w in words(normalized)
         if w not in STOP_WORDS and (has_cjk(w) and len(w) > 1 or not has_cjk(w) and _LETTER.search(w))
     ]
 
@@ -152,8 +153,12 @@ class StoredText:
 
     @classmethod
     def of_document(cls, document: Mapping[str, Any]) -> StoredText:
-        return cls(document.get("n_title") or "", document.get("n_keywords") or "", document.get("n_body") or "",
-                   document.get("m_words") or "")
+        return cls(
+            document.get("n_title") or "",
+            document.get("n_keywords") or "",
+            document.get("n_body") or "",
+            document.get("m_words") or "",
+        )
 
     @classmethod
     def of_listing(cls, title: str, body: str, keywords: Sequence[str]) -> StoredText:
@@ -184,7 +189,9 @@ def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str 
                 weights[synonym] = SYNONYM_WEIGHT * reference
                 expansions[synonym] = word
     for concept in concepts():
-        sources, targets = (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
+        sources, targets = (
+            (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
+        )
         trigger = next((t for t in sources if t in text), None)
         if trigger is None:
             continue

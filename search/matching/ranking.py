@@ -43,7 +43,15 @@ def rank(
     return results
 
 
-def pair(query: Profile, query_side: Side, document: Profile, document_side: Side, *, query_is_demand: bool, field_names: Mapping[str, str]) -> Match:
+def pair(
+    query: Profile,
+    query_side: Side,
+    document: Profile,
+    document_side: Side,
+    *,
+    query_is_demand: bool,
+    field_names: Mapping[str, str],
+) -> Match:
     """One listing against one query, on an absolute scale (no candidate set to compare with):
     the text part is the mean of the word and bigram cosines, so thresholds mean the same everywhere."""
     text = text_similarity(query, document)

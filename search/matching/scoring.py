@@ -76,7 +76,9 @@ def region_reason(achievement_region: str, demand_region: str) -> tuple[float, s
     return 0.0, None
 
 
-def combine(text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: dict[str, str]) -> Match:
+def combine(
+    text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: dict[str, str]
+) -> Match:
     """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]."""
     reasons: list[str] = []
     if matched_terms:
@@ -94,5 +96,12 @@ def combine(text: float, matched_terms: list[str], achievement: Side, demand: Si
     return Match(
         score=round(min(1.0, max(0.0, score)), 4),
         reasons=reasons,
-        components={"text": text, "field": same_field, "maturity": maturity, "price": price, "mode": mode, "local": local},
+        components={
+            "text": text,
+            "field": same_field,
+            "maturity": maturity,
+            "price": price,
+            "mode": mode,
+            "local": local,
+        },
     )

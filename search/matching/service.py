@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field
@@ -51,7 +51,11 @@ def side_of(row: Achievement | Demand) -> Side:
     if isinstance(row, Achievement):
         return Side(row.field, row.region, tuple(row.transaction_modes), row.maturity.value, row.price_fen)
     return Side(
-        row.field, row.region, tuple(row.transaction_modes), row.min_maturity.value if row.min_maturity else None, row.budget_max_fen
+        row.field,
+        row.region,
+        tuple(row.transaction_modes),
+        row.min_maturity.value if row.min_maturity else None,
+        row.budget_max_fen,
     )
 
 
@@ -87,9 +91,17 @@ def engine_queries(query: Profile, filters: dict[str, Any]) -> list[SearchQuery]
     expansions = sorted(query.expansions, key=lambda t: -query.vector[t])[:KEY_TERMS]
     own = [t for t in query.key_terms(KEY_TERMS) if t not in query.expansions]
     strongest = max(query.vector.values(), default=1.0)
-    return [SearchQuery(text=" ".join(words), limit=RETRIEVE, candidates_only=True, **filters,
-                        term_weights={w: query.vector[w] / strongest for w in words})
-            for words in (own, expansions) if words]
+    return [
+        SearchQuery(
+            text=" ".join(words),
+            limit=RETRIEVE,
+            candidates_only=True,
+            **filters,
+            term_weights={w: query.vector[w] / strongest for w in words},
+        )
+        for words in (own, expansions)
+        if words
+    ]
 
 
 async def warm_match_counts(
@@ -102,8 +114,11 @@ async def warm_match_counts(
     target = DEMAND if kind is ACHIEVEMENT else ACHIEVEMENT
 
     def build() -> list[SearchQuery]:
-        return [search for title, body, keywords in listings
-                for search in engine_queries(query_profile(kind, title, body, keywords), {})]
+        return [
+            search
+            for title, body, keywords in listings
+            for search in engine_queries(query_profile(kind, title, body, keywords), {})
+        ]
 
     await engine.warm(target.name, await asyncio.to_thread(build))  # type: ignore[arg-type]
 
@@ -127,8 +142,9 @@ class MatchingService:
         candidates = await self._candidates(target, query, filters)
         ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
         items = await self._page(target, ranked, limit)
-        return MatchPage(items=items, total=len(ranked), query_terms=terms,
-                         took_ms=round((time.perf_counter() - started) * 1000, 2))
+        return MatchPage(
+            items=items, total=len(ranked), query_terms=terms, took_ms=round((time.perf_counter() - started) * 1000, 2)
+        )
 
     async def _candidates(self, target: ListingKind, query: Profile, filters: dict[str, Any]) -> list[Candidate]:
         """The engine's candidates for ``engine_queries``, merged.
@@ -139,8 +155,10 @@ class MatchingService:
         queries = engine_queries(query, filters)
         if not filters:  # one look-up of the term counts both searches need, not one each
             await self.engine.warm(target.name, queries)  # type: ignore[arg-type]
-        searches = [asyncio.ensure_future(self.engine.search(target.name, search))  # type: ignore[arg-type]
-                    for search in queries]
+        searches = [
+            asyncio.ensure_future(self.engine.search(target.name, search))  # type: ignore[arg-type]
+            for search in queries
+        ]
         try:
             answers = await asyncio.gather(*searches)
         finally:
@@ -155,17 +173,26 @@ class MatchingService:
                 if document is None or document.get("m_words") is None:
                     found[hit.id] = None
                     continue
-                side = Side(document.get("field"), document["region"], tuple(document.get("transaction_modes") or ()),
-                            document.get("maturity"), document.get("price_fen"))
+                side = Side(
+                    document.get("field"),
+                    document["region"],
+                    tuple(document.get("transaction_modes") or ()),
+                    document.get("maturity"),
+                    document.get("price_fen"),
+                )
                 found[hit.id] = Candidate(hit.id, StoredText.of_document(document), side)
         candidates = [c for c in found.values() if c is not None]
         legacy = sorted(i for i, c in found.items() if c is None)
         for row, _ in await self.search.with_owners(target.model, legacy):
             if row.status == ListingStatus.published and row.id is not None:
-                candidates.append(Candidate(row.id, StoredText.of_listing(row.title, body_of(row), row.keywords), side_of(row)))
+                candidates.append(
+                    Candidate(row.id, StoredText.of_listing(row.title, body_of(row), row.keywords), side_of(row))
+                )
         return candidates
 
-    async def _page(self, target: ListingKind, ranked: Sequence[tuple[Candidate, Match]], limit: int) -> list[MatchItem]:
+    async def _page(
+        self, target: ListingKind, ranked: Sequence[tuple[Candidate, Match]], limit: int
+    ) -> list[MatchItem]:
         """The first ``limit`` ranked listings that the database confirms are still published (the
         index may lag a withdrawal by a moment); only those rows are read."""
         items: list[MatchItem] = []
@@ -173,7 +200,10 @@ class MatchingService:
         while len(items) < limit and start < len(ranked):
             chunk = ranked[start : start + limit - len(items) + 2]
             start += len(chunk)
-            rows = {row.id: (row, owner) for row, owner in await self.search.with_owners(target.model, [c.id for c, _ in chunk])}
+            rows = {
+                row.id: (row, owner)
+                for row, owner in await self.search.with_owners(target.model, [c.id for c, _ in chunk])
+            }
             for candidate, match in chunk:
                 found = rows.get(candidate.id)
                 if found is None or found[0].status != ListingStatus.published or len(items) >= limit:

@@ -48,7 +48,9 @@ def free_socket() -> socket.socket:
 @asynccontextmanager
 async def serve(app: Any, sock: socket.socket, *, lifespan: str = "on") -> AsyncIterator[uvicorn.Server]:
     """An ASGI app served by uvicorn on ``sock``, in this event loop, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False, timeout_keep_alive=120))
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False, timeout_keep_alive=120)
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -76,7 +78,9 @@ class PaymentWorld:
 
 
 @asynccontextmanager
-async def _own_database(dialect: str, migrated_urls: dict[str, str], directory: Path, postgres_copy_factory: Any) -> AsyncIterator[Database]:
+async def _own_database(
+    dialect: str, migrated_urls: dict[str, str], directory: Path, postgres_copy_factory: Any
+) -> AsyncIterator[Database]:
     """SQLite: a copy of the template file. PostgreSQL: a real database of its own (a copy of the
     template), never one rolled-back transaction: the backend, the stub's webhooks and the test
     really run side by side, each on its own connection, as in production."""
@@ -98,16 +102,26 @@ async def payment_world(
     backend_sock, stub_sock = free_socket(), free_socket()
     backend_url = f"http://127.0.0.1:{backend_sock.getsockname()[1]}"
     stub_url = f"http://127.0.0.1:{stub_sock.getsockname()[1]}"
-    stub = StubProvider(webhook_url=f"{backend_url}/api/v1/payments/webhook", webhook_secret=WEBHOOK_SECRET, api_key=PROVIDER_KEY)
+    stub = StubProvider(
+        webhook_url=f"{backend_url}/api/v1/payments/webhook", webhook_secret=WEBHOOK_SECRET, api_key=PROVIDER_KEY
+    )
     payment_settings = PaymentSettings(
-        env="test", provider_url=stub_url, provider_api_key=PROVIDER_KEY, webhook_secret=WEBHOOK_SECRET,
-        timeout_seconds=0.5, max_attempts=4, backoff_seconds=0.05,
+        env="test",
+        provider_url=stub_url,
+        provider_api_key=PROVIDER_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        timeout_seconds=0.5,
+        max_attempts=4,
+        backoff_seconds=0.05,
     )
     async with _own_database(dialect, migrated_urls, tmp_path, postgres_copy_factory) as database:
         app = create_app(settings, database=database)
         app.state.payment_settings = payment_settings
         async with serve(stub.app, stub_sock), serve(app, backend_sock):
-            async with httpx.AsyncClient(base_url=backend_url, timeout=30) as api, httpx.AsyncClient(base_url=stub_url) as control:
+            async with (
+                httpx.AsyncClient(base_url=backend_url, timeout=30) as api,
+                httpx.AsyncClient(base_url=stub_url) as control,
+            ):
                 yield PaymentWorld(api, control, stub, stub_sock, database, payment_settings)
 
 
@@ -127,7 +141,9 @@ async def org_id(database: Database, email: str) -> int:
         return int((await session.execute(select(Organization.id).where(Organization.name == name))).scalar_one())
 
 
-async def published_achievement(database: Database, owner_email: str, inventors: list[dict[str, Any]] | None = None) -> int:
+async def published_achievement(
+    database: Database, owner_email: str, inventors: list[dict[str, Any]] | None = None
+) -> int:
     owner = await org_id(database, owner_email)
     async with database.unit_of_work() as session:
         achievement = Achievement(
@@ -140,7 +156,9 @@ async def published_achievement(database: Database, owner_email: str, inventors:
             maturity=Maturity.pilot,
             trl=6,
             ip_type=IpType.invention_patent,
-            inventors=inventors if inventors is not None else [{"name": "王教授", "share": 5}, {"name": "李博士", "share": 3}, {"name": "赵工", "share": 2}],
+            inventors=inventors
+            if inventors is not None
+            else [{"name": "王教授", "share": 5}, {"name": "李博士", "share": 3}, {"name": "赵工", "share": 2}],
         )
         session.add(achievement)
         await session.flush()

@@ -49,7 +49,9 @@ async def headers_of(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
     }
 
 
-async def registered_contract(client: httpx.AsyncClient, h: dict[str, dict[str, str]], body: dict[str, Any]) -> dict[str, Any]:
+async def registered_contract(
+    client: httpx.AsyncClient, h: dict[str, dict[str, str]], body: dict[str, Any]
+) -> dict[str, Any]:
     reply = await client.post("/api/v1/contracts", json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
     contract = reply.json()

@@ -26,7 +26,15 @@ from contracts.reward.models import Distribution, DistributionLine
 from contracts.settings import PaymentSettings
 from core.db import Database, create_engine
 from core.settings import Settings
-from tests.contracts.conftest import PROVIDER_KEY, WEBHOOK_SECRET, free_socket, org_id, published_achievement, serve, wait_for
+from tests.contracts.conftest import (
+    PROVIDER_KEY,
+    WEBHOOK_SECRET,
+    free_socket,
+    org_id,
+    published_achievement,
+    serve,
+    wait_for,
+)
 from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
 
 CONFIRMATIONS = 100  # split over the contract's two milestones, all in flight at once
@@ -60,7 +68,12 @@ async def _count(database: Database, model: Any, **where: Any) -> int:
 
 def _redelivery(snapshot: dict[str, Any], n: int) -> bytes:
     """The provider telling the same news again under a new event id (as after a lost acknowledgement)."""
-    body = {"id": f"evt_race_{snapshot['id']}_{n}", "type": "payment_intent.succeeded", "created": int(time.time()), "data": {"object": snapshot}}
+    body = {
+        "id": f"evt_race_{snapshot['id']}_{n}",
+        "type": "payment_intent.succeeded",
+        "created": int(time.time()),
+        "data": {"object": snapshot},
+    }
     return json.dumps(body).encode()
 
 
@@ -73,27 +86,44 @@ async def test_concurrent_confirmations_and_deliveries_pay_once_and_split_exactl
     try:
         backend_sock, stub_sock = free_socket(), free_socket()
         backend_url = f"http://127.0.0.1:{backend_sock.getsockname()[1]}"
-        stub = StubProvider(webhook_url=f"{backend_url}/api/v1/payments/webhook", webhook_secret=WEBHOOK_SECRET, api_key=PROVIDER_KEY)
+        stub = StubProvider(
+            webhook_url=f"{backend_url}/api/v1/payments/webhook", webhook_secret=WEBHOOK_SECRET, api_key=PROVIDER_KEY
+        )
         stub.faults.duplicate = 3  # every event delivered three times, the deliveries of different events racing
         app = create_app(settings, database=database)
         app.state.payment_settings = PaymentSettings(
-            env="test", provider_url=f"http://127.0.0.1:{stub_sock.getsockname()[1]}", provider_api_key=PROVIDER_KEY,
-            webhook_secret=WEBHOOK_SECRET, timeout_seconds=5, backoff_seconds=0.05,
+            env="test",
+            provider_url=f"http://127.0.0.1:{stub_sock.getsockname()[1]}",
+            provider_api_key=PROVIDER_KEY,
+            webhook_secret=WEBHOOK_SECRET,
+            timeout_seconds=5,
+            backoff_seconds=0.05,
         )
-        async with serve(stub.app, stub_sock), serve(app, backend_sock), httpx.AsyncClient(
-            base_url=backend_url, timeout=60, limits=httpx.Limits(max_connections=CONFIRMATIONS)
-        ) as api:
+        async with (
+            serve(stub.app, stub_sock),
+            serve(app, backend_sock),
+            httpx.AsyncClient(
+                base_url=backend_url, timeout=60, limits=httpx.Limits(max_connections=CONFIRMATIONS)
+            ) as api,
+        ):
             h = await headers_of(api)
             achievement = await published_achievement(database, INSTITUTE)
-            contract = await registered_contract(api, h, transfer_contract(achievement, await org_id(database, ENTERPRISE)))
+            contract = await registered_contract(
+                api, h, transfer_contract(achievement, await org_id(database, ENTERPRISE))
+            )
             cid, milestones = contract["id"], [m["id"] for m in contract["milestones"]]
 
             overlap.reset()
-            replies = await asyncio.gather(*[
-                api.post(f"/api/v1/contracts/{cid}/milestones/{milestones[i % 2]}/pay", headers=h["buyer"]) for i in range(CONFIRMATIONS)
-            ])
+            replies = await asyncio.gather(
+                *[
+                    api.post(f"/api/v1/contracts/{cid}/milestones/{milestones[i % 2]}/pay", headers=h["buyer"])
+                    for i in range(CONFIRMATIONS)
+                ]
+            )
             assert [r.status_code for r in replies] == [200] * CONFIRMATIONS, {r.status_code: r.text for r in replies}
-            assert overlap.peak >= 5, f"only {overlap.peak} units of work ever overlapped: the confirmations did not race"
+            assert overlap.peak >= 5, (
+                f"only {overlap.peak} units of work ever overlapped: the confirmations did not race"
+            )
             by_milestone: dict[int, set[int]] = {}
             for reply in replies:
                 by_milestone.setdefault(reply.json()["milestone_id"], set()).add(reply.json()["id"])
@@ -109,10 +139,16 @@ async def test_concurrent_confirmations_and_deliveries_pay_once_and_split_exactl
             assert len(succeeded) == 2
             bodies = [_redelivery(intent, n) for intent in succeeded for n in range(REDELIVERIES)]
             overlap.reset()
-            acks = await asyncio.gather(*[
-                api.post("/api/v1/payments/webhook", content=b, headers={HEADER: sign(WEBHOOK_SECRET, b), "content-type": "application/json"})
-                for b in bodies
-            ])
+            acks = await asyncio.gather(
+                *[
+                    api.post(
+                        "/api/v1/payments/webhook",
+                        content=b,
+                        headers={HEADER: sign(WEBHOOK_SECRET, b), "content-type": "application/json"},
+                    )
+                    for b in bodies
+                ]
+            )
             assert {r.status_code for r in acks} == {200}, {r.status_code: r.text for r in acks}
             assert overlap.peak >= 5, f"only {overlap.peak} webhook units of work ever overlapped"
 
@@ -122,18 +158,34 @@ async def test_concurrent_confirmations_and_deliveries_pay_once_and_split_exactl
         for milestone in milestones:
             assert await _count(database, Payment, milestone_id=milestone) == 1
         async with database.unit_of_work() as session:
-            distributions = (await session.execute(
-                select(Distribution).where(Distribution.contract_id == cid).order_by(Distribution.id)  # type: ignore[arg-type]
-            )).scalars().all()
-            lines = (await session.execute(select(DistributionLine).where(DistributionLine.contract_id == cid))).scalars().all()
+            distributions = (
+                (
+                    await session.execute(
+                        select(Distribution).where(Distribution.contract_id == cid).order_by(Distribution.id)  # type: ignore[arg-type]
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            lines = (
+                (await session.execute(select(DistributionLine).where(DistributionLine.contract_id == cid)))
+                .scalars()
+                .all()
+            )
         assert len(distributions) == 2 and len({d.payment_id for d in distributions}) == 2
         # 1,000,000.00 received in two payments, whichever landed first; the 20,000.00 of deductions charged
         # once, against the first; 70% of the 980,000.00 net to the inventors: 686,000.00, institution 294,000.00.
         assert sorted(d.gross_fen for d in distributions) == [30_000_000, 70_000_000]
         first, second = distributions
         assert (first.deductions_fen, second.deductions_fen) == (2_000_000, 0)
-        assert all(d.net_fen == d.gross_fen - d.deductions_fen and d.team_fen + d.institution_fen == d.net_fen for d in distributions)
-        assert (sum(d.team_fen for d in distributions), sum(d.institution_fen for d in distributions)) == (68_600_000, 29_400_000)
+        assert all(
+            d.net_fen == d.gross_fen - d.deductions_fen and d.team_fen + d.institution_fen == d.net_fen
+            for d in distributions
+        )
+        assert (sum(d.team_fen for d in distributions), sum(d.institution_fen for d in distributions)) == (
+            68_600_000,
+            29_400_000,
+        )
         for d in distributions:
             assert sum(line.amount_fen for line in lines if line.distribution_id == d.id) == d.net_fen
         assert sum(line.amount_fen for line in lines) == 98_000_000

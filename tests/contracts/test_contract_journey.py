@@ -27,7 +27,9 @@ API = "/api/v1/contracts"
 
 
 async def _signed(world: PaymentWorld, h: dict[str, dict[str, str]], **overrides: Any) -> dict[str, Any]:
-    body = transfer_contract(await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE), **overrides)
+    body = transfer_contract(
+        await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE), **overrides
+    )
     reply = await world.api.post(API, json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
     cid = reply.json()["id"]
@@ -62,7 +64,9 @@ async def _overall(world: PaymentWorld, admin: dict[str, str]) -> tuple[int, str
 
 async def _facts(world: PaymentWorld, cid: int) -> list[Any]:
     async with world.database.unit_of_work() as session:
-        return list((await session.execute(select(ContractFact).where(ContractFact.contract_id == cid))).scalars().all())  # type: ignore[arg-type]
+        return list(
+            (await session.execute(select(ContractFact).where(ContractFact.contract_id == cid))).scalars().all()
+        )  # type: ignore[arg-type]
 
 
 async def _distributions(world: PaymentWorld, h: dict[str, dict[str, str]], cid: int) -> int:
@@ -71,7 +75,9 @@ async def _distributions(world: PaymentWorld, h: dict[str, dict[str, str]], cid:
     return int(reply.json()["total"])
 
 
-async def test_the_buyer_pays_after_signing_and_registration_later_counts_by_its_date(payment_world: PaymentWorld) -> None:
+async def test_the_buyer_pays_after_signing_and_registration_later_counts_by_its_date(
+    payment_world: PaymentWorld,
+) -> None:
     world = payment_world
     h = await headers_of(world.api)
     admin = await login(world.api, PLATFORM_ADMIN_EMAIL)
@@ -122,7 +128,11 @@ async def test_a_payment_from_signed_refuses_terms_changed_since_the_signatures(
     cid = contract["id"]
     async with world.database.unit_of_work() as session:  # a writer that went around the amendment path
         await session.execute(update(Contract).where(Contract.id == cid).values(total_fen=500_000_000))  # type: ignore[arg-type]
-        last = (await session.execute(select(Milestone).where(Milestone.contract_id == cid, Milestone.seq == 2))).scalars().one()  # type: ignore[arg-type]
+        last = (
+            (await session.execute(select(Milestone).where(Milestone.contract_id == cid, Milestone.seq == 2)))
+            .scalars()
+            .one()
+        )  # type: ignore[arg-type]
         last.amount_fen = 500_000_000 - 30_000_000
     paid = await world.api.post(f"{API}/{cid}/milestones/{contract['milestones'][0]['id']}/pay", headers=h["buyer"])
     assert paid.status_code == 409 and paid.json()["code"] == "terms_changed"
@@ -136,8 +146,12 @@ async def test_parties_cannot_change_terms_of_a_contract_performing_unregistered
     contract = await _signed(world, h)
     cid = contract["id"]
     await _pay(world, h, cid, 1)
-    body = {"total": "2000000.00", "technology_income": "900000.00", "reason": "加价",
-            "milestones": [{"title": "首付款", "amount": "300000.00"}, {"title": "尾款", "amount": "1700000.00"}]}
+    body = {
+        "total": "2000000.00",
+        "technology_income": "900000.00",
+        "reason": "加价",
+        "milestones": [{"title": "首付款", "amount": "300000.00"}, {"title": "尾款", "amount": "1700000.00"}],
+    }
     for who in ("seller", "buyer", "region"):
         refused = await world.api.patch(f"{API}/{cid}/amounts", json=body, headers=h[who])
         assert refused.status_code == 409 and refused.json()["code"] == "amounts_locked", (who, refused.text)
@@ -147,14 +161,21 @@ async def test_parties_cannot_change_terms_of_a_contract_performing_unregistered
 async def test_the_field_is_a_known_code_or_taken_from_the_achievements(payment_world: PaymentWorld) -> None:
     world = payment_world
     h = await headers_of(world.api)
-    achievement, buyer = await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE)
-    refused = await world.api.post(API, json=transfer_contract(achievement, buyer, field="稀土新材料"), headers=h["seller"])
+    achievement, buyer = (
+        await published_achievement(world.database, INSTITUTE),
+        await org_id(world.database, ENTERPRISE),
+    )
+    refused = await world.api.post(
+        API, json=transfer_contract(achievement, buyer, field="稀土新材料"), headers=h["seller"]
+    )
     assert refused.status_code == 422, refused.text
     assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [("body.field", "unknown_field")]
     defaulted = await world.api.post(API, json=transfer_contract(achievement, buyer, field=None), headers=h["seller"])
     assert defaulted.status_code == 201, defaulted.text
     assert defaulted.json()["field"] == "new_materials"  # the linked achievement's field
-    chosen = await world.api.post(API, json=transfer_contract(achievement, buyer, field="agriculture"), headers=h["seller"])
+    chosen = await world.api.post(
+        API, json=transfer_contract(achievement, buyer, field="agriculture"), headers=h["seller"]
+    )
     assert chosen.json()["field"] == "agriculture"
 
 
@@ -181,18 +202,26 @@ async def test_completion_needs_the_sellers_claim_and_the_buyers_confirmation(pa
         alone = await world.api.post(f"{API}/{cid}/transitions", json={"to": "completed"}, headers=h[side])
         assert alone.status_code == 409 and alone.json()["code"] == "invalid_contract_transition"
         assert alone.json()["extra"]["allowed"] == ["terminated"]
-    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["buyer"])).json()["code"] == "completion_seller_only"
+    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["buyer"])).json()[
+        "code"
+    ] == "completion_seller_only"
 
     claimed = await _claim(world, h, cid)
     assert claimed["status"] == "performing" and claimed["completion_claimed_at"] and claimed["completion_due_at"]
-    days = (datetime.fromisoformat(claimed["completion_due_at"]) - datetime.fromisoformat(claimed["completion_claimed_at"])).days
+    days = (
+        datetime.fromisoformat(claimed["completion_due_at"]) - datetime.fromisoformat(claimed["completion_claimed_at"])
+    ).days
     assert days == 15
-    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["seller"])).json()["code"] == "completion_already_claimed"
+    assert (await world.api.post(f"{API}/{cid}/completion/claim", headers=h["seller"])).json()[
+        "code"
+    ] == "completion_already_claimed"
     early = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["seller"])
     assert early.status_code == 409 and early.json()["code"] == "completion_window_open"
 
     # The buyer objects with a reason: back to performing, the claim withdrawn.
-    objected = await world.api.post(f"{API}/{cid}/completion/objection", json={"reason": "验收报告未交付"}, headers=h["buyer"])
+    objected = await world.api.post(
+        f"{API}/{cid}/completion/objection", json={"reason": "验收报告未交付"}, headers=h["buyer"]
+    )
     assert objected.status_code == 200, objected.text
     assert objected.json()["status"] == "performing" and objected.json()["completion_claimed_at"] is None
     none = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["buyer"])
@@ -202,13 +231,20 @@ async def test_completion_needs_the_sellers_claim_and_the_buyers_confirmation(pa
     confirmed = await world.api.post(f"{API}/{cid}/completion/confirm", headers=h["buyer"])
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "completed"
     audit = (await world.api.get(f"{API}/{cid}/audit", headers=h["seller"])).json()["items"]
-    steps = [(a["action"], a["reason"]) for a in audit if a["action"].startswith("completion") or a["action"] == "completed"]
+    steps = [
+        (a["action"], a["reason"]) for a in audit if a["action"].startswith("completion") or a["action"] == "completed"
+    ]
     assert steps == [
-        ("completion_claimed", None), ("completion_objected", "验收报告未交付"), ("completion_claimed", None), ("completed", "买方确认履行完毕"),
+        ("completion_claimed", None),
+        ("completion_objected", "验收报告未交付"),
+        ("completion_claimed", None),
+        ("completed", "买方确认履行完毕"),
     ]
 
 
-async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_completed_contract_registers(payment_world: PaymentWorld) -> None:
+async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_completed_contract_registers(
+    payment_world: PaymentWorld,
+) -> None:
     world = payment_world
     h = await headers_of(world.api)
     admin = await login(world.api, PLATFORM_ADMIN_EMAIL)
@@ -220,7 +256,9 @@ async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_complete
     await _claim(world, h, cid)
     async with world.database.unit_of_work() as session:  # the buyer's 15 days pass without an answer
         await session.execute(
-            update(Contract).where(Contract.id == cid).values(completion_due_at=datetime.now(UTC) - timedelta(minutes=1))  # type: ignore[arg-type]
+            update(Contract)
+            .where(Contract.id == cid)
+            .values(completion_due_at=datetime.now(UTC) - timedelta(minutes=1))  # type: ignore[arg-type]
         )
     late = await world.api.post(f"{API}/{cid}/completion/objection", json={"reason": "太晚了"}, headers=h["buyer"])
     assert late.status_code == 409 and late.json()["code"] == "completion_window_closed"

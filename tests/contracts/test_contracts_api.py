@@ -10,16 +10,22 @@ from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, headers_o
 from tests.fixtures.app import login
 
 
-async def test_deal_from_interest_to_contract_with_messages_and_drop(client: httpx.AsyncClient, database: Database) -> None:
+async def test_deal_from_interest_to_contract_with_messages_and_drop(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     achievement = await published_achievement(database, INSTITUTE)
     h = await headers_of(client)
-    reply = await client.post("/api/v1/deals", json={"achievement_id": achievement, "message": "我们有意购买该专利"}, headers=h["buyer"])
+    reply = await client.post(
+        "/api/v1/deals", json={"achievement_id": achievement, "message": "我们有意购买该专利"}, headers=h["buyer"]
+    )
     assert reply.status_code == 201, reply.text
     deal = reply.json()
     assert deal["seller_org_id"] == await org_id(database, INSTITUTE) and deal["origin"] == "achievement_interest"
     own = await client.post("/api/v1/deals", json={"achievement_id": achievement, "message": "x"}, headers=h["seller"])
     assert own.status_code == 409 and own.json()["code"] == "own_listing"
-    assert (await client.post(f"/api/v1/deals/{deal['id']}/messages", json={"body": "报价 100 万元"}, headers=h["seller"])).status_code == 201
+    assert (
+        await client.post(f"/api/v1/deals/{deal['id']}/messages", json={"body": "报价 100 万元"}, headers=h["seller"])
+    ).status_code == 201
     assert (await client.get(f"/api/v1/deals/{deal['id']}/messages", headers=h["other"])).status_code == 404
     messages = (await client.get(f"/api/v1/deals/{deal['id']}/messages", headers=h["buyer"])).json()
     assert [m["body"] for m in messages["items"]] == ["我们有意购买该专利", "报价 100 万元"]
@@ -40,7 +46,9 @@ async def test_contract_amounts_are_exact_and_the_floor_is_cited(client: httpx.A
     h = await headers_of(client)
 
     def post(**overrides: object):  # type: ignore[no-untyped-def]
-        return client.post("/api/v1/contracts", json=transfer_contract(achievement, buyer, **overrides), headers=h["seller"])
+        return client.post(
+            "/api/v1/contracts", json=transfer_contract(achievement, buyer, **overrides), headers=h["seller"]
+        )
 
     uneven = await post(milestones=[{"title": "a", "amount": "300000.00"}, {"title": "b", "amount": "699999.99"}])
     assert uneven.status_code == 422 and uneven.json()["errors"][0]["code"] == "milestones_sum"
@@ -65,10 +73,16 @@ async def test_contract_amounts_are_exact_and_the_floor_is_cited(client: httpx.A
     assert body["total"] == "1000000.00" and [m["amount"] for m in body["milestones"]] == ["300000.00", "700000.00"]
 
 
-async def test_lifecycle_registration_corrections_and_authorization(client: httpx.AsyncClient, database: Database) -> None:
+async def test_lifecycle_registration_corrections_and_authorization(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     achievement = await published_achievement(database, INSTITUTE)
     h = await headers_of(client)
-    created = await client.post("/api/v1/contracts", json=transfer_contract(achievement, await org_id(database, ENTERPRISE)), headers=h["seller"])
+    created = await client.post(
+        "/api/v1/contracts",
+        json=transfer_contract(achievement, await org_id(database, ENTERPRISE)),
+        headers=h["seller"],
+    )
     cid = created.json()["id"]
 
     # Only parties and competent admins see it.
@@ -90,8 +104,12 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
     # A correction before registration keeps amounts exact and leaves an audit record.
     corrected = await client.patch(
         f"/api/v1/contracts/{cid}/amounts",
-        json={"total": "980000.00", "technology_income": "880000.00", "reason": "核减设备费",
-              "milestones": [{"title": "首付款", "amount": "280000.00"}, {"title": "尾款", "amount": "700000.00"}]},
+        json={
+            "total": "980000.00",
+            "technology_income": "880000.00",
+            "reason": "核减设备费",
+            "milestones": [{"title": "首付款", "amount": "280000.00"}, {"title": "尾款", "amount": "700000.00"}],
+        },
         headers=h["seller"],
     )
     assert corrected.status_code == 200, corrected.text
@@ -103,22 +121,33 @@ async def test_lifecycle_registration_corrections_and_authorization(client: http
     assert resigned.json()["status"] == "signed"
 
     # Only the seller asks for registration; only the seller region's admin (or platform) registers.
-    assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["buyer"])).json()["code"] == "seller_side_only"
+    assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["buyer"])).json()[
+        "code"
+    ] == "seller_side_only"
     not_asked = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["region"])
     assert not_asked.status_code == 409 and not_asked.json()["code"] == "registration_not_requested"
     assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["seller"])).status_code == 200
-    hohhot_seller = await client.post("/api/v1/contracts", json=transfer_contract(
-        await published_achievement(database, UNIVERSITY), await org_id(database, ENTERPRISE)), headers=await login(client, UNIVERSITY))
+    hohhot_seller = await client.post(
+        "/api/v1/contracts",
+        json=transfer_contract(await published_achievement(database, UNIVERSITY), await org_id(database, ENTERPRISE)),
+        headers=await login(client, UNIVERSITY),
+    )
     assert (await client.get(f"/api/v1/contracts/{hohhot_seller.json()['id']}", headers=h["region"])).status_code == 404
-    assert (await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["buyer"])).json()["code"] == "not_competent_registrar"
-    registered = await client.post(f"/api/v1/contracts/{cid}/register", json={"technology_income": "870000.00"}, headers=h["region"])
+    assert (await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["buyer"])).json()[
+        "code"
+    ] == "not_competent_registrar"
+    registered = await client.post(
+        f"/api/v1/contracts/{cid}/register", json={"technology_income": "870000.00"}, headers=h["region"]
+    )
     assert registered.status_code == 200, registered.text
     number = registered.json()["registration_number"]
     assert len(number) == 16 and number[4:10] == "150200"
     assert registered.json()["technology_income"] == "870000.00"
 
     locked = await client.patch(
-        f"/api/v1/contracts/{cid}/amounts", json={"total": "1.00", "technology_income": "1.00", "reason": "晚了"}, headers=h["seller"]
+        f"/api/v1/contracts/{cid}/amounts",
+        json={"total": "1.00", "technology_income": "1.00", "reason": "晚了"},
+        headers=h["seller"],
     )
     assert locked.status_code == 409 and locked.json()["code"] == "amounts_locked"
     audit = (await client.get(f"/api/v1/contracts/{cid}/audit", headers=h["buyer"])).json()["items"]

@@ -23,7 +23,9 @@ from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registere
 async def _setup(world: PaymentWorld) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     h = await headers_of(world.api)
     achievement = await published_achievement(world.database, INSTITUTE)
-    contract = await registered_contract(world.api, h, transfer_contract(achievement, await org_id(world.database, ENTERPRISE)))
+    contract = await registered_contract(
+        world.api, h, transfer_contract(achievement, await org_id(world.database, ENTERPRISE))
+    )
     return contract, h
 
 
@@ -49,7 +51,9 @@ async def test_payments_survive_provider_faults_and_split_exactly(payment_world:
     cid, (m1, m2) = contract["id"], [m["id"] for m in contract["milestones"]]
 
     # Only the buyer pays.
-    assert (await world.api.post(f"/api/v1/contracts/{cid}/milestones/{m1}/pay", headers=h["seller"])).json()["code"] == "buyer_side_only"
+    assert (await world.api.post(f"/api/v1/contracts/{cid}/milestones/{m1}/pay", headers=h["seller"])).json()[
+        "code"
+    ] == "buyer_side_only"
 
     # Two 500s, then a response slower than our timeout after the provider did the work: retried with
     # the same Idempotency-Key, so the provider holds exactly one intent. Webhooks arrive three times each.
@@ -88,7 +92,9 @@ async def test_payments_survive_provider_faults_and_split_exactly(payment_world:
     assert paid2.status_code == 200, paid2.text
     assert len(world.stub.state.intents) == 2
     await wait_for(lambda: _intent_status(world, "succeeded"))
-    early = await world.api.post(f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["seller"])
+    early = await world.api.post(
+        f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["seller"]
+    )
     assert early.status_code == 409 and early.json()["code"] == "refund_not_allowed"
 
     # Held events (created, processing, succeeded) delivered newest first: the old ones are stale.
@@ -98,8 +104,14 @@ async def test_payments_survive_provider_faults_and_split_exactly(payment_world:
     await wait_for(lambda: _is(world, h, cid, 2, "paid"))
 
     # Only the seller side refunds; the reversal is appended, proportional, and sums exactly.
-    assert (await world.api.post(f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["buyer"])).status_code == 403
-    refund = await world.api.post(f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["seller"])
+    assert (
+        await world.api.post(
+            f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["buyer"]
+        )
+    ).status_code == 403
+    refund = await world.api.post(
+        f"/api/v1/contracts/{cid}/milestones/{m2}/refund", json={"amount": "70000.00"}, headers=h["seller"]
+    )
     assert refund.status_code == 200, refund.text
     assert refund.json()["refunded"] == "70000.00"
     await wait_for(lambda: _events_processed(world))
@@ -107,7 +119,12 @@ async def test_payments_survive_provider_faults_and_split_exactly(payment_world:
     ledger = await _ledger(world, h, cid)
     assert [d["source"] for d in ledger["items"]] == ["payment", "payment", "refund"]
     # Received 1000000 - 70000 refunded = 930000; net = 910000; team = 637000.00 (70%), institution 273000.00.
-    assert ledger["totals"] == {"received": "930000.00", "net": "910000.00", "team": "637000.00", "institution": "273000.00"}
+    assert ledger["totals"] == {
+        "received": "930000.00",
+        "net": "910000.00",
+        "team": "637000.00",
+        "institution": "273000.00",
+    }
     reversal = ledger["items"][2]
     assert reversal["net"] == "-70000.00" and reversal["team"] == "-49000.00"
     assert [line["amount"] for line in reversal["lines"]] == ["-21000.00", "-24500.00", "-14700.00", "-9800.00"]
@@ -161,11 +178,27 @@ async def test_lost_webhooks_are_found_and_repaired_by_reconcile(payment_world: 
 
 async def test_webhook_rejects_bad_signature_stale_timestamp_and_replay(payment_world: PaymentWorld) -> None:
     world = payment_world
-    event = {"id": "evt_test_1", "type": "payment_intent.created", "created": int(time.time()), "data": {"object": {"object": "payment_intent", "id": "pi_x", "amount": 1, "status": "requires_confirmation", "metadata": {}, "version": 1}}}
+    event = {
+        "id": "evt_test_1",
+        "type": "payment_intent.created",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "object": "payment_intent",
+                "id": "pi_x",
+                "amount": 1,
+                "status": "requires_confirmation",
+                "metadata": {},
+                "version": 1,
+            }
+        },
+    }
     body = json.dumps(event).encode()
 
     async def post(header: str) -> httpx.Response:
-        return await world.api.post("/api/v1/payments/webhook", content=body, headers={HEADER: header, "content-type": "application/json"})
+        return await world.api.post(
+            "/api/v1/payments/webhook", content=body, headers={HEADER: header, "content-type": "application/json"}
+        )
 
     bad = await post(sign("another-secret-of-enough-length-000000000", body))
     assert bad.status_code == 400 and bad.json()["code"] == "webhook_signature_invalid"
@@ -179,4 +212,3 @@ async def test_webhook_rejects_bad_signature_stale_timestamp_and_replay(payment_
     assert good.status_code == 200 and good.json()["result"] == "unknown_intent"
     replay = await post(sign(WEBHOOK_SECRET, body))
     assert replay.status_code == 409 and replay.json()["code"] == "webhook_replayed"
-

@@ -21,7 +21,9 @@ async def test_institution_exports_its_distributions_as_csv_and_xlsx(client: htt
     header, body = rows[0], rows[1:]
     assert any("\u4e00" <= ch <= "\u9fff" for ch in "".join(header)), "Chinese headers for Excel users"
     assert body, "the demo contract's two payments produced distributions"
-    amounts = [cell for row in body for cell in row if cell.replace(".", "", 1).replace("-", "", 1).isdigit() and "." in cell]
+    amounts = [
+        cell for row in body for cell in row if cell.replace(".", "", 1).replace("-", "", 1).isdigit() and "." in cell
+    ]
     assert all(len(a.split(".")[1]) == 2 for a in amounts), "yuan with two decimals, never floats"
     text = "\n".join(",".join(r) for r in body)
     # Per beneficiary: 王教授 gets 98,000 and 245,000; the institute keeps 84,000 and 210,000.

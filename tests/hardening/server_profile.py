@@ -265,13 +265,17 @@ class Publisher:
         return listing_id
 
     async def withdraw(self, listing_id: int) -> bool:
-        return await self._post("withdraw", f"/api/v1/achievements/{listing_id}/withdraw", headers=self.owner) is not None
+        return (
+            await self._post("withdraw", f"/api/v1/achievements/{listing_id}/withdraw", headers=self.owner) is not None
+        )
 
 
 async def publisher(http: httpx.AsyncClient) -> Publisher:
     from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 
-    return Publisher(http, await token(http, INSTITUTE, DEMO_PASSWORD), await token(http, PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD))
+    return Publisher(
+        http, await token(http, INSTITUTE, DEMO_PASSWORD), await token(http, PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD)
+    )
 
 
 # --------------------------------------------------------------------------- Meilisearch
@@ -282,7 +286,9 @@ async def meili_ids(meili: MeiliServer, index: str = "techmarket_achievement") -
     ids: list[int] = []
     async with httpx.AsyncClient(base_url=meili.url, headers=meili.headers, timeout=10, trust_env=False) as http:
         for page in range(1000):
-            reply = await http.get(f"/indexes/{index}/documents", params={"fields": "id", "limit": 1000, "offset": page * 1000})
+            reply = await http.get(
+                f"/indexes/{index}/documents", params={"fields": "id", "limit": 1000, "offset": page * 1000}
+            )
             if reply.status_code == 404:
                 return ids
             reply.raise_for_status()
@@ -333,4 +339,3 @@ def which_compose() -> list[str] | None:
         if probe.returncode == 0:
             return [legacy]
     return None
-

@@ -111,9 +111,13 @@ def listing_check(kind: str, *, expect_drafts: bool) -> Check:
             privileged = owner_or_reviewer(world, role, item["owner_id"], item.get("region"))
             assert item["status"] == "published" or privileged, f"{role} sees {kind} {item['id']} ({item['status']})"
             if not privileged:
-                assert item.get("pending_revision") is None and item.get("review_reason") is None, f"{role} sees internals of {item['id']}"
+                assert item.get("pending_revision") is None and item.get("review_reason") is None, (
+                    f"{role} sees internals of {item['id']}"
+                )
         if expect_drafts and role in OWNER | REVIEWERS:
-            assert any(i["status"] == "draft" and i["owner_id"] == world.org["owner"] for i in items), f"{role} misses the owner's drafts"
+            assert any(i["status"] == "draft" and i["owner_id"] == world.org["owner"] for i in items), (
+                f"{role} misses the owner's drafts"
+            )
 
     return check
 
@@ -148,8 +152,12 @@ def matches_check(kind: str) -> Check:
     async def check(world: World, role: str, reply: httpx.Response) -> None:
         for item in reply.json()["items"]:
             listing = item["listing"]
-            assert listing["status"] == "published" and listing.get("pending_revision") is None, f"{role} matched {listing['id']}"
-            assert listing["id"] != world.ids["stale"][other]["id"], f"{role} matched a listing withdrawn after indexing"
+            assert listing["status"] == "published" and listing.get("pending_revision") is None, (
+                f"{role} matched {listing['id']}"
+            )
+            assert listing["id"] != world.ids["stale"][other]["id"], (
+                f"{role} matched a listing withdrawn after indexing"
+            )
 
     return check
 
@@ -157,7 +165,9 @@ def matches_check(kind: str) -> Check:
 async def organizations_check(world: World, role: str, reply: httpx.Response) -> None:
     items = reply.json()["items"]
     for item in items:
-        assert item["status"] == "verified" or world.governs(role, item["region"]), f"{role} sees {item['status']} org {item['id']}"
+        assert item["status"] == "verified" or world.governs(role, item["region"]), (
+            f"{role} sees {item['status']} org {item['id']}"
+        )
     if role in REVIEWERS:
         assert world.org["pending_local"] in {i["id"] for i in items}
 
@@ -176,7 +186,9 @@ async def api_keys_check(world: World, role: str, reply: httpx.Response) -> None
 def organization_rows(model: Any) -> Check:
     async def check(world: World, role: str, reply: httpx.Response) -> None:
         rows = await world.rows(model, [i["id"] for i in reply.json()["items"]])
-        assert all(r.organization_id == world.role_org[role] for r in rows), f"{role} sees another organization's {model.__name__}"
+        assert all(r.organization_id == world.role_org[role] for r in rows), (
+            f"{role} sees another organization's {model.__name__}"
+        )
         if role in OWNER:
             assert rows, f"{role} should see the owner's {model.__name__}"
 
@@ -195,9 +207,11 @@ async def contracts_check(world: World, role: str, reply: httpx.Response) -> Non
     items = reply.json()["items"]
     mine = world.role_org.get(role)
     for c in items:
-        assert mine in (c["seller_org_id"], c["buyer_org_id"]) or world.governs(role, c["seller_region"]) or world.governs(role, c["buyer_region"]), (
-            f"{role} sees contract {c['id']}"
-        )
+        assert (
+            mine in (c["seller_org_id"], c["buyer_org_id"])
+            or world.governs(role, c["seller_region"])
+            or world.governs(role, c["buyer_region"])
+        ), f"{role} sees contract {c['id']}"
     if role in CONTRACT_VIEWERS:
         assert world.ids["demo_contract"] in {c["id"] for c in items}
 
@@ -260,7 +274,9 @@ def listing_action(kind: str, status: str, action: str, **kwargs: Any) -> Callab
     return build
 
 
-def contract_action(status: str, action: str, owner_side: str = "seller", milestone: bool = False, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+def contract_action(
+    status: str, action: str, owner_side: str = "seller", milestone: bool = False, **kwargs: Any
+) -> Callable[[World], Awaitable[Request]]:
     async def build(world: World) -> Request:
         contract = await world.contract(status, owner_side=owner_side)
         path = f"{API}/contracts/{contract['id']}"
@@ -276,13 +292,24 @@ def import_rows(kind: str) -> Callable[[World], Awaitable[Request]]:
         path = Path(__file__).parents[2] / "market" / "demo_data" / f"{kind}.jsonl"
         row = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
         n = next(world.serial)
-        row.update(external_id=f"HARDENING-{kind}-{n}", title=f"{row['title']} {n}", region="150200", owner="演示稀土研究院", owner_kind="institute")
-        return {"url": f"{API}/imports/{kind}", "files": {"file": (f"rows-{n}.jsonl", jsonl([row]), "application/json")}}
+        row.update(
+            external_id=f"HARDENING-{kind}-{n}",
+            title=f"{row['title']} {n}",
+            region="150200",
+            owner="演示稀土研究院",
+            owner_kind="institute",
+        )
+        return {
+            "url": f"{API}/imports/{kind}",
+            "files": {"file": (f"rows-{n}.jsonl", jsonl([row]), "application/json")},
+        }
 
     return build
 
 
-def fresh(make: Callable[[World], Awaitable[Any]], template: str, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+def fresh(
+    make: Callable[[World], Awaitable[Any]], template: str, **kwargs: Any
+) -> Callable[[World], Awaitable[Request]]:
     async def build(world: World) -> Request:
         return {"url": template.format(id=await make(world)), **kwargs}
 
@@ -317,9 +344,15 @@ def target_body(n: int) -> dict[str, Any]:
 
 def contract_body_for_owner(world: World) -> dict[str, Any]:
     return {
-        "seller_org_id": world.org["owner"], "buyer_org_id": world.org["enterprise"], "title": "稀土分离技术服务合同",
-        "type": "service", "subtype": "technical_service", "field": "new_materials", "total": "50000.00",
-        "technology_income": "50000.00", "milestones": [{"title": "全款", "amount": "50000.00"}],
+        "seller_org_id": world.org["owner"],
+        "buyer_org_id": world.org["enterprise"],
+        "title": "稀土分离技术服务合同",
+        "type": "service",
+        "subtype": "technical_service",
+        "field": "new_materials",
+        "total": "50000.00",
+        "technology_income": "50000.00",
+        "milestones": [{"title": "全款", "amount": "50000.00"}],
     }
 
 
@@ -334,24 +367,78 @@ def listing_cases(kind: str) -> list[Case]:
     revised = lambda w: w.ids["revised"][kind]["id"]  # noqa: E731
     return [
         Case(f"POST {base}", "create a draft", ORG_ROLES, unique_body(lambda n: BODY[kind](title=f"新{n}"), base)),
-        Case(f"GET {base}", "drafts only to owner and reviewers", EVERYONE, static(base, params={"status": "draft", "limit": 100}),
-             check=listing_check(kind, expect_drafts=True)),
-        Case(f"GET {base}", "no pending revision to the public", EVERYONE, static(base, params={"limit": 100}), check=listing_check(kind, expect_drafts=False)),
+        Case(
+            f"GET {base}",
+            "drafts only to owner and reviewers",
+            EVERYONE,
+            static(base, params={"status": "draft", "limit": 100}),
+            check=listing_check(kind, expect_drafts=True),
+        ),
+        Case(
+            f"GET {base}",
+            "no pending revision to the public",
+            EVERYONE,
+            static(base, params={"limit": 100}),
+            check=listing_check(kind, expect_drafts=False),
+        ),
         Case(f"GET {item}", "draft", OWNER | REVIEWERS, shared(f"{base}/{{id}}", draft)),
-        Case(f"GET {item}", "published with a pending revision", EVERYONE, shared(f"{base}/{{id}}", revised), check=internals_hidden(kind)),
-        Case(f"PATCH {item}", "edit a draft", OWNER, listing_action(kind, "draft", "", json={"title": "改过的标题"}), fresh=True),
-        Case(f"PATCH {item}", "revise a published listing", OWNER, listing_action(kind, "published", "", json={"title": "改过的标题"}), fresh=True),
+        Case(
+            f"GET {item}",
+            "published with a pending revision",
+            EVERYONE,
+            shared(f"{base}/{{id}}", revised),
+            check=internals_hidden(kind),
+        ),
+        Case(
+            f"PATCH {item}",
+            "edit a draft",
+            OWNER,
+            listing_action(kind, "draft", "", json={"title": "改过的标题"}),
+            fresh=True,
+        ),
+        Case(
+            f"PATCH {item}",
+            "revise a published listing",
+            OWNER,
+            listing_action(kind, "published", "", json={"title": "改过的标题"}),
+            fresh=True,
+        ),
         Case(f"POST {item}/submit", "submit a draft", OWNER, listing_action(kind, "draft", "submit"), fresh=True),
         Case(f"POST {item}/approve", "approve", REVIEWERS, listing_action(kind, "submitted", "approve"), fresh=True),
-        Case(f"POST {item}/reject", "reject", REVIEWERS, listing_action(kind, "submitted", "reject", json={"reason": "材料不全"}), fresh=True),
+        Case(
+            f"POST {item}/reject",
+            "reject",
+            REVIEWERS,
+            listing_action(kind, "submitted", "reject", json={"reason": "材料不全"}),
+            fresh=True,
+        ),
         Case(f"POST {item}/withdraw", "withdraw", OWNER, listing_action(kind, "published", "withdraw"), fresh=True),
         Case(f"POST {item}/close", "close", OWNER | REVIEWERS, listing_action(kind, "published", "close"), fresh=True),
         Case(f"GET {item}/audit", "audit trail of a draft", REVIEWERS, shared(f"{base}/{{id}}/audit", draft)),
-        Case(f"GET {item}/matches", "matches of a published listing", EVERYONE, shared(f"{base}/{{id}}/matches", published), check=matches_check(kind)),
-        Case(f"GET {item}/matches", "matches of a draft: unpublished to those who see it, not found to others", OWNER | REVIEWERS,
-             shared(f"{base}/{{id}}/matches", draft), answer=(409, "listing_not_published")),
-        Case(f"POST {API}/imports/{{kind}}", f"import {kind}", ADMINS, import_rows(kind), fresh=True, check=import_check),
-        Case(f"GET {API}/search/{{kind}}", f"search {kind}", EVERYONE, static(f"{API}/search/{kind}", params={"q": "稀土"}), check=search_check(kind)),
+        Case(
+            f"GET {item}/matches",
+            "matches of a published listing",
+            EVERYONE,
+            shared(f"{base}/{{id}}/matches", published),
+            check=matches_check(kind),
+        ),
+        Case(
+            f"GET {item}/matches",
+            "matches of a draft: unpublished to those who see it, not found to others",
+            OWNER | REVIEWERS,
+            shared(f"{base}/{{id}}/matches", draft),
+            answer=(409, "listing_not_published"),
+        ),
+        Case(
+            f"POST {API}/imports/{{kind}}", f"import {kind}", ADMINS, import_rows(kind), fresh=True, check=import_check
+        ),
+        Case(
+            f"GET {API}/search/{{kind}}",
+            f"search {kind}",
+            EVERYONE,
+            static(f"{API}/search/{kind}", params={"q": "稀土"}),
+            check=search_check(kind),
+        ),
     ]
 
 
@@ -367,95 +454,350 @@ CASES: list[Case] = [
     *listing_cases("demands"),
     # identity
     Case("GET /api/v1/users/me", "who am I", AUTHENTICATED, static(f"{API}/users/me"), check=me_check),
-    Case("POST /api/v1/organizations", "create a verified organization", PLATFORM,
-         unique_body(lambda n: {"kind": "agency", "name": f"硬化测试中心{n}", "uscc": unique_uscc(10_000 + n), "region": "150200"},
-                     f"{API}/organizations")),
-    Case("GET /api/v1/organizations", "pending organizations only to their admins", EVERYONE,
-         static(f"{API}/organizations", params={"status": "pending", "limit": 200}), check=organizations_check),
-    Case(f"GET {ORG}", "pending organization in 包头", REVIEWERS, shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending_local"])),
-    Case(f"GET {ORG}", "pending organization's own member", frozenset({"pending", "platform_admin"}),
-         shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending"])),
-    Case(f"GET {ORG}", "verified organization", EVERYONE, shared(f"{API}/organizations/{{id}}", lambda w: w.org["owner"])),
-    Case(f"POST {ORG}/verify", "verify", PLATFORM, fresh(lambda w: w.organization("pending"), f"{API}/organizations/{{id}}/verify"), fresh=True),
-    Case(f"POST {ORG}/suspend", "suspend", PLATFORM, fresh(lambda w: w.organization("verified"), f"{API}/organizations/{{id}}/suspend"), fresh=True),
-    Case(f"POST {ORG}/users", "add a member", OWNER_ADMINS | PLATFORM,
-         lambda w: unique_body(member_body, f"{API}/organizations/{w.org['owner']}/users")(w), fresh=True),
-    Case(f"PUT {ORG}/webhook", "set the webhook", OWNER_ADMINS,
-         shared(f"{API}/organizations/{{id}}/webhook", lambda w: w.org["owner"], json={"url": "https://hooks.example.cn/techmarket"})),
-    Case("POST /api/v1/admin/region-admins", "create a region admin", PLATFORM, unique_body(region_admin_body, f"{API}/admin/region-admins"), fresh=True),
-    Case("POST /api/v1/api-keys", "create own key (not a pending organization's)", AUTHENTICATED - {"pending"}, static(f"{API}/api-keys", json={"name": "脚本"})),
+    Case(
+        "POST /api/v1/organizations",
+        "create a verified organization",
+        PLATFORM,
+        unique_body(
+            lambda n: {
+                "kind": "agency",
+                "name": f"硬化测试中心{n}",
+                "uscc": unique_uscc(10_000 + n),
+                "region": "150200",
+            },
+            f"{API}/organizations",
+        ),
+    ),
+    Case(
+        "GET /api/v1/organizations",
+        "pending organizations only to their admins",
+        EVERYONE,
+        static(f"{API}/organizations", params={"status": "pending", "limit": 200}),
+        check=organizations_check,
+    ),
+    Case(
+        f"GET {ORG}",
+        "pending organization in 包头",
+        REVIEWERS,
+        shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending_local"]),
+    ),
+    Case(
+        f"GET {ORG}",
+        "pending organization's own member",
+        frozenset({"pending", "platform_admin"}),
+        shared(f"{API}/organizations/{{id}}", lambda w: w.org["pending"]),
+    ),
+    Case(
+        f"GET {ORG}", "verified organization", EVERYONE, shared(f"{API}/organizations/{{id}}", lambda w: w.org["owner"])
+    ),
+    Case(
+        f"POST {ORG}/verify",
+        "verify",
+        PLATFORM,
+        fresh(lambda w: w.organization("pending"), f"{API}/organizations/{{id}}/verify"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {ORG}/suspend",
+        "suspend",
+        PLATFORM,
+        fresh(lambda w: w.organization("verified"), f"{API}/organizations/{{id}}/suspend"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {ORG}/users",
+        "add a member",
+        OWNER_ADMINS | PLATFORM,
+        lambda w: unique_body(member_body, f"{API}/organizations/{w.org['owner']}/users")(w),
+        fresh=True,
+    ),
+    Case(
+        f"PUT {ORG}/webhook",
+        "set the webhook",
+        OWNER_ADMINS,
+        shared(
+            f"{API}/organizations/{{id}}/webhook",
+            lambda w: w.org["owner"],
+            json={"url": "https://hooks.example.cn/techmarket"},
+        ),
+    ),
+    Case(
+        "POST /api/v1/admin/region-admins",
+        "create a region admin",
+        PLATFORM,
+        unique_body(region_admin_body, f"{API}/admin/region-admins"),
+        fresh=True,
+    ),
+    Case(
+        "POST /api/v1/api-keys",
+        "create own key (not a pending organization's)",
+        AUTHENTICATED - {"pending"},
+        static(f"{API}/api-keys", json={"name": "脚本"}),
+    ),
     Case("GET /api/v1/api-keys", "own keys only", AUTHENTICATED, static(f"{API}/api-keys"), check=api_keys_check),
-    Case("DELETE /api/v1/api-keys/{key_id}", "revoke the owner admin's key", OWNER_ADMINS,
-         fresh(lambda w: w.api_key(), f"{API}/api-keys/{{id}}"), fresh=True),
+    Case(
+        "DELETE /api/v1/api-keys/{key_id}",
+        "revoke the owner admin's key",
+        OWNER_ADMINS,
+        fresh(lambda w: w.api_key(), f"{API}/api-keys/{{id}}"),
+        fresh=True,
+    ),
     # alerts
-    Case("POST /api/v1/subscriptions", "subscribe (verified organizations)", ORG_ROLES - {"pending"}, static(f"{API}/subscriptions", json={"query": "稀土", "target_kind": "demand"})),
-    Case("GET /api/v1/subscriptions", "own organization's", ORG_ROLES, static(f"{API}/subscriptions"), check=organization_rows(Subscription)),
-    Case("DELETE /api/v1/subscriptions/{subscription_id}", "unsubscribe", OWNER,
-         fresh(lambda w: w.subscription(), f"{API}/subscriptions/{{id}}"), fresh=True),
-    Case("GET /api/v1/notifications", "own organization's", ORG_ROLES, static(f"{API}/notifications", params={"limit": 100}),
-         check=organization_rows(Notification)),
-    Case("POST /api/v1/notifications/{notification_id}/read", "mark read", OWNER,
-         fresh(lambda w: w.notification(), f"{API}/notifications/{{id}}/read"), fresh=True),
+    Case(
+        "POST /api/v1/subscriptions",
+        "subscribe (verified organizations)",
+        ORG_ROLES - {"pending"},
+        static(f"{API}/subscriptions", json={"query": "稀土", "target_kind": "demand"}),
+    ),
+    Case(
+        "GET /api/v1/subscriptions",
+        "own organization's",
+        ORG_ROLES,
+        static(f"{API}/subscriptions"),
+        check=organization_rows(Subscription),
+    ),
+    Case(
+        "DELETE /api/v1/subscriptions/{subscription_id}",
+        "unsubscribe",
+        OWNER,
+        fresh(lambda w: w.subscription(), f"{API}/subscriptions/{{id}}"),
+        fresh=True,
+    ),
+    Case(
+        "GET /api/v1/notifications",
+        "own organization's",
+        ORG_ROLES,
+        static(f"{API}/notifications", params={"limit": 100}),
+        check=organization_rows(Notification),
+    ),
+    Case(
+        "POST /api/v1/notifications/{notification_id}/read",
+        "mark read",
+        OWNER,
+        fresh(lambda w: w.notification(), f"{API}/notifications/{{id}}/read"),
+        fresh=True,
+    ),
     # deals
-    Case("POST /api/v1/deals", "interest in another organization's achievement", (OWNER | {"other_org"}),
-         lambda w: _university_achievement_deal(w)),
+    Case(
+        "POST /api/v1/deals",
+        "interest in another organization's achievement",
+        (OWNER | {"other_org"}),
+        lambda w: _university_achievement_deal(w),
+    ),
     Case("GET /api/v1/deals", "own organization's", AUTHENTICATED, static(f"{API}/deals"), check=deals_check),
-    Case("GET /api/v1/deals/{deal_id}", "a party's deal", OWNER, shared(f"{API}/deals/{{id}}", lambda w: w.ids["deal"]["id"])),
-    Case("GET /api/v1/deals/{deal_id}/messages", "a party's messages", OWNER, shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"])),
-    Case("POST /api/v1/deals/{deal_id}/messages", "post a message", OWNER,
-         shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"], json={"body": "请提供检测报告。"})),
-    Case("POST /api/v1/deals/{deal_id}/drop", "drop", OWNER,
-         fresh(lambda w: _deal_id(w), f"{API}/deals/{{id}}/drop", json={"reason": "价格不合适"}), fresh=True),
+    Case(
+        "GET /api/v1/deals/{deal_id}",
+        "a party's deal",
+        OWNER,
+        shared(f"{API}/deals/{{id}}", lambda w: w.ids["deal"]["id"]),
+    ),
+    Case(
+        "GET /api/v1/deals/{deal_id}/messages",
+        "a party's messages",
+        OWNER,
+        shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"]),
+    ),
+    Case(
+        "POST /api/v1/deals/{deal_id}/messages",
+        "post a message",
+        OWNER,
+        shared(f"{API}/deals/{{id}}/messages", lambda w: w.ids["deal"]["id"], json={"body": "请提供检测报告。"}),
+    ),
+    Case(
+        "POST /api/v1/deals/{deal_id}/drop",
+        "drop",
+        OWNER,
+        fresh(lambda w: _deal_id(w), f"{API}/deals/{{id}}/drop", json={"reason": "价格不合适"}),
+        fresh=True,
+    ),
     # contracts
-    Case("POST /api/v1/contracts", "draft for the owner as seller", OWNER, lambda w: _async({"url": f"{API}/contracts", "json": contract_body_for_owner(w)})),
-    Case("GET /api/v1/contracts", "parties and admins of their regions", AUTHENTICATED, static(f"{API}/contracts", params={"limit": 200}),
-         check=contracts_check),
+    Case(
+        "POST /api/v1/contracts",
+        "draft for the owner as seller",
+        OWNER,
+        lambda w: _async({"url": f"{API}/contracts", "json": contract_body_for_owner(w)}),
+    ),
+    Case(
+        "GET /api/v1/contracts",
+        "parties and admins of their regions",
+        AUTHENTICATED,
+        static(f"{API}/contracts", params={"limit": 200}),
+        check=contracts_check,
+    ),
     Case(f"GET {CONTRACT}", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}", DEMO)),
     Case(f"GET {CONTRACT}/audit", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}/audit", DEMO)),
-    Case(f"GET {CONTRACT}/payments", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}/payments", DEMO)),
-    Case(f"GET {CONTRACT}/distributions", "reward distributions of the demo contract", CONTRACT_VIEWERS,
-         shared(f"{API}/contracts/{{id}}/distributions", DEMO), check=ledger_check),
+    Case(
+        f"GET {CONTRACT}/payments", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}/payments", DEMO)
+    ),
+    Case(
+        f"GET {CONTRACT}/distributions",
+        "reward distributions of the demo contract",
+        CONTRACT_VIEWERS,
+        shared(f"{API}/contracts/{{id}}/distributions", DEMO),
+        check=ledger_check,
+    ),
     Case(f"POST {CONTRACT}/sign", "sign a draft", OWNER, contract_action("draft", "sign"), fresh=True),
-    Case(f"PATCH {CONTRACT}/amounts", "correct amounts", OWNER | REVIEWERS,
-         contract_action("draft", "amounts", json={"total": "100000.00", "technology_income": "70000.00", "reason": "更正技术交易额"}), fresh=True),
-    Case(f"POST {CONTRACT}/registration-request", "seller asks for registration", OWNER, contract_action("signed", "registration-request"), fresh=True),
-    Case(f"POST {CONTRACT}/register", "registrar of the seller's region", REVIEWERS, contract_action("requested", "register", json={}), fresh=True),
-    Case(f"POST {CONTRACT}/transitions", "registered → performing", OWNER | REVIEWERS,
-         contract_action("registered", "transitions", json={"to": "performing"}), fresh=True),
-    Case(f"POST {CONTRACT}/completion/claim", "the seller claims (a milestone is unpaid)", OWNER,
-         contract_action("performing", "completion/claim"), fresh=True, answer=(409, "milestones_unpaid")),
-    Case(f"POST {CONTRACT}/completion/confirm", "a party confirms (nothing claimed yet)", OWNER,
-         contract_action("performing", "completion/confirm", owner_side="buyer"), fresh=True, answer=(409, "completion_not_claimed")),
-    Case(f"POST {CONTRACT}/completion/objection", "the buyer objects (nothing claimed yet)", OWNER,
-         contract_action("performing", "completion/objection", owner_side="buyer", json={"reason": "尚未验收"}), fresh=True,
-         answer=(409, "completion_not_claimed")),
-    Case(f"POST {CONTRACT}/milestones/{{milestone_id}}/pay", "buyer pays", OWNER,
-         contract_action("performing", "pay", owner_side="buyer", milestone=True), fresh=True),
-    Case(f"POST {CONTRACT}/milestones/{{milestone_id}}/refund", "seller or platform refunds a paid milestone", OWNER | PLATFORM,
-         lambda w: _paid_refund(w), fresh=True),
-    Case("GET /api/v1/rewards/mine", "own lines only", AUTHENTICATED, static(f"{API}/rewards/mine"), check=my_rewards_check),
-    Case("GET /api/v1/rewards/export", "own institution's lines", ORG_ROLES, static(f"{API}/rewards/export"), check=export_check),
+    Case(
+        f"PATCH {CONTRACT}/amounts",
+        "correct amounts",
+        OWNER | REVIEWERS,
+        contract_action(
+            "draft", "amounts", json={"total": "100000.00", "technology_income": "70000.00", "reason": "更正技术交易额"}
+        ),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/registration-request",
+        "seller asks for registration",
+        OWNER,
+        contract_action("signed", "registration-request"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/register",
+        "registrar of the seller's region",
+        REVIEWERS,
+        contract_action("requested", "register", json={}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/transitions",
+        "registered → performing",
+        OWNER | REVIEWERS,
+        contract_action("registered", "transitions", json={"to": "performing"}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/completion/claim",
+        "the seller claims (a milestone is unpaid)",
+        OWNER,
+        contract_action("performing", "completion/claim"),
+        fresh=True,
+        answer=(409, "milestones_unpaid"),
+    ),
+    Case(
+        f"POST {CONTRACT}/completion/confirm",
+        "a party confirms (nothing claimed yet)",
+        OWNER,
+        contract_action("performing", "completion/confirm", owner_side="buyer"),
+        fresh=True,
+        answer=(409, "completion_not_claimed"),
+    ),
+    Case(
+        f"POST {CONTRACT}/completion/objection",
+        "the buyer objects (nothing claimed yet)",
+        OWNER,
+        contract_action("performing", "completion/objection", owner_side="buyer", json={"reason": "尚未验收"}),
+        fresh=True,
+        answer=(409, "completion_not_claimed"),
+    ),
+    Case(
+        f"POST {CONTRACT}/milestones/{{milestone_id}}/pay",
+        "buyer pays",
+        OWNER,
+        contract_action("performing", "pay", owner_side="buyer", milestone=True),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/milestones/{{milestone_id}}/refund",
+        "seller or platform refunds a paid milestone",
+        OWNER | PLATFORM,
+        lambda w: _paid_refund(w),
+        fresh=True,
+    ),
+    Case(
+        "GET /api/v1/rewards/mine",
+        "own lines only",
+        AUTHENTICATED,
+        static(f"{API}/rewards/mine"),
+        check=my_rewards_check,
+    ),
+    Case(
+        "GET /api/v1/rewards/export",
+        "own institution's lines",
+        ORG_ROLES,
+        static(f"{API}/rewards/export"),
+        check=export_check,
+    ),
     # statistics
-    Case(f"GET {STAT}/aggregates", "包头", REVIEWERS, static(f"{STAT}/aggregates", params={"by": "region", **Q150200}), check=scope_check()),
-    Case(f"GET {STAT}/aggregates", "own scope by default", ADMINS, static(f"{STAT}/aggregates", params={"by": "field"}), check=scope_check()),
-    Case(f"GET {STAT}/aggregates", "all regions", PLATFORM, static(f"{STAT}/aggregates", params={"by": "region", "region": "all"})),
+    Case(
+        f"GET {STAT}/aggregates",
+        "包头",
+        REVIEWERS,
+        static(f"{STAT}/aggregates", params={"by": "region", **Q150200}),
+        check=scope_check(),
+    ),
+    Case(
+        f"GET {STAT}/aggregates",
+        "own scope by default",
+        ADMINS,
+        static(f"{STAT}/aggregates", params={"by": "field"}),
+        check=scope_check(),
+    ),
+    Case(
+        f"GET {STAT}/aggregates",
+        "all regions",
+        PLATFORM,
+        static(f"{STAT}/aggregates", params={"by": "region", "region": "all"}),
+    ),
     Case(f"GET {STAT}/series", "包头", REVIEWERS, static(f"{STAT}/series", params=Q150200)),
     Case(f"GET {STAT}/targets", "包头", REVIEWERS, static(f"{STAT}/targets", params=Q150200), check=targets_check),
     Case(f"GET {STAT}/targets", "own scope by default", ADMINS, static(f"{STAT}/targets"), check=targets_check),
     Case(f"POST {STAT}/targets", "create", PLATFORM, unique_body(target_body, f"{STAT}/targets"), fresh=True),
-    Case(f"GET {STAT}/targets/{{target_id}}", "包头's target", REVIEWERS, shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"])),
-    Case(f"PATCH {STAT}/targets/{{target_id}}", "edit", PLATFORM, shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"], json={"source_note": "更新"})),
-    Case(f"DELETE {STAT}/targets/{{target_id}}", "delete", PLATFORM, fresh(lambda w: w.target("150200"), f"{STAT}/targets/{{id}}"), fresh=True),
-    Case(f"POST {STAT}/publications", "publish a summary", PLATFORM, static(f"{STAT}/publications", json={"title": "2024 年统计", "year": 2024})),
-    Case(f"GET {STAT}/exports/aggregates", "包头", REVIEWERS, static(f"{STAT}/exports/aggregates", params={"by": "region", **Q150200})),
-    Case(f"GET {STAT}/exports/registrations", "包头", REVIEWERS, static(f"{STAT}/exports/registrations", params=Q150200)),
-    Case(f"GET {STAT}/charts/turnover.{{fmt}}", "包头", REVIEWERS, static(f"{STAT}/charts/turnover.svg", params=Q150200)),
-    Case(f"GET {STAT}/charts/breakdown.{{fmt}}", "包头", REVIEWERS, static(f"{STAT}/charts/breakdown.svg", params=Q150200)),
+    Case(
+        f"GET {STAT}/targets/{{target_id}}",
+        "包头's target",
+        REVIEWERS,
+        shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"]),
+    ),
+    Case(
+        f"PATCH {STAT}/targets/{{target_id}}",
+        "edit",
+        PLATFORM,
+        shared(f"{STAT}/targets/{{id}}", lambda w: w.ids["target"], json={"source_note": "更新"}),
+    ),
+    Case(
+        f"DELETE {STAT}/targets/{{target_id}}",
+        "delete",
+        PLATFORM,
+        fresh(lambda w: w.target("150200"), f"{STAT}/targets/{{id}}"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {STAT}/publications",
+        "publish a summary",
+        PLATFORM,
+        static(f"{STAT}/publications", json={"title": "2024 年统计", "year": 2024}),
+    ),
+    Case(
+        f"GET {STAT}/exports/aggregates",
+        "包头",
+        REVIEWERS,
+        static(f"{STAT}/exports/aggregates", params={"by": "region", **Q150200}),
+    ),
+    Case(
+        f"GET {STAT}/exports/registrations", "包头", REVIEWERS, static(f"{STAT}/exports/registrations", params=Q150200)
+    ),
+    Case(
+        f"GET {STAT}/charts/turnover.{{fmt}}", "包头", REVIEWERS, static(f"{STAT}/charts/turnover.svg", params=Q150200)
+    ),
+    Case(
+        f"GET {STAT}/charts/breakdown.{{fmt}}",
+        "包头",
+        REVIEWERS,
+        static(f"{STAT}/charts/breakdown.svg", params=Q150200),
+    ),
     Case(f"GET {STAT}/rollups/verify", "verify", PLATFORM, static(f"{STAT}/rollups/verify")),
     Case(f"POST {STAT}/rollups/rebuild", "rebuild", PLATFORM, static(f"{STAT}/rollups/rebuild")),
     # the server-rendered dashboard (cookie)
     Case("GET /admin/dashboard", "包头", REVIEWERS, static("/admin/dashboard", params=Q150200), cookie=True),
-    Case("GET /admin/dashboard/charts/{name}.{fmt}", "包头", REVIEWERS, static("/admin/dashboard/charts/region.svg", params=Q150200), cookie=True),
+    Case(
+        "GET /admin/dashboard/charts/{name}.{fmt}",
+        "包头",
+        REVIEWERS,
+        static("/admin/dashboard/charts/region.svg", params=Q150200),
+        cookie=True,
+    ),
 ]
 
 
@@ -465,11 +807,18 @@ async def _async(value: Request) -> Request:
 
 async def _university_achievement_deal(world: World) -> Request:
     if "university_achievement" not in world.ids:
-        row = (await world.call("POST", f"{API}/achievements", "university", expect=201, json=BODY["achievements"](title="高校成果"))).json()
+        row = (
+            await world.call(
+                "POST", f"{API}/achievements", "university", expect=201, json=BODY["achievements"](title="高校成果")
+            )
+        ).json()
         await world.call("POST", f"{API}/achievements/{row['id']}/submit", "university", expect=200)
         await world.call("POST", f"{API}/achievements/{row['id']}/approve", "platform_admin", expect=200)
         world.ids["university_achievement"] = row["id"]
-    return {"url": f"{API}/deals", "json": {"achievement_id": world.ids["university_achievement"], "message": "希望了解许可条件"}}
+    return {
+        "url": f"{API}/deals",
+        "json": {"achievement_id": world.ids["university_achievement"], "message": "希望了解许可条件"},
+    }
 
 
 async def _deal_id(world: World) -> int:
@@ -496,13 +845,22 @@ async def test_every_route_has_a_matrix_entry(world: World) -> None:
     covered = {case.route for case in CASES}
     assert not (covered & set(PUBLIC)), "a public route has matrix entries"
     missing = routes - covered - set(PUBLIC)
-    assert not missing, f"routes without an authorization matrix entry (add one, or to PUBLIC if really public): {sorted(missing)}"
+    assert not missing, (
+        f"routes without an authorization matrix entry (add one, or to PUBLIC if really public): {sorted(missing)}"
+    )
     stale = (covered | set(PUBLIC)) - routes
     assert not stale, f"matrix entries for routes that do not exist: {sorted(stale)}"
 
 
 async def test_public_routes_answer_anonymously(world: World) -> None:
-    for route in ("/healthz", "/readyz", "/openapi.json", f"{STAT}/published", f"{STAT}/published/{world.ids['publication']}", "/admin/login"):
+    for route in (
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        f"{STAT}/published",
+        f"{STAT}/published/{world.ids['publication']}",
+        "/admin/login",
+    ):
         reply = await world.call("GET", route, "anonymous")
         assert reply.status_code == 200, (route, reply.status_code, reply.text[:200])
 
@@ -562,7 +920,9 @@ async def test_authorization_matrix(world: World, case: Case) -> None:
                     failures.append(f"leak/check — {role}: {exc}")
         else:
             if case.cookie:
-                denied = status in (303, 401, 403) and (status != 303 or reply.headers.get("location") == "/admin/login")
+                denied = status in (303, 401, 403) and (
+                    status != 303 or reply.headers.get("location") == "/admin/login"
+                )
             elif role == "anonymous":
                 denied = status in (401, 404)  # 404: routes open to the public hide what it may not see
             else:

@@ -29,7 +29,10 @@ MIGRATION = Path(__file__).resolve().parents[2] / "alembic" / "versions" / "0009
 def hundred_thousand(achievement: int, buyer: int) -> dict[str, Any]:
     """The issue's contract: 100,000.00 in two milestones."""
     return transfer_contract(
-        achievement, buyer, total="100000.00", technology_income="90000.00",
+        achievement,
+        buyer,
+        total="100000.00",
+        technology_income="90000.00",
         milestones=[{"title": "首付款", "amount": "20000.00"}, {"title": "尾款", "amount": "80000.00"}],
         deductions=[{"kind": "maintenance", "description": "专利年费", "amount": "800.00"}],
     )
@@ -37,14 +40,18 @@ def hundred_thousand(achievement: int, buyer: int) -> dict[str, Any]:
 
 def amounts(total: str, first: str, second: str, reason: str = "调整价款") -> dict[str, Any]:
     return {
-        "total": total, "technology_income": first, "reason": reason,
+        "total": total,
+        "technology_income": first,
+        "reason": reason,
         "milestones": [{"title": "首付款", "amount": first}, {"title": "尾款", "amount": second}],
     }
 
 
 async def _draft(world: PaymentWorld) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     h = await headers_of(world.api)
-    body = hundred_thousand(await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE))
+    body = hundred_thousand(
+        await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE)
+    )
     reply = await world.api.post(API, json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
     return reply.json(), h
@@ -60,7 +67,9 @@ async def test_a_change_after_the_buyer_signed_voids_the_buyers_signature(paymen
     cid = contract["id"]
     assert (await world.api.post(f"{API}/{cid}/sign", headers=h["buyer"])).json()["buyer_signed_at"]
 
-    raised = await world.api.patch(f"{API}/{cid}/amounts", json=amounts("900000.00", "180000.00", "720000.00"), headers=h["seller"])
+    raised = await world.api.patch(
+        f"{API}/{cid}/amounts", json=amounts("900000.00", "180000.00", "720000.00"), headers=h["seller"]
+    )
     assert raised.status_code == 200, raised.text
     assert raised.json()["buyer_signed_at"] is None and raised.json()["status"] == "draft"
 
@@ -80,7 +89,9 @@ async def test_a_change_after_the_buyer_signed_voids_the_buyers_signature(paymen
     assert both.json()["status"] == "signed" and both.json()["total"] == "900000.00"
 
 
-async def test_a_change_after_both_signed_reopens_signing_and_nothing_registers_or_pays_unsigned_terms(payment_world: PaymentWorld) -> None:
+async def test_a_change_after_both_signed_reopens_signing_and_nothing_registers_or_pays_unsigned_terms(
+    payment_world: PaymentWorld,
+) -> None:
     world = payment_world
     contract, h = await _draft(world)
     cid = contract["id"]
@@ -88,7 +99,9 @@ async def test_a_change_after_both_signed_reopens_signing_and_nothing_registers_
         assert (await world.api.post(f"{API}/{cid}/sign", headers=h[side])).status_code == 200
     assert (await world.api.post(f"{API}/{cid}/registration-request", headers=h["seller"])).status_code == 200
 
-    changed = await world.api.patch(f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h["seller"])
+    changed = await world.api.patch(
+        f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h["seller"]
+    )
     assert changed.status_code == 200, changed.text
     after = changed.json()
     assert after["status"] == "draft"
@@ -112,32 +125,49 @@ async def test_a_signer_signs_the_terms_they_read_or_nothing(payment_world: Paym
     world = payment_world
     contract, h = await _draft(world)
     cid, seen = contract["id"], contract["terms_digest"]
-    assert (await world.api.patch(f"{API}/{cid}/amounts", json=amounts("900000.00", "180000.00", "720000.00"), headers=h["seller"])).status_code == 200
+    assert (
+        await world.api.patch(
+            f"{API}/{cid}/amounts", json=amounts("900000.00", "180000.00", "720000.00"), headers=h["seller"]
+        )
+    ).status_code == 200
     stale = await world.api.post(f"{API}/{cid}/sign", json={"terms_digest": seen}, headers=h["buyer"])
     assert stale.status_code == 409 and stale.json()["code"] == "terms_changed"
     current = (await world.api.get(f"{API}/{cid}", headers=h["buyer"])).json()
     assert current["buyer_signed_at"] is None and current["terms_digest"] != seen
-    fresh = await world.api.post(f"{API}/{cid}/sign", json={"terms_digest": current["terms_digest"]}, headers=h["buyer"])
+    fresh = await world.api.post(
+        f"{API}/{cid}/sign", json={"terms_digest": current["terms_digest"]}, headers=h["buyer"]
+    )
     assert fresh.status_code == 200 and fresh.json()["buyer_signed_at"]
 
 
-async def test_after_registration_only_the_registrar_corrects_and_the_registration_is_reissued(payment_world: PaymentWorld) -> None:
+async def test_after_registration_only_the_registrar_corrects_and_the_registration_is_reissued(
+    payment_world: PaymentWorld,
+) -> None:
     world = payment_world
     h = await headers_of(world.api)
-    body = hundred_thousand(await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE))
+    body = hundred_thousand(
+        await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE)
+    )
     contract = await registered_contract(world.api, h, body)
     cid, (m1, _) = contract["id"], [m["id"] for m in contract["milestones"]]
     assert contract["registration_revision"] == 0
 
     for side in ("seller", "buyer"):
-        refused = await world.api.patch(f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h[side])
+        refused = await world.api.patch(
+            f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h[side]
+        )
         assert refused.status_code == 409 and refused.json()["code"] == "amounts_locked"
-    assert (await world.api.patch(f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h["other"])).status_code == 404
+    assert (
+        await world.api.patch(
+            f"{API}/{cid}/amounts", json=amounts("5000000.00", "1000000.00", "4000000.00"), headers=h["other"]
+        )
+    ).status_code == 404
     unchanged = (await world.api.get(f"{API}/{cid}", headers=h["buyer"])).json()
     assert unchanged["total"] == "100000.00" and unchanged["registration_revision"] == 0
 
     corrected = await world.api.patch(
-        f"{API}/{cid}/amounts", json=amounts("100000.00", "20000.00", "80000.00", "核定技术交易额") | {"technology_income": "85000.00"},
+        f"{API}/{cid}/amounts",
+        json=amounts("100000.00", "20000.00", "80000.00", "核定技术交易额") | {"technology_income": "85000.00"},
         headers=h["region"],
     )
     assert corrected.status_code == 200, corrected.text
@@ -152,7 +182,9 @@ async def test_after_registration_only_the_registrar_corrects_and_the_registrati
     paid = await world.api.post(f"{API}/{cid}/milestones/{m1}/pay", headers=h["buyer"])
     assert paid.status_code == 200, paid.text
     await wait_for(lambda: _milestone_paid(world, h, cid))
-    moved = await world.api.patch(f"{API}/{cid}/amounts", json=amounts("100000.00", "30000.00", "70000.00"), headers=h["region"])
+    moved = await world.api.patch(
+        f"{API}/{cid}/amounts", json=amounts("100000.00", "30000.00", "70000.00"), headers=h["region"]
+    )
     assert moved.status_code == 409 and moved.json()["code"] == "milestone_payment_started"
 
 
@@ -160,7 +192,9 @@ async def _milestone_paid(world: PaymentWorld, h: dict[str, dict[str, str]], cid
     return (await world.api.get(f"{API}/{cid}", headers=h["buyer"])).json()["milestones"][0]["status"] == "paid"
 
 
-async def test_terms_written_around_the_amendment_path_are_refused_at_registration_and_payment(payment_world: PaymentWorld) -> None:
+async def test_terms_written_around_the_amendment_path_are_refused_at_registration_and_payment(
+    payment_world: PaymentWorld,
+) -> None:
     """A future writer that forgets ``_amend``: the signatures' and the registration's digests catch it."""
     world = payment_world
     contract, h = await _draft(world)
@@ -172,7 +206,9 @@ async def test_terms_written_around_the_amendment_path_are_refused_at_registrati
     assert asked.status_code == 409 and asked.json()["code"] == "terms_changed"
 
     h2 = h
-    body = hundred_thousand(await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE))
+    body = hundred_thousand(
+        await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE)
+    )
     registered = await registered_contract(world.api, h2, body)
     rid = registered["id"]
     await _write_around(world, rid, 500_000_000)
@@ -184,9 +220,25 @@ async def test_terms_written_around_the_amendment_path_are_refused_at_registrati
 async def _write_around(world: PaymentWorld, cid: int, total_fen: int) -> None:
     async with world.database.unit_of_work() as session:
         await session.execute(update(Contract).where(Contract.id == cid).values(total_fen=total_fen))  # type: ignore[arg-type]
-        last = (await session.execute(select(Milestone).where(Milestone.contract_id == cid).order_by(Milestone.seq.desc()))).scalars().first()  # type: ignore[arg-type,union-attr]
+        last = (
+            (
+                await session.execute(
+                    select(Milestone).where(Milestone.contract_id == cid).order_by(Milestone.seq.desc())
+                )
+            )
+            .scalars()
+            .first()
+        )  # type: ignore[arg-type,union-attr]
         assert last is not None
-        rest = (await session.execute(select(Milestone.amount_fen).where(Milestone.contract_id == cid, Milestone.id != last.id))).scalars().all()
+        rest = (
+            (
+                await session.execute(
+                    select(Milestone.amount_fen).where(Milestone.contract_id == cid, Milestone.id != last.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         last.amount_fen = total_fen - sum(rest)
 
 
@@ -199,7 +251,9 @@ def test_every_column_is_either_a_term_or_a_record_of_the_contracts_life() -> No
     ):
         columns = {c.key for c in sa_inspect(model).columns}
         assert not set(covered) & set(record), model
-        assert set(covered) | set(record) == columns, f"{model.__name__}: classify {columns ^ (set(covered) | set(record))}"
+        assert set(covered) | set(record) == columns, (
+            f"{model.__name__}: classify {columns ^ (set(covered) | set(record))}"
+        )
 
 
 def test_the_migration_binds_existing_contracts_with_the_same_digest_as_the_service() -> None:
@@ -215,10 +269,23 @@ def test_the_migration_binds_existing_contracts_with_the_same_digest_as_the_serv
     from market.identity.models import OrganizationKind
 
     row = {
-        "title": "合同", "type": ContractType.transfer, "subtype": ContractSubtype.patent_right, "field": None, "seller_org_id": 1,
-        "buyer_org_id": 2, "seller_region": "150200", "buyer_region": "150100", "seller_kind": OrganizationKind.institute,
-        "buyer_kind": OrganizationKind.enterprise, "total_fen": 100, "technology_income_fen": 90, "term_start": date(2026, 1, 1),
-        "term_end": None, "service_invention": True, "reward_rate_bp": 7000, "reward_rule": "nm-2017-plan",
+        "title": "合同",
+        "type": ContractType.transfer,
+        "subtype": ContractSubtype.patent_right,
+        "field": None,
+        "seller_org_id": 1,
+        "buyer_org_id": 2,
+        "seller_region": "150200",
+        "buyer_region": "150100",
+        "seller_kind": OrganizationKind.institute,
+        "buyer_kind": OrganizationKind.enterprise,
+        "total_fen": 100,
+        "technology_income_fen": 90,
+        "term_start": date(2026, 1, 1),
+        "term_end": None,
+        "service_invention": True,
+        "reward_rate_bp": 7000,
+        "reward_rule": "nm-2017-plan",
         "inventors": [{"name": "王", "weight": 5, "user_id": None}],
     }
     plain = {k: getattr(v, "value", v) for k, v in row.items()}  # what the migration reads: strings for enums

@@ -23,7 +23,6 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from contracts.contract.models import Contract
 from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine
 from core.db import Database, create_engine
 from market.demo import REGION_ADMIN
@@ -66,7 +65,14 @@ async def _contracts_with_titles(database: Database, titles: list[str]) -> list[
     async with database.unit_of_work() as session:
         made = []
         for seq, title in enumerate(titles):
-            contract = contract_row(orgs, seller, buyer, total_fen=123_456_78 + seq, registered_at=datetime(LAST_YEAR, 6, 1 + seq, tzinfo=UTC), seq=500 + seq)
+            contract = contract_row(
+                orgs,
+                seller,
+                buyer,
+                total_fen=123_456_78 + seq,
+                registered_at=datetime(LAST_YEAR, 6, 1 + seq, tzinfo=UTC),
+                seq=500 + seq,
+            )
             contract.title = title
             session.add(contract)
             await session.flush()
@@ -80,7 +86,9 @@ async def test_registration_export_keeps_hostile_titles_as_text(client: httpx.As
     region = await login(client, REGION_ADMIN[0])
     params = {"year": LAST_YEAR}
 
-    reply = await client.get("/api/v1/statistics/exports/registrations", params={**params, "format": "csv"}, headers=region)
+    reply = await client.get(
+        "/api/v1/statistics/exports/registrations", params={**params, "format": "csv"}, headers=region
+    )
     assert reply.status_code == 200
     rows = _csv_rows(reply.content)
     by_total = {row[16]: row for row in rows[1:]}
@@ -89,7 +97,9 @@ async def test_registration_export_keeps_hostile_titles_as_text(client: httpx.As
         expected = _stripped(title)
         assert row[1] == ("'" + expected if title in HOSTILE else expected)
 
-    reply = await client.get("/api/v1/statistics/exports/registrations", params={**params, "format": "xlsx"}, headers=region)
+    reply = await client.get(
+        "/api/v1/statistics/exports/registrations", params={**params, "format": "xlsx"}, headers=region
+    )
     assert reply.status_code == 200
     _no_formula_anywhere(reply.content)
     sheet = load_workbook(io.BytesIO(reply.content)).active
@@ -101,21 +111,33 @@ async def test_registration_export_keeps_hostile_titles_as_text(client: httpx.As
         assert amount[1].value == (_as_xml_reads("'" + title) if title in HOSTILE else "含控制字符的合同名称")
 
 
-async def test_reward_export_keeps_hostile_inventor_names_as_text(client: httpx.AsyncClient, database: Database) -> None:
+async def test_reward_export_keeps_hostile_inventor_names_as_text(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     """Hostile names on the demo contract's ledger (appended as further lines), and a refund's negative amount."""
     async with database.unit_of_work() as session:
         line = (
             await session.execute(
-                select(DistributionLine).join(Distribution, Distribution.id == DistributionLine.distribution_id)  # type: ignore[arg-type]
-                .where(DistributionLine.beneficiary == BeneficiaryKind.inventor).order_by(DistributionLine.id).limit(1)  # type: ignore[arg-type]
+                select(DistributionLine)
+                .join(Distribution, Distribution.id == DistributionLine.distribution_id)  # type: ignore[arg-type]
+                .where(DistributionLine.beneficiary == BeneficiaryKind.inventor)
+                .order_by(DistributionLine.id)
+                .limit(1)  # type: ignore[arg-type]
             )
         ).scalar_one()
         names = [*HOSTILE, "孙\u0001研究员"]
         for offset, name in enumerate(names, start=1):
-            session.add(DistributionLine(
-                distribution_id=line.distribution_id, contract_id=line.contract_id, beneficiary=BeneficiaryKind.inventor,
-                position=10 + offset, name=name, organization_id=line.organization_id, amount_fen=-(1000 + offset * 101),
-            ))
+            session.add(
+                DistributionLine(
+                    distribution_id=line.distribution_id,
+                    contract_id=line.contract_id,
+                    beneficiary=BeneficiaryKind.inventor,
+                    position=10 + offset,
+                    name=name,
+                    organization_id=line.organization_id,
+                    amount_fen=-(1000 + offset * 101),
+                )
+            )
     headers = await login(client, INSTITUTE)
 
     reply = await client.get("/api/v1/rewards/export", headers=headers)
@@ -138,7 +160,9 @@ async def test_reward_export_keeps_hostile_inventor_names_as_text(client: httpx.
         assert row[5].data_type == "n" and Decimal(str(row[5].value)) == -Decimal(1000 + offset * 101) / 100
 
 
-def test_cli_export_writes_the_same_neutralised_files(tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_export_writes_the_same_neutralised_files(
+    tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
 
     from app.cli import app
@@ -159,7 +183,9 @@ def test_cli_export_writes_the_same_neutralised_files(tmp_path: Path, migrated_u
     runner = CliRunner()
     xlsx, csv_file = tmp_path / "contracts.xlsx", tmp_path / "contracts.csv"
     for out, fmt in ((xlsx, "xlsx"), (csv_file, "csv")):
-        result = runner.invoke(app, ["export", "contracts", "--region", "all", "--year", str(LAST_YEAR), "--format", fmt, "-o", str(out)])
+        result = runner.invoke(
+            app, ["export", "contracts", "--region", "all", "--year", str(LAST_YEAR), "--format", fmt, "-o", str(out)]
+        )
         assert result.exit_code == 0, result.output
     _no_formula_anywhere(xlsx.read_bytes())
     titles = [row[1].value for row in load_workbook(xlsx).active.iter_rows(min_row=2)]
@@ -179,7 +205,9 @@ def test_every_text_cell_rule() -> None:
 
 def test_one_writer_writes_every_export() -> None:
     """Only core/tabular.py writes CSV or XLSX; everything else hands it rows (reading imports is allowed)."""
-    writers = re.compile(r"csv\.writer|DictWriter|\bWorkbook\s*\(|WriteOnlyCell|xlsxwriter|from openpyxl import (?!load_workbook\b)")
+    writers = re.compile(
+        r"csv\.writer|DictWriter|\bWorkbook\s*\(|WriteOnlyCell|xlsxwriter|from openpyxl import (?!load_workbook\b)"
+    )
     offenders = []
     for package in ("core", "contracts", "market", "search"):
         for path in sorted((SOURCE_ROOT / package).rglob("*.py")):

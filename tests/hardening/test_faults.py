@@ -39,14 +39,15 @@ from search.engines.meili_process import MeiliServer, restart_meilisearch
 from tests.contracts.conftest import PaymentWorld, payment_world, wait_for  # noqa: F401  (payment_world: fixture)
 from tests.contracts.test_payments import _clean, _is, _ledger, _milestone_status, _setup
 from tests.fixtures.databases import _seed_demo
+from tests.hardening.server_profile import REPO_ROOT as ROOT
 from tests.hardening.server_profile import (
     Proc,
     asyncpg_dsn,
     copied_database,
     fetch,
     free_port,
-    meili_ids,
     meili_idle,
+    meili_ids,
     publisher,
     server_env,
     start,
@@ -56,7 +57,6 @@ from tests.hardening.server_profile import (
     template_database,
     wait_ready,
 )
-from tests.hardening.server_profile import REPO_ROOT as ROOT
 
 CONVERGE_TIMEOUT = 60.0
 DOWN_SECONDS = 2.0
@@ -66,7 +66,6 @@ DOWN_SECONDS = 2.0
 def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[str]:
     with copied_database(template_database(postgres_database_factory)) as url:
         yield url
-
 
 
 async def _converged(url: str, timeout: float = CONVERGE_TIMEOUT) -> None:
@@ -112,7 +111,9 @@ async def test_meilisearch_killed_during_writes_loses_nothing_and_index_converge
             withdrawn = during[:10]
             assert all([await load.withdraw(i) for i in withdrawn])
             not_ready = await http.get("/readyz")
-            assert not_ready.status_code == 503 and not_ready.headers["content-type"].startswith("application/problem+json")
+            assert not_ready.status_code == 503 and not_ready.headers["content-type"].startswith(
+                "application/problem+json"
+            )
             outage_writes = sum(1 for at, _, _ in load.writes if at >= killed_at)
             meili = restartable_meili[0] = restart_meilisearch(meili, restartable_meili[1])
             restarted_at = time.monotonic()
@@ -125,7 +126,9 @@ async def test_meilisearch_killed_during_writes_loses_nothing_and_index_converge
         caught_up, after_last_write = time.monotonic() - restarted_at, time.monotonic() - last_write
         assert worker.alive() and api.alive(), worker.log_tail() + api.log_tail()
 
-    published = {r["id"] for r in await fetch(server_database, "SELECT id FROM achievements WHERE status = 'published'")}
+    published = {
+        r["id"] for r in await fetch(server_database, "SELECT id FROM achievements WHERE status = 'published'")
+    }
     assert published == set(before + during + after) - set(withdrawn)
     indexed = await meili_ids(meili)
     assert len(indexed) == len(set(indexed))
@@ -190,18 +193,46 @@ def own_postgres() -> Iterator[OwnPostgres]:
         as_postgres = ["runuser", "-u", "postgres", "--"]
     cluster = OwnPostgres(Path(initdbs[-1]).parent, root, free_port(), as_postgres)
     try:
-        cluster.run(str(cluster.bindir / "initdb"), "-D", str(cluster.datadir), "-U", "postgres", "-A", "trust",
-                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        cluster.run(
+            str(cluster.bindir / "initdb"),
+            "-D",
+            str(cluster.datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         cluster.pg_ctl("start")
         yield cluster
     finally:
         if (cluster.datadir / "postmaster.pid").exists():
-            subprocess.run([*as_postgres, str(cluster.bindir / "pg_ctl"), "stop", "-D", str(cluster.datadir), "-m", "immediate",
-                            "-w", "-t", "30"], capture_output=True, timeout=60, check=False)
+            subprocess.run(
+                [
+                    *as_postgres,
+                    str(cluster.bindir / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    str(cluster.datadir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "30",
+                ],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def test_postgres_restart_fails_requests_cleanly_and_the_pool_recovers(own_postgres: OwnPostgres, tmp_path: Path) -> None:
+async def test_postgres_restart_fails_requests_cleanly_and_the_pool_recovers(
+    own_postgres: OwnPostgres, tmp_path: Path
+) -> None:
     admin = await asyncpg.connect(own_postgres.admin_dsn, timeout=10)
     try:
         await admin.execute('CREATE DATABASE "techmarket"')
@@ -228,10 +259,14 @@ async def test_postgres_restart_fails_requests_cleanly_and_the_pool_recovers(own
                     began = time.monotonic()
                     try:
                         if i % 3 == 0:
-                            reply = await http.post("/api/v1/achievements", json=_draft(f"PG{n}-{i}"), headers=load.owner)
+                            reply = await http.post(
+                                "/api/v1/achievements", json=_draft(f"PG{n}-{i}"), headers=load.owner
+                            )
                         else:
                             reply = await http.get("/api/v1/achievements", params={"limit": 5}, headers=load.owner)
-                        outcomes.append((began, time.monotonic() - began, reply.status_code, reply.headers.get("content-type", "")))
+                        outcomes.append(
+                            (began, time.monotonic() - began, reply.status_code, reply.headers.get("content-type", ""))
+                        )
                         if reply.status_code >= 500:
                             await asyncio.sleep(0.05)
                     except httpx.HTTPError as exc:
@@ -266,7 +301,11 @@ async def test_postgres_restart_fails_requests_cleanly_and_the_pool_recovers(own
         assert api.alive(), api.log_tail()  # the same processes throughout: never restarted
         assert worker.alive(), worker.log_tail()
         # Its failures during the outage were logged as JSON lines, without tracebacks' local variables.
-        logged = [json.loads(line) for line in worker.log_path.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+        logged = [
+            json.loads(line)
+            for line in worker.log_path.read_text(encoding="utf-8").splitlines()
+            if line.startswith("{")
+        ]
         assert any(entry["event"] == "worker_step_failed" for entry in logged)
         assert "locals" not in worker.log_path.read_text(encoding="utf-8")
 
@@ -300,7 +339,7 @@ def _draft(tag: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"])  # the server profile; test_payments.py runs both dialects
-async def test_payment_provider_flapping_across_requests_pays_once(payment_world: PaymentWorld) -> None:  # noqa: F811
+async def test_payment_provider_flapping_across_requests_pays_once(payment_world: PaymentWorld) -> None:
     """Down (500s), then slow after doing the work (timeouts), then up: one intent, one payment."""
     world = payment_world
     contract, h = await _setup(world)
@@ -349,16 +388,26 @@ IMPORT_BATCH = 100
 
 
 def _import_file(path: Path, count: int) -> None:
-    template = json.loads((ROOT / "market" / "demo_data" / "achievements.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    template = json.loads(
+        (ROOT / "market" / "demo_data" / "achievements.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    )
     with path.open("w", encoding="utf-8") as out:
         for n in range(count):
-            row = dict(template, external_id=f"KILL-{n:05d}", title=f"{template['title']} 批量导入 {n}",
-                       owner=f"批量导入测试企业{n % 7}", owner_kind="enterprise", region="150100")
+            row = dict(
+                template,
+                external_id=f"KILL-{n:05d}",
+                title=f"{template['title']} 批量导入 {n}",
+                owner=f"批量导入测试企业{n % 7}",
+                owner_kind="enterprise",
+                region="150100",
+            )
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 async def _import_counts(url: str) -> dict[str, int]:
-    rows = await fetch(url, """
+    rows = await fetch(
+        url,
+        """
         SELECT (SELECT count(*) FROM achievements WHERE external_id LIKE 'KILL-%') AS listings,
                (SELECT count(DISTINCT external_id) FROM achievements WHERE external_id LIKE 'KILL-%') AS distinct_keys,
                (SELECT count(*) FROM audit_log a JOIN achievements l ON a.entity_type = 'achievement'
@@ -366,15 +415,26 @@ async def _import_counts(url: str) -> dict[str, int]:
                (SELECT count(*) FROM outbox_events e JOIN achievements l ON e.key = 'achievement:' || l.id
                   WHERE e.topic = 'search.listing' AND l.external_id LIKE 'KILL-%') AS events,
                (SELECT count(*) FROM organizations WHERE name LIKE '批量导入测试企业%') AS organizations
-    """)
+    """,
+    )
     return dict(rows[0])
 
 
-async def test_kill_9_during_bulk_import_leaves_whole_batches_and_a_rerun_completes(server_database: str, tmp_path: Path) -> None:
+async def test_kill_9_during_bulk_import_leaves_whole_batches_and_a_rerun_completes(
+    server_database: str, tmp_path: Path
+) -> None:
     source = tmp_path / "achievements.jsonl"
     _import_file(source, IMPORT_ROWS)
     env = server_env(server_database, tmp_path)
-    args = ["import", "achievements", str(source), "--publish", "--create-organizations", "--batch-size", str(IMPORT_BATCH)]
+    args = [
+        "import",
+        "achievements",
+        str(source),
+        "--publish",
+        "--create-organizations",
+        "--batch-size",
+        str(IMPORT_BATCH),
+    ]
     importer = start("import-1", args, env, tmp_path)
     blocker = await asyncpg.connect(asyncpg_dsn(server_database), timeout=10)
     try:
@@ -384,7 +444,9 @@ async def test_kill_9_during_bulk_import_leaves_whole_batches_and_a_rerun_comple
             landed = await _wait_count(server_database, importer, at_least=2 * IMPORT_BATCH)
             await blocker.execute("BEGIN; LOCK TABLE audit_log IN SHARE MODE")
             blocked_pid = await _wait_blocked(blocker, importer)
-            half_written = await blocker.fetchval("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = $1", blocked_pid)
+            half_written = await blocker.fetchval(
+                "SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = $1", blocked_pid
+            )
             assert half_written, "the blocked batch had written nothing yet"  # its listings are in, uncommitted
             importer.kill9()
             killed_during = landed
@@ -396,7 +458,9 @@ async def test_kill_9_during_bulk_import_leaves_whole_batches_and_a_rerun_comple
     after_kill = await _import_counts(server_database)
     assert 0 < after_kill["listings"] < IMPORT_ROWS, after_kill
     assert after_kill["listings"] % IMPORT_BATCH == 0, f"a partial batch landed: {after_kill}"
-    assert after_kill["audits"] == after_kill["events"] == after_kill["distinct_keys"] == after_kill["listings"], after_kill
+    assert after_kill["audits"] == after_kill["events"] == after_kill["distinct_keys"] == after_kill["listings"], (
+        after_kill
+    )
     assert after_kill["organizations"] == 7
 
     rerun = subprocess.run(
@@ -404,8 +468,13 @@ async def test_kill_9_during_bulk_import_leaves_whole_batches_and_a_rerun_comple
     )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     final = await _import_counts(server_database)
-    assert final == {"listings": IMPORT_ROWS, "distinct_keys": IMPORT_ROWS, "audits": IMPORT_ROWS, "events": IMPORT_ROWS,
-                     "organizations": 7}
+    assert final == {
+        "listings": IMPORT_ROWS,
+        "distinct_keys": IMPORT_ROWS,
+        "audits": IMPORT_ROWS,
+        "events": IMPORT_ROWS,
+        "organizations": 7,
+    }
     assert f"已存在跳过 {after_kill['listings']}" in rerun.stdout, rerun.stdout
     print(
         f"\n[import-kill] kill -9 after ≥{killed_during} rows with a batch half-written: {after_kill['listings']} rows "

@@ -73,10 +73,16 @@ def response_models() -> dict[type[BaseModel], str]:
 def test_every_response_field_has_a_classification() -> None:
     models = response_models()
     assert len(models) > 40, "the walk reaches the response models"
-    missing = [f"{model.__module__}.{model.__name__}.{name} ({where})" for model, where in models.items() for name in unclassified(model)]
+    missing = [
+        f"{model.__module__}.{model.__name__}.{name} ({where})"
+        for model, where in models.items()
+        for name in unclassified(model)
+    ]
     assert not missing, f"response fields without a classification (public/parties/organization/admin): {missing}"
     unfiltered = [f"{model.__module__}.{model.__name__}" for model in models if not issubclass(model, Classified)]
-    assert not unfiltered, f"response models not rendered per caller (subclass core.visibility.Classified): {unfiltered}"
+    assert not unfiltered, (
+        f"response models not rendered per caller (subclass core.visibility.Classified): {unfiltered}"
+    )
 
 
 def test_openapi_documents_the_classification() -> None:
@@ -85,7 +91,9 @@ def test_openapi_documents_the_classification() -> None:
     assert achievement["properties"]["inventors"]["x-visibility"] == "organization"
     assert achievement["properties"]["contact"]["x-visibility"] == "organization"
     assert achievement["properties"]["title"]["x-visibility"] == "public"
-    assert "inventors" not in achievement["required"] and "title" in achievement["required"], "only public fields are always present"
+    assert "inventors" not in achievement["required"] and "title" in achievement["required"], (
+        "only public fields are always present"
+    )
     assert schemas["UserRead"]["properties"]["email"]["x-visibility"] == "organization"
     assert schemas["InventorRead"]["properties"]["name"]["x-visibility"] == "parties"
     for name, schema in schemas.items():
@@ -96,8 +104,16 @@ def test_openapi_documents_the_classification() -> None:
 
 def test_a_model_without_subject_shows_only_public_fields() -> None:
     """A response that forgets whom it concerns shows less, never more (platform admins excepted)."""
-    user = UserRead(id=7, email="a@b.cn", full_name="甲", role="member", organization_id=3, region_scope=None, is_active=True,
-                    created_at="2026-01-01T00:00:00Z")
+    user = UserRead(
+        id=7,
+        email="a@b.cn",
+        full_name="甲",
+        role="member",
+        organization_id=3,
+        region_scope=None,
+        is_active=True,
+        created_at="2026-01-01T00:00:00Z",
+    )
     with rendering_for(Viewer(user_id=8, organization_id=4)):
         assert "email" not in user.model_dump(mode="json")
     with rendering_for(Viewer(user_id=9, organization_id=3)):
@@ -111,7 +127,7 @@ def test_a_model_without_subject_shows_only_public_fields() -> None:
 
 
 @pytest.fixture(scope="module")
-async def personal(world: World) -> AsyncIterator[dict[str, Any]]:  # noqa: F811
+async def personal(world: World) -> AsyncIterator[dict[str, Any]]:
     """A published achievement and demand of the owner with inventors and a contact person, indexed."""
     achievement = await world.listing("achievements", "published", inventors=INVENTORS, contact=CONTACT)
     demand = await world.listing("demands", "published", contact=CONTACT)
@@ -140,14 +156,20 @@ def assert_no_personal(role: str, listing: dict[str, Any], world: World) -> None
 
 
 @both_profiles
-async def test_listing_detail_and_list(world: World, personal: dict[str, Any]) -> None:  # noqa: F811
+async def test_listing_detail_and_list(world: World, personal: dict[str, Any]) -> None:
     achievement, demand = personal["achievement"], personal["demand"]
     for role in ROLES:
         detail = (await world.call("GET", f"{API}/achievements/{achievement['id']}", role, expect=200)).json()
         assert_rendered(role, detail)
         assert detail["title"] == achievement["title"], "public fields stay"
-        assert_rendered(role, (await world.call("GET", f"{API}/demands/{demand['id']}", role, expect=200)).json(), inventors=False)
-        page = (await world.call("GET", f"{API}/achievements", role, expect=200, params={"owner_id": world.org["owner"], "limit": 100})).json()
+        assert_rendered(
+            role, (await world.call("GET", f"{API}/demands/{demand['id']}", role, expect=200)).json(), inventors=False
+        )
+        page = (
+            await world.call(
+                "GET", f"{API}/achievements", role, expect=200, params={"owner_id": world.org["owner"], "limit": 100}
+            )
+        ).json()
         ours = [item for item in page["items"] if item["id"] == achievement["id"]]
         assert ours, f"{role} lists the published achievement"
         assert_rendered(role, ours[0])
@@ -156,14 +178,16 @@ async def test_listing_detail_and_list(world: World, personal: dict[str, Any]) -
 
 
 @both_profiles
-async def test_search_hits_embedded_engine(world: World, personal: dict[str, Any]) -> None:  # noqa: F811
+async def test_search_hits_embedded_engine(world: World, personal: dict[str, Any]) -> None:
     await _search_as_every_role(world, personal)
 
 
 @both_profiles
-async def test_search_hits_meilisearch(world: World, personal: dict[str, Any], meili_server: MeiliServer) -> None:  # noqa: F811
+async def test_search_hits_meilisearch(world: World, personal: dict[str, Any], meili_server: MeiliServer) -> None:
     embedded = world.app.state.search
-    engine = MeilisearchEngine(meili_server.url, api_key=meili_server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}", wait_for_tasks=True)
+    engine = MeilisearchEngine(
+        meili_server.url, api_key=meili_server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}", wait_for_tasks=True
+    )
     await engine.ensure_ready()
     try:
         for kind in ("achievement", "demand"):
@@ -179,7 +203,9 @@ async def _search_as_every_role(world: World, personal: dict[str, Any]) -> None:
     achievement, demand = personal["achievement"], personal["demand"]
     for role in ROLES:
         for kind, listing in (("achievements", achievement), ("demands", demand)):
-            found = (await world.call("GET", f"{API}/search/{kind}", role, expect=200, params={"q": "钕铁硼", "limit": 100})).json()["items"]
+            found = (
+                await world.call("GET", f"{API}/search/{kind}", role, expect=200, params={"q": "钕铁硼", "limit": 100})
+            ).json()["items"]
             ours = [hit["listing"] for hit in found if hit["listing"]["id"] == listing["id"]]
             assert ours, f"{role} finds {kind} {listing['id']}"
             assert_rendered(role, ours[0], inventors=kind == "achievements")
@@ -188,11 +214,13 @@ async def _search_as_every_role(world: World, personal: dict[str, Any]) -> None:
 
 
 @both_profiles
-async def test_matches(world: World, personal: dict[str, Any]) -> None:  # noqa: F811
+async def test_matches(world: World, personal: dict[str, Any]) -> None:
     achievement = personal["achievement"]
     demand = world.ids["published"]["demands"]
     for role in ROLES:
-        items = (await world.call("GET", f"{API}/demands/{demand['id']}/matches", role, expect=200, params={"limit": 50})).json()["items"]
+        items = (
+            await world.call("GET", f"{API}/demands/{demand['id']}/matches", role, expect=200, params={"limit": 50})
+        ).json()["items"]
         ours = [item["listing"] for item in items if item["listing"]["id"] == achievement["id"]]
         assert ours, f"{role} is shown the matching achievement"
         assert_rendered(role, ours[0])
@@ -201,12 +229,14 @@ async def test_matches(world: World, personal: dict[str, Any]) -> None:  # noqa:
 
 
 @both_profiles
-async def test_organization_and_user_reads(world: World) -> None:  # noqa: F811
+async def test_organization_and_user_reads(world: World) -> None:
     for role in ROLES:
         organization = (await world.call("GET", f"{API}/organizations/{world.org['owner']}", role, expect=200)).json()
         assert organization["name"] and organization["uscc"], "the public register data stays"
         assert ("external_id" in organization) == (role in SEE_PERSONAL), f"{role}: the organization's import key"
-        directory = (await world.call("GET", f"{API}/organizations", role, expect=200, params={"limit": 200})).json()["items"]
+        directory = (await world.call("GET", f"{API}/organizations", role, expect=200, params={"limit": 200})).json()[
+            "items"
+        ]
         for entry in directory:
             entitled = world.role_org.get(role) == entry["id"] or world.governs(role, entry["region"])
             assert ("external_id" in entry) == entitled, f"{role}: import key of organization {entry['id']}"
@@ -215,22 +245,38 @@ async def test_organization_and_user_reads(world: World) -> None:  # noqa: F811
             continue
         me = (await world.call("GET", f"{API}/users/me", role, expect=200)).json()
         assert me["email"] and me["full_name"], f"{role} sees their own account"
-    added = (await world.call("POST", f"{API}/organizations/{world.org['owner']}/users", "owner_admin", expect=201, json={
-        "email": f"colleague{uuid.uuid4().hex[:6]}@hardening.techmarket.cn", "full_name": "新同事", "password": "Colleague-2026-pass",
-    })).json()
+    added = (
+        await world.call(
+            "POST",
+            f"{API}/organizations/{world.org['owner']}/users",
+            "owner_admin",
+            expect=201,
+            json={
+                "email": f"colleague{uuid.uuid4().hex[:6]}@hardening.techmarket.cn",
+                "full_name": "新同事",
+                "password": "Colleague-2026-pass",
+            },
+        )
+    ).json()
     assert added["email"].startswith("colleague"), "the organization's admin sees its new member"
     user = UserRead(**added)
     for role in ROLES:
-        viewer = Viewer(user_id=world.user.get(role), organization_id=world.role_org.get(role),
-                        platform_admin=role == "platform_admin", region_scope={"region_admin": "150200", "other_region_admin": "150600"}.get(role))
+        viewer = Viewer(
+            user_id=world.user.get(role),
+            organization_id=world.role_org.get(role),
+            platform_admin=role == "platform_admin",
+            region_scope={"region_admin": "150200", "other_region_admin": "150600"}.get(role),
+        )
         with rendering_for(viewer):
             rendered = user.model_dump(mode="json")
         entitled = role in OWNER or role == "platform_admin"
-        assert ("email" in rendered and "full_name" in rendered) == entitled, f"{role} and a member's e-mail: {rendered}"
+        assert ("email" in rendered and "full_name" in rendered) == entitled, (
+            f"{role} and a member's e-mail: {rendered}"
+        )
 
 
 @both_profiles
-async def test_reward_ledger_names_stay_with_the_seller(world: World) -> None:  # noqa: F811
+async def test_reward_ledger_names_stay_with_the_seller(world: World) -> None:
     """The demo contract: the buyer (a party) sees what was paid, not who of the seller got how much."""
     url = f"{API}/contracts/{world.ids['demo_contract']}/distributions"
     seller = (await world.call("GET", url, "owner_admin", expect=200)).json()
@@ -240,10 +286,13 @@ async def test_reward_ledger_names_stay_with_the_seller(world: World) -> None:  
     buyer = (await world.call("GET", url, "enterprise", expect=200)).json()
     assert buyer["items"] and all("lines" not in d and "team" not in d and "gross" in d for d in buyer["items"]), buyer
     assert "totals" not in buyer and "王教授" not in str(buyer)
-    contract = (await world.call("GET", f"{API}/contracts/{world.ids['demo_contract']}", "enterprise", expect=200)).json()
-    assert [i["name"] for i in contract["inventors"]] == ["王教授", "李博士", "赵工"], "the inventors are terms both parties sign"
+    contract = (
+        await world.call("GET", f"{API}/contracts/{world.ids['demo_contract']}", "enterprise", expect=200)
+    ).json()
+    assert [i["name"] for i in contract["inventors"]] == ["王教授", "李博士", "赵工"], (
+        "the inventors are terms both parties sign"
+    )
     assert "reward_rate" not in contract and all("user_id" not in i for i in contract["inventors"])
     for role in ("region_admin", "platform_admin"):
         admin = (await world.call("GET", url, role, expect=200)).json()
         assert {line["name"] for d in admin["items"] for line in d["lines"]} == names, role
-

@@ -44,7 +44,13 @@ FUZZ_ROLES = ("anonymous", "owner_admin", "region_admin", "platform_admin")
 POSITIVE_EXAMPLES = 8
 NEGATIVE_EXAMPLES = 4
 MIN_REQUESTS = 3000
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 SLOW = {"/api/v1/statistics/charts/turnover.{fmt}", "/api/v1/statistics/charts/breakdown.{fmt}"}  # matplotlib renders
 BASE_URL = "http://testserver"
 
@@ -66,7 +72,11 @@ def _draw(operation: Any, mode: GenerationMode, count: int) -> list[Any]:
 
     @given(operation.as_strategy(generation_mode=mode))
     @hypothesis_settings(
-        max_examples=count, derandomize=True, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
+        max_examples=count,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
     def collect(case: Any) -> None:
@@ -95,16 +105,20 @@ async def _targets(world: World) -> dict[str, list[Any]]:
     if "fuzz" not in world.ids:
         paid = await world.paid_milestone()  # the owner sells; its first milestone is paid through the stub
         bought = await world.contract("performing", owner_side="buyer")  # the owner buys; nothing paid yet
-        demo = (await world.call("GET", f"/api/v1/contracts/{world.ids['demo_contract']}", "platform_admin", expect=200)).json()
+        demo = (
+            await world.call("GET", f"/api/v1/contracts/{world.ids['demo_contract']}", "platform_admin", expect=200)
+        ).json()
         draft = await world.contract("draft")
         listings = {
-            kind: [world.ids[k][kind]["id"] for k in ("draft", "published", "revised", "stale")] for kind in ("achievements", "demands")
+            kind: [world.ids[k][kind]["id"] for k in ("draft", "published", "revised", "stale")]
+            for kind in ("achievements", "demands")
         }
         world.ids["fuzz"] = {
             "achievements": listings["achievements"],
             "demands": listings["demands"],
             "contract_milestone": [
-                paid, *[(c["id"], m["id"]) for c in (bought, demo, draft) for m in c["milestones"]],
+                paid,
+                *[(c["id"], m["id"]) for c in (bought, demo, draft) for m in c["milestones"]],
             ],
             "organization_id": [world.org[k] for k in ("owner", "other", "pending", "pending_local")],
             "deal_id": [world.ids["deal"]["id"]],
@@ -136,14 +150,24 @@ def _aim(case: Any, targets: dict[str, list[Any]], n: int) -> None:
 async def _send(client: httpx.AsyncClient, case: Any, headers: dict[str, str]) -> tuple[httpx.Response, dict[str, Any]]:
     kwargs = case.as_transport_kwargs(base_url=BASE_URL, headers=headers)
     if headers:  # a signed-in caller sends its own credentials, not generated ones (the anonymous caller fuzzes those)
-        generated = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in ("authorization", "x-api-key")}
+        generated = {
+            k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in ("authorization", "x-api-key")
+        }
         kwargs["headers"] = {**generated, **headers}
     prepared = requests.Request(
-        method=kwargs["method"], url=kwargs["url"], headers=kwargs.get("headers"), params=kwargs.get("params"),
-        cookies=kwargs.get("cookies"), data=kwargs.get("data"), json=kwargs.get("json"), files=kwargs.get("files"),
+        method=kwargs["method"],
+        url=kwargs["url"],
+        headers=kwargs.get("headers"),
+        params=kwargs.get("params"),
+        cookies=kwargs.get("cookies"),
+        data=kwargs.get("data"),
+        json=kwargs.get("json"),
+        files=kwargs.get("files"),
     ).prepare()
     body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-    reply = await client.request(prepared.method or "GET", prepared.url or BASE_URL, headers=dict(prepared.headers), content=body)
+    reply = await client.request(
+        prepared.method or "GET", prepared.url or BASE_URL, headers=dict(prepared.headers), content=body
+    )
     return reply, kwargs
 
 
@@ -182,7 +206,9 @@ def test_fuzz_volume() -> None:
     assert sum(SENT.values()) >= MIN_REQUESTS, SENT
     # Past the door: every caller got real answers, not only refusals and "not found" (anonymous: the public routes).
     answered = {role: {f"{c}xx": n for (r, c), n in sorted(ANSWERED.items()) if r == role} for role in FUZZ_ROLES}
-    assert all(answered[role].get("2xx", 0) >= (20 if role == "anonymous" else 100) for role in FUZZ_ROLES), str(answered)
+    assert all(answered[role].get("2xx", 0) >= (20 if role == "anonymous" else 100) for role in FUZZ_ROLES), str(
+        answered
+    )
 
 
 # --- regressions the fuzzer found, pinned on both dialects --------------------------------------------
@@ -205,9 +231,15 @@ async def test_numbers_too_large_for_a_column_are_a_422_not_a_crash(
     app: FastAPI, client: httpx.AsyncClient, method: str, path: str, body: Any
 ) -> None:
     app.state.payment_settings = PaymentSettings(
-        env="test", provider_url="http://127.0.0.1:9", provider_api_key="sk_test_fuzz", webhook_secret="fuzz-webhook-secret-0123456789abcdef0123", max_attempts=1
+        env="test",
+        provider_url="http://127.0.0.1:9",
+        provider_api_key="sk_test_fuzz",
+        webhook_secret="fuzz-webhook-secret-0123456789abcdef0123",
+        max_attempts=1,
     )
-    headers = await login(client, "admin@demo.techmarket.cn" if "refund" in path or method == "GET" else "enterprise@demo.techmarket.cn")
+    headers = await login(
+        client, "admin@demo.techmarket.cn" if "refund" in path or method == "GET" else "enterprise@demo.techmarket.cn"
+    )
     reply = await client.request(method, path, json=body, headers=headers)
     # 2**40 fits SQLite's int64 (so: not found) but not PostgreSQL's int4 id columns (so: out of range).
     assert reply.status_code in ((404, 422) if str(2**40) in path else (422,)), reply.text
@@ -216,7 +248,9 @@ async def test_numbers_too_large_for_a_column_are_a_422_not_a_crash(
 
 
 async def test_a_body_that_is_not_utf8_is_the_documented_422(client: httpx.AsyncClient) -> None:
-    reply = await client.post("/api/v1/organizations/register", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    reply = await client.post(
+        "/api/v1/organizations/register", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+    )
     assert reply.status_code == 422, reply.text
     assert reply.headers["content-type"].startswith("application/problem+json")
     assert reply.json()["errors"][0]["field"] == "body"

@@ -22,7 +22,11 @@ from tests.fixtures.app import login
 from tests.hardening.world import unique_uscc
 
 URL = "/api/v1/imports/achievements"
-TEMPLATE = json.loads((Path(__file__).parents[2] / "market" / "demo_data" / "achievements.jsonl").read_text(encoding="utf-8").splitlines()[0])
+TEMPLATE = json.loads(
+    (Path(__file__).parents[2] / "market" / "demo_data" / "achievements.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()[0]
+)
 PUBLISH = {"publish": "true", "create_organizations": "true"}
 
 
@@ -38,7 +42,9 @@ def upload(*rows: dict[str, Any]) -> dict[str, Any]:
 
 async def landed(database: Database, external_id: str) -> Achievement | None:
     async with database.unit_of_work() as session:
-        return (await session.execute(select(Achievement).where(Achievement.external_id == external_id))).scalars().first()
+        return (
+            (await session.execute(select(Achievement).where(Achievement.external_id == external_id))).scalars().first()
+        )
 
 
 async def organization(database: Database, name: str) -> Organization | None:
@@ -61,7 +67,9 @@ async def register_pending(client: httpx.AsyncClient, n: int, region: str = "150
     return name
 
 
-async def test_region_admin_cannot_publish_for_another_region_or_a_pending_organization(client: httpx.AsyncClient, database: Database) -> None:
+async def test_region_admin_cannot_publish_for_another_region_or_a_pending_organization(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     baotou = await login(client, REGION_ADMIN[0])
     pending = await register_pending(client, 71)
     rows = [
@@ -76,9 +84,13 @@ async def test_region_admin_cannot_publish_for_another_region_or_a_pending_organ
     assert (await landed(database, "OWN-3")).status == "published"  # type: ignore[union-attr]
 
 
-async def test_created_organizations_are_pending_and_their_rows_wait(client: httpx.AsyncClient, database: Database) -> None:
+async def test_created_organizations_are_pending_and_their_rows_wait(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     baotou = await login(client, REGION_ADMIN[0])
-    reply = await client.post(URL, files=upload(row(4, owner="导入新建的包头企业", owner_kind="enterprise")), data=PUBLISH, headers=baotou)
+    reply = await client.post(
+        URL, files=upload(row(4, owner="导入新建的包头企业", owner_kind="enterprise")), data=PUBLISH, headers=baotou
+    )
     assert await errors_by_line(reply) == {1: ("owner", "owner_not_verified")}
     assert reply.json()["organizations_created"] == 1 and reply.json()["created"] == 0
     created = await organization(database, "导入新建的包头企业")
@@ -87,21 +99,34 @@ async def test_created_organizations_are_pending_and_their_rows_wait(client: htt
     assert await landed(database, "OWN-4") is None
 
     # Only a platform admin may ask for verified organizations; a region admin asking is refused whole.
-    asked = await client.post(URL, files=upload(row(5, owner="另一家新建企业", owner_kind="enterprise")),
-                              data={**PUBLISH, "verify_organizations": "true"}, headers=baotou)
+    asked = await client.post(
+        URL,
+        files=upload(row(5, owner="另一家新建企业", owner_kind="enterprise")),
+        data={**PUBLISH, "verify_organizations": "true"},
+        headers=baotou,
+    )
     assert (asked.status_code, asked.json()["code"]) == (403, "platform_admin_required")
     assert await organization(database, "另一家新建企业") is None
 
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
-    verified = await client.post(URL, files=upload(row(6, owner="平台认证的新企业", owner_kind="enterprise")),
-                                 data={**PUBLISH, "verify_organizations": "true"}, headers=admin)
+    verified = await client.post(
+        URL,
+        files=upload(row(6, owner="平台认证的新企业", owner_kind="enterprise")),
+        data={**PUBLISH, "verify_organizations": "true"},
+        headers=admin,
+    )
     assert await errors_by_line(verified) == {} and verified.json()["created"] == 1
     assert (await organization(database, "平台认证的新企业")).status == OrganizationStatus.verified  # type: ignore[union-attr]
 
 
 async def test_other_region_cannot_be_created_into(client: httpx.AsyncClient, database: Database) -> None:
     baotou = await login(client, REGION_ADMIN[0])
-    reply = await client.post(URL, files=upload(row(7, owner="鄂尔多斯新企业", owner_kind="enterprise", region="150600")), data=PUBLISH, headers=baotou)
+    reply = await client.post(
+        URL,
+        files=upload(row(7, owner="鄂尔多斯新企业", owner_kind="enterprise", region="150600")),
+        data=PUBLISH,
+        headers=baotou,
+    )
     assert await errors_by_line(reply) == {1: ("owner", "outside_scope")}
     assert await organization(database, "鄂尔多斯新企业") is None
 
@@ -110,15 +135,19 @@ async def test_bad_credit_code_is_a_row_error_never_dropped(client: httpx.AsyncC
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     bad = unique_uscc(72)[:-1] + ("0" if unique_uscc(72)[-1] != "0" else "1")  # wrong check character
     reply = await client.post(
-        URL, files=upload(row(8, owner="信用代码写错的企业", owner_uscc=bad, owner_kind="enterprise")),
-        data={**PUBLISH, "verify_organizations": "true"}, headers=admin,
+        URL,
+        files=upload(row(8, owner="信用代码写错的企业", owner_uscc=bad, owner_kind="enterprise")),
+        data={**PUBLISH, "verify_organizations": "true"},
+        headers=admin,
     )
     assert await errors_by_line(reply) == {1: ("owner_uscc", "invalid_uscc")}
     assert await organization(database, "信用代码写错的企业") is None
     assert await landed(database, "OWN-8") is None
 
 
-async def test_platform_admin_cannot_attach_rows_to_a_suspended_organization(client: httpx.AsyncClient, database: Database) -> None:
+async def test_platform_admin_cannot_attach_rows_to_a_suspended_organization(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     body = {"kind": "enterprise", "name": "被暂停的导入企业", "uscc": unique_uscc(73), "region": "150200"}
     org_id = (await client.post("/api/v1/organizations", json=body, headers=admin)).json()["id"]

@@ -26,7 +26,7 @@ from market.listings.files import read_rows
 from market.listings.importer import Importer
 from market.listings.kinds import ACHIEVEMENT
 from market.listings.models import Achievement, IpType
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, transfer_contract
+from tests.contracts.helpers import INSTITUTE, transfer_contract
 from tests.fixtures.app import login
 from tests.market.test_listings import achievement as achievement_body
 from tests.statistics.helpers import achievement as published_achievement
@@ -49,7 +49,9 @@ async def _count(database: Database, model: Any) -> int:
         return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def test_contract_title_with_a_control_character_is_refused_and_nothing_stored(client: httpx.AsyncClient, database: Database) -> None:
+async def test_contract_title_with_a_control_character_is_refused_and_nothing_stored(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     orgs = await organizations(database)
     async with database.unit_of_work() as session:
         achievement_id = await published_achievement(session, orgs.ids["演示稀土研究院"], IpType.invention_patent)
@@ -69,12 +71,20 @@ async def test_contract_title_with_a_control_character_is_refused_and_nothing_st
 
 
 @pytest.mark.parametrize("char", ILLEGAL, ids=[f"U+{ord(c):04X}" for c in ILLEGAL])
-async def test_every_xml_illegal_character_is_refused_in_a_listing(client: httpx.AsyncClient, database: Database, char: str) -> None:
+async def test_every_xml_illegal_character_is_refused_in_a_listing(
+    client: httpx.AsyncClient, database: Database, char: str
+) -> None:
     owner = await login(client, INSTITUTE)
     before = await _count(database, Achievement)
-    reply = await client.post("/api/v1/achievements", json=achievement_body(summary=f"采用重稀土晶界扩散工艺{char}, 矫顽力提高 8 kOe 以上。"), headers=owner)
+    reply = await client.post(
+        "/api/v1/achievements",
+        json=achievement_body(summary=f"采用重稀土晶界扩散工艺{char}, 矫顽力提高 8 kOe 以上。"),
+        headers=owner,
+    )
     _refused(reply, "body.summary")
-    reply = await client.post("/api/v1/achievements", json=achievement_body(keywords=["钕铁硼", f"永磁{char}"]), headers=owner)
+    reply = await client.post(
+        "/api/v1/achievements", json=achievement_body(keywords=["钕铁硼", f"永磁{char}"]), headers=owner
+    )
     _refused(reply, "body.keywords.1")
     assert await _count(database, Achievement) == before
 
@@ -82,9 +92,14 @@ async def test_every_xml_illegal_character_is_refused_in_a_listing(client: httpx
 async def test_query_path_and_form_values_are_checked_too(client: httpx.AsyncClient) -> None:
     owner = await login(client, INSTITUTE)
     _refused(await client.get("/api/v1/search/achievements", params={"q": "稀土\x00永磁"}), "query.q")
-    _refused(await client.get("/api/v1/achievements", params={"field": "new_materials\x00"}, headers=owner), "query.field")
+    _refused(
+        await client.get("/api/v1/achievements", params={"field": "new_materials\x00"}, headers=owner), "query.field"
+    )
     _refused(await client.get("/api/v1/achievements/%00", headers=owner), "path.listing_id")
-    _refused(await client.post("/api/v1/auth/token", data={"username": "institute\x00@demo.techmarket.cn", "password": "x"}), "body.username")
+    _refused(
+        await client.post("/api/v1/auth/token", data={"username": "institute\x00@demo.techmarket.cn", "password": "x"}),
+        "body.username",
+    )
 
 
 async def test_tab_line_feed_and_carriage_return_stay_legal(client: httpx.AsyncClient) -> None:
@@ -97,9 +112,16 @@ async def test_tab_line_feed_and_carriage_return_stay_legal(client: httpx.AsyncC
 
 async def test_imported_rows_with_control_characters_are_row_errors(database: Database) -> None:
     good = {
-        "external_id": "CTRL-1", "title": "马铃薯脱毒种薯快繁技术", "summary": "茎尖脱毒结合雾培快繁, 单株结薯数提高到40粒以上, 原原种成本降低30%。",
-        "field": "agriculture", "maturity": "industrialized", "trl": 8, "ip_type": "know_how", "transaction_modes": ["transfer"],
-        "owner": "演示大学 (内蒙古)", "region": "150100",
+        "external_id": "CTRL-1",
+        "title": "马铃薯脱毒种薯快繁技术",
+        "summary": "茎尖脱毒结合雾培快繁, 单株结薯数提高到40粒以上, 原原种成本降低30%。",
+        "field": "agriculture",
+        "maturity": "industrialized",
+        "trl": 8,
+        "ip_type": "know_how",
+        "transaction_modes": ["transfer"],
+        "owner": "演示大学 (内蒙古)",
+        "region": "150100",
     }
     rows = [
         good,
@@ -111,7 +133,9 @@ async def test_imported_rows_with_control_characters_are_row_errors(database: Da
     before = await _count(database, Achievement)
     report = await Importer(database, ACHIEVEMENT).run(read_rows("rows.jsonl", content))
     assert {(e.line, e.field, e.code) for e in report.errors} == {
-        (2, "title", "invalid_characters"), (3, "keywords.1", "invalid_characters"), (4, "owner", "invalid_characters"),
+        (2, "title", "invalid_characters"),
+        (3, "keywords.1", "invalid_characters"),
+        (4, "owner", "invalid_characters"),
     }
     assert report.created == 1 and await _count(database, Achievement) == before + 1
 
@@ -134,7 +158,11 @@ def _declared(route: Any) -> tuple[list[str], list[str], list[str]]:
     form: list[str] = []
     if route.body_field is not None:
         model = route.body_field.field_info.annotation
-        names = [f.alias or n for n, f in model.model_fields.items()] if isinstance(model, type) and issubclass(model, BaseModel) else []
+        names = (
+            [f.alias or n for n, f in model.model_fields.items()]
+            if isinstance(model, type) and issubclass(model, BaseModel)
+            else []
+        )
         (form if isinstance(route.body_field.field_info, Form) else body).extend(names)
     return sorted(set(query)), body, form
 
@@ -146,7 +174,9 @@ def _url(route: Any, target: str | None) -> str:
     return url
 
 
-async def test_every_route_refuses_control_characters_in_every_declared_input(app: FastAPI, client: httpx.AsyncClient) -> None:
+async def test_every_route_refuses_control_characters_in_every_declared_input(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
     """Walks the app: a new route or schema is covered without anyone remembering to (the check is app-wide)."""
     routes = [r for r in iter_route_contexts(app.routes) if isinstance(r.original_route, APIRoute)]
     assert len(routes) > 50
@@ -163,7 +193,12 @@ async def test_every_route_refuses_control_characters_in_every_declared_input(ap
         cases += [(_url(route, None), {"data": {name: "x\x01"}}, f"body.{name}") for name in form]
         for url, kwargs, field in cases:
             reply = await client.request(method, url, **kwargs)
-            assert reply.status_code == 422 and reply.json()["code"] == "invalid_characters", (method, route.path_format, field, reply.text[:300])
+            assert reply.status_code == 422 and reply.json()["code"] == "invalid_characters", (
+                method,
+                route.path_format,
+                field,
+                reply.text[:300],
+            )
             assert field in {e["field"] for e in reply.json()["errors"]}, (method, route.path_format, field)
             checked += 1
     assert checked > len(routes)  # most routes take several inputs

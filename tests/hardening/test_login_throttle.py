@@ -39,7 +39,12 @@ ELSEWHERE = ("203.0.113.7", 50_001)  # someone else's
 
 def throttle_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
-        env="test", secret_key=TEST_SECRET, data_dir=tmp_path, log_json=True, worker_in_process=False, login_window_seconds=DAY
+        env="test",
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path,
+        log_json=True,
+        worker_in_process=False,
+        login_window_seconds=DAY,
     )
     values.update(overrides)
     return Settings(**values)
@@ -52,7 +57,8 @@ async def served(settings: Settings, database: Database) -> AsyncIterator[dict[t
     async with app.router.lifespan_context(app):
         clients = {
             peer: httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False, client=peer), base_url="http://testserver"
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False, client=peer),
+                base_url="http://testserver",
             )
             for peer in (HOME, ELSEWHERE)
         }
@@ -94,7 +100,9 @@ async def test_the_41st_wrong_password_is_refused_with_retry_after_audited_and_t
         right = await attempt(attacker, PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD)
         assert right.status_code == 429 and right.json()["code"] == "login_throttled"
         assert (await attempt(clients[ELSEWHERE], PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD)).status_code == 429
-        form = await clients[ELSEWHERE].post("/admin/login", data={"username": PLATFORM_ADMIN_EMAIL, "password": DEMO_PASSWORD})
+        form = await clients[ELSEWHERE].post(
+            "/admin/login", data={"username": PLATFORM_ADMIN_EMAIL, "password": DEMO_PASSWORD}
+        )
         assert form.status_code == 429 and int(form.headers["Retry-After"]) >= 1
         assert "登录失败次数过多" in form.text and "techmarket_admin" not in form.headers.get("set-cookie", "")
 
@@ -114,7 +122,11 @@ async def test_the_41st_wrong_password_is_refused_with_retry_after_audited_and_t
             await session.execute(text("UPDATE login_throttle SET busy_until = busy_until - :day"), {"day": DAY})
         assert (await attempt(attacker, PLATFORM_ADMIN_EMAIL, DEMO_PASSWORD)).status_code == 200
         async with database.unit_of_work() as session:
-            left = (await session.execute(text("SELECT key FROM login_throttle WHERE key LIKE 'account:%'"))).scalars().all()
+            left = (
+                (await session.execute(text("SELECT key FROM login_throttle WHERE key LIKE 'account:%'")))
+                .scalars()
+                .all()
+            )
         assert left == []
 
 
@@ -134,17 +146,25 @@ async def test_one_address_spraying_many_accounts_is_throttled_and_a_forged_forw
         assert [(e.reason, e.entity_id, e.changes["address"]) for e in entries] == [("address", 0, HOME[0])]
 
 
-async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(database: Database, tmp_path: Path) -> None:
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(
+    database: Database, tmp_path: Path
+) -> None:
     settings = throttle_settings(tmp_path, login_address_failures=2, trusted_proxies=f"{HOME[0]}/32")
     async with served(settings, database) as clients:
         proxy = clients[HOME]
         for n in range(2):
-            assert (await attempt(proxy, f"a{n}@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.1"})).status_code == 401
-        assert (await attempt(proxy, "a3@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.1"})).status_code == 429
+            assert (
+                await attempt(proxy, f"a{n}@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.1"})
+            ).status_code == 401
+        assert (
+            await attempt(proxy, "a3@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.1"})
+        ).status_code == 429
         # the proxy appends the real client: what the client wrote to the left of it is not believed
         spoofed = await attempt(proxy, "a4@example.cn", "guess", **{"X-Forwarded-For": "10.9.9.9, 198.51.100.1"})
         assert spoofed.status_code == 429
-        assert (await attempt(proxy, "a5@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.2"})).status_code == 401
+        assert (
+            await attempt(proxy, "a5@example.cn", "guess", **{"X-Forwarded-For": "198.51.100.2"})
+        ).status_code == 401
 
 
 @asynccontextmanager
@@ -219,7 +239,9 @@ async def concurrent_database(concurrent_url: str | None, database: Database) ->
         await own.dispose()
 
 
-async def test_concurrent_wrong_passwords_cannot_overspend_the_budget(concurrent_database: Database, tmp_path: Path) -> None:
+async def test_concurrent_wrong_passwords_cannot_overspend_the_budget(
+    concurrent_database: Database, tmp_path: Path
+) -> None:
     """20 wrong passwords for one account at once, 5 allowed: exactly 5 verified (401), 15 refused (429)."""
     async with served(throttle_settings(tmp_path, login_account_failures=5), concurrent_database) as clients:
         replies = await asyncio.gather(*(attempt(clients[HOME], PLATFORM_ADMIN_EMAIL, f"guess-{n}") for n in range(20)))

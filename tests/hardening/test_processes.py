@@ -24,8 +24,8 @@ from tests.hardening.server_profile import (
     copied_database,
     fetch,
     free_port,
-    meili_ids,
     meili_idle,
+    meili_ids,
     meili_tasks,
     publisher,
     server_env,
@@ -77,7 +77,9 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
     # As in docker-compose.yml: production settings, the app wired to the payment stub process.
     stub_port = free_port()
     env = server_env(
-        server_database, tmp_path, meili,
+        server_database,
+        tmp_path,
+        meili,
         TECHMARKET_ENV="production",
         TECHMARKET_PAYMENT_PROVIDER_URL=f"http://127.0.0.1:{stub_port}",
         TECHMARKET_PAYMENT_PROVIDER_API_KEY="sk_test_processes_0123456789",
@@ -90,8 +92,20 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
         start("worker-1", ["worker", "--heartbeat", str(heartbeat)], env, tmp_path),
         start("worker-2", ["worker"], env, tmp_path),
     ]
-    stub = start("payments", ["payments-stub", "--host", "127.0.0.1", "--port", str(stub_port),
-                              "--webhook-url", f"{base}/api/v1/payments/webhook"], env, tmp_path)
+    stub = start(
+        "payments",
+        [
+            "payments-stub",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(stub_port),
+            "--webhook-url",
+            f"{base}/api/v1/payments/webhook",
+        ],
+        env,
+        tmp_path,
+    )
     with stopping(api, *workers, stub):
         wait_ready(api, f"{base}/readyz")
         wait_ready(stub, f"http://127.0.0.1:{stub_port}/healthz")
@@ -99,7 +113,9 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as http:
             load = await publisher(http)
-            published = [i for i in await _bounded(CONCURRENCY, [load.publish(f"P{n:04d}") for n in range(LISTINGS)]) if i]
+            published = [
+                i for i in await _bounded(CONCURRENCY, [load.publish(f"P{n:04d}") for n in range(LISTINGS)]) if i
+            ]
             withdrawn = published[::WITHDRAWN_EVERY]
             await _bounded(CONCURRENCY, [load.withdraw(i) for i in withdrawn])
         assert load.failures == [], load.failures[:5]
@@ -124,11 +140,15 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
     assert set(indexed) == expected, (sorted(expected - set(indexed))[:10], sorted(set(indexed) - expected)[:10])
     assert not set(indexed) & set(withdrawn)
 
-    events = await fetch(server_database, "SELECT attempts, processed_at FROM outbox_events WHERE topic = 'search.listing'")
+    events = await fetch(
+        server_database, "SELECT attempts, processed_at FROM outbox_events WHERE topic = 'search.listing'"
+    )
     assert len(events) == LISTINGS + len(withdrawn)  # approve and withdraw each announce once
     every_task = await meili_tasks(meili)
     # Each process's start-up creates the indexes; all but the first creation fail as already there.
-    assert {(t["error"] or {}).get("code") for t in every_task if t["status"] != "succeeded"} <= {"index_already_exists"}
+    assert {(t["error"] or {}).get("code") for t in every_task if t["status"] != "succeeded"} <= {
+        "index_already_exists"
+    }
     tasks = [t for t in every_task if t["type"] in ("documentAdditionOrUpdate", "documentDeletion")]
     assert all(t["status"] == "succeeded" for t in tasks), [t for t in tasks if t["status"] != "succeeded"][:3]
     received = sum(t["details"].get("receivedDocuments", 0) for t in tasks if t["type"] == "documentAdditionOrUpdate")

@@ -18,7 +18,13 @@ from contracts.payment.client import PaymentProvider
 from contracts.payment.models import Payment, WebhookEvent
 from contracts.payment.reconcile import reconcile
 from contracts.payment.signature import HEADER, sign
-from tests.contracts.conftest import WEBHOOK_SECRET, PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
+from tests.contracts.conftest import (
+    WEBHOOK_SECRET,
+    PaymentWorld,
+    org_id,
+    published_achievement,
+    wait_for,
+)
 from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
 
 API = "/api/v1/contracts"
@@ -28,19 +34,28 @@ async def _contract(world: PaymentWorld) -> tuple[dict[str, Any], dict[str, dict
     """Registered, one milestone of 80,000.00 (the issue's) and one of 20,000.00."""
     h = await headers_of(world.api)
     body = transfer_contract(
-        await published_achievement(world.database, INSTITUTE), await org_id(world.database, ENTERPRISE),
-        total="100000.00", technology_income="100000.00", deductions=[],
+        await published_achievement(world.database, INSTITUTE),
+        await org_id(world.database, ENTERPRISE),
+        total="100000.00",
+        technology_income="100000.00",
+        deductions=[],
         milestones=[{"title": "首付款", "amount": "80000.00"}, {"title": "尾款", "amount": "20000.00"}],
     )
     return await registered_contract(world.api, h, body), h
 
 
 def _event(intent: dict[str, Any], event_id: str) -> bytes:
-    return json.dumps({"id": event_id, "type": "payment_intent.succeeded", "created": int(time.time()), "data": {"object": intent}}).encode()
+    return json.dumps(
+        {"id": event_id, "type": "payment_intent.succeeded", "created": int(time.time()), "data": {"object": intent}}
+    ).encode()
 
 
 async def _deliver(world: PaymentWorld, body: bytes) -> httpx.Response:
-    return await world.api.post("/api/v1/payments/webhook", content=body, headers={HEADER: sign(WEBHOOK_SECRET, body), "content-type": "application/json"})
+    return await world.api.post(
+        "/api/v1/payments/webhook",
+        content=body,
+        headers={HEADER: sign(WEBHOOK_SECRET, body), "content-type": "application/json"},
+    )
 
 
 async def _milestone(world: PaymentWorld, h: dict[str, dict[str, str]], cid: int, seq: int = 1) -> dict[str, Any]:
@@ -52,13 +67,22 @@ async def _reconcile(world: PaymentWorld, *, repair: bool = False) -> list[Any]:
         return await reconcile(world.database, PaymentProvider(http, world.settings), repair=repair)
 
 
-async def test_a_signed_success_for_an_intent_the_platform_never_created_pays_nothing(payment_world: PaymentWorld) -> None:
+async def test_a_signed_success_for_an_intent_the_platform_never_created_pays_nothing(
+    payment_world: PaymentWorld,
+) -> None:
     world = payment_world
     contract, h = await _contract(world)
     cid, milestone = contract["id"], contract["milestones"][0]
     forged = {
-        "object": "payment_intent", "id": "pi_forged_0001", "amount": 1, "currency": "usd", "status": "succeeded",
-        "amount_received": 1, "amount_refunded": 0, "refunds": [], "version": 7,
+        "object": "payment_intent",
+        "id": "pi_forged_0001",
+        "amount": 1,
+        "currency": "usd",
+        "status": "succeeded",
+        "amount_received": 1,
+        "amount_refunded": 0,
+        "refunds": [],
+        "version": 7,
         "metadata": {"contract_id": str(cid), "milestone_id": str(milestone["id"])},
     }
     reply = await _deliver(world, _event(forged, "evt_forged_0001"))
@@ -68,8 +92,14 @@ async def test_a_signed_success_for_an_intent_the_platform_never_created_pays_no
     assert (await _milestone(world, h, cid))["status"] == "pending"
     assert (await world.api.get(f"{API}/{cid}/distributions", headers=h["seller"])).json()["total"] == 0
     async with world.database.unit_of_work() as session:
-        assert (await session.execute(select(func.count()).select_from(Payment).where(Payment.contract_id == cid))).scalar_one() == 0
-        stored = (await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == "evt_forged_0001"))).scalars().one()
+        assert (
+            await session.execute(select(func.count()).select_from(Payment).where(Payment.contract_id == cid))
+        ).scalar_one() == 0
+        stored = (
+            (await session.execute(select(WebhookEvent).where(WebhookEvent.event_id == "evt_forged_0001")))
+            .scalars()
+            .one()
+        )
         assert stored.result == "unknown_intent" and stored.payload["data"]["object"]["currency"] == "usd"
 
     found = await _reconcile(world)
@@ -117,7 +147,9 @@ async def _settled(world: PaymentWorld) -> bool:
     return all(i["status"] == "succeeded" for i in world.stub.state.intents.values())
 
 
-async def test_reconcile_records_a_lost_payment_only_when_the_provider_holds_exactly_what_we_asked(payment_world: PaymentWorld) -> None:
+async def test_reconcile_records_a_lost_payment_only_when_the_provider_holds_exactly_what_we_asked(
+    payment_world: PaymentWorld,
+) -> None:
     """The request that created an intent rolled back: repair records it again from the provider's API,
     but only an intent naming that contract and milestone, for its exact amount, in yuan."""
     world = payment_world

@@ -43,10 +43,14 @@ async def test_listing_region_is_not_a_key_to_another_reviewer(client: httpx.Asy
         url = f"/api/v1/{kind}/{item['id']}"
         for action, extra in (("approve", {}), ("reject", {"json": {"reason": "不在本盟市"}})):
             reply = await client.post(f"{url}/{action}", headers=baotou, **extra)
-            assert reply.status_code in (403, 404), f"包头 admin could {action} a 呼和浩特 {kind}: {reply.status_code} {reply.text}"
+            assert reply.status_code in (403, 404), (
+                f"包头 admin could {action} a 呼和浩特 {kind}: {reply.status_code} {reply.text}"
+            )
         assert (await client.get(url, headers=baotou)).status_code == 404  # not published: hidden from a non-reviewer
         assert (await client.get(f"{url}/audit", headers=baotou)).status_code in (403, 404)
-        queue = (await client.get(f"/api/v1/{kind}", params={"status": "submitted", "limit": 100}, headers=baotou)).json()
+        queue = (
+            await client.get(f"/api/v1/{kind}", params={"status": "submitted", "limit": 100}, headers=baotou)
+        ).json()
         assert item["id"] not in {i["id"] for i in queue["items"]}, "包头's review queue lists a 呼和浩特 listing"
         assert (await client.get(url, headers=owner)).json()["status"] == "submitted"  # nothing changed
 
@@ -57,7 +61,9 @@ async def test_the_owners_region_admin_reviews_wherever_the_technology_is(client
     hohhot_item = await submitted(client, await login(client, HOHHOT_ORG), "achievements", "150200", 10)
     baotou_item = await submitted(client, await login(client, BAOTOU_ORG), "demands", "150100", 11)
 
-    queue = (await client.get("/api/v1/achievements", params={"status": "submitted", "limit": 100}, headers=hohhot)).json()
+    queue = (
+        await client.get("/api/v1/achievements", params={"status": "submitted", "limit": 100}, headers=hohhot)
+    ).json()
     assert hohhot_item["id"] in {i["id"] for i in queue["items"]}
     assert (await client.get(f"/api/v1/achievements/{hohhot_item['id']}/audit", headers=hohhot)).status_code == 200
     approved = await client.post(f"/api/v1/achievements/{hohhot_item['id']}/approve", headers=hohhot)

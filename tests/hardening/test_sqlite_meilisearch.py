@@ -39,10 +39,19 @@ SLOW = BUSY_TIMEOUT - 0.5  # indexing 365 listings costs CPU on a shared host: s
 
 
 def _rows(count: int, prefix: str = "SQM") -> bytes:
-    template = json.loads((ROOT / "market" / "demo_data" / "achievements.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    template = json.loads(
+        (ROOT / "market" / "demo_data" / "achievements.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    )
     lines = [
-        json.dumps(dict(template, external_id=f"{prefix}-{n:04d}", title=f"{template['title']} {prefix}第{n}号改进", owner="演示稀土研究院"),
-                   ensure_ascii=False)
+        json.dumps(
+            dict(
+                template,
+                external_id=f"{prefix}-{n:04d}",
+                title=f"{template['title']} {prefix}第{n}号改进",
+                owner="演示稀土研究院",
+            ),
+            ensure_ascii=False,
+        )
         for n in range(count)
     ]
     return ("\n".join(lines) + "\n").encode()
@@ -62,9 +71,16 @@ async def sqlite_file(migrated_urls: dict[str, str], tmp_path: Path) -> AsyncIte
 
 def app_settings(server: MeiliServer, data_dir: Path) -> Settings:
     return Settings(
-        env="test", secret_key=TEST_SECRET, data_dir=data_dir, log_json=True, log_level="INFO",
-        worker_in_process=True, search_url=server.url, search_key=server.master_key,
-        search_index_prefix=f"sqm{uuid.uuid4().hex[:10]}", db_timeout_seconds=BUSY_TIMEOUT,
+        env="test",
+        secret_key=TEST_SECRET,
+        data_dir=data_dir,
+        log_json=True,
+        log_level="INFO",
+        worker_in_process=True,
+        search_url=server.url,
+        search_key=server.master_key,
+        search_index_prefix=f"sqm{uuid.uuid4().hex[:10]}",
+        db_timeout_seconds=BUSY_TIMEOUT,
     )
 
 
@@ -107,7 +123,9 @@ async def test_import_then_traffic_neither_locks_nor_stalls(meili_app: FastAPI) 
         deadline = time.monotonic() + 30
         while True:  # the index converges on the import
             found = await client.get("/api/v1/search/achievements", params={"q": "SQM第364号改进"}, headers=member)
-            if found.status_code == 200 and any(h["listing"]["external_id"] == "SQM-0364" for h in found.json()["items"]):
+            if found.status_code == 200 and any(
+                h["listing"]["external_id"] == "SQM-0364" for h in found.json()["items"]
+            ):
                 break
             assert time.monotonic() < deadline, found.text
             await asyncio.sleep(0.2)
@@ -115,8 +133,10 @@ async def test_import_then_traffic_neither_locks_nor_stalls(meili_app: FastAPI) 
     failed = [(label, status) for label, status, _ in timings if status != 200]
     slow = sorted(((round(seconds, 2), label) for label, _, seconds in timings if seconds > SLOW), reverse=True)
     worst = max(seconds for _, _, seconds in timings)
-    print(f"\n[sqlite+meilisearch] {len(timings)} requests after importing {IMPORTED}: worst {worst:.2f}s, "
-          f"{len(failed)} failed, {len(slow)} over {SLOW}s")
+    print(
+        f"\n[sqlite+meilisearch] {len(timings)} requests after importing {IMPORTED}: worst {worst:.2f}s, "
+        f"{len(failed)} failed, {len(slow)} over {SLOW}s"
+    )
     assert failed == [], failed[:10]
     assert slow == [], slow[:10]
 
@@ -125,7 +145,6 @@ OUTAGE_SECONDS = 16.0  # long enough for a backoff of 16 s: a relay that backed 
 # the relay asks the engine's health every second and relays at once; the rest is analysing 50
 # listings and Meilisearch indexing them (~1 s idle, ~4 s measured on a 2-core host at load 15)
 CAUGHT_UP_WITHIN = 6.0
-
 
 
 async def test_writes_made_while_meilisearch_is_down_are_searchable_moments_after_it_returns(
@@ -142,13 +161,17 @@ async def test_writes_made_while_meilisearch_is_down_are_searchable_moments_afte
             server.process.wait(timeout=10)
             killed_at = time.monotonic()
             files = {"file": ("rows.jsonl", _rows(50, "DOWN"), "application/x-ndjson")}
-            reply = await client.post("/api/v1/imports/achievements", files=files, data={"publish": "true"}, headers=admin)
+            reply = await client.post(
+                "/api/v1/imports/achievements", files=files, data={"publish": "true"}, headers=admin
+            )
             assert reply.status_code == 200 and reply.json()["created"] == 50, reply.text
             await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - killed_at)))
             server = restartable_meili[0] = restart_meilisearch(server, restartable_meili[1])
             restarted_at = time.monotonic()
             async with sqlite_file.sessionmaker() as session:
-                published = set((await session.execute(text("SELECT id FROM achievements WHERE status = 'published'"))).scalars())
+                published = set(
+                    (await session.execute(text("SELECT id FROM achievements WHERE status = 'published'"))).scalars()
+                )
             while True:
                 indexed = await engine.ids("achievement")
                 if indexed >= published:
@@ -158,8 +181,12 @@ async def test_writes_made_while_meilisearch_is_down_are_searchable_moments_afte
             caught_up = time.monotonic() - restarted_at
             async with sqlite_file.sessionmaker() as session:
                 attempts = (await session.execute(text("SELECT max(attempts) FROM outbox_events"))).scalar_one()
-                left = (await session.execute(text("SELECT count(*) FROM outbox_events WHERE processed_at IS NULL"))).scalar_one()
-    print(f"\n[sqlite+meilisearch outage] 50 publishes during a {restarted_at - killed_at:.1f}s outage, "
-          f"all searchable {caught_up:.2f}s after restart; most attempts of one event {attempts}, {left} left")
+                left = (
+                    await session.execute(text("SELECT count(*) FROM outbox_events WHERE processed_at IS NULL"))
+                ).scalar_one()
+    print(
+        f"\n[sqlite+meilisearch outage] 50 publishes during a {restarted_at - killed_at:.1f}s outage, "
+        f"all searchable {caught_up:.2f}s after restart; most attempts of one event {attempts}, {left} left"
+    )
     assert indexed == published and len(published) == 50
     assert caught_up < CAUGHT_UP_WITHIN

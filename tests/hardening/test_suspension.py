@@ -45,7 +45,11 @@ PENDING_MAY = {
 
 BODIES: dict[str, Any] = {
     "POST /api/v1/api-keys": {"name": "暂停后的密钥"},
-    "POST /api/v1/organizations/{organization_id}/users": {"email": "late@hardening.techmarket.cn", "full_name": "新成员", "password": "Hardening-2026-pass"},
+    "POST /api/v1/organizations/{organization_id}/users": {
+        "email": "late@hardening.techmarket.cn",
+        "full_name": "新成员",
+        "password": "Hardening-2026-pass",
+    },
     "PUT /api/v1/organizations/{organization_id}/webhook": {"url": "https://hooks.example.cn/techmarket"},
     "POST /api/v1/subscriptions": {"query": "稀土", "target_kind": "demand"},
     "POST /api/v1/contracts/{contract_id}/transitions": {"to": "terminated", "reason": "单位暂停"},
@@ -84,7 +88,9 @@ class Actor:
 
 
 def token_for(user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {security.create_access_token(str(user.id), TEST_SECRET, 30, role=user.role.value)}"}
+    return {
+        "Authorization": f"Bearer {security.create_access_token(str(user.id), TEST_SECRET, 30, role=user.role.value)}"
+    }
 
 
 async def user(database: Database, email: str) -> User:
@@ -92,7 +98,9 @@ async def user(database: Database, email: str) -> User:
         return (await session.execute(select(User).where(User.email == email))).scalar_one()
 
 
-async def call(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], expect: int, **kwargs: Any) -> dict[str, Any]:
+async def call(
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], expect: int, **kwargs: Any
+) -> dict[str, Any]:
     reply = await client.request(method, url, headers=headers, **kwargs)
     assert reply.status_code == expect, f"{method} {url}: {reply.status_code} {reply.text[:400]}"
     return reply.json() if reply.content else {}
@@ -101,35 +109,100 @@ async def call(client: httpx.AsyncClient, method: str, url: str, headers: dict[s
 async def build_actors(client: httpx.AsyncClient, database: Database) -> list[Actor]:
     """A verified organization with a key, drafts, a subscription and a contract, then suspended; and a pending one."""
     admin = token_for(await user(database, PLATFORM_ADMIN_EMAIL))
-    org = await call(client, "POST", f"{API}/organizations", admin, 201,
-                     json={"kind": "enterprise", "name": "将被暂停的企业", "uscc": unique_uscc(91), "region": "150200"})
-    await call(client, "POST", f"{API}/organizations/{org['id']}/users", admin, 201,
-               json={"email": "suspended@hardening.techmarket.cn", "full_name": "暂停单位管理员", "password": "Hardening-2026-pass", "role": "org_admin"})
+    org = await call(
+        client,
+        "POST",
+        f"{API}/organizations",
+        admin,
+        201,
+        json={"kind": "enterprise", "name": "将被暂停的企业", "uscc": unique_uscc(91), "region": "150200"},
+    )
+    await call(
+        client,
+        "POST",
+        f"{API}/organizations/{org['id']}/users",
+        admin,
+        201,
+        json={
+            "email": "suspended@hardening.techmarket.cn",
+            "full_name": "暂停单位管理员",
+            "password": "Hardening-2026-pass",
+            "role": "org_admin",
+        },
+    )
     suspended = token_for(await user(database, "suspended@hardening.techmarket.cn"))
     key = await call(client, "POST", f"{API}/api-keys", suspended, 201, json={"name": "脚本"})
     partner = (await user(database, "enterprise@demo.techmarket.cn")).organization_id
-    contract = await call(client, "POST", f"{API}/contracts", suspended, 201, json={
-        "title": "暂停单位的技术服务合同", "type": "service", "subtype": "technical_service", "field": "new_materials",
-        "seller_org_id": org["id"], "buyer_org_id": partner, "total": "50000.00", "technology_income": "50000.00",
-        "milestones": [{"title": "全款", "amount": "50000.00"}],
-    })
+    contract = await call(
+        client,
+        "POST",
+        f"{API}/contracts",
+        suspended,
+        201,
+        json={
+            "title": "暂停单位的技术服务合同",
+            "type": "service",
+            "subtype": "technical_service",
+            "field": "new_materials",
+            "seller_org_id": org["id"],
+            "buyer_org_id": partner,
+            "total": "50000.00",
+            "technology_income": "50000.00",
+            "milestones": [{"title": "全款", "amount": "50000.00"}],
+        },
+    )
     ids = {
-        "organization_id": org["id"], "key_id": key["id"], "contract_id": contract["id"], "milestone_id": contract["milestones"][0]["id"],
-        "subscription_id": (await call(client, "POST", f"{API}/subscriptions", suspended, 201, json={"query": "稀土", "target_kind": "demand"}))["id"],
-        "achievements": (await call(client, "POST", f"{API}/achievements", suspended, 201, json=achievement_body(title="暂停单位的成果")))["id"],
-        "demands": (await call(client, "POST", f"{API}/demands", suspended, 201, json=demand_body(title="暂停单位的需求")))["id"],
+        "organization_id": org["id"],
+        "key_id": key["id"],
+        "contract_id": contract["id"],
+        "milestone_id": contract["milestones"][0]["id"],
+        "subscription_id": (
+            await call(
+                client, "POST", f"{API}/subscriptions", suspended, 201, json={"query": "稀土", "target_kind": "demand"}
+            )
+        )["id"],
+        "achievements": (
+            await call(
+                client, "POST", f"{API}/achievements", suspended, 201, json=achievement_body(title="暂停单位的成果")
+            )
+        )["id"],
+        "demands": (
+            await call(client, "POST", f"{API}/demands", suspended, 201, json=demand_body(title="暂停单位的需求"))
+        )["id"],
     }
     await call(client, "POST", f"{API}/organizations/{org['id']}/suspend", admin, 200)
 
-    registration = await call(client, "POST", f"{API}/organizations/register", {}, 201, json={
-        "organization": {"kind": "enterprise", "name": "待审核的注册企业", "uscc": unique_uscc(92), "region": "150200"},
-        "admin": {"email": "pending-admin@hardening.techmarket.cn", "full_name": "注册人", "password": "Hardening-2026-pass"},
-    })
+    registration = await call(
+        client,
+        "POST",
+        f"{API}/organizations/register",
+        {},
+        201,
+        json={
+            "organization": {
+                "kind": "enterprise",
+                "name": "待审核的注册企业",
+                "uscc": unique_uscc(92),
+                "region": "150200",
+            },
+            "admin": {
+                "email": "pending-admin@hardening.techmarket.cn",
+                "full_name": "注册人",
+                "password": "Hardening-2026-pass",
+            },
+        },
+    )
     pending = token_for(await user(database, "pending-admin@hardening.techmarket.cn"))
     pending_ids = {
         "organization_id": registration["organization"]["id"],
-        "achievements": (await call(client, "POST", f"{API}/achievements", pending, 201, json=achievement_body(title="待审单位的成果")))["id"],
-        "demands": (await call(client, "POST", f"{API}/demands", pending, 201, json=demand_body(title="待审单位的需求")))["id"],
+        "achievements": (
+            await call(
+                client, "POST", f"{API}/achievements", pending, 201, json=achievement_body(title="待审单位的成果")
+            )
+        )["id"],
+        "demands": (
+            await call(client, "POST", f"{API}/demands", pending, 201, json=demand_body(title="待审单位的需求"))
+        )["id"],
     }
     return [
         Actor("suspended admin", suspended, ids, "organization_suspended"),
@@ -155,7 +228,9 @@ def url_for(route: str, ids: dict[str, int]) -> str:
     return re.sub(r"\{(\w+)\}", value, path)
 
 
-async def test_every_write_route_refuses_suspended_and_pending_organizations(app: FastAPI, client: httpx.AsyncClient, database: Database) -> None:
+async def test_every_write_route_refuses_suspended_and_pending_organizations(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
     actors = await build_actors(client, database)
     routes = write_routes(app)
     assert set(OPEN) <= set(routes) and set(PENDING_MAY) <= set(routes), "stale entries in OPEN or PENDING_MAY"
@@ -167,23 +242,35 @@ async def test_every_write_route_refuses_suspended_and_pending_organizations(app
         allowed = [a for a in actors if a.code == "organization_not_verified" and route in PENDING_MAY]
         before = await snapshot(database)
         for actor in (a for a in actors if a not in allowed):
-            reply = await client.request(method, url_for(route, actor.ids), headers=actor.headers, json=BODIES.get(route, {}))
+            reply = await client.request(
+                method, url_for(route, actor.ids), headers=actor.headers, json=BODIES.get(route, {})
+            )
             if not (reply.status_code == 403 and reply.json().get("code") == actor.code):
-                failures.append(f"NOT REFUSED with {actor.code} — {route} as {actor.name}: {reply.status_code} {reply.text[:200]}")
+                failures.append(
+                    f"NOT REFUSED with {actor.code} — {route} as {actor.name}: {reply.status_code} {reply.text[:200]}"
+                )
         if changed := changes(before, after := await snapshot(database)):
             failures.append(f"CHANGED {changed} — {route}")
         for actor in allowed:  # also shows that the snapshot sees a write
-            reply = await client.request(method, url_for(route, actor.ids), headers=actor.headers, json=BODIES.get(route, {}))
+            reply = await client.request(
+                method, url_for(route, actor.ids), headers=actor.headers, json=BODIES.get(route, {})
+            )
             if not (200 <= reply.status_code < 300 and changes(after, await snapshot(database))):
-                failures.append(f"a pending organization may {PENDING_MAY[route]} — {route}: {reply.status_code} {reply.text[:200]}")
+                failures.append(
+                    f"a pending organization may {PENDING_MAY[route]} — {route}: {reply.status_code} {reply.text[:200]}"
+                )
     assert not failures, "\n  ".join(["writes by suspended or pending organizations:", *failures])
 
 
-async def test_reads_stay_open_and_the_guard_is_documented(app: FastAPI, client: httpx.AsyncClient, database: Database) -> None:
+async def test_reads_stay_open_and_the_guard_is_documented(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
     actors = await build_actors(client, database)
     for actor in actors:
         assert (await client.get(f"{API}/users/me", headers=actor.headers)).status_code == 200
-        assert (await client.get(f"{API}/achievements/{actor.ids['achievements']}", headers=actor.headers)).status_code == 200
+        assert (
+            await client.get(f"{API}/achievements/{actor.ids['achievements']}", headers=actor.headers)
+        ).status_code == 200
     schema = (await client.get("/openapi.json")).json()
     for route in write_routes(app):
         if route in OPEN:

@@ -56,7 +56,12 @@ async def test_a_broken_url_or_a_silent_receiver_stays_with_its_own_event(databa
             assert state.error is not None and state.error.startswith("invalid_url")
         for waiting, error in ((hung, "timeout"), (erroring, "HTTP 500")):  # retried with backoff
             state = await delivery_of(database, waiting)
-            assert (state.status, state.attempts, state.error, state.event_done) == (DeliveryStatus.pending, 1, error, False)
+            assert (state.status, state.attempts, state.error, state.event_done) == (
+                DeliveryStatus.pending,
+                1,
+                error,
+                False,
+            )
 
 
 async def test_a_failing_delivery_is_dead_lettered_after_the_last_attempt_and_shown_to_its_organization(
@@ -82,7 +87,9 @@ async def test_a_failing_delivery_is_dead_lettered_after_the_last_attempt_and_sh
     assert [(n["id"], n["delivery_status"], n["delivery_attempts"], n["delivery_error"]) for n in failed["items"]] == [
         (notification, "failed", MAX_ATTEMPTS, "HTTP 500")
     ]
-    assert (await client.get("/api/v1/notifications", params={"delivery": "pending"}, headers=enterprise)).json()["total"] == 0
+    assert (await client.get("/api/v1/notifications", params={"delivery": "pending"}, headers=enterprise)).json()[
+        "total"
+    ] == 0
     theirs = (await client.get("/api/v1/notifications", params={"delivery": "failed"}, headers=institute)).json()
     assert notification not in [n["id"] for n in theirs["items"]]
 
@@ -106,7 +113,9 @@ async def test_deliveries_run_concurrently_with_at_most_a_few_per_destination(da
 
 
 @pytest.fixture
-def live_database_url(dialect: str, migrated_urls: dict[str, str], tmp_path: Path, postgres_database_factory: object) -> Iterator[str]:
+def live_database_url(
+    dialect: str, migrated_urls: dict[str, str], tmp_path: Path, postgres_database_factory: object
+) -> Iterator[str]:
     """A database with real commits and a pool (both loops of the worker hold connections at once)."""
     if dialect == "sqlite":
         copy = tmp_path / "live.db"
@@ -135,25 +144,38 @@ async def test_hung_receivers_do_not_delay_search_indexing(live_app: tuple[FastA
     app, database = live_app
     hang = 8.0  # each delivery hangs until its read times out
     orgs = [await organization(database, f"回调挂起测试单位{i}") for i in range(6)]
-    async with AsyncExitStack() as stack, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://testserver"
-    ) as client:
+    async with (
+        AsyncExitStack() as stack,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://testserver"
+        ) as client,
+    ):
         receivers = [await stack.enter_async_context(silent_receiver()) for _ in orgs]
         for org, receiver in zip(orgs, receivers, strict=True):
             await queue_alert(database, org, receiver.url)
         institute, admin = await login(client, INSTITUTE), await login(client, PLATFORM_ADMIN_EMAIL)
         title = "回调挂起期间发布的盐碱地改良微生物菌剂"
-        draft = (await client.post("/api/v1/achievements", json=achievement(title=title, ip_numbers=[]), headers=institute)).json()
+        draft = (
+            await client.post("/api/v1/achievements", json=achievement(title=title, ip_numbers=[]), headers=institute)
+        ).json()
         assert (await client.post(f"/api/v1/achievements/{draft['id']}/submit", headers=institute)).status_code == 200
         stop = asyncio.Event()
-        worker = asyncio.create_task(run_forever(
-            database, app.state.search, app.state.http, stop, idle_seconds=0.05,
-            egress_policy=EgressPolicy(allow_insecure=True, timeout_seconds=hang),
-        ))
+        worker = asyncio.create_task(
+            run_forever(
+                database,
+                app.state.search,
+                app.state.http,
+                stop,
+                idle_seconds=0.05,
+                egress_policy=EgressPolicy(allow_insecure=True, timeout_seconds=hang),
+            )
+        )
         try:
             deadline = time.monotonic() + 10
             while sum(r.open for r in receivers) < len(receivers):  # every delivery is hanging now
-                assert time.monotonic() < deadline and not worker.done(), "the six deliveries were never in flight at once"
+                assert time.monotonic() < deadline and not worker.done(), (
+                    "the six deliveries were never in flight at once"
+                )
                 await asyncio.sleep(0.02)
             hanging_since = max(r.accepted_at[0] for r in receivers)
             approved = await client.post(f"/api/v1/achievements/{draft['id']}/approve", headers=admin)

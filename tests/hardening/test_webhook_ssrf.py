@@ -75,7 +75,9 @@ async def _stored(database: Database) -> Sequence[str]:
         return (await session.execute(select(WebhookEndpoint.url))).scalars().all()
 
 
-async def test_internal_and_malformed_urls_are_refused_when_saved(client: httpx.AsyncClient, database: Database) -> None:
+async def test_internal_and_malformed_urls_are_refused_when_saved(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     enterprise = await login(client, ENTERPRISE)
     path = await _webhook_url(client, enterprise)
     before = await _stored(database)
@@ -100,8 +102,11 @@ async def test_the_development_setting_admits_loopback_http_but_never_userinfo_o
     path = await _webhook_url(client, enterprise)
     assert (await client.put(path, json={"url": "http://127.0.0.1:8123/hook"}, headers=enterprise)).status_code == 200
     assert (await client.put(path, json={"url": "http://localhost:8123/hook"}, headers=enterprise)).status_code == 200
-    for url, code in [("http://user:pw@127.0.0.1:8123/", "webhook_userinfo_not_allowed"), ("http://[::1/", "invalid_webhook_url"),
-                      ("http://ex\tample.com/", "invalid_webhook_url")]:
+    for url, code in [
+        ("http://user:pw@127.0.0.1:8123/", "webhook_userinfo_not_allowed"),
+        ("http://[::1/", "invalid_webhook_url"),
+        ("http://ex\tample.com/", "invalid_webhook_url"),
+    ]:
         reply = await client.put(path, json={"url": url}, headers=enterprise)
         assert (reply.status_code, reply.json()["errors"][0]["code"]) == (422, code), url
 
@@ -138,7 +143,10 @@ async def test_stored_internal_urls_are_refused_at_delivery_and_nothing_connects
                 notification = await queue_alert(database, org, url)
                 assert await deliver_once(database, egress) == 1
                 state = await delivery_of(database, notification)
-                assert (state.status, state.attempts, state.event_done) == (DeliveryStatus.failed, 1, True), (url, state)
+                assert (state.status, state.attempts, state.event_done) == (DeliveryStatus.failed, 1, True), (
+                    url,
+                    state,
+                )
                 assert state.error is not None and state.error.startswith(code), (url, state.error)
         assert tripwire.accepted == 0
 

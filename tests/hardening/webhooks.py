@@ -120,7 +120,9 @@ async def silent_receiver(hosts: tuple[str, ...] = ("127.0.0.1",)) -> AsyncItera
 async def organization(database: Database, name: str) -> int:
     """A verified organization of the test's own (one webhook per organization)."""
     async with database.unit_of_work() as session:
-        row = Organization(kind=OrganizationKind.enterprise, name=name, region="150100", status=OrganizationStatus.verified)
+        row = Organization(
+            kind=OrganizationKind.enterprise, name=name, region="150100", status=OrganizationStatus.verified
+        )
         session.add(row)
         await session.flush()
         assert row.id is not None
@@ -131,18 +133,29 @@ async def queue_alert(database: Database, organization_id: int, url: str, *, tit
     """A notification for the organization and its delivery event, the webhook set to ``url`` as
     stored (no validation here: rows saved before the rule, or written by hand, are the point)."""
     async with database.unit_of_work() as session:
-        endpoint = (await session.execute(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id))).scalars().first()
+        endpoint = (
+            (await session.execute(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)))
+            .scalars()
+            .first()
+        )
         if endpoint is None:
             session.add(WebhookEndpoint(organization_id=organization_id, url=url, secret="s" * 43))
         else:
             endpoint.url = url
-        subscription = Subscription(organization_id=organization_id, query="稀土", target_kind=ListingKindName.achievement, threshold=0.1)
+        subscription = Subscription(
+            organization_id=organization_id, query="稀土", target_kind=ListingKindName.achievement, threshold=0.1
+        )
         session.add(subscription)
         await session.flush()
         assert subscription.id is not None
         notification = Notification(
-            organization_id=organization_id, subscription_id=subscription.id, listing_kind=ListingKindName.achievement,
-            listing_id=900_000 + subscription.id, title=title, score=0.8, reasons=["匹配: 稀土"],
+            organization_id=organization_id,
+            subscription_id=subscription.id,
+            listing_kind=ListingKindName.achievement,
+            listing_id=900_000 + subscription.id,
+            title=title,
+            score=0.8,
+            reasons=["匹配: 稀土"],
             delivery_status=DeliveryStatus.pending,
         )
         session.add(notification)
@@ -165,16 +178,34 @@ async def delivery_of(database: Database, notification_id: int) -> Delivery:
     async with database.unit_of_work() as session:
         row = await session.get(Notification, notification_id)
         assert row is not None
-        events = (await session.execute(select(outbox.OutboxEvent).where(outbox.OutboxEvent.topic == WEBHOOK_TOPIC))).scalars().all()
+        events = (
+            (await session.execute(select(outbox.OutboxEvent).where(outbox.OutboxEvent.topic == WEBHOOK_TOPIC)))
+            .scalars()
+            .all()
+        )
         event = next(e for e in events if e.payload.get("notification_id") == notification_id)
-        return Delivery(row.delivery_status, row.delivery_attempts, row.delivery_error, row.delivered_at is not None, event.processed_at is not None)
+        return Delivery(
+            row.delivery_status,
+            row.delivery_attempts,
+            row.delivery_error,
+            row.delivered_at is not None,
+            event.processed_at is not None,
+        )
 
 
 async def make_due(database: Database) -> None:
     """Let every waiting delivery retry now (as if its backoff had passed)."""
     async with database.unit_of_work() as session:
-        pending = (await session.execute(
-            select(outbox.OutboxEvent).where(outbox.OutboxEvent.topic == WEBHOOK_TOPIC, outbox.OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
-        )).scalars().all()
+        pending = (
+            (
+                await session.execute(
+                    select(outbox.OutboxEvent).where(
+                        outbox.OutboxEvent.topic == WEBHOOK_TOPIC, outbox.OutboxEvent.processed_at.is_(None)
+                    )  # type: ignore[union-attr]
+                )
+            )
+            .scalars()
+            .all()
+        )
         for event in pending:
             event.available_at = event.created_at

@@ -147,7 +147,9 @@ class World:
         scope = SCOPE.get(role)
         return scope is not None and region is not None and region_contains(scope, region)
 
-    async def call(self, method: str, url: str, role: str, *, expect: int | None = None, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, method: str, url: str, role: str, *, expect: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**self.headers[role], **kwargs.pop("headers", {})}
         reply = await self.client.request(method, url, headers=headers, **kwargs)
         if expect is not None:
@@ -164,7 +166,9 @@ class World:
                 order = ", ".join(f'"{k}"' for k in keys) or "1"
                 rows = (await session.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))).all()
                 snapshot[table] = [repr(tuple(row)) for row in rows]
-        snapshot["payment provider"] = [json.dumps(intent, sort_keys=True) for intent in self.stub.state.intents.values()]
+        snapshot["payment provider"] = [
+            json.dumps(intent, sort_keys=True) for intent in self.stub.state.intents.values()
+        ]
         return snapshot
 
     async def deliver_webhooks(self) -> None:
@@ -172,7 +176,9 @@ class World:
         while self.forwarded < len(self.stub.state.events):
             body = json.dumps(self.stub.state.events[self.forwarded], ensure_ascii=False).encode()
             reply = await self.client.post(
-                "/api/v1/payments/webhook", content=body, headers={"content-type": "application/json", HEADER: sign(self.stub.webhook_secret, body)}
+                "/api/v1/payments/webhook",
+                content=body,
+                headers={"content-type": "application/json", HEADER: sign(self.stub.webhook_secret, body)},
             )
             assert reply.status_code == 200, reply.text
             self.forwarded += 1
@@ -187,7 +193,11 @@ class World:
 
     async def listing(self, kind: str, status: str = "draft", **overrides: Any) -> dict[str, Any]:
         title = f"{BODIES[kind]()['title']} {next(self.serial)}"
-        row = (await self.call("POST", f"/api/v1/{kind}", "owner_admin", expect=201, json=BODIES[kind](title=title, **overrides))).json()
+        row = (
+            await self.call(
+                "POST", f"/api/v1/{kind}", "owner_admin", expect=201, json=BODIES[kind](title=title, **overrides)
+            )
+        ).json()
         if status in ("submitted", "published"):
             row = (await self.call("POST", f"/api/v1/{kind}/{row['id']}/submit", "owner_admin", expect=200)).json()
         if status == "published":
@@ -218,26 +228,38 @@ class World:
             contract = (await self.call("POST", f"/api/v1/contracts/{cid}/sign", partner, expect=200)).json()
         seller = "owner_admin" if owner_side == "seller" else partner
         if order.index(status) >= 2:
-            contract = (await self.call("POST", f"/api/v1/contracts/{cid}/registration-request", seller, expect=200)).json()
+            contract = (
+                await self.call("POST", f"/api/v1/contracts/{cid}/registration-request", seller, expect=200)
+            ).json()
         if order.index(status) >= 3:
             registrar = "region_admin" if owner_side == "seller" else "platform_admin"
-            contract = (await self.call("POST", f"/api/v1/contracts/{cid}/register", registrar, expect=200, json={})).json()
+            contract = (
+                await self.call("POST", f"/api/v1/contracts/{cid}/register", registrar, expect=200, json={})
+            ).json()
         if order.index(status) >= 4:
-            contract = (await self.call("POST", f"/api/v1/contracts/{cid}/transitions", seller, expect=200, json={"to": "performing"})).json()
+            contract = (
+                await self.call(
+                    "POST", f"/api/v1/contracts/{cid}/transitions", seller, expect=200, json={"to": "performing"}
+                )
+            ).json()
         return contract
 
     async def paid_milestone(self) -> tuple[int, int]:
         """A performing contract (owner as seller) whose first milestone 演示乳业 paid through the stub."""
         contract = await self.contract("performing")
         milestone = contract["milestones"][0]["id"]
-        paid = await self.call("POST", f"/api/v1/contracts/{contract['id']}/milestones/{milestone}/pay", "enterprise", expect=200)
+        paid = await self.call(
+            "POST", f"/api/v1/contracts/{contract['id']}/milestones/{milestone}/pay", "enterprise", expect=200
+        )
         intent = self.stub.state.intents[paid.json()["provider_intent_id"]]
         deadline = time.monotonic() + 10
         while intent["status"] != "succeeded":  # the stub settles right after confirm (settle_delay 0)
             assert time.monotonic() < deadline, intent
             await asyncio.sleep(0.01)
         await self.deliver_webhooks()
-        payments = (await self.call("GET", f"/api/v1/contracts/{contract['id']}/payments", "owner_admin", expect=200)).json()["items"]
+        payments = (
+            await self.call("GET", f"/api/v1/contracts/{contract['id']}/payments", "owner_admin", expect=200)
+        ).json()["items"]
         assert [p["status"] for p in payments] == ["succeeded"], payments
         return contract["id"], milestone
 
@@ -249,25 +271,42 @@ class World:
 
     async def subscription(self) -> int:
         body = {"query": f"稀土 {next(self.serial)}", "target_kind": "demand", "threshold": 0.9}
-        return int((await self.call("POST", "/api/v1/subscriptions", "owner_admin", expect=201, json=body)).json()["id"])
+        return int(
+            (await self.call("POST", "/api/v1/subscriptions", "owner_admin", expect=201, json=body)).json()["id"]
+        )
 
     async def notification(self) -> int:
         async with self.database.unit_of_work() as session:
             subscription = Subscription(
-                organization_id=self.org["owner"], created_by=self.user["owner_admin"], query="稀土", target_kind=ListingKindName.demand, threshold=0.1
+                organization_id=self.org["owner"],
+                created_by=self.user["owner_admin"],
+                query="稀土",
+                target_kind=ListingKindName.demand,
+                threshold=0.1,
             )
             session.add(subscription)
             await session.flush()
             notification = Notification(
-                organization_id=self.org["owner"], subscription_id=subscription.id or 0, listing_kind=ListingKindName.demand,
-                listing_id=self.ids["published"]["demands"]["id"], title="稀土永磁电机磁钢降本", score=0.8, reasons=["匹配: 稀土"],
+                organization_id=self.org["owner"],
+                subscription_id=subscription.id or 0,
+                listing_kind=ListingKindName.demand,
+                listing_id=self.ids["published"]["demands"]["id"],
+                title="稀土永磁电机磁钢降本",
+                score=0.8,
+                reasons=["匹配: 稀土"],
             )
             session.add(notification)
             await session.flush()
             return notification.id or 0
 
     async def api_key(self) -> int:
-        return int((await self.call("POST", "/api/v1/api-keys", "owner_admin", expect=201, json={"name": f"k{next(self.serial)}"})).json()["id"])
+        return int(
+            (
+                await self.call(
+                    "POST", "/api/v1/api-keys", "owner_admin", expect=201, json={"name": f"k{next(self.serial)}"}
+                )
+            ).json()["id"]
+        )
 
     async def organization(self, status: str) -> int:
         """A fresh organization in 150200: pending (self-registered) or verified (by the platform admin)."""
@@ -275,18 +314,38 @@ class World:
         org = {"kind": "enterprise", "name": f"硬化测试企业{n}", "uscc": unique_uscc(n), "region": "150200"}
         if status == "pending":
             admin = {"email": f"reg{n}@hardening.techmarket.cn", "full_name": "注册人", "password": DEMO_PASSWORD}
-            reply = await self.call("POST", "/api/v1/organizations/register", "anonymous", expect=201, json={"organization": org, "admin": admin})
+            reply = await self.call(
+                "POST",
+                "/api/v1/organizations/register",
+                "anonymous",
+                expect=201,
+                json={"organization": org, "admin": admin},
+            )
             return int(reply.json()["organization"]["id"])
-        return int((await self.call("POST", "/api/v1/organizations", "platform_admin", expect=201, json=org)).json()["id"])
+        return int(
+            (await self.call("POST", "/api/v1/organizations", "platform_admin", expect=201, json=org)).json()["id"]
+        )
 
     async def target(self, region: str = "150200") -> int:
-        body = {"region": region, "metric": "contract_turnover", "target_year": 2040 + next(self.serial) % 60, "target_value": "1000000000"}
-        return int((await self.call("POST", "/api/v1/statistics/targets", "platform_admin", expect=201, json=body)).json()["id"])
+        body = {
+            "region": region,
+            "metric": "contract_turnover",
+            "target_year": 2040 + next(self.serial) % 60,
+            "target_value": "1000000000",
+        }
+        return int(
+            (await self.call("POST", "/api/v1/statistics/targets", "platform_admin", expect=201, json=body)).json()[
+                "id"
+            ]
+        )
 
 
 def _tables_and_keys(connection: Connection) -> list[tuple[str, list[str]]]:
     inspector = inspect(connection)
-    return [(name, list(inspector.get_pk_constraint(name)["constrained_columns"])) for name in sorted(inspector.get_table_names())]
+    return [
+        (name, list(inspector.get_pk_constraint(name)["constrained_columns"]))
+        for name in sorted(inspector.get_table_names())
+    ]
 
 
 async def _user_id(session: AsyncSession, email: str) -> int:
@@ -294,24 +353,37 @@ async def _user_id(session: AsyncSession, email: str) -> int:
 
 
 @pytest.fixture(scope="module")
-async def hardening_database(request: pytest.FixtureRequest, migrated_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[str, Database]]:
+async def hardening_database(
+    request: pytest.FixtureRequest, migrated_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[str, Database]]:
     dialect = getattr(request, "param", "sqlite")
     async with isolated_database(dialect, migrated_urls, tmp_path_factory.mktemp("hardening")) as database:
         yield dialect, database
 
 
 @pytest.fixture(scope="module")
-async def world(hardening_database: tuple[str, Database], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(
+    hardening_database: tuple[str, Database], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
     dialect, database = hardening_database
     settings = Settings(
-        env="test", secret_key=TEST_SECRET, data_dir=tmp_path_factory.mktemp("hardening-data"), log_json=True,
-        log_level="WARNING", worker_in_process=False,
+        env="test",
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path_factory.mktemp("hardening-data"),
+        log_json=True,
+        log_level="WARNING",
+        worker_in_process=False,
     )
     app = create_app(settings, database=database)
     stub_sock = free_socket()
     payments = PaymentSettings(
-        env="test", provider_url=f"http://127.0.0.1:{stub_sock.getsockname()[1]}", provider_api_key="sk_test_hardening",
-        webhook_secret="hardening-webhook-secret-0123456789abcdef", max_attempts=2, backoff_seconds=0, timeout_seconds=5,
+        env="test",
+        provider_url=f"http://127.0.0.1:{stub_sock.getsockname()[1]}",
+        provider_api_key="sk_test_hardening",
+        webhook_secret="hardening-webhook-secret-0123456789abcdef",
+        max_attempts=2,
+        backoff_seconds=0,
+        timeout_seconds=5,
     )
     stub = StubProvider(webhook_url=None, webhook_secret=payments.webhook_secret, api_key=payments.provider_api_key)
     stub.faults.settle_delay = 0
@@ -325,34 +397,61 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
                 acting = await identity._principal(admin)
                 institute = (await session.execute(select(User).where(User.email == INSTITUTE))).scalar_one()
                 await identity.add_member(
-                    acting, institute.organization_id or 0,
-                    MemberCreate(email=OWNER_MEMBER, full_name="研究院普通成员", password=DEMO_PASSWORD, role=Role.member),
+                    acting,
+                    institute.organization_id or 0,
+                    MemberCreate(
+                        email=OWNER_MEMBER, full_name="研究院普通成员", password=DEMO_PASSWORD, role=Role.member
+                    ),
                 )
                 await identity.create_region_admin(
-                    acting, RegionAdminCreate(email=OTHER_REGION_ADMIN, full_name="鄂尔多斯市管理员", password=DEMO_PASSWORD, region_scope="150600")
+                    acting,
+                    RegionAdminCreate(
+                        email=OTHER_REGION_ADMIN,
+                        full_name="鄂尔多斯市管理员",
+                        password=DEMO_PASSWORD,
+                        region_scope="150600",
+                    ),
                 )
                 key_record, key = await identity.create_api_key(await identity._principal(institute), "hardening")
                 accounts = {
-                    "owner_member": OWNER_MEMBER, "owner_admin": INSTITUTE, "other_org": ENERGY, "pending": PENDING,
-                    "region_admin": REGION_ADMIN[0], "other_region_admin": OTHER_REGION_ADMIN, "platform_admin": PLATFORM_ADMIN_EMAIL,
-                    "enterprise": ENTERPRISE, "university": UNIVERSITY,
+                    "owner_member": OWNER_MEMBER,
+                    "owner_admin": INSTITUTE,
+                    "other_org": ENERGY,
+                    "pending": PENDING,
+                    "region_admin": REGION_ADMIN[0],
+                    "other_region_admin": OTHER_REGION_ADMIN,
+                    "platform_admin": PLATFORM_ADMIN_EMAIL,
+                    "enterprise": ENTERPRISE,
+                    "university": UNIVERSITY,
                 }
-                users = {role: (await session.execute(select(User).where(User.email == email))).scalar_one() for role, email in accounts.items()}
+                users = {
+                    role: (await session.execute(select(User).where(User.email == email))).scalar_one()
+                    for role, email in accounts.items()
+                }
                 users["api_key"] = users["owner_admin"]
                 org_ids = {role: u.organization_id for role, u in users.items()}
                 api_key_id = key_record.id
             tokens = {
                 role: security.create_access_token(str(u.id), TEST_SECRET, 120, role=u.role.value)
-                for role, u in users.items() if role != "api_key"
+                for role, u in users.items()
+                if role != "api_key"
             }
             headers = {role: {"Authorization": f"Bearer {token}"} for role, token in tokens.items()}
             headers["anonymous"] = {}
             headers["api_key"] = {"X-API-Key": key}
             world = World(
-                app=app, client=client, database=database, dialect=dialect, headers=headers, tokens=tokens,
+                app=app,
+                client=client,
+                database=database,
+                dialect=dialect,
+                headers=headers,
+                tokens=tokens,
                 org={
-                    "owner": org_ids["owner_admin"] or 0, "enterprise": org_ids["enterprise"] or 0, "university": org_ids["university"] or 0,
-                    "other": org_ids["other_org"] or 0, "pending": org_ids["pending"] or 0,
+                    "owner": org_ids["owner_admin"] or 0,
+                    "enterprise": org_ids["enterprise"] or 0,
+                    "university": org_ids["university"] or 0,
+                    "other": org_ids["other_org"] or 0,
+                    "pending": org_ids["pending"] or 0,
                 },
                 user={role: u.id or 0 for role, u in users.items()},
                 role_org={role: org_ids.get(role) for role in ROLES},
@@ -365,12 +464,20 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
             revised = {}
             for kind in BODIES:
                 row = await world.listing(kind, "published")
-                await world.call("PATCH", f"/api/v1/{kind}/{row['id']}", "owner_admin", expect=200, json={"title": f"待审修改 {kind}"})
+                await world.call(
+                    "PATCH",
+                    f"/api/v1/{kind}/{row['id']}",
+                    "owner_admin",
+                    expect=200,
+                    json={"title": f"待审修改 {kind}"},
+                )
                 revised[kind] = row
             world.ids["revised"] = revised
             async with database.unit_of_work() as session:
                 world.ids["demo_contract"] = int(
-                    (await session.execute(select(Contract.id).where(Contract.title == DEMO_CONTRACT_TITLE))).scalar_one()
+                    (
+                        await session.execute(select(Contract.id).where(Contract.title == DEMO_CONTRACT_TITLE))
+                    ).scalar_one()
                 )
             world.ids["deal"] = await world.deal()
             world.ids["subscription"] = await world.subscription()
@@ -378,7 +485,11 @@ async def world(hardening_database: tuple[str, Database], tmp_path_factory: pyte
             world.ids["target"] = await world.target("150200")
             world.ids["other_target"] = await world.target("150600")
             publication = {"title": "2025 年技术合同登记统计", "region": "150000", "year": 2025}
-            world.ids["publication"] = (await world.call("POST", "/api/v1/statistics/publications", "platform_admin", expect=201, json=publication)).json()["id"]
+            world.ids["publication"] = (
+                await world.call(
+                    "POST", "/api/v1/statistics/publications", "platform_admin", expect=201, json=publication
+                )
+            ).json()["id"]
             stale = {kind: await world.listing(kind, "published") for kind in BODIES}
             await run_once(database, app.state.search, app.state.http)  # index the published listings, score alerts
             for kind, row in stale.items():  # withdrawn after indexing: the index still has it until the relay runs

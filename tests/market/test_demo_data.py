@@ -20,15 +20,49 @@ DATA = Path(__file__).resolve().parents[2] / "market" / "demo_data"
 EVAL_DIR = Path("/work/shared/eval/matching-dev")
 
 ACHIEVEMENT_KEYS = {
-    "external_id", "title", "summary", "field", "keywords", "maturity", "trl", "ip_type", "ip_numbers",
-    "transaction_modes", "price", "region", "owner", "owner_kind", "inventors", "advantages", "contact",
+    "external_id",
+    "title",
+    "summary",
+    "field",
+    "keywords",
+    "maturity",
+    "trl",
+    "ip_type",
+    "ip_numbers",
+    "transaction_modes",
+    "price",
+    "region",
+    "owner",
+    "owner_kind",
+    "inventors",
+    "advantages",
+    "contact",
 }
 DEMAND_KEYS = {
-    "external_id", "title", "description", "field", "keywords", "budget_max", "deadline", "transaction_modes",
-    "min_maturity", "region", "owner", "owner_kind", "contact",
+    "external_id",
+    "title",
+    "description",
+    "field",
+    "keywords",
+    "budget_max",
+    "deadline",
+    "transaction_modes",
+    "min_maturity",
+    "region",
+    "owner",
+    "owner_kind",
+    "contact",
 }
 TRL_RANGE = {"research": (1, 3), "lab": (3, 4), "pilot": (5, 6), "industrialized": (7, 9)}
-IP_TYPES = {"invention_patent", "utility_model", "design", "software_copyright", "plant_variety", "ic_layout", "know_how"}
+IP_TYPES = {
+    "invention_patent",
+    "utility_model",
+    "design",
+    "software_copyright",
+    "plant_variety",
+    "ic_layout",
+    "know_how",
+}
 PATENT_TYPE_DIGIT = {"invention_patent": "1", "utility_model": "2", "design": "3"}
 MODES = {"transfer", "license", "equity", "joint_development"}
 OWNER_KINDS = {"university", "institute", "enterprise"}
@@ -119,7 +153,9 @@ def test_achievement_records(achievements: list[dict]) -> None:
             assert numbers, f"{where}: patent without number"
             for number in numbers:
                 assert re.fullmatch(r"\d{12}\.[0-9X]", number), f"{where}: {number}"
-                assert reference.normalize_patent_application_number(number) == number, f"{where}: bad check digit {number}"
+                assert reference.normalize_patent_application_number(number) == number, (
+                    f"{where}: bad check digit {number}"
+                )
                 assert number[4] == PATENT_TYPE_DIGIT[row["ip_type"]], f"{where}: type digit of {number}"
                 assert 1985 <= int(number[:4]) <= date.today().year, f"{where}: year of {number}"
         elif row["ip_type"] == "software_copyright":
@@ -143,7 +179,9 @@ def test_achievement_records(achievements: list[dict]) -> None:
             assert inventors, f"{where}: universities and institutes name their inventors"
         for person in inventors:
             assert set(person) == {"name", "share"}, where
-            assert isinstance(person["name"], str) and 2 <= len(person["name"]) <= 6 and CJK.match(person["name"]), where
+            assert isinstance(person["name"], str) and 2 <= len(person["name"]) <= 6 and CJK.match(person["name"]), (
+                where
+            )
             assert type(person["share"]) is int and 1 <= person["share"] <= 5, where
         assert len({p["name"] for p in inventors}) == len(inventors), f"{where}: repeated inventor"
 
@@ -191,7 +229,9 @@ def test_coverage_and_demo_organizations(achievements: list[dict], demands: list
     assert {row["field"] for row in achievements} == set(reference.fields())
     home = sum(row["region"].startswith("15") for row in achievements) / len(achievements)
     assert 0.7 <= home <= 0.9, f"share of Inner Mongolia owners {home:.0%}"
-    assert all(reference.regions()[row["region"]].is_prefecture for row in achievements if row["region"].startswith("15"))
+    assert all(
+        reference.regions()[row["region"]].is_prefecture for row in achievements if row["region"].startswith("15")
+    )
     demo = sum(row["owner"] in DEMO_OWNERS for row in achievements) / len(achievements)
     assert 0.10 <= demo <= 0.25, f"share of demo-owned achievements {demo:.0%}"
     assert {row["owner"] for row in achievements} >= set(DEMO_OWNERS)

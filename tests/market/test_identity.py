@@ -12,9 +12,17 @@ from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN, demo_uscc
 from tests.fixtures.app import login
 
-def registration(name: str = "鄂尔多斯测试化工有限公司", uscc: str | None = None, email: str = "boss@example.cn") -> dict:
+
+def registration(
+    name: str = "鄂尔多斯测试化工有限公司", uscc: str | None = None, email: str = "boss@example.cn"
+) -> dict:
     return {
-        "organization": {"kind": "enterprise", "name": name, "uscc": uscc or demo_uscc(40, "150600"), "region": "150600"},
+        "organization": {
+            "kind": "enterprise",
+            "name": name,
+            "uscc": uscc or demo_uscc(40, "150600"),
+            "region": "150600",
+        },
         "admin": {"email": email, "full_name": "张三", "password": "Grassland2026"},
     }
 
@@ -71,7 +79,10 @@ async def test_region_admin_sees_pending_organizations_of_own_region_only(client
     ],
 )
 async def test_bad_registration_is_rejected_field_by_field_and_nothing_is_stored(
-    client: httpx.AsyncClient, mutate, field: str, code: str  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient,
+    mutate,
+    field: str,
+    code: str,  # type: ignore[no-untyped-def]
 ) -> None:
     body = registration()
     mutate(body)
@@ -87,7 +98,9 @@ async def test_bad_registration_is_rejected_field_by_field_and_nothing_is_stored
     assert "鄂尔多斯测试化工有限公司" not in [o["name"] for o in listed.json()["items"]]
 
 
-async def test_duplicate_organization_or_email_is_a_conflict_and_nothing_is_half_written(client: httpx.AsyncClient) -> None:
+async def test_duplicate_organization_or_email_is_a_conflict_and_nothing_is_half_written(
+    client: httpx.AsyncClient,
+) -> None:
     assert (await client.post("/api/v1/organizations/register", json=registration())).status_code == 201
     same_uscc = registration("另一个名字有限公司", email="other@example.cn")
     reply = await client.post("/api/v1/organizations/register", json=same_uscc)
@@ -110,7 +123,9 @@ async def test_login_wrong_password_and_unknown_user_look_the_same(client: httpx
     assert wrong.json()["title"] == "邮箱或密码错误"
 
 
-async def test_jwt_grants_access_and_forged_or_expired_tokens_do_not(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_jwt_grants_access_and_forged_or_expired_tokens_do_not(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     headers = await login(client, PLATFORM_ADMIN_EMAIL)
     me = await client.get("/api/v1/users/me", headers=headers)
     assert me.status_code == 200 and me.json()["role"] == "platform_admin"
@@ -121,7 +136,9 @@ async def test_jwt_grants_access_and_forged_or_expired_tokens_do_not(client: htt
     assert (reply.status_code, reply.json()["code"]) == (401, "token_invalid")
 
     past = datetime.now(UTC) - timedelta(hours=2)
-    expired = jwt.encode({**claims, "iat": past, "exp": past + timedelta(minutes=5)}, settings.secret_key, algorithm="HS256")
+    expired = jwt.encode(
+        {**claims, "iat": past, "exp": past + timedelta(minutes=5)}, settings.secret_key, algorithm="HS256"
+    )
     reply = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {expired}"})
     assert (reply.status_code, reply.json()["code"]) == (401, "token_expired")
     assert reply.headers["www-authenticate"] == "Bearer"
@@ -173,7 +190,12 @@ async def test_member_cannot_act_for_another_organization(client: httpx.AsyncCli
 
 async def test_platform_admin_creates_region_admin_for_a_prefecture_only(client: httpx.AsyncClient) -> None:
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
-    body = {"email": "hlbe@example.cn", "full_name": "呼伦贝尔管理员", "password": "Grassland2026", "region_scope": "150700"}
+    body = {
+        "email": "hlbe@example.cn",
+        "full_name": "呼伦贝尔管理员",
+        "password": "Grassland2026",
+        "region_scope": "150700",
+    }
     reply = await client.post("/api/v1/admin/region-admins", json=body, headers=admin)
     assert reply.status_code == 201 and reply.json()["region_scope"] == "150700"
     province = {**body, "email": "nmg@example.cn", "region_scope": "150000"}
@@ -191,4 +213,6 @@ async def test_a_party_abroad_registers_with_99_and_its_iso_country_code(client:
     assert reply.status_code == 201 and reply.json()["organization"]["region"] == "990496"
     body = registration("Nowhere Ltd", demo_uscc(44, "150100"), "no@example.cn")
     body["organization"]["region"] = "99049"
-    assert (await client.post("/api/v1/organizations/register", json=body)).json()["errors"][0]["code"] == "unknown_region"
+    assert (await client.post("/api/v1/organizations/register", json=body)).json()["errors"][0][
+        "code"
+    ] == "unknown_region"

@@ -26,25 +26,62 @@ DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matc
 
 ROWS = [
     {
-        "external_id": "IMP-1", "title": "马铃薯脱毒种薯快繁技术", "summary": "茎尖脱毒结合雾培快繁, 单株结薯数提高到40粒以上, 原原种成本降低30%。",
-        "field": "agriculture", "keywords": "马铃薯;脱毒;雾培", "maturity": "industrialized", "trl": "8", "ip_type": "know_how",
-        "transaction_modes": "transfer;license", "price": "350000", "owner": "演示大学 (内蒙古)", "region": "150100",
+        "external_id": "IMP-1",
+        "title": "马铃薯脱毒种薯快繁技术",
+        "summary": "茎尖脱毒结合雾培快繁, 单株结薯数提高到40粒以上, 原原种成本降低30%。",
+        "field": "agriculture",
+        "keywords": "马铃薯;脱毒;雾培",
+        "maturity": "industrialized",
+        "trl": "8",
+        "ip_type": "know_how",
+        "transaction_modes": "transfer;license",
+        "price": "350000",
+        "owner": "演示大学 (内蒙古)",
+        "region": "150100",
     },
     {
-        "external_id": "IMP-2", "title": "燕麦β-葡聚糖提取工艺", "summary": "酶法结合膜分离提取燕麦β-葡聚糖, 纯度达到85%, 收率提高20%。",
-        "field": "agriculture", "keywords": "燕麦;葡聚糖", "maturity": "lab", "trl": "4", "ip_type": "invention_patent",
-        "ip_numbers": "201710601862.3", "transaction_modes": "license", "price": "", "owner": "新建的农牧科技公司",
-        "owner_kind": "enterprise", "region": "150900",
+        "external_id": "IMP-2",
+        "title": "燕麦β-葡聚糖提取工艺",
+        "summary": "酶法结合膜分离提取燕麦β-葡聚糖, 纯度达到85%, 收率提高20%。",
+        "field": "agriculture",
+        "keywords": "燕麦;葡聚糖",
+        "maturity": "lab",
+        "trl": "4",
+        "ip_type": "invention_patent",
+        "ip_numbers": "201710601862.3",
+        "transaction_modes": "license",
+        "price": "",
+        "owner": "新建的农牧科技公司",
+        "owner_kind": "enterprise",
+        "region": "150900",
     },
     {  # bad: TRL inconsistent with maturity
-        "external_id": "IMP-3", "title": "坏行", "summary": "这一行的技术就绪度与成熟度不一致, 应当被报告而不是被导入。",
-        "field": "agriculture", "keywords": "", "maturity": "research", "trl": "9", "ip_type": "know_how",
-        "transaction_modes": "transfer", "price": "1", "owner": "演示大学 (内蒙古)", "region": "150100",
+        "external_id": "IMP-3",
+        "title": "坏行",
+        "summary": "这一行的技术就绪度与成熟度不一致, 应当被报告而不是被导入。",
+        "field": "agriculture",
+        "keywords": "",
+        "maturity": "research",
+        "trl": "9",
+        "ip_type": "know_how",
+        "transaction_modes": "transfer",
+        "price": "1",
+        "owner": "演示大学 (内蒙古)",
+        "region": "150100",
     },
     {  # bad: unknown field code and negative price
-        "external_id": "IMP-4", "title": "另一坏行", "summary": "领域代码未知且价格为负数, 两个字段都应出现在报告中。",
-        "field": "magic", "keywords": "", "maturity": "lab", "trl": "3", "ip_type": "know_how",
-        "transaction_modes": "transfer", "price": "-5", "owner": "演示大学 (内蒙古)", "region": "150100",
+        "external_id": "IMP-4",
+        "title": "另一坏行",
+        "summary": "领域代码未知且价格为负数, 两个字段都应出现在报告中。",
+        "field": "magic",
+        "keywords": "",
+        "maturity": "lab",
+        "trl": "3",
+        "ip_type": "know_how",
+        "transaction_modes": "transfer",
+        "price": "-5",
+        "owner": "演示大学 (内蒙古)",
+        "region": "150100",
     },
 ]
 
@@ -86,7 +123,9 @@ def jsonl_bytes(rows: list[dict[str, str]]) -> bytes:
     ],
     ids=["csv-utf8", "csv-gb18030", "xlsx", "jsonl"],
 )
-async def test_import_formats_report_bad_rows_and_rerun_adds_nothing(database: Database, filename: str, content: bytes) -> None:
+async def test_import_formats_report_bad_rows_and_rerun_adds_nothing(
+    database: Database, filename: str, content: bytes
+) -> None:
     importer = Importer(database, ACHIEVEMENT)
     report = await importer.run(read_rows(filename, content), create_organizations=True, publish=True)
     assert report.created == 2 and report.organizations_created == 1
@@ -99,8 +138,12 @@ async def test_import_formats_report_bad_rows_and_rerun_adds_nothing(database: D
     assert (again.created, again.skipped_existing, again.organizations_created) == (0, 2, 0)
 
 
-async def test_imported_published_rows_are_public_with_exact_money(client: httpx.AsyncClient, database: Database) -> None:
-    await Importer(database, ACHIEVEMENT).run(read_rows("a.csv", csv_bytes(ROWS[:2], "gb18030")), create_organizations=True, publish=True)
+async def test_imported_published_rows_are_public_with_exact_money(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    await Importer(database, ACHIEVEMENT).run(
+        read_rows("a.csv", csv_bytes(ROWS[:2], "gb18030")), create_organizations=True, publish=True
+    )
     listed = (await client.get("/api/v1/achievements", params={"field": "agriculture"})).json()
     by_id = {item["external_id"]: item for item in listed["items"]}
     assert by_id["IMP-1"]["price"] == "350000.00" and by_id["IMP-1"]["keywords"] == ["马铃薯", "脱毒", "雾培"]
@@ -131,20 +174,32 @@ async def test_import_api_is_for_admins_and_region_admins_stay_in_their_region(c
     assert (reply.status_code, reply.json()["code"]) == (403, "admin_required")
 
     baotou = await login(client, REGION_ADMIN[0])
-    reply = await client.post("/api/v1/imports/achievements", files=files, data={"create_organizations": "true"}, headers=baotou)
+    reply = await client.post(
+        "/api/v1/imports/achievements", files=files, data={"create_organizations": "true"}, headers=baotou
+    )
     assert reply.status_code == 200
     assert reply.json()["created"] == 0 and {e["code"] for e in reply.json()["errors"]} == {"outside_scope"}
 
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
-    reply = await client.post("/api/v1/imports/achievements", files=files, data={"create_organizations": "true"}, headers=admin)
+    reply = await client.post(
+        "/api/v1/imports/achievements", files=files, data={"create_organizations": "true"}, headers=admin
+    )
     assert reply.json()["created"] == 1  # the organization it created is pending: its row waits for verification
-    assert [(e["line"], e["code"]) for e in reply.json()["errors"]] == [(3, "owner_not_verified")]  # line 1 is the header
-    pending = (await client.get("/api/v1/organizations", params={"status": "pending", "limit": 200}, headers=admin)).json()["items"]
+    assert [(e["line"], e["code"]) for e in reply.json()["errors"]] == [
+        (3, "owner_not_verified")
+    ]  # line 1 is the header
+    pending = (
+        await client.get("/api/v1/organizations", params={"status": "pending", "limit": 200}, headers=admin)
+    ).json()["items"]
     created = next(o for o in pending if o["name"] == "新建的农牧科技公司")
     assert (await client.post(f"/api/v1/organizations/{created['id']}/verify", headers=admin)).status_code == 200
-    reply = await client.post("/api/v1/imports/achievements", files=files, headers=admin)  # once verified, a re-run lands it
+    reply = await client.post(
+        "/api/v1/imports/achievements", files=files, headers=admin
+    )  # once verified, a re-run lands it
     assert (reply.json()["created"], reply.json()["skipped_existing"], reply.json()["errors"]) == (1, 1, [])
-    bad = await client.post("/api/v1/imports/achievements", files={"file": ("x.pdf", b"%PDF", "application/pdf")}, headers=admin)
+    bad = await client.post(
+        "/api/v1/imports/achievements", files={"file": ("x.pdf", b"%PDF", "application/pdf")}, headers=admin
+    )
     assert (bad.status_code, bad.json()["code"]) == (422, "import_file_rejected")
 
 
@@ -174,7 +229,9 @@ async def test_a_failing_batch_leaves_no_partial_rows(database: Database, monkey
     assert inserted == [2, 2] and await landed() == {"B-0", "B-1"}
     monkeypatch.undo()
     report = await Importer(database, ACHIEVEMENT).run(read_rows("a.csv", content), batch_size=2)
-    assert (report.created, report.skipped_existing) == (2, 2) and [e.code for e in report.errors] == ["owner_not_found"]
+    assert (report.created, report.skipped_existing) == (2, 2) and [e.code for e in report.errors] == [
+        "owner_not_found"
+    ]
     assert await landed() == {"B-0", "B-1", "B-2", "B-3"}
 
 

@@ -50,7 +50,9 @@ def demand(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create(client: httpx.AsyncClient, headers: dict[str, str], path: str = "achievements", **overrides: Any) -> dict[str, Any]:
+async def create(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str = "achievements", **overrides: Any
+) -> dict[str, Any]:
     body = achievement(**overrides) if path == "achievements" else demand(**overrides)
     reply = await client.post(f"/api/v1/{path}", json=body, headers=headers)
     assert reply.status_code == 201, reply.text
@@ -211,7 +213,9 @@ async def test_list_filters_and_visibility(client: httpx.AsyncClient) -> None:
     published = await create(client, owner)
     await client.post(f"/api/v1/achievements/{published['id']}/submit", headers=owner)
     await client.post(f"/api/v1/achievements/{published['id']}/approve", headers=admin)
-    await create(client, owner, field="agriculture", title="燕麦抗旱品种", ip_type="plant_variety", ip_numbers=["CNA20191234.5"])
+    await create(
+        client, owner, field="agriculture", title="燕麦抗旱品种", ip_type="plant_variety", ip_numbers=["CNA20191234.5"]
+    )
 
     public = (await client.get("/api/v1/achievements")).json()
     assert [i["id"] for i in public["items"]] == [published["id"]] and public["total"] == 1

@@ -56,7 +56,15 @@ async def receiver() -> AsyncIterator[Receiver]:
         state.received.append((dict(request.headers), body))
         return Response(status_code=204)
 
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/hook", hook, methods=["POST"])]), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -70,22 +78,42 @@ async def test_matching_listing_notifies_and_pushes_a_signed_webhook(
 ) -> None:
     enterprise, institute = await login(client, ENTERPRISE), await login(client, INSTITUTE)
     me = (await client.get("/api/v1/users/me", headers=enterprise)).json()
-    hook = await client.put(f"/api/v1/organizations/{me['organization_id']}/webhook", json={"url": receiver.url}, headers=enterprise)
+    hook = await client.put(
+        f"/api/v1/organizations/{me['organization_id']}/webhook", json={"url": receiver.url}, headers=enterprise
+    )
     assert hook.status_code == 200 and hook.json()["secret"]
     secret = hook.json()["secret"]
 
     smell = await _published(client, enterprise, "demands", demand())
-    reply = await client.post("/api/v1/subscriptions", json={"listing_kind": "demand", "listing_id": smell["id"], "threshold": 0.3}, headers=enterprise)
+    reply = await client.post(
+        "/api/v1/subscriptions",
+        json={"listing_kind": "demand", "listing_id": smell["id"], "threshold": 0.3},
+        headers=enterprise,
+    )
     assert reply.status_code == 201
-    query_sub = await client.post("/api/v1/subscriptions", json={"query": "稀土永磁", "target_kind": "achievement", "threshold": 0.9}, headers=enterprise)
+    query_sub = await client.post(
+        "/api/v1/subscriptions",
+        json={"query": "稀土永磁", "target_kind": "achievement", "threshold": 0.9},
+        headers=enterprise,
+    )
     assert query_sub.status_code == 201
 
     receiver.fail_next = 1  # the first push fails: it must be retried, not lost
-    manure = await _published(client, institute, "achievements", achievement(
-        title="规模化牧场粪污除臭与液体肥利用技术", field="environment", ip_numbers=[],
-        summary="针对奶牛场干湿分离后的液体粪污, 采用微生物除臭与好氧发酵, 臭气浓度降低90%, 出水作液体肥还田。",
-        keywords=["粪污处理", "除臭", "液体肥"], maturity="industrialized", trl=8, price="1500000",
-    ))
+    manure = await _published(
+        client,
+        institute,
+        "achievements",
+        achievement(
+            title="规模化牧场粪污除臭与液体肥利用技术",
+            field="environment",
+            ip_numbers=[],
+            summary="针对奶牛场干湿分离后的液体粪污, 采用微生物除臭与好氧发酵, 臭气浓度降低90%, 出水作液体肥还田。",
+            keywords=["粪污处理", "除臭", "液体肥"],
+            maturity="industrialized",
+            trl=8,
+            price="1500000",
+        ),
+    )
     assert await evaluate_once(database) >= 1
     inbox = (await client.get("/api/v1/notifications", params={"unread": True}, headers=enterprise)).json()
     assert inbox["total"] == 1  # the rare-earth query subscription's 0.9 threshold is not reached
@@ -96,7 +124,11 @@ async def test_matching_listing_notifies_and_pushes_a_signed_webhook(
         assert await deliver_once(database, egress) == 1
         assert receiver.received == []  # 503: retried later
         retrying = (await client.get("/api/v1/notifications", headers=enterprise)).json()["items"][0]
-        assert (retrying["delivery_status"], retrying["delivery_attempts"], retrying["delivery_error"]) == ("pending", 1, "HTTP 503")
+        assert (retrying["delivery_status"], retrying["delivery_attempts"], retrying["delivery_error"]) == (
+            "pending",
+            1,
+            "HTTP 503",
+        )
         await asyncio.sleep(2.1)
         assert await deliver_once(database, egress) == 1
     headers, body = receiver.received[0]
@@ -108,7 +140,11 @@ async def test_matching_listing_notifies_and_pushes_a_signed_webhook(
 
     read = await client.post(f"/api/v1/notifications/{note['id']}/read", headers=enterprise)
     assert read.json()["read_at"] and read.json()["delivered_at"]
-    assert (read.json()["delivery_status"], read.json()["delivery_attempts"], read.json()["delivery_error"]) == ("delivered", 2, None)
+    assert (read.json()["delivery_status"], read.json()["delivery_attempts"], read.json()["delivery_error"]) == (
+        "delivered",
+        2,
+        None,
+    )
     assert (await client.get("/api/v1/notifications", params={"unread": True}, headers=enterprise)).json()["total"] == 0
     assert (await client.post(f"/api/v1/notifications/{note['id']}/read", headers=institute)).status_code == 404
 
@@ -128,8 +164,14 @@ async def test_webhook_url_must_be_http_and_not_the_platform(client: httpx.Async
 
 async def test_subscription_needs_one_source_and_an_own_listing(client: httpx.AsyncClient) -> None:
     enterprise, institute = await login(client, ENTERPRISE), await login(client, INSTITUTE)
-    both = await client.post("/api/v1/subscriptions", json={"query": "稀土", "target_kind": "achievement", "listing_kind": "demand", "listing_id": 1}, headers=enterprise)
+    both = await client.post(
+        "/api/v1/subscriptions",
+        json={"query": "稀土", "target_kind": "achievement", "listing_kind": "demand", "listing_id": 1},
+        headers=enterprise,
+    )
     assert both.status_code == 422
     theirs = (await client.post("/api/v1/demands", json=demand(), headers=enterprise)).json()
-    stolen = await client.post("/api/v1/subscriptions", json={"listing_kind": "demand", "listing_id": theirs["id"]}, headers=institute)
+    stolen = await client.post(
+        "/api/v1/subscriptions", json={"listing_kind": "demand", "listing_id": theirs["id"]}, headers=institute
+    )
     assert (stolen.status_code, stolen.json()["code"]) == (403, "not_own_listing")

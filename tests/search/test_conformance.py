@@ -26,9 +26,21 @@ from tests.fixtures.meilisearch import MeiliServer
 
 def doc(id: int, title: str, body: str, **extra: object) -> SearchDocument:
     values: dict[str, object] = dict(
-        id=id, kind="achievement", title=title, body=body, keywords=[], field="new_materials", region="150200",
-        maturity="pilot", trl=5, ip_type="invention_patent", transaction_modes=["transfer"], price_fen=None,
-        owner_id=id * 10, owner_name="测试单位", owner_kind="university",
+        id=id,
+        kind="achievement",
+        title=title,
+        body=body,
+        keywords=[],
+        field="new_materials",
+        region="150200",
+        maturity="pilot",
+        trl=5,
+        ip_type="invention_patent",
+        transaction_modes=["transfer"],
+        price_fen=None,
+        owner_id=id * 10,
+        owner_name="测试单位",
+        owner_kind="university",
         published_at=datetime(2025, 1, (id - 1) % 28 + 1, tzinfo=UTC),
     )
     values.update(extra)
@@ -36,29 +48,94 @@ def doc(id: int, title: str, body: str, **extra: object) -> SearchDocument:
 
 
 DOCS = [
-    doc(1, "稀土永磁材料制备技术", "高性能钕铁硼磁体的晶界扩散工艺, 用于风力发电机组和新能源汽车电机。",
-        keywords=["稀土", "磁性材料"], region="150200", maturity="industrialized", trl=8,
-        transaction_modes=["transfer", "license"], price_fen=500_000_000, owner_name="包头稀土研究院",
-        owner_kind="institute"),
-    doc(2, "马铃薯淀粉加工废水资源化技术", "从马铃薯淀粉废水中回收蛋白, 出水化学需氧量降低80%。",
-        keywords=["淀粉废水", "蛋白回收"], field="environment", region="150900", maturity="pilot", trl=5,
-        ip_type="utility_model", transaction_modes=["license"], price_fen=80_000_000, owner_name="内蒙古农业大学"),
-    doc(3, "Lithium-ion battery cathode recycling", "Hydrometallurgical recovery of lithium and cobalt from spent batteries.",
-        keywords=["recycling"], field="new_energy", region="110000", maturity="lab", trl=4, ip_type="know_how",
-        transaction_modes=["joint_development"], price_fen=None, owner_name="清华大学"),
-    doc(4, "光伏组件清洗机器人", "沙尘地区太阳能电池板自动清洗, 节水90%, 采用ＬＥＤ状态指示。",
-        keywords=["清洗机器人"], field="advanced_manufacturing", region="150600", maturity="industrialized", trl=7,
-        ip_type="software_copyright", transaction_modes=["transfer"], price_fen=30_000_000,
-        owner_name="鄂尔多斯智能装备有限公司", owner_kind="enterprise"),
-    doc(5, "蒙药复方制剂质量控制方法", "蒙医药传统复方的指纹图谱与含量测定, 適用於醫院製劑。",
-        keywords=["蒙药", "质量控制"], field="biomedicine", region="150100", maturity="research", trl=2,
-        transaction_modes=["equity"], price_fen=200_000_000, owner_name="内蒙古医科大学"),
-    doc(6, "GPU集群算力调度平台", "面向大模型训练的GPU资源调度与弹性伸缩, 利用率提升30%。",
-        keywords=["算力调度", "GPU"], field="electronic_info", region="310000", maturity="pilot", trl=6,
-        ip_type="software_copyright", transaction_modes=["license", "joint_development"], price_fen=150_000_000,
-        owner_name="上海算力研究所", owner_kind="institute"),
+    doc(
+        1,
+        "稀土永磁材料制备技术",
+        "高性能钕铁硼磁体的晶界扩散工艺, 用于风力发电机组和新能源汽车电机。",
+        keywords=["稀土", "磁性材料"],
+        region="150200",
+        maturity="industrialized",
+        trl=8,
+        transaction_modes=["transfer", "license"],
+        price_fen=500_000_000,
+        owner_name="包头稀土研究院",
+        owner_kind="institute",
+    ),
+    doc(
+        2,
+        "马铃薯淀粉加工废水资源化技术",
+        "从马铃薯淀粉废水中回收蛋白, 出水化学需氧量降低80%。",
+        keywords=["淀粉废水", "蛋白回收"],
+        field="environment",
+        region="150900",
+        maturity="pilot",
+        trl=5,
+        ip_type="utility_model",
+        transaction_modes=["license"],
+        price_fen=80_000_000,
+        owner_name="内蒙古农业大学",
+    ),
+    doc(
+        3,
+        "Lithium-ion battery cathode recycling",
+        "Hydrometallurgical recovery of lithium and cobalt from spent batteries.",
+        keywords=["recycling"],
+        field="new_energy",
+        region="110000",
+        maturity="lab",
+        trl=4,
+        ip_type="know_how",
+        transaction_modes=["joint_development"],
+        price_fen=None,
+        owner_name="清华大学",
+    ),
+    doc(
+        4,
+        "光伏组件清洗机器人",
+        "沙尘地区太阳能电池板自动清洗, 节水90%, 采用ＬＥＤ状态指示。",
+        keywords=["清洗机器人"],
+        field="advanced_manufacturing",
+        region="150600",
+        maturity="industrialized",
+        trl=7,
+        ip_type="software_copyright",
+        transaction_modes=["transfer"],
+        price_fen=30_000_000,
+        owner_name="鄂尔多斯智能装备有限公司",
+        owner_kind="enterprise",
+    ),
+    doc(
+        5,
+        "蒙药复方制剂质量控制方法",
+        "蒙医药传统复方的指纹图谱与含量测定, 適用於醫院製劑。",
+        keywords=["蒙药", "质量控制"],
+        field="biomedicine",
+        region="150100",
+        maturity="research",
+        trl=2,
+        transaction_modes=["equity"],
+        price_fen=200_000_000,
+        owner_name="内蒙古医科大学",
+    ),
+    doc(
+        6,
+        "GPU集群算力调度平台",
+        "面向大模型训练的GPU资源调度与弹性伸缩, 利用率提升30%。",
+        keywords=["算力调度", "GPU"],
+        field="electronic_info",
+        region="310000",
+        maturity="pilot",
+        trl=6,
+        ip_type="software_copyright",
+        transaction_modes=["license", "joint_development"],
+        price_fen=150_000_000,
+        owner_name="上海算力研究所",
+        owner_kind="institute",
+    ),
 ]
-DEMAND = doc(7, "寻求稀土抛光粉回收技术", "企业每年产生废抛光粉, 希望回收稀土。", kind="demand", owner_kind="enterprise")
+DEMAND = doc(
+    7, "寻求稀土抛光粉回收技术", "企业每年产生废抛光粉, 希望回收稀土。", kind="demand", owner_kind="enterprise"
+)
 
 
 @pytest.fixture(params=["embedded", "meilisearch", "meilisearch+sqlite"])
@@ -73,7 +150,9 @@ def engine_kind(request: pytest.FixtureRequest) -> tuple[str, MeiliServer | None
 
 
 @pytest.fixture
-async def fresh_engine(engine_kind: tuple[str, MeiliServer | None, str | None], tmp_path: Path) -> AsyncIterator[SearchEngine]:
+async def fresh_engine(
+    engine_kind: tuple[str, MeiliServer | None, str | None], tmp_path: Path
+) -> AsyncIterator[SearchEngine]:
     """Ready, with nothing indexed yet (a new deployment). "meilisearch+sqlite" is built as the
     service builds it for the embedded SQLite file against a hosted Meilisearch."""
     kind, server, template = engine_kind
@@ -82,13 +161,18 @@ async def fresh_engine(engine_kind: tuple[str, MeiliServer | None, str | None], 
         engine: SearchEngine = EmbeddedEngine(tmp_path / "search.db")
     elif kind == "meilisearch":
         assert server is not None
-        engine = MeilisearchEngine(server.url, api_key=server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}",
-                                   wait_for_tasks=True)
+        engine = MeilisearchEngine(
+            server.url, api_key=server.master_key, index_prefix=f"t{uuid.uuid4().hex[:12]}", wait_for_tasks=True
+        )
     else:
         assert server is not None and template is not None
         database = sqlite_database(template, tmp_path)
-        engine = build_engine(Settings(search_url=server.url, search_key=server.master_key,
-                                       search_index_prefix=f"t{uuid.uuid4().hex[:12]}"), database)
+        engine = build_engine(
+            Settings(
+                search_url=server.url, search_key=server.master_key, search_index_prefix=f"t{uuid.uuid4().hex[:12]}"
+            ),
+            database,
+        )
     engine.database = database  # type: ignore[attr-defined]  # the searches below run inside its transactions
     await engine.ensure_ready()
     yield engine
@@ -225,8 +309,12 @@ async def test_counts_are_exact_beyond_the_deepest_page(fresh_engine: SearchEngi
     stops at MAX_WINDOW (1,000), counting does not."""
     many = [doc(i, f"稀土永磁材料 {i} 号", "稀土", region="150200" if i % 2 else "150600") for i in range(1, 1201)]
     await fresh_engine.upsert("achievement", many)
-    for query, total in ((SearchQuery(text="稀土"), 1200), (SearchQuery(), 1200),
-                         (SearchQuery(text="永磁", regions=["150200"]), 600), (SearchQuery(text="稀土", sort="newest"), 1200)):
+    for query, total in (
+        (SearchQuery(text="稀土"), 1200),
+        (SearchQuery(), 1200),
+        (SearchQuery(text="永磁", regions=["150200"]), 600),
+        (SearchQuery(text="稀土", sort="newest"), 1200),
+    ):
         result = await fresh_engine.search("achievement", query)
         assert result.total == total, query
     deepest = await fresh_engine.search("achievement", SearchQuery(text="稀土", offset=990, limit=20))
@@ -240,9 +328,13 @@ async def test_empty_and_punctuation_queries_browse(engine: SearchEngine) -> Non
 
 
 async def test_a_kind_with_nothing_published_answers_empty(fresh_engine: SearchEngine) -> None:
-    queries = [SearchQuery(text="稀土 永磁", facets=["field"]), SearchQuery(text="xitu"),
-               SearchQuery(text="稀土", sort="price_asc"), SearchQuery(text="稀土 永磁", candidates_only=True),
-               SearchQuery()]
+    queries = [
+        SearchQuery(text="稀土 永磁", facets=["field"]),
+        SearchQuery(text="xitu"),
+        SearchQuery(text="稀土", sort="price_asc"),
+        SearchQuery(text="稀土 永磁", candidates_only=True),
+        SearchQuery(),
+    ]
     for query in queries:
         result = await fresh_engine.search("demand", query)
         assert (result.total, result.hits) == (0, []), query

@@ -43,12 +43,23 @@ def load_documents() -> list[SearchDocument]:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     return [
         SearchDocument(
-            id=index, kind="achievement", external_id=row["external_id"], title=row["title"], body=row["summary"],
-            keywords=row["keywords"], field=row["field"], region=row["region"], maturity=row["maturity"],
-            trl=row["trl"], ip_type=row["ip_type"], transaction_modes=row["transaction_modes"],
+            id=index,
+            kind="achievement",
+            external_id=row["external_id"],
+            title=row["title"],
+            body=row["summary"],
+            keywords=row["keywords"],
+            field=row["field"],
+            region=row["region"],
+            maturity=row["maturity"],
+            trl=row["trl"],
+            ip_type=row["ip_type"],
+            transaction_modes=row["transaction_modes"],
             price_fen=None if row["price"] is None else row["price"] * 100,
-            owner_id=int(hashlib.sha256(row["owner"].encode()).hexdigest()[:8], 16), owner_name=row["owner"],
-            owner_kind=row["owner_kind"], published_at=start + timedelta(days=index),
+            owner_id=int(hashlib.sha256(row["owner"].encode()).hexdigest()[:8], 16),
+            owner_name=row["owner"],
+            owner_kind=row["owner_kind"],
+            published_at=start + timedelta(days=index),
         )
         for index, row in enumerate(_jsonl("achievements.jsonl"), start=1)
     ]
@@ -99,13 +110,16 @@ def metrics(rankings: dict[str, list[str]], queries: list[dict[str, Any]]) -> di
 
 
 @pytest.fixture(params=["embedded", "meilisearch"])
-async def loaded(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[SearchEngine, list[SearchDocument]]]:
+async def loaded(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[SearchEngine, list[SearchDocument]]]:
     if request.param == "embedded":
         engine: SearchEngine = EmbeddedEngine(tmp_path / "search.db")
     else:
         server: MeiliServer = request.getfixturevalue("meili_server")
-        engine = MeilisearchEngine(server.url, api_key=server.master_key, index_prefix=f"eval{uuid.uuid4().hex[:8]}",
-                                   wait_for_tasks=True)
+        engine = MeilisearchEngine(
+            server.url, api_key=server.master_key, index_prefix=f"eval{uuid.uuid4().hex[:8]}", wait_for_tasks=True
+        )
     docs = load_documents()
     await engine.ensure_ready()
     await engine.upsert("achievement", docs)

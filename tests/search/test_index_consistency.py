@@ -29,7 +29,9 @@ from tests.search.test_relay_and_api import publish, search_event
 
 @pytest.fixture
 async def meili(meili_server: MeiliServer) -> AsyncIterator[MeilisearchEngine]:
-    engine = MeilisearchEngine(meili_server.url, api_key=meili_server.master_key, index_prefix=f"ic{uuid.uuid4().hex[:10]}")
+    engine = MeilisearchEngine(
+        meili_server.url, api_key=meili_server.master_key, index_prefix=f"ic{uuid.uuid4().hex[:10]}"
+    )
     await engine.ensure_ready()
     yield engine
     await engine.aclose()
@@ -62,7 +64,9 @@ async def test_a_write_the_engine_rejects_stays_pending_visible_and_is_applied_o
     assert [reason.split(":")[0] for reason in outcome.rejected.values()] == ["index_primary_key_already_exists"]
     event = await search_event(database, item["id"])
     assert event.processed_at is None and event.attempts == 1  # not marked done: it is retried
-    assert event.last_error is not None and event.last_error.startswith("rejected by the search engine: index_primary_key")
+    assert event.last_error is not None and event.last_error.startswith(
+        "rejected by the search engine: index_primary_key"
+    )
     assert event.available_at > utcnow()  # with a backoff: retrying at once cannot help
     assert sample(metrics, "techmarket_search_index_writes_total", kind="achievement", outcome="rejected") == 1
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL
-from search.indexing import reindex
 from search.documents import SearchDocument
 from search.engine import index_fields
+from search.indexing import reindex
 from search.matching.features import StoredText, matched_terms, profile
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
 from search.matching.vectors import gram_cosines, word_cosines
@@ -59,11 +59,21 @@ async def test_matches_rank_the_solution_first_with_reasons_both_ways(
     app: FastAPI, client: httpx.AsyncClient, database: Database
 ) -> None:
     institute, enterprise = await login(client, INSTITUTE), await login(client, ENTERPRISE)
-    manure = await _published(client, institute, "achievements", achievement(
-        title="规模化牧场粪污除臭与液体肥利用技术", field="environment", ip_numbers=[],
-        summary="针对奶牛场干湿分离后的液体粪污, 采用微生物除臭与好氧发酵, 臭气浓度降低90%, 出水作液体肥还田。",
-        keywords=["粪污处理", "除臭", "液体肥"], maturity="industrialized", trl=8, price="1500000",
-    ))
+    manure = await _published(
+        client,
+        institute,
+        "achievements",
+        achievement(
+            title="规模化牧场粪污除臭与液体肥利用技术",
+            field="environment",
+            ip_numbers=[],
+            summary="针对奶牛场干湿分离后的液体粪污, 采用微生物除臭与好氧发酵, 臭气浓度降低90%, 出水作液体肥还田。",
+            keywords=["粪污处理", "除臭", "液体肥"],
+            maturity="industrialized",
+            trl=8,
+            price="1500000",
+        ),
+    )
     magnets = await _published(client, institute, "achievements", achievement())  # rare-earth magnets: unrelated
     smell = await _published(client, enterprise, "demands", demand())  # a dairy farm that smells
 
@@ -88,8 +98,15 @@ async def test_matches_rank_the_solution_first_with_reasons_both_ways(
 
 def test_the_analysis_stored_at_index_time_is_what_matching_would_compute_from_the_listing() -> None:
     doc = SearchDocument(
-        id=7, kind="achievement", title="苦咸水反渗透淡化装置", body="针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。",
-        keywords=["苦咸水", "反渗透"], region="150600", owner_id=1, owner_name="某研究院", owner_kind="institute",
+        id=7,
+        kind="achievement",
+        title="苦咸水反渗透淡化装置",
+        body="针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。",
+        keywords=["苦咸水", "反渗透"],
+        region="150600",
+        owner_id=1,
+        owner_name="某研究院",
+        owner_kind="institute",
         published_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     stored = StoredText.of_document(index_fields(doc))
@@ -101,7 +118,9 @@ def test_the_array_scores_are_the_textbook_cosines() -> None:
     """Word cosine of unit tf-idf vectors, plus the cosine of bigram vectors whose IDF comes from
     the candidate set (a query bigram no candidate has weighs as the rarest one), spelled out
     with dictionaries: the re-ranker's arrays must give the same numbers."""
-    query = profile("牧区苦咸水淡化", "饮用水含盐量高, 需要低成本的脱盐设备, 支持 RO 膜与 PLC 控制", ["苦咸水"], expand="problem")
+    query = profile(
+        "牧区苦咸水淡化", "饮用水含盐量高, 需要低成本的脱盐设备, 支持 RO 膜与 PLC 控制", ["苦咸水"], expand="problem"
+    )
     listings = [
         ("苦咸水反渗透淡化装置", "针对牧区苦咸水, 采用低压反渗透膜, 脱盐率98%。PLC 自动控制", ["苦咸水", "反渗透"]),
         ("太阳能海水淡化", "利用太阳能蒸馏淡化海水和苦咸水, 适合无电牧区", ["淡化"]),
@@ -143,4 +162,3 @@ async def test_matching_refuses_what_the_caller_may_not_see_or_what_is_unpublish
     assert (own.status_code, own.json()["code"]) == (409, "listing_not_published")
     assert (await client.get(f"/api/v1/demands/{draft['id']}/matches", params={"limit": 500})).status_code == 422
     assert (await client.get("/api/v1/demands/999999/matches")).status_code == 404
-

@@ -33,8 +33,9 @@ def test_a_word_that_may_carry_typos_outranks_nothing() -> None:
 async def test_the_pool_is_the_same_without_the_outranked_sub_queries(
     meili_server: MeiliServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = MeilisearchEngine(meili_server.url, api_key=meili_server.master_key, index_prefix=f"p{uuid.uuid4().hex[:10]}",
-                               wait_for_tasks=True)
+    engine = MeilisearchEngine(
+        meili_server.url, api_key=meili_server.master_key, index_prefix=f"p{uuid.uuid4().hex[:10]}", wait_for_tasks=True
+    )
     sent: list[int] = []
     original = engine._call
 

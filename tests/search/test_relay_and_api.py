@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-
 from sqlalchemy import select
 
 from core.db import Database
@@ -17,7 +16,7 @@ from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
 from search.engine import SearchQuery
 from search.engines import build_engine
-from search.indexing import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, relay_once, reindex
+from search.indexing import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, reindex, relay_once
 from tests.fixtures.app import login
 from tests.market.test_listings import INSTITUTE, achievement
 
@@ -64,7 +63,11 @@ async def test_writes_succeed_while_engine_is_down_and_index_catches_up(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    down = build_engine(settings.model_copy(update={"search_url": f"http://127.0.0.1:{closed_port}", "search_key": "k", "search_timeout_seconds": 0.5}))
+    down = build_engine(
+        settings.model_copy(
+            update={"search_url": f"http://127.0.0.1:{closed_port}", "search_key": "k", "search_timeout_seconds": 0.5}
+        )
+    )
     item = await publish(client)  # the write does not touch the engine
     relay = SearchRelay(database, down)
     assert await relay.step() == 0  # failed: kept, not lost
@@ -96,8 +99,7 @@ async def test_writes_succeed_while_engine_is_down_and_index_catches_up(
 
 async def search_event(database: Database, listing_id: int) -> OutboxEvent:
     async with database.sessionmaker() as session:
-        statement = (select(OutboxEvent).where(OutboxEvent.key == f"achievement:{listing_id}")
-                     .order_by(OutboxEvent.id))  # type: ignore[arg-type]  # the head: the one claimed first
+        statement = select(OutboxEvent).where(OutboxEvent.key == f"achievement:{listing_id}").order_by(OutboxEvent.id)  # type: ignore[arg-type]  # the head: the one claimed first
         return (await session.execute(statement)).scalars().first()  # type: ignore[return-value]
 
 

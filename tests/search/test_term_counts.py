@@ -14,11 +14,11 @@ from fastapi import FastAPI
 
 from core.db import Database
 from core.settings import Settings
-from search.engines import build_engine
+from market.listings.kinds import ACHIEVEMENT
 from search.engine import SearchQuery
+from search.engines import build_engine
 from search.engines.meilisearch import MeilisearchEngine
 from search.indexing import relay_once
-from market.listings.kinds import ACHIEVEMENT
 from search.matching.service import engine_queries, query_profile
 from search.term_counts import TermCounts
 from search.text import analyze_query
@@ -34,8 +34,13 @@ async def engines(meili_server: MeiliServer, database: Database) -> AsyncIterato
     made: list[MeilisearchEngine] = []
 
     def make(*, shared: bool = True) -> MeilisearchEngine:
-        engine = MeilisearchEngine(meili_server.url, api_key=meili_server.master_key, index_prefix=prefix,
-                                   wait_for_tasks=True, term_counts=TermCounts(database) if shared else None)
+        engine = MeilisearchEngine(
+            meili_server.url,
+            api_key=meili_server.master_key,
+            index_prefix=prefix,
+            wait_for_tasks=True,
+            term_counts=TermCounts(database) if shared else None,
+        )
         made.append(engine)
         return engine
 
@@ -106,7 +111,6 @@ async def test_publishing_counts_ahead_what_its_matches_will_need(
     for search in searches:
         await fresh.search("demand", search)
     assert sent == []  # its first match did not wait for a count
-
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)

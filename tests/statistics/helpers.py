@@ -38,21 +38,42 @@ def _uscc(seed: int, region: str) -> str:
 async def organizations(database: Database) -> Orgs:
     """The verified demo organizations plus one in Beijing and one abroad (region 990840, USA)."""
     async with database.unit_of_work() as session:
-        extra = [("北京测试企业", "110000", OrganizationKind.enterprise), ("Test Corp (USA)", "990840", OrganizationKind.enterprise)]
+        extra = [
+            ("北京测试企业", "110000", OrganizationKind.enterprise),
+            ("Test Corp (USA)", "990840", OrganizationKind.enterprise),
+        ]
         for i, (name, region, kind) in enumerate(extra, start=1):
-            if (await session.execute(select(Organization).where(Organization.name == name))).scalar_one_or_none() is None:
-                session.add(Organization(name=name, region=region, kind=kind, uscc=_uscc(i, region if region[0] != "9" else "110000"),
-                                         status=OrganizationStatus.verified))
+            if (
+                await session.execute(select(Organization).where(Organization.name == name))
+            ).scalar_one_or_none() is None:
+                session.add(
+                    Organization(
+                        name=name,
+                        region=region,
+                        kind=kind,
+                        uscc=_uscc(i, region if region[0] != "9" else "110000"),
+                        status=OrganizationStatus.verified,
+                    )
+                )
         await session.flush()
-        names = [o.name for o in DEMO_ORGANIZATIONS if o.status == OrganizationStatus.verified] + [n for n, _, _ in extra]
+        names = [o.name for o in DEMO_ORGANIZATIONS if o.status == OrganizationStatus.verified] + [
+            n for n, _, _ in extra
+        ]
         rows = (await session.execute(select(Organization).where(Organization.name.in_(names)))).scalars().all()  # type: ignore[attr-defined]
         return Orgs({o.name: o.id or 0 for o in rows}, {o.id or 0: o.region for o in rows})
 
 
 async def achievement(session: AsyncSession, owner_id: int, ip_type: IpType) -> int:
     item = Achievement(
-        owner_id=owner_id, status=ListingStatus.published, title=f"测试成果 {ip_type.value}", field="new_materials", region="150200",
-        summary="用于统计测试的成果。", maturity=Maturity.pilot, trl=6, ip_type=ip_type,
+        owner_id=owner_id,
+        status=ListingStatus.published,
+        title=f"测试成果 {ip_type.value}",
+        field="new_materials",
+        region="150200",
+        summary="用于统计测试的成果。",
+        maturity=Maturity.pilot,
+        trl=6,
+        ip_type=ip_type,
     )
     session.add(item)
     await session.flush()
@@ -60,9 +81,17 @@ async def achievement(session: AsyncSession, owner_id: int, ip_type: IpType) -> 
 
 
 def contract_row(
-    orgs: Orgs, seller: int, buyer: int, *, status: ContractStatus = ContractStatus.registered, total_fen: int = 100_000_00,
-    income_fen: int | None = None, registered_at: datetime | None = None, type: ContractType = ContractType.transfer,
-    field: str | None = "new_materials", seq: int = 0,
+    orgs: Orgs,
+    seller: int,
+    buyer: int,
+    *,
+    status: ContractStatus = ContractStatus.registered,
+    total_fen: int = 100_000_00,
+    income_fen: int | None = None,
+    registered_at: datetime | None = None,
+    type: ContractType = ContractType.transfer,
+    field: str | None = "new_materials",
+    seq: int = 0,
 ) -> Contract:
     from market.identity.models import OrganizationKind as K
 
@@ -72,13 +101,24 @@ def contract_row(
     counted = status.value in COUNTED
     when = registered_at or datetime(THIS_YEAR, 3, 15, 2, tzinfo=UTC)
     return Contract(
-        title=f"统计测试合同 {seq}", type=type, subtype=sorted(SUBTYPES[type])[0], field=field,
-        seller_org_id=seller, buyer_org_id=buyer, seller_region=orgs.regions[seller], buyer_region=orgs.regions[buyer],
-        seller_kind=kind(seller), buyer_kind=kind(buyer), total_fen=total_fen,
+        title=f"统计测试合同 {seq}",
+        type=type,
+        subtype=sorted(SUBTYPES[type])[0],
+        field=field,
+        seller_org_id=seller,
+        buyer_org_id=buyer,
+        seller_region=orgs.regions[seller],
+        buyer_region=orgs.regions[buyer],
+        seller_kind=kind(seller),
+        buyer_kind=kind(buyer),
+        total_fen=total_fen,
         technology_income_fen=total_fen * 9 // 10 if income_fen is None else income_fen,
-        signed_on=(when - timedelta(days=10)).date(), status=status,
+        signed_on=(when - timedelta(days=10)).date(),
+        status=status,
         registered_at=when if counted or status == ContractStatus.terminated else None,
-        registration_number=f"{when.year:04d}{orgs.regions[seller]}{700000 + seq:06d}" if counted or status == ContractStatus.terminated else None,
+        registration_number=f"{when.year:04d}{orgs.regions[seller]}{700000 + seq:06d}"
+        if counted or status == ContractStatus.terminated
+        else None,
     )
 
 
@@ -87,23 +127,44 @@ async def random_contracts(database: Database, orgs: Orgs, count: int, seed: int
     new year's midnight in China, and achievements of different IP types."""
     rng = random.Random(seed)
     ids = list(orgs.ids.values())
-    statuses = [ContractStatus.registered] * 4 + [ContractStatus.performing, ContractStatus.completed, ContractStatus.draft,
-                                                   ContractStatus.signed, ContractStatus.terminated]
+    statuses = [ContractStatus.registered] * 4 + [
+        ContractStatus.performing,
+        ContractStatus.completed,
+        ContractStatus.draft,
+        ContractStatus.signed,
+        ContractStatus.terminated,
+    ]
     field_codes = [*fields(), None]
     made: list[int] = []
     async with database.unit_of_work() as session:
         owner = orgs.ids["演示稀土研究院"]
-        ach = {ip: await achievement(session, owner, ip) for ip in (IpType.invention_patent, IpType.software_copyright, IpType.know_how)}
+        ach = {
+            ip: await achievement(session, owner, ip)
+            for ip in (IpType.invention_patent, IpType.software_copyright, IpType.know_how)
+        }
         for seq in range(count):
             seller, buyer = rng.sample(ids, 2)
             # 2.5% of moments straddle new year in China: 31 Dec 16:xx UTC is 1 Jan in China.
             if seq % 8 == 0:
                 when = datetime(LAST_YEAR, 12, 31, 16, rng.randint(0, 59), tzinfo=UTC)
             else:
-                when = datetime(rng.choice([LAST_YEAR, THIS_YEAR]), rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), tzinfo=UTC)
+                when = datetime(
+                    rng.choice([LAST_YEAR, THIS_YEAR]),
+                    rng.randint(1, 12),
+                    rng.randint(1, 28),
+                    rng.randint(0, 23),
+                    tzinfo=UTC,
+                )
             contract = contract_row(
-                orgs, seller, buyer, status=rng.choice(statuses), total_fen=rng.randint(1, 5_000_000_00) + rng.randint(0, 99),
-                registered_at=when, type=rng.choice(list(ContractType)), field=rng.choice(field_codes), seq=seq + 1,
+                orgs,
+                seller,
+                buyer,
+                status=rng.choice(statuses),
+                total_fen=rng.randint(1, 5_000_000_00) + rng.randint(0, 99),
+                registered_at=when,
+                type=rng.choice(list(ContractType)),
+                field=rng.choice(field_codes),
+                seq=seq + 1,
             )
             contract.technology_income_fen = rng.randint(0, contract.total_fen)
             session.add(contract)
@@ -121,7 +182,9 @@ def month_sql(dialect: str) -> str:
     return "strftime('%Y-%m', c.registered_at, '+8 hours')"
 
 
-async def plain_group_by(database: Database, key_sql: str, *, region_column: str, prefix: str, since: date, until: date) -> dict[str, tuple[int, int, int]]:
+async def plain_group_by(
+    database: Database, key_sql: str, *, region_column: str, prefix: str, since: date, until: date
+) -> dict[str, tuple[int, int, int]]:
     """SELECT key, COUNT, SUM(total), SUM(income) FROM contracts GROUP BY key — the yardstick."""
     lo = datetime(since.year, since.month, since.day, tzinfo=UTC) - timedelta(hours=8)  # China midnight
     hi = datetime(until.year, until.month, until.day, tzinfo=UTC) - timedelta(hours=8)
@@ -149,4 +212,8 @@ def as_fen(text_yuan: str) -> int:
 
 
 def api_cells(body: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
-    return {i["key"]: (i["contracts"], as_fen(i["turnover"]), as_fen(i["technology_income"])) for i in body["items"] if i["contracts"]}
+    return {
+        i["key"]: (i["contracts"], as_fen(i["turnover"]), as_fen(i["technology_income"]))
+        for i in body["items"]
+        if i["contracts"]
+    }

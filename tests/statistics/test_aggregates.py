@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select, text
 
 from contracts.contract.models import Contract, ContractStatus, ContractType
-from contracts.statistics.dimensions import IP_RANK, NO_IP, Flow, raw_flow, flow_of
+from contracts.statistics.dimensions import IP_RANK, NO_IP, Flow, flow_of, raw_flow
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from tests.fixtures.app import login
@@ -39,11 +39,16 @@ async def _api(client: httpx.AsyncClient, headers: dict[str, str], **params: Any
 async def _expected_ip(database: Database, region_column: str, prefix: str) -> dict[str, tuple[int, int, int]]:
     """Each contract under its strongest IP type ('none' without achievements), summed in Python."""
     async with database.unit_of_work() as session:
-        rows = (await session.execute(text(
-            f"SELECT c.id, c.total_fen, c.technology_income_fen, a.ip_type FROM contracts c "
-            f"LEFT JOIN contract_achievements ca ON ca.contract_id = c.id LEFT JOIN achievements a ON a.id = ca.achievement_id "
-            f"WHERE c.status IN {COUNTED} AND c.{region_column} LIKE :p"
-        ), {"p": f"{prefix}%"})).all()
+        rows = (
+            await session.execute(
+                text(
+                    f"SELECT c.id, c.total_fen, c.technology_income_fen, a.ip_type FROM contracts c "
+                    f"LEFT JOIN contract_achievements ca ON ca.contract_id = c.id LEFT JOIN achievements a ON a.id = ca.achievement_id "
+                    f"WHERE c.status IN {COUNTED} AND c.{region_column} LIKE :p"
+                ),
+                {"p": f"{prefix}%"},
+            )
+        ).all()
     best: dict[int, tuple[int, int, str]] = {}
     for cid, total, income, ip in rows:
         current = best.get(cid)
@@ -56,12 +61,23 @@ async def _expected_ip(database: Database, region_column: str, prefix: str) -> d
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-async def _check_everything(client: httpx.AsyncClient, headers: dict[str, str], database: Database, scope: str, prefix: str) -> None:
+async def _check_everything(
+    client: httpx.AsyncClient, headers: dict[str, str], database: Database, scope: str, prefix: str
+) -> None:
     dialect = database.dialect
-    for side, column, other in (("seller", "seller_region", "buyer_region"), ("buyer", "buyer_region", "seller_region")):
+    for side, column, other in (
+        ("seller", "seller_region", "buyer_region"),
+        ("buyer", "buyer_region", "seller_region"),
+    ):
         plain = lambda key: plain_group_by(database, key, region_column=column, prefix=prefix, since=SINCE, until=UNTIL)  # noqa: E731
-        for by, key in (("type", "c.type"), ("field", "COALESCE(c.field, 'unspecified')"), ("seller_kind", "c.seller_kind"),
-                        ("buyer_kind", "c.buyer_kind"), ("region", f"c.{column}"), ("month", month_sql(dialect))):
+        for by, key in (
+            ("type", "c.type"),
+            ("field", "COALESCE(c.field, 'unspecified')"),
+            ("seller_kind", "c.seller_kind"),
+            ("buyer_kind", "c.buyer_kind"),
+            ("region", f"c.{column}"),
+            ("month", month_sql(dialect)),
+        ):
             body = await _api(client, headers, by=by, side=side, region=scope)
             assert api_cells(body) == await plain(key), (side, by)
         year = await _api(client, headers, by="year", side=side, region=scope)
@@ -81,15 +97,24 @@ async def _check_everything(client: httpx.AsyncClient, headers: dict[str, str], 
             cell = flows.setdefault(flow_of(raw_flow(mine, theirs).value, scope).value, [0, 0, 0])
             for i in range(3):
                 cell[i] += values[i]
-        assert api_cells(await _api(client, headers, by="flow", side=side, region=scope)) == {k: tuple(v) for k, v in flows.items()}
+        assert api_cells(await _api(client, headers, by="flow", side=side, region=scope)) == {
+            k: tuple(v) for k, v in flows.items()
+        }
         # IP type, and the overall sum equals the plain total.
-        assert api_cells(await _api(client, headers, by="ip_type", side=side, region=scope)) == await _expected_ip(database, column, prefix)
+        assert api_cells(await _api(client, headers, by="ip_type", side=side, region=scope)) == await _expected_ip(
+            database, column, prefix
+        )
         overall = (await _api(client, headers, by="type", side=side, region=scope))["overall"]
         totals = await plain("'all'")
-        assert (overall["contracts"], overall["turnover"]) == (totals.get("all", (0,))[0], f"{totals['all'][1] // 100}.{totals['all'][1] % 100:02d}" if totals else "0.00")
+        assert (overall["contracts"], overall["turnover"]) == (
+            totals.get("all", (0,))[0],
+            f"{totals['all'][1] // 100}.{totals['all'][1] % 100:02d}" if totals else "0.00",
+        )
 
 
-async def test_api_equals_plain_sql_through_registration_correction_termination(client: httpx.AsyncClient, database: Database) -> None:
+async def test_api_equals_plain_sql_through_registration_correction_termination(
+    client: httpx.AsyncClient, database: Database
+) -> None:
     orgs = await organizations(database)
     ids = await random_contracts(database, orgs, 48)
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
@@ -97,14 +122,30 @@ async def test_api_equals_plain_sql_through_registration_correction_termination(
     await _check_everything(client, admin, database, "150000", "15")
 
     async with database.unit_of_work() as session:
-        counted = (await session.execute(select(Contract).where(Contract.id.in_(ids), Contract.status.in_(COUNTED)).order_by(Contract.id))).scalars().all()  # type: ignore[attr-defined]
+        counted = (
+            (
+                await session.execute(
+                    select(Contract).where(Contract.id.in_(ids), Contract.status.in_(COUNTED)).order_by(Contract.id)
+                )
+            )
+            .scalars()
+            .all()
+        )  # type: ignore[attr-defined]
         corrected, terminated, moved = counted[0], counted[1], counted[2]
         corrected.total_fen += 12_345  # 123.45 元 correction of a registered contract
         corrected.technology_income_fen = corrected.total_fen - 1
         terminated.status = ContractStatus.terminated
         moved.field, moved.type = "agriculture", ContractType.consulting
         moved.registered_at = datetime(THIS_YEAR, 6, 30, 16, 30, tzinfo=UTC)  # 1 July in China
-        draft = (await session.execute(select(Contract).where(Contract.id.in_(ids), Contract.status == ContractStatus.draft))).scalars().first()
+        draft = (
+            (
+                await session.execute(
+                    select(Contract).where(Contract.id.in_(ids), Contract.status == ContractStatus.draft)
+                )
+            )
+            .scalars()
+            .first()
+        )
         if draft is not None:  # a draft's correction is invisible to the statistics until it is registered
             draft.total_fen += 1
     async with database.unit_of_work() as session:
@@ -135,11 +176,13 @@ async def test_region_admin_sees_only_their_region(client: httpx.AsyncClient, da
     async with database.unit_of_work() as session:
         baotou, hohhot = orgs.ids["演示稀土研究院"], orgs.ids["演示大学 (内蒙古)"]
         buyer = orgs.ids["北京测试企业"]
-        session.add_all([
-            contract_row(orgs, baotou, buyer, total_fen=300_00, seq=1),
-            contract_row(orgs, hohhot, buyer, total_fen=500_00, seq=2),
-            contract_row(orgs, baotou, orgs.ids["Test Corp (USA)"], total_fen=700_00, seq=3),
-        ])
+        session.add_all(
+            [
+                contract_row(orgs, baotou, buyer, total_fen=300_00, seq=1),
+                contract_row(orgs, hohhot, buyer, total_fen=500_00, seq=2),
+                contract_row(orgs, baotou, orgs.ids["Test Corp (USA)"], total_fen=700_00, seq=3),
+            ]
+        )
     region = await login(client, REGION_ADMIN[0])
     march = {"start": f"{THIS_YEAR}-03", "end": f"{THIS_YEAR}-03"}  # the month of these contracts only
     body = await _api(client, region, by="region", **march)

@@ -44,9 +44,15 @@ def test_the_chart_font_has_every_glyph() -> None:
 async def test_png_and_svg_charts_through_the_api(client: httpx.AsyncClient) -> None:
     admin = await login(client, PLATFORM_ADMIN_EMAIL)
     png = await client.get("/api/v1/statistics/charts/turnover.png", headers=admin)
-    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        png.status_code == 200
+        and png.headers["content-type"] == "image/png"
+        and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    )
     svg = await client.get("/api/v1/statistics/charts/breakdown.svg", params={"by": "field"}, headers=admin)
-    assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content and b"<path" in svg.content
+    assert (
+        svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content and b"<path" in svg.content
+    )
     assert (await client.get("/api/v1/statistics/charts/turnover.gif", headers=admin)).status_code == 422
     assert (await client.get("/api/v1/statistics/charts/turnover.png")).status_code == 401
 
@@ -76,9 +82,19 @@ async def _serve(app: FastAPI) -> AsyncIterator[str]:
 
 async def _chromium(profile: Path, *args: str) -> bytes:
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM or "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        CHROMIUM or "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return out
@@ -88,44 +104,79 @@ def _difference(a: Image.Image, b: Image.Image) -> float:
     return float(sum(ImageStat.Stat(ImageChops.difference(a.convert("L"), b.convert("L"))).mean))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/test installs it when run as root)")
-async def test_dashboard_in_headless_chromium(app: FastAPI, client: httpx.AsyncClient, database: Database, dialect: str, tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (scripts/test installs it when run as root)"
+)
+async def test_dashboard_in_headless_chromium(
+    app: FastAPI, client: httpx.AsyncClient, database: Database, dialect: str, tmp_path: Path
+) -> None:
     if dialect != "sqlite":
-        pytest.skip("one browser run is enough; the SQLite copy lets uvicorn's concurrent requests use their own connections")
+        pytest.skip(
+            "one browser run is enough; the SQLite copy lets uvicorn's concurrent requests use their own connections"
+        )
     orgs = await organizations(database)
     async with database.unit_of_work() as session:
-        session.add(contract_row(orgs, orgs.ids["演示稀土研究院"], orgs.ids["北京测试企业"], total_fen=2_500_000_000_00,
-                                 registered_at=datetime(LAST_YEAR, 4, 1, tzinfo=UTC), seq=31))
+        session.add(
+            contract_row(
+                orgs,
+                orgs.ids["演示稀土研究院"],
+                orgs.ids["北京测试企业"],
+                total_fen=2_500_000_000_00,
+                registered_at=datetime(LAST_YEAR, 4, 1, tzinfo=UTC),
+                seq=31,
+            )
+        )
     token = (await login(client, PLATFORM_ADMIN_EMAIL))["Authorization"].removeprefix("Bearer ")
-    api_targets = (await client.get("/api/v1/statistics/targets", headers={"Authorization": f"Bearer {token}"})).json()["items"]
-    progress_2028 = next(t for t in api_targets if t["target_year"] == 2028 and t["region"] == "150000")["progress"]["progress"]
+    api_targets = (await client.get("/api/v1/statistics/targets", headers={"Authorization": f"Bearer {token}"})).json()[
+        "items"
+    ]
+    progress_2028 = next(t for t in api_targets if t["target_year"] == 2028 and t["region"] == "150000")["progress"][
+        "progress"
+    ]
 
     async with _serve(app) as base:
         async with httpx.AsyncClient(base_url=base) as http:  # without a login the browser is sent to the form
             reply = await http.get("/admin/dashboard")
             assert reply.status_code == 303 and reply.headers["location"] == "/admin/login"
-            form = await http.post("/admin/login", data={"username": PLATFORM_ADMIN_EMAIL, "password": "wrong-password-1"})
+            form = await http.post(
+                "/admin/login", data={"username": PLATFORM_ADMIN_EMAIL, "password": "wrong-password-1"}
+            )
             assert form.status_code == 303 and "error" in form.headers["location"]
 
-        dom = (await _chromium(tmp_path / "p1", "--dump-dom", "--virtual-time-budget=10000", f"{base}/admin/dashboard?token={token}")).decode()
+        dom = (
+            await _chromium(
+                tmp_path / "p1", "--dump-dom", "--virtual-time-budget=10000", f"{base}/admin/dashboard?token={token}"
+            )
+        ).decode()
         assert "目标完成情况" in dom and "目标进度" in dom
         assert f"{progress_2028}%" in dom  # the 2028 target's progress, as the API computes it
         assert 'data-charts-loaded="3"' in dom, "the browser did not decode all three charts"
 
         shot = tmp_path / "dashboard.png"
-        await _chromium(tmp_path / "p2", f"--screenshot={shot}", "--window-size=1280,2200", "--virtual-time-budget=10000",
-                        f"{base}/admin/dashboard?token={token}")
+        await _chromium(
+            tmp_path / "p2",
+            f"--screenshot={shot}",
+            "--window-size=1280,2200",
+            "--virtual-time-budget=10000",
+            f"{base}/admin/dashboard?token={token}",
+        )
         assert shot.exists() and Image.open(shot).convert("L").getextrema() != (255, 255)
 
         # The chart as the browser shows it, against the same chart drawn with the CJK font missing.
         served = tmp_path / "served.png"
-        await _chromium(tmp_path / "p3", f"--screenshot={served}", "--window-size=800,420",
-                        f"{base}/admin/dashboard/charts/turnover.png?token={token}")
+        await _chromium(
+            tmp_path / "p3",
+            f"--screenshot={served}",
+            "--window-size=800,420",
+            f"{base}/admin/dashboard/charts/turnover.png?token={token}",
+        )
     async with database.unit_of_work() as session:
         real = await turnover_image(StatisticsService(session), "150000", Metric.contract_turnover, "png")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            tofu = charts.turnover_chart(*await _chart_inputs(session), title="内蒙古自治区技术合同成交额与目标", family="DejaVu Sans")
+            tofu = charts.turnover_chart(
+                *await _chart_inputs(session), title="内蒙古自治区技术合同成交额与目标", family="DejaVu Sans"
+            )
     assert any("missing from font" in str(w.message) for w in caught)  # matplotlib itself says it drew boxes
     (tmp_path / "tofu.png").write_bytes(tofu)
     (tmp_path / "real.png").write_bytes(real)
@@ -144,6 +195,14 @@ async def _chart_inputs(session: Any) -> tuple[list[charts.YearPoint], list[tupl
 
     service = StatisticsService(session)
     data = await service.series("150000", Metric.contract_turnover)
-    points = [charts.YearPoint(p.year, p.value, p.partial, p.break_before, p.source) for p in data.items if p.period == str(p.year)]
-    targets = [(t.target_year, fen_to_yuan(t.target_value_fen)) for t in await service.repository.targets("15") if t.region == "150000" and t.metric == "contract_turnover"]
+    points = [
+        charts.YearPoint(p.year, p.value, p.partial, p.break_before, p.source)
+        for p in data.items
+        if p.period == str(p.year)
+    ]
+    targets = [
+        (t.target_year, fen_to_yuan(t.target_value_fen))
+        for t in await service.repository.targets("15")
+        if t.region == "150000" and t.metric == "contract_turnover"
+    ]
     return points, targets
