@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from core.types import UTCDateTime, utcnow
 
@@ -50,18 +50,18 @@ async def claim_due(session: AsyncSession, topics: list[str], limit: int = 100) 
     """
     earlier = aliased(OutboxEvent)
     earlier_pending = (
-        select(earlier.id)
-        .where(earlier.topic == OutboxEvent.topic, earlier.key == OutboxEvent.key)
-        .where(earlier.processed_at.is_(None), earlier.id < OutboxEvent.id)  # type: ignore[union-attr,operator]
+        select(col(earlier.id))
+        .where(col(earlier.topic) == OutboxEvent.topic, col(earlier.key) == OutboxEvent.key)
+        .where(col(earlier.processed_at).is_(None), col(earlier.id) < OutboxEvent.id)
         .exists()
     )
     statement = (
         select(OutboxEvent)
-        .where(OutboxEvent.topic.in_(topics))  # type: ignore[attr-defined]
-        .where(OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
-        .where(OutboxEvent.available_at <= utcnow())
+        .where(col(OutboxEvent.topic).in_(topics))
+        .where(col(OutboxEvent.processed_at).is_(None))
+        .where(col(OutboxEvent.available_at) <= utcnow())
         .where(~earlier_pending)
-        .order_by(OutboxEvent.id)  # type: ignore[arg-type]
+        .order_by(col(OutboxEvent.id))
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -72,16 +72,16 @@ async def claim_due(session: AsyncSession, topics: list[str], limit: int = 100) 
 async def by_ids(session: AsyncSession, event_ids: list[int]) -> list[OutboxEvent]:
     if not event_ids:
         return []
-    statement = select(OutboxEvent).where(OutboxEvent.id.in_(event_ids))  # type: ignore[union-attr]
+    statement = select(OutboxEvent).where(col(OutboxEvent.id).in_(event_ids))
     return list((await session.execute(statement)).scalars())
 
 
 async def pending_keys(session: AsyncSession, topic: str, *, prefix: str = "") -> set[str]:
     """Keys of a topic with an event not yet processed (their change is still on its way)."""
     statement = (
-        select(OutboxEvent.key)
-        .where(OutboxEvent.topic == topic, OutboxEvent.processed_at.is_(None))  # type: ignore[union-attr]
-        .where(OutboxEvent.key.startswith(prefix))  # type: ignore[attr-defined]
+        select(col(OutboxEvent.key))
+        .where(col(OutboxEvent.topic) == topic, col(OutboxEvent.processed_at).is_(None))
+        .where(col(OutboxEvent.key).startswith(prefix))
         .distinct()
     )
     return set((await session.execute(statement)).scalars())
@@ -90,7 +90,7 @@ async def pending_keys(session: AsyncSession, topic: str, *, prefix: str = "") -
 async def mark_processed(session: AsyncSession, event_ids: list[int]) -> None:
     if event_ids:
         await session.execute(
-            update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(processed_at=utcnow())  # type: ignore[union-attr]
+            update(OutboxEvent).where(col(OutboxEvent.id).in_(event_ids)).values(processed_at=utcnow())
         )
 
 

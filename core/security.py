@@ -55,7 +55,8 @@ async def hash_password(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        _hasher.verify(password_hash or _DUMMY_HASH, password)  # raises on a mismatch; a dummy hash keeps the time even
+        return password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -30,12 +30,13 @@ from typing import Annotated, ClassVar, Self, TypeVar
 from pydantic import (
     BaseModel,
     GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PrivateAttr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
-from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -183,7 +184,7 @@ class Classified(BaseModel):
             type.__setattr__(cls, "__filters__", filters)
             if not filters:
                 target = handler.resolve_ref_schema(schema)
-                if target.get("type") == "model":
+                if isinstance(target, dict) and target.get("type") == "model":
                     target.pop("serialization", None)
         return schema
 
