@@ -244,7 +244,7 @@ def worker(
     from app.worker import run_forever, run_once
     from core.http import build_http_client
     from core.observability import Metrics, configure_logging
-    from search.engines import build_engine
+    from search.adapters import build_engine
 
     settings = _settings()
     # As `serve` does: JSON lines in the server profile, and never the console renderer's tracebacks
@@ -289,9 +289,9 @@ def reindex(
     """Rebuild the search index from the database and swap it in, with no downtime."""
     from rich.progress import Progress
 
-    from search.engines import build_engine
-    from search.indexing import count_published
-    from search.indexing import reindex as rebuild
+    from search.adapters import build_engine
+    from search.outbox_relay import count_published
+    from search.outbox_relay import reindex as rebuild
 
     settings = _settings()
     kinds = [kind] if kind else list(ImportKind)
@@ -321,8 +321,8 @@ def _check_index(settings: Settings, kinds: list[str]) -> None:
     """The worker's periodic consistency check, run now: the same comparison and repairs."""
     from rich.table import Table
 
+    from search.adapters import build_engine
     from search.consistency import check_index
-    from search.engines import build_engine
 
     async def work(database: Database) -> list[tuple[str, int, int, list[int], list[int]]]:
         engine = build_engine(settings)
@@ -343,82 +343,6 @@ def _check_index(settings: Settings, kinds: list[str]) -> None:
             f"{len(extra)} {extra[:10] or ''}",
         )
     console.print(table)
-
-
-eval_app = typer.Typer(help="Quality evaluation on a labelled folder.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
-
-
-class EngineName(StrEnum):
-    embedded = "embedded"
-    meilisearch = "meilisearch"
-
-
-@eval_app.command("matching")
-def eval_matching(
-    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder like shared/eval/matching-dev")],
-    engines: Annotated[
-        list[EngineName] | None, typer.Option("--engine", help="Engines to score (default: both).")
-    ] = None,
-    search_url: Annotated[
-        str | None, typer.Option(help="Use this Meilisearch instead of starting a temporary one.")
-    ] = None,
-    search_key: Annotated[str | None, typer.Option(help="Its master key.")] = None,
-) -> None:
-    """Score matching (nDCG@10, Recall@10, MRR, best-in-top-3) and search (Recall@10, MRR) per engine vs BM25."""
-    from contextlib import ExitStack
-
-    from rich.table import Table
-
-    from search.matching.evaluation import evaluate
-
-    chosen = engines or list(EngineName)
-    with ExitStack() as stack:
-        configs: dict[str, dict[str, str]] = {}
-        for engine in chosen:
-            if engine is EngineName.embedded:
-                configs["embedded (SQLite FTS5)"] = {}
-            elif search_url:
-                configs["Meilisearch"] = {"search_url": search_url, "search_key": search_key or ""}
-            else:
-                from search.engines.meili_process import running_meilisearch
-
-                server = stack.enter_context(running_meilisearch())
-                configs["Meilisearch 1.21"] = {"search_url": server.url, "search_key": server.master_key}
-        results = asyncio.run(evaluate(folder, configs))
-    table = Table(
-        "",
-        "nDCG@10",
-        "Recall@10",
-        "MRR",
-        "best in top 3",
-        "search R@10",
-        "search MRR",
-        title=f"matching / search on {folder}",
-    )
-    baseline = next(iter(results.values()))
-    for name, scores in results.items():
-        ratio = f" ({scores.ndcg / baseline.ndcg:.2f}x)" if baseline.ndcg and scores is not baseline else ""
-        table.add_row(
-            name,
-            f"{scores.ndcg:.3f}{ratio}",
-            f"{scores.recall:.3f}",
-            f"{scores.mrr:.3f}",
-            f"{scores.top3:.0%}",
-            f"{scores.search_recall:.3f}",
-            f"{scores.search_mrr:.3f}",
-        )
-    console.print(table)
-    kinds = Table("search query kind", *results.keys(), title="search Recall@10 / MRR by query kind")
-    for kind in baseline.per_kind:
-        kinds.add_row(
-            kind,
-            *(
-                f"{s.per_kind.get(kind, (0, 0))[0]:.2f} / {s.per_kind.get(kind, (0, 0))[1]:.2f}"
-                for s in results.values()
-            ),
-        )
-    console.print(kinds)
 
 
 @admin_app.command("create")

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.models import install_listeners
+from app.openapi import TAGS, declare_problems, operation_id
 from app.worker import run_forever
 from contracts.routers import ROUTERS as CONTRACTS_ROUTERS
 from contracts.settings import PaymentSettings
@@ -31,9 +32,9 @@ from core.visibility import VisibilityMiddleware
 from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
+from search.adapters import build_engine
 from search.alerts.endpoints import router as alerts_router
 from search.endpoints import router as search_router
-from search.engines import build_engine
 from search.errors import SearchUnavailable
 from search.matching.endpoints import router as matching_router
 from search.matching.features import load_resources as load_matching_resources
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         version="0.1.0",
         description="科技成果与技术需求发布、匹配、技术合同登记与交易统计。错误统一为 RFC 9457 problem+json。",
         lifespan=lifespan,
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
         dependencies=[Depends(reject_invalid_characters)],  # every route, before its own dependencies and validation
     )
     app.state.settings = settings
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for statistics_router in STATISTICS_ROUTERS:
         app.include_router(statistics_router)
     declare_write_guard(app)  # after every router: documents the suspension guard on each write route
+    declare_problems(app)  # last: every error response declared as problem+json
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:

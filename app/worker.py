@@ -21,8 +21,8 @@ from core.observability import SearchIndexMetrics
 from core.settings import get_settings
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.consistency import check_when_due
-from search.engine import SearchEngine
-from search.indexing import SearchRelay
+from search.outbox_relay import SearchRelay
+from search.pipeline import SearchEngine
 
 log = structlog.get_logger("techmarket.worker")
 Steps = list[tuple[str, Callable[[], Awaitable[int]]]]

@@ -973,14 +973,14 @@ def median(values: Sequence[float]) -> float:
 
 def _payloads(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Worker: documents → what the Meilisearch adapter sends (its own _document, unchanged)."""
+    from search.adapters.meilisearch import MeilisearchEngine
     from search.documents import SearchDocument
-    from search.engines.meilisearch import MeilisearchEngine
 
     return [MeilisearchEngine._document(SearchDocument(**doc)) for doc in chunk]
 
 
 async def search_documents(dsn: str, kind: str, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """SearchDocument fields of COPYed listings (as search.indexing.document_for maps them)."""
+    """SearchDocument fields of COPYed listings (as search.outbox_relay.document_for maps them)."""
     table = "achievements" if kind == "achievement" else "demands"
     connection = await asyncpg.connect(dsn)
     try:

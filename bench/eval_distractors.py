@@ -3,7 +3,7 @@
 The dev set holds 120 achievements, fewer than an engine's candidate pool, so it cannot show what
 a pool misses. This copies a labelled folder (default ../shared/eval/matching-dev) into a
 temporary one, appends N synthetic achievements from bench/_common.py (unlabelled distractors,
-the corpus of the other benches), and runs ``techmarket eval matching`` on it: both engines and
+the corpus of the other benches), and runs ``python -m tooling.evaluation`` on it: both engines and
 the BM25 baseline, same run.
 
 Read the figures as a comparison between engines and between versions, not as absolute quality:
@@ -57,9 +57,7 @@ def main() -> None:
             for row in Corpus(seed=args.seed).achievements(args.n):
                 handle.write(json.dumps({key: row[key] for key in KEYS}, ensure_ascii=False) + "\n")
         print(f"{args.folder} + {args.n:,} synthetic achievements\n", flush=True)
-        binary = Path(sys.executable).with_name("techmarket")
-        command = [str(binary)] if binary.exists() else [sys.executable, "-m", "app.cli"]
-        subprocess.run([*command, "eval", "matching", str(folder)], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "tooling.evaluation", str(folder)], check=True, cwd=ROOT)
 
 
 if __name__ == "__main__":

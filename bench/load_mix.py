@@ -109,8 +109,8 @@ async def main(args: argparse.Namespace) -> None:
     from core.db import Database
     from core.settings import Settings
     from market.demo import DEMO_PASSWORD
-    from search.engines.meili_process import running_meilisearch
-    from search.engines.meilisearch import MeilisearchEngine
+    from search.adapters.meilisearch import MeilisearchEngine
+    from tooling.meili_process import running_meilisearch
 
     corpus = Corpus()
     achievements, demands = corpus.achievements(args.n), corpus.demands(max(20, args.n // 20))

@@ -150,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
     from app.models import install_listeners
     from core.db import Database
     from core.settings import Settings
-    from search.engines.meili_process import running_meilisearch
+    from tooling.meili_process import running_meilisearch
 
     print(
         f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients sending "

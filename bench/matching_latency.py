@@ -58,17 +58,17 @@ import app.models  # noqa: F401  (every table)
 from core.db import Database, create_engine
 from market.listings.kinds import DEMAND
 from market.listings.models import Demand
-from search.engines.meili_process import running_meilisearch
-from search.engines.meilisearch import MeilisearchEngine
+from search.adapters.meilisearch import MeilisearchEngine
 from search.matching.service import warm_match_counts
 from search.term_counts import SearchTermCount, TermCounts
+from tooling.meili_process import running_meilisearch
 
 TARGET_P95_MS = 50.0
 PREFIX = "techmarket"
 
 
 async def warm_demands(url: str, meili_url: str, key: str) -> int:
-    """What the worker does after indexing a published demand (``search.indexing.relay_once``):
+    """What the worker does after indexing a published demand (``search.outbox_relay.relay_once``):
     count the terms its matches will send, into the shared table. The demands were COPYed, so no
     worker saw them. Returns how many terms the table holds afterwards."""
     database = Database(create_engine(url))

@@ -7,7 +7,7 @@ the size it measured.
 Setup (not timed): N synthetic Chinese achievements (bench/_common.py) COPYed into a throwaway
 PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running_meilisearch).
 
-1. Reindex: ``search.indexing.reindex`` — what ``techmarket reindex achievements`` runs after
+1. Reindex: ``search.outbox_relay.reindex`` — what ``techmarket reindex achievements`` runs after
    startup — times the full rebuild of the index from the database (read, build documents with
    the Chinese analysis of search/text.py, send, wait, swap). Anchor: Meilisearch indexing the very
    same documents directly (the payloads the reindex sent, captured on the way): one
@@ -76,11 +76,11 @@ from _common import (
 
 import app.models  # noqa: F401  (every table)
 from core.db import Database, create_engine
-from search.engine import FACETS, SearchQuery
-from search.engines.meili_process import running_meilisearch
-from search.engines.meilisearch import SETTINGS, MeilisearchEngine
-from search.indexing import reindex
+from search.adapters.meilisearch import SETTINGS, MeilisearchEngine
+from search.outbox_relay import reindex
+from search.pipeline import FACETS, SearchQuery
 from search.text import has_cjk, normalize, spaced
+from tooling.meili_process import running_meilisearch
 
 DEFAULT_N = 100_000  # the size
 THROUGHPUT_TARGET = 0.6

@@ -11,14 +11,16 @@ Hierarchy::
     ├── TooManyRequests (429)    sent with Retry-After
     └── ServiceUnavailable (503)
 
-Each domain package subclasses these with a stable ``code`` and a Chinese ``message``.
+Each domain package subclasses these with a stable ``code`` and a Chinese ``message``. Keyword
+arguments beyond ``detail`` and ``errors`` become extension members at the top level of the problem
+(RFC 9457 section 3.2), e.g. ``allowed`` or ``retry_after``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FieldError(BaseModel):
@@ -27,18 +29,26 @@ class FieldError(BaseModel):
     message: str = Field(description="中文说明")
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details, extended with a stable ``code`` and field ``errors``."""
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-    type: str
-    title: str
-    status: int
-    code: str
-    detail: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, extended with a stable ``code``, field ``errors`` and, at the top
+    level, members particular to one problem (``allowed``, ``retry_after``, ``checks``...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="问题类型, `/problems/{code}`")
+    title: str = Field(description="中文标题")
+    status: int = Field(description="HTTP 状态码")
+    code: str = Field(description="稳定的机器可读错误码")
+    detail: str | None = Field(default=None, description="本次出错的中文说明")
+    instance: str | None = Field(default=None, description="出错的请求路径")
+    request_id: str | None = Field(default=None, description="请求编号, 联系管理员时请提供")
+    errors: list[FieldError] = Field(default_factory=list, description="逐字段的校验错误")
+
+
+_MEMBERS = frozenset(Problem.model_fields)
 
 
 class DomainError(Exception):
@@ -57,6 +67,9 @@ class DomainError(Exception):
         self.title = message or self.message
         self.detail = detail
         self.errors = errors or []
+        clash = _MEMBERS & extra.keys()
+        if clash:  # an extension member must not overwrite a standard one
+            raise TypeError(f"extension members reuse problem members: {sorted(clash)}")
         self.extra = extra
         super().__init__(self.title)
 
@@ -70,7 +83,7 @@ class DomainError(Exception):
             instance=instance,
             request_id=request_id,
             errors=self.errors,
-            extra=self.extra,
+            **self.extra,
         )
 
 
@@ -143,7 +156,7 @@ def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, A
     responses: dict[int | str, dict[str, Any]] = {
         status: {
             "model": Problem,
-            "content": {"application/problem+json": {}},
+            "content": {PROBLEM_MEDIA_TYPE: {}},  # FastAPI files the model under application/json; app.openapi moves it
             "description": "; ".join(f"`{e.code}`: {e.message}" for e in dict.fromkeys(group)),
         }
         for status, group in sorted(by_status.items())

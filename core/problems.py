@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import DomainError, FieldError, Problem, ServiceUnavailable, TooManyRequests
+from core.errors import PROBLEM_MEDIA_TYPE, DomainError, FieldError, Problem, ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger("techmarket.errors")
 
@@ -81,7 +81,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     return JSONResponse(
         problem.model_dump(exclude_none=True),
         status_code=problem.status,
-        media_type="application/problem+json",
+        media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
 

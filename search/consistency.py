@@ -31,8 +31,8 @@ from core.types import UTCDateTime, utcnow
 from market.listings.kinds import KINDS
 from market.listings.models import ListingStatus
 from market.listings.service import SEARCH_TOPIC
-from search.engine import SearchEngine
-from search.indexing import document_for
+from search.outbox_relay import document_for
+from search.pipeline import SearchEngine
 from search.repository import SearchRepository
 
 log = structlog.get_logger("techmarket.search.consistency")

@@ -12,8 +12,8 @@ from market.identity.endpoints import AUTH_ERRORS
 from market.identity.models import OrganizationKind
 from market.listings.kinds import ACHIEVEMENT, DEMAND
 from market.listings.models import IpType, Maturity, TransactionMode
-from search.engine import FACETS, FacetName, SearchEngine, Sort
 from search.errors import QueryTooLong, SearchUnavailable
+from search.pipeline import FACETS, FacetName, SearchEngine, Sort
 from search.repository import SearchRepository
 from search.service import SearchPage, SearchService
 

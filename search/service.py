@@ -18,7 +18,7 @@ from market.identity.service import Principal
 from market.listings.kinds import ListingKind
 from market.listings.models import ListingStatus
 from market.listings.schemas import AchievementRead, DemandRead
-from search.engine import SearchEngine, SearchQuery
+from search.pipeline import SearchEngine, SearchQuery
 from search.repository import SearchRepository
 
 

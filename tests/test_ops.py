@@ -125,7 +125,7 @@ async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> 
 async def test_unreachable_database_is_a_503_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A restarting PostgreSQL is a moment to retry, not a crash (no lifespan: the schema check would fail first)."""
     from core.http import build_http_client
-    from search.engines import build_engine
+    from search.adapters import build_engine
 
     settings = Settings(
         env="test",

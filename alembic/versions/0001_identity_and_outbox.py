@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0001"
@@ -46,8 +45,8 @@ def upgrade() -> None:
             sa.Enum("pending", "verified", "suspended", name="organizationstatus", native_enum=False, length=16),
             nullable=False,
         ),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("verified_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
         sa.UniqueConstraint("external_id", name=op.f("uq_organizations_external_id")),
         sa.UniqueConstraint("name", name=op.f("uq_organizations_name")),
@@ -63,9 +62,9 @@ def upgrade() -> None:
         sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("available_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("available_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
@@ -88,7 +87,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Integer(), nullable=True),
         sa.Column("region_scope", sqlmodel.sql.sqltypes.AutoString(length=6), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
@@ -108,9 +107,9 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("prefix", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", core.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_keys_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_api_keys_prefix")),

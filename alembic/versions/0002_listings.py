@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0002"
@@ -49,9 +48,9 @@ def upgrade() -> None:
         sa.Column("pending_revision", sa.JSON(), nullable=True),
         sa.Column("review_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("summary", sqlmodel.sql.sqltypes.AutoString(length=5000), nullable=False),
         sa.Column(
             "maturity",
@@ -103,7 +102,7 @@ def upgrade() -> None:
         sa.Column("to_status", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("changes", sa.JSON(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["actor_user_id"], ["users.id"], name=op.f("fk_audit_log_actor_user_id_users"), ondelete="SET NULL"
         ),
@@ -141,9 +140,9 @@ def upgrade() -> None:
         sa.Column("pending_revision", sa.JSON(), nullable=True),
         sa.Column("review_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=5000), nullable=False),
         sa.Column("budget_max_fen", sa.BigInteger(), nullable=True),
         sa.Column("deadline", sa.Date(), nullable=True),

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0003"
@@ -27,8 +26,8 @@ def upgrade() -> None:
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("received_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("result", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_webhook_events")),
@@ -55,8 +54,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("drop_reason", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.CheckConstraint("(achievement_id IS NULL) <> (demand_id IS NULL)", name=op.f("ck_deals_one_listing")),
         sa.CheckConstraint("seller_org_id <> buyer_org_id", name=op.f("ck_deals_two_parties")),
@@ -186,19 +185,19 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("seller_signed_at", core.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("buyer_signed_at", core.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("registration_requested_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("seller_signed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("buyer_signed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("registration_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("registration_number", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-        sa.Column("registered_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("registered_by", sa.Integer(), nullable=True),
         sa.Column("service_invention", sa.Boolean(), nullable=False),
         sa.Column("reward_rate_bp", sa.Integer(), nullable=True),
         sa.Column("reward_rule", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("inventors", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("seller_org_id <> buyer_org_id", name=op.f("ck_contracts_two_parties")),
         sa.CheckConstraint(
             "technology_income_fen >= 0 AND technology_income_fen <= total_fen",
@@ -243,7 +242,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("author_user_id", sa.Integer(), nullable=True),
         sa.Column("body", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["author_user_id"], ["users.id"], name=op.f("fk_deal_messages_author_user_id_users"), ondelete="SET NULL"
         ),
@@ -292,7 +291,7 @@ def upgrade() -> None:
             sa.Enum("pending", "paying", "paid", "refunded", name="milestonestatus", native_enum=False, length=16),
             nullable=False,
         ),
-        sa.Column("paid_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("amount_fen > 0", name=op.f("ck_contract_milestones_amount_positive")),
         sa.ForeignKeyConstraint(
             ["contract_id"],
@@ -320,7 +319,7 @@ def upgrade() -> None:
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"],
             ["contracts.id"],
@@ -351,8 +350,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("refunded_fen", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("succeeded_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("succeeded_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contracts.id"], name=op.f("fk_payments_contract_id_contracts"), ondelete="RESTRICT"
         ),
@@ -376,7 +375,7 @@ def upgrade() -> None:
         sa.Column("payment_id", sa.Integer(), nullable=False),
         sa.Column("provider_refund_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["payment_id"], ["payments.id"], name=op.f("fk_payment_refunds_payment_id_payments"), ondelete="RESTRICT"
         ),
@@ -404,7 +403,7 @@ def upgrade() -> None:
         sa.Column("institution_fen", sa.BigInteger(), nullable=False),
         sa.Column("rate_bp", sa.Integer(), nullable=False),
         sa.Column("rule", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"],
             ["contracts.id"],
@@ -439,7 +438,7 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Integer(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"],
             ["contracts.id"],

@@ -1,7 +1,10 @@
 """statistics: contract facts, rollups, targets, reference figures, publications
 
-Seeds the reference figures (official-statistics.csv) and the policy targets (targets.csv) as they
-were gathered in 2026, and builds the rollups from any contracts already registered.
+Seeds the reference figures and the policy targets as they were gathered in 2026, and builds the
+rollups from any contracts already registered. A migration is history: the seed rows and the rollup
+SQL below are frozen copies, so this revision does the same on every database whatever the project's
+code and data files say later. The figures and targets now live in contracts/statistics/data/
+(with their sources); ``techmarket statistics sync-reference`` brings a database up to those files.
 
 Revision ID: 0004
 Revises: 0003
@@ -13,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0004"
@@ -79,7 +81,7 @@ def upgrade() -> None:
         sa.Column("end_period", sa.Integer(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("published_by", sa.Integer(), nullable=True),
-        sa.Column("published_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["published_by"],
             ["users.id"],
@@ -97,8 +99,8 @@ def upgrade() -> None:
         sa.Column("target_value_fen", sa.BigInteger(), nullable=False),
         sa.Column("annual_growth_bp", sa.Integer(), nullable=True),
         sa.Column("source_note", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["updated_by"], ["users.id"], name=op.f("fk_statistics_targets_updated_by_users"), ondelete="SET NULL"
@@ -222,8 +224,8 @@ def _seed() -> None:
         sa.column("target_value_fen", sa.BigInteger),
         sa.column("annual_growth_bp"),
         sa.column("source_note"),
-        sa.column("created_at", core.types.UTCDateTime()),
-        sa.column("updated_at", core.types.UTCDateTime()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
     )
     op.bulk_insert(
         targets,
@@ -242,10 +244,66 @@ def _seed() -> None:
         ],
     )
     # Contracts registered before this revision: build their facts and rollups once.
-    from contracts.statistics.rollups import rebuild_statements
-
-    for statement in rebuild_statements(op.get_bind().dialect.name):
+    for statement in _rebuild_statements(op.get_bind().dialect.name):
         op.execute(sa.text(statement))
+
+
+# The rollup rebuild as it was at this revision (the live one is contracts.statistics.rollups).
+_IP_TYPES = (
+    "invention_patent",
+    "utility_model",
+    "design",
+    "plant_variety",
+    "ic_layout",
+    "software_copyright",
+    "know_how",
+)
+_IP_SQL = (
+    "COALESCE((SELECT CASE MIN(CASE a.ip_type "
+    + " ".join(f"WHEN '{ip}' THEN {rank}" for rank, ip in enumerate(_IP_TYPES))
+    + " END) "
+    + " ".join(f"WHEN {rank} THEN '{ip}'" for rank, ip in enumerate(_IP_TYPES))
+    + " END FROM contract_achievements ca JOIN achievements a ON a.id = ca.achievement_id "
+    "WHERE ca.contract_id = c.id), 'none')"
+)
+_PERIOD_SQL = {
+    "postgresql": "CAST(to_char(COALESCE(c.registered_at, c.created_at) AT TIME ZONE 'Asia/Shanghai', 'YYYYMM') AS INTEGER)",
+    "sqlite": "CAST(strftime('%Y%m', COALESCE(c.registered_at, c.created_at), '+8 hours') AS INTEGER)",
+}
+_DIMENSIONS = ("total", "type", "field", "seller_kind", "buyer_kind", "ip_type", "flow")
+
+
+def _flow_sql(region: str, counterpart: str) -> str:
+    return (
+        f"CASE WHEN ({region} LIKE '9%' OR {counterpart} LIKE '9%') AND {region} <> {counterpart} THEN 'abroad' "
+        f"WHEN {region} = {counterpart} THEN 'same_prefecture' "
+        f"WHEN substr({region}, 1, 2) = substr({counterpart}, 1, 2) THEN 'same_province' ELSE 'other_province' END"
+    )
+
+
+def _rebuild_statements(dialect: str) -> list[str]:
+    statements = [
+        "DELETE FROM statistics_rollups",
+        "DELETE FROM statistics_contract_facts",
+        "INSERT INTO statistics_contract_facts (contract_id, period, seller_region, buyer_region, type, field, "
+        "seller_kind, buyer_kind, ip_type, total_fen, income_fen) "
+        f"SELECT c.id, {_PERIOD_SQL.get(dialect, _PERIOD_SQL['sqlite'])}, c.seller_region, c.buyer_region, c.type, "
+        f"COALESCE(c.field, 'unspecified'), c.seller_kind, c.buyer_kind, {_IP_SQL}, c.total_fen, c.technology_income_fen "
+        "FROM contracts c WHERE c.status IN ('registered', 'performing', 'completed') AND c.registered_at IS NOT NULL",
+    ]
+    for side, region, counterpart in (
+        ("seller", "f.seller_region", "f.buyer_region"),
+        ("buyer", "f.buyer_region", "f.seller_region"),
+    ):
+        keys = ("''", "f.type", "f.field", "f.seller_kind", "f.buyer_kind", "f.ip_type", _flow_sql(region, counterpart))
+        for dimension, key in zip(_DIMENSIONS, keys, strict=True):
+            group = "" if key == "''" else f", {key}"
+            statements.append(
+                "INSERT INTO statistics_rollups (side, dimension, region, period, key, contracts, total_fen, income_fen) "
+                f"SELECT '{side}', '{dimension}', {region}, f.period, {key}, COUNT(*), SUM(f.total_fen), SUM(f.income_fen) "
+                f"FROM statistics_contract_facts f GROUP BY {region}, f.period{group}"
+            )
+    return statements
 
 
 def downgrade() -> None:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0006"
@@ -25,7 +24,7 @@ def upgrade() -> None:
         sa.Column("index_uid", sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
         sa.Column("term", sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
         sa.Column("documents", sa.Integer(), nullable=False),
-        sa.Column("counted_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("counted_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("index_uid", "term", name=op.f("pk_search_term_counts")),
     )
 

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 
-import core.types
 from alembic import op
 
 revision: str = "0011"
@@ -23,8 +22,8 @@ def upgrade() -> None:
     table = op.create_table(
         "search_index_checks",
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("checked_at", core.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("running_until", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("running_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published", sa.Integer(), nullable=False),
         sa.Column("indexed", sa.Integer(), nullable=False),
         sa.Column("missing", sa.Integer(), nullable=False),

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-import core.types
 from alembic import op
 
 revision: str = "0012"
@@ -20,8 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("contracts") as batch:
-        batch.add_column(sa.Column("completion_claimed_at", core.types.UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("completion_due_at", core.types.UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("completion_claimed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("completion_due_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

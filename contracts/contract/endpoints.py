@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from contracts import errors
 from contracts.contract.completion import CompletionService
@@ -24,6 +22,7 @@ from contracts.contract.schemas import (
 from contracts.contract.service import ContractService
 from core.deps import SessionDep
 from core.errors import problem_responses
+from core.pagination import PageQuery
 from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OrganizationNotVerified, OtherOrganization
@@ -73,12 +72,11 @@ async def create_contract(data: ContractCreate, principal: CurrentPrincipal, ses
 async def list_contracts(
     principal: CurrentPrincipal,
     session: SessionDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageQuery,
 ) -> ContractPage:
     service = ContractService(session)
-    items, total = await service.list(principal, offset, limit)
-    return ContractPage(items=[await service.read(c) for c in items], total=total)
+    items, total = await service.list(principal, page.offset, page.limit)
+    return ContractPage.of([await service.read(c) for c in items], total, page)
 
 
 @router.get(
@@ -232,9 +230,11 @@ async def object_to_completion(
     summary="合同审计记录",
     responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound),
 )
-async def contract_audit(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> AuditPage:
+async def contract_audit(
+    contract_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery
+) -> AuditPage:
     service = ContractService(session)
     contract = await service.get(principal, contract_id)
     entries = await service.repository.audit(contract_id)
     subject = contract_subject(contract)
-    return AuditPage(items=[AuditRead.model_validate(e).about(subject) for e in entries], total=len(entries))
+    return AuditPage.of([AuditRead.model_validate(e).about(subject) for e in page.window(entries)], len(entries), page)

@@ -58,9 +58,6 @@ SUBTYPES: dict[ContractType, frozenset[ContractSubtype]] = {
     ),
 }
 
-# Types whose income from a service invention is split with the inventors (转让, 许可).
-REWARD_TYPES = frozenset({ContractType.transfer, ContractType.license})
-
 
 class ContractStatus(StrEnum):
     draft = "draft"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.contract.models import ContractStatus, ContractSubtype, ContractType, MilestoneStatus
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
+from core.pagination import Page
 from core.validators import FieldCode
 from core.visibility import Classified, Org, Parties, Public, Subject
 from market.identity.models import OrganizationKind
@@ -165,9 +166,8 @@ class ContractRead(Classified):
         return contract_subject(self)
 
 
-class ContractPage(Classified):
-    items: Public[list[ContractRead]]
-    total: Public[int]
+class ContractPage(Page[ContractRead]):
+    pass
 
 
 class AuditRead(Classified):
@@ -183,6 +183,5 @@ class AuditRead(Classified):
     created_at: Parties[datetime]
 
 
-class AuditPage(Classified):
-    items: Public[list[AuditRead]]
-    total: Public[int]
+class AuditPage(Page[AuditRead]):
+    pass

@@ -24,7 +24,6 @@ from contracts.contract import terms
 from contracts.contract.models import (
     MANUAL_TRANSITIONS,
     REGISTRABLE,
-    REWARD_TYPES,
     SUBTYPES,
     TRANSITIONS,
     Contract,
@@ -50,11 +49,10 @@ from core.errors import FieldError
 from core.money import fen_to_yuan, yuan_to_fen
 from core.reference import region_prefix
 from core.types import utcnow
-from market.identity.models import Organization, OrganizationKind, OrganizationStatus
+from market.identity.models import Organization, OrganizationStatus
 from market.identity.service import Principal
 
 CHINA = ZoneInfo("Asia/Shanghai")
-REWARD_SELLER_KINDS = frozenset({OrganizationKind.university, OrganizationKind.institute})
 
 
 def today() -> date:
@@ -72,10 +70,6 @@ def may_see(principal: Principal, contract: Contract) -> bool:
         or principal.governs_region(contract.seller_region)
         or principal.governs_region(contract.buyer_region)
     )
-
-
-def reward_applies(contract: Contract) -> bool:
-    return contract.service_invention and contract.type in REWARD_TYPES and contract.seller_kind in REWARD_SELLER_KINDS
 
 
 def _invalid(field: str, code: str, message: str) -> errors.InvalidAmounts:
@@ -313,7 +307,9 @@ class ContractService:
     def _configure_reward(
         self, contract: Contract, seller: Organization, data: ContractCreate, achievements: Sequence[object]
     ) -> None:
-        if contract.type not in REWARD_TYPES or seller.kind not in REWARD_SELLER_KINDS:
+        """Checked against the floor in force today, the earliest the contract can be signed on; the
+        signature that completes the contract applies the floor of its day (``_apply_signing_floor``)."""
+        if not rules.reward_eligible(contract.type, seller.kind):
             raise _refuse(errors.RewardNotApplicable, "body.service_invention")
         try:
             rate, rule = rules.check_rate(_rate_bp(data.reward_rate), seller.region, today())
@@ -327,19 +323,30 @@ class ContractService:
         if data.inventors:
             inventors = [i.model_dump() for i in data.inventors]
         else:
-            merged: dict[str, int] = {}
-            for achievement in achievements:
-                for person in getattr(achievement, "inventors", []) or []:
-                    name = str(person.get("name", "")).strip()
-                    if name:
-                        merged[name] = merged.get(name, 0) + int(Decimal(str(person.get("share") or 1)) * 100)
-            inventors = [{"name": n, "weight": w, "user_id": None} for n, w in merged.items()]
+            inventors = rules.merge_inventors(getattr(a, "inventors", None) or [] for a in achievements)
         if not inventors:
             raise _refuse(
                 errors.InventorsRequired, "body.inventors", "职务科技成果须列明成果完成人 (或在所涉成果中登记完成人)"
             )
         _check_inventors(inventors)
         contract.reward_rate_bp, contract.reward_rule, contract.inventors = rate, rule.code, inventors
+
+    async def _apply_signing_floor(self, principal: Principal, contract: Contract) -> None:
+        """The reward floor is the one in force on the signing date, and a contract is signed on the day
+        of its last signature: each signature applies the floor of its day. A change is a change of
+        terms (``_amend``): audited, and a signature given for the old rate is void."""
+        if contract.reward_rule is None or contract.reward_rate_bp is None:
+            return
+        rate, rule = rules.rate_on_signing(
+            contract.reward_rate_bp, contract.reward_rule, contract.seller_region, today()
+        )
+        if (rate, rule.code) == (contract.reward_rate_bp, contract.reward_rule):
+            return
+
+        async def change() -> None:
+            contract.reward_rate_bp, contract.reward_rule = rate, rule.code
+
+        await self._amend(principal, contract, "reward_floor_applied", f"签订日适用: {rule.describe()}", change)
 
     async def _set_milestones(self, contract: Contract, milestones: Sequence[MilestoneIn]) -> None:
         """Rows are updated in place by position; one whose payment has started keeps its amount and stays."""
@@ -515,6 +522,7 @@ class ContractService:
             raise errors.NotAContractParty()
         if contract.status != ContractStatus.draft:
             self._require_transition(contract, ContractStatus.signed)
+        await self._apply_signing_floor(principal, contract)
         current = await self.terms_digest(contract)
         if terms_digest is not None and terms_digest != current:
             raise errors.TermsChanged(detail="您查看后合同条款已被改动, 请重新查看后签署", terms_digest=current)

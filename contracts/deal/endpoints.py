@@ -18,6 +18,7 @@ from contracts.deal.schemas import (
 from contracts.deal.service import DealService
 from core.deps import SessionDep
 from core.errors import problem_responses
+from core.pagination import PageQuery
 from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import OrganizationNotVerified, OtherOrganization
@@ -39,9 +40,9 @@ async def open_deal(data: DealCreate, principal: CurrentPrincipal, session: Sess
 
 
 @router.get("", response_model=DealPage, summary="本单位的意向", responses=problem_responses(*AUTH_ERRORS))
-async def list_deals(principal: CurrentPrincipal, session: SessionDep) -> DealPage:
+async def list_deals(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> DealPage:
     deals = await DealService(session).mine(principal)
-    return DealPage(items=[DealRead.model_validate(d) for d in deals], total=len(deals))
+    return DealPage.of([DealRead.model_validate(d) for d in page.window(deals)], len(deals), page)
 
 
 @router.get("/{deal_id}", response_model=DealRead, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound))
@@ -67,11 +68,12 @@ async def post_message(
 @router.get(
     "/{deal_id}/messages", response_model=MessagePage, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound)
 )
-async def list_messages(deal_id: int, principal: CurrentPrincipal, session: SessionDep) -> MessagePage:
+async def list_messages(deal_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> MessagePage:
     service = DealService(session)
     messages = await service.messages(principal, deal_id)
     subject = deal_subject(await service.get(principal, deal_id))
-    return MessagePage(items=[MessageRead.model_validate(m).about(subject) for m in messages], total=len(messages))
+    items = [MessageRead.model_validate(m).about(subject) for m in page.window(messages)]
+    return MessagePage.of(items, len(messages), page)
 
 
 @router.post(

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.deal.models import DealOrigin, DealStatus
+from core.pagination import Page
 from core.visibility import Classified, Parties, Public, Subject
 
 
@@ -57,9 +58,8 @@ class DealRead(Classified):
         return deal_subject(self)
 
 
-class DealPage(Classified):
-    items: Public[list[DealRead]]
-    total: Public[int]
+class DealPage(Page[DealRead]):
+    pass
 
 
 class MessageRead(Classified):
@@ -73,6 +73,5 @@ class MessageRead(Classified):
     created_at: Parties[datetime]
 
 
-class MessagePage(Classified):
-    items: Public[list[MessageRead]]
-    total: Public[int]
+class MessagePage(Page[MessageRead]):
+    pass

@@ -15,6 +15,7 @@ from contracts.payment.signature import HEADER
 from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan, yuan_to_fen
+from core.pagination import PageQuery
 from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 
@@ -89,11 +90,13 @@ async def refund_milestone(
     response_model=PaymentPage,
     responses=problem_responses(*AUTH_ERRORS, errors.ContractNotFound),
 )
-async def list_payments(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> PaymentPage:
+async def list_payments(
+    contract_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery
+) -> PaymentPage:
     contract = await ContractService(session).get(principal, contract_id)
     payments = await PaymentService(session).repository.of_contract(contract_id)
     subject = contract_subject(contract)
-    return PaymentPage(items=[_read(p).about(subject) for p in payments], total=len(payments))
+    return PaymentPage.of([_read(p).about(subject) for p in page.window(payments)], len(payments), page)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.payment.models import PaymentStatus
 from core.money import Yuan
+from core.pagination import Page
 from core.visibility import Classified, Parties, Public
 
 
@@ -29,9 +30,8 @@ class PaymentRead(Classified):
     succeeded_at: Parties[datetime | None]
 
 
-class PaymentPage(Classified):
-    items: Public[list[PaymentRead]]
-    total: Public[int]
+class PaymentPage(Page[PaymentRead]):
+    pass
 
 
 class WebhookAck(Classified):

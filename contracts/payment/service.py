@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import errors
 from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
 from contracts.contract.repository import ContractRepository
-from contracts.contract.service import ContractService, reward_applies
+from contracts.contract.service import ContractService
 from contracts.payment import signature
 from contracts.payment.client import CURRENCY, IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
 from contracts.payment.models import Payment, PaymentRefund, PaymentStatus, WebhookEvent
 from contracts.payment.repository import PaymentRepository
 from contracts.reward.models import DistributionSource
+from contracts.reward.rules import reward_applies
 from contracts.reward.service import RewardService
 from contracts.settings import PaymentSettings
 from core import audit

@@ -18,14 +18,20 @@ not depend on the order in which payments arrive, and each payment's parts sum e
 income. Inside the team, shares are apportioned by weight with the largest-remainder method.
 A refund is a negative payment: it appends reversals, proportional to the inventors' weights and
 never taking an inventor below zero; refunding everything brings every total back to zero.
+
+Who gets a reward (``reward_applies``: a service invention, transferred or licensed, by a university
+or institute) and who the inventors are (``merge_inventors``, ``inventors_from``) are decided here too,
+so the contract package asks this module and this module knows nothing of contracts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Protocol
 
 BP = 10_000  # basis points in a whole
 NATIONAL = "000000"
@@ -88,6 +94,9 @@ RULES: tuple[FloorRule, ...] = (
 )
 
 
+RULES_BY_CODE = {rule.code: rule for rule in RULES}
+
+
 class NoRuleInForce(ValueError):
     """No rule covers the date (before the 2015 amendment took effect)."""
 
@@ -134,6 +143,62 @@ def check_rate(
     if rate_bp < floor:
         raise RateBelowFloor(rate_bp, rule, kind)
     return rate_bp, rule
+
+
+def rate_on_signing(
+    rate_bp: int, rule_code: str | None, region_code: str, signed_on: date, kind: RewardKind = RewardKind.income
+) -> tuple[int, FloorRule]:
+    """The rate and rule of a contract signed on ``signed_on``: the floor is the one in force that day.
+
+    The rate was checked when the contract was drafted, against that day's floor. A rate that was the
+    floor then follows the floor in force on the signing date; a higher rate stays, raised to that
+    floor if it is below it.
+    """
+    rule = floor_rule(region_code, signed_on)
+    floor = rule.floor_bp(kind)
+    drafted = RULES_BY_CODE.get(rule_code or "")
+    if drafted is not None and rate_bp == drafted.floor_bp(kind):
+        return floor, rule
+    return max(rate_bp, floor), rule
+
+
+# --- who is rewarded --------------------------------------------------------------------------
+
+# 转让 and 许可 earn income from the achievement itself; 开发/咨询/服务 pay for work, not for it.
+REWARD_CONTRACT_TYPES = frozenset({"transfer", "license"})
+# Art. 45 binds the state-funded research units: universities and research institutes.
+REWARD_SELLER_KINDS = frozenset({"university", "institute"})
+
+
+class RewardedContract(Protocol):
+    @property
+    def service_invention(self) -> bool: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def seller_kind(self) -> str: ...
+
+
+def reward_eligible(contract_type: str, seller_kind: str) -> bool:
+    """Whether a contract of this type, sold by a unit of this kind, can carry an inventor reward."""
+    return contract_type in REWARD_CONTRACT_TYPES and seller_kind in REWARD_SELLER_KINDS
+
+
+def reward_applies(contract: RewardedContract) -> bool:
+    """A service invention (职务科技成果) of an eligible contract: its income is split with the inventors."""
+    return contract.service_invention and reward_eligible(contract.type, contract.seller_kind)
+
+
+def merge_inventors(per_achievement: Iterable[Iterable[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """The inventors of the linked achievements, one line per name (first seen first): a person on
+    several achievements gets the sum of their shares, as whole weights (share x 100; 1 when unset)."""
+    merged: dict[str, int] = {}
+    for people in per_achievement:
+        for person in people:
+            name = str(person.get("name", "")).strip()
+            if name:
+                merged[name] = merged.get(name, 0) + int(Decimal(str(person.get("share") or 1)) * 100)
+    return [{"name": name, "weight": weight, "user_id": None} for name, weight in merged.items()]
 
 
 # --- apportionment ----------------------------------------------------------------------------
@@ -195,6 +260,11 @@ class Inventor:
     name: str
     weight: int = 1  # share weight; equal by default
     user_id: int | None = None
+
+
+def inventors_from(records: Iterable[Mapping[str, Any]]) -> tuple[Inventor, ...]:
+    """The inventors as a contract stores them (name, weight, user_id)."""
+    return tuple(Inventor(name=i["name"], weight=int(i.get("weight", 1)), user_id=i.get("user_id")) for i in records)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
+
 from contracts.reward.models import BeneficiaryKind, DistributionSource
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
+from core.pagination import Page
 from core.visibility import Classified, Org, Parties, Public
 
 
@@ -60,9 +63,7 @@ class MyLineRead(Classified):
     created_at: Org[datetime]
 
 
-class MyLinePage(Classified):
+class MyLinePage(Page[MyLineRead]):
     """An inventor's own lines (the endpoint names the inventor as the subject)."""
 
-    items: Public[list[MyLineRead]]
-    total: Public[int]
-    sum: Org[str]
+    sum: Org[str] = Field(description="全部分配之和 (不止本页)")

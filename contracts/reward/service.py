@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.contract.models import Contract
 from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine, DistributionSource
 from contracts.reward.repository import RewardRepository
-from contracts.reward.rules import Inventor, Ledger
+from contracts.reward.rules import Ledger, inventors_from
 from core.money import fen_to_yuan
 from core.tabular import Column
 
 
-def inventors_of(contract: Contract) -> tuple[Inventor, ...]:
-    return tuple(
-        Inventor(name=i["name"], weight=int(i.get("weight", 1)), user_id=i.get("user_id")) for i in contract.inventors
-    )
+class RewardedContract(Protocol):
+    """What the ledger reads of a contract (the contract package's model has it)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def seller_org_id(self) -> int: ...
+    @property
+    def reward_rate_bp(self) -> int | None: ...
+    @property
+    def reward_rule(self) -> str | None: ...
+    @property
+    def inventors(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def signed_yuan(fen: int) -> str:
+    """Decimal yuan with the sign of a reversal (``-12.34``)."""
+    return f"{'-' if fen < 0 else ''}{fen_to_yuan(abs(fen))}"
 
 
 class RewardService:
@@ -27,7 +40,7 @@ class RewardService:
         self.repository = RewardRepository(session)
 
     async def append(
-        self, contract: Contract, payment_id: int, amount: int, source: DistributionSource, source_ref: str
+        self, contract: RewardedContract, payment_id: int, amount: int, source: DistributionSource, source_ref: str
     ) -> Distribution | None:
         """Append the distribution of a payment (amount > 0) or refund (amount < 0); once per source_ref.
 
@@ -35,7 +48,7 @@ class RewardService:
         """
         if await self.repository.distribution_by_ref(source_ref) is not None:
             return None
-        inventors = inventors_of(contract)
+        inventors = inventors_from(contract.inventors)
         received, net, team, _ = await self.repository.totals(contract.id or 0)
         held = await self.repository.inventor_totals(contract.id or 0)
         ledger = Ledger(

@@ -1,4 +1,4 @@
-"""``techmarket export …`` (statistics tables and the 登记表) and ``techmarket statistics rebuild|verify``."""
+"""``techmarket export …`` (statistics tables and the 登记表) and ``techmarket statistics rebuild|verify|sync-reference``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from core.settings import Settings
 
 export_app = typer.Typer(help="Export statistics (CSV with BOM / XLSX / JSON).", no_args_is_help=True)
 statistics_app = typer.Typer(
-    help="Statistics rollups: rebuild after bulk loads, verify against the contracts table.", no_args_is_help=True
+    help="Statistics: rebuild rollups after bulk loads, verify them, sync the published figures and targets.",
+    no_args_is_help=True,
 )
 console = Console()
 
@@ -150,3 +151,19 @@ def verify_command() -> None:
         console.print(f"[red]{len(problems)} cells differ[/red]")
         raise typer.Exit(1)
     console.print("[green]rollups agree with the contracts table[/green]")
+
+
+@statistics_app.command("sync-reference")
+def sync_reference_command() -> None:
+    """Bring the published figures and policy targets up to contracts/statistics/data (targets set by admins stay)."""
+    from contracts.statistics.reference import sync
+
+    async def work(database: Database):  # type: ignore[no-untyped-def]
+        async with database.unit_of_work() as session:
+            return await sync(session)
+
+    result = _run(work)
+    console.print(
+        f"[green]已同步[/green] figures added {result.figures_added}, corrected {result.figures_updated}; "
+        f"targets added {result.targets_added}"
+    )

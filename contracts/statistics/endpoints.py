@@ -39,6 +39,7 @@ from contracts.statistics.service import PeriodRange, StatisticsService, parse_p
 from core.deps import SessionDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan
+from core.pagination import PageQuery
 from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotPlatformAdmin
@@ -100,11 +101,12 @@ async def series(
 
 
 @router.get("/targets", response_model=TargetPage, summary="目标及完成情况", responses=problem_responses(*SCOPE_ERRORS))
-async def list_targets(principal: CurrentPrincipal, session: SessionDep, region: RegionQuery = None) -> TargetPage:
+async def list_targets(
+    principal: CurrentPrincipal, session: SessionDep, page: PageQuery, region: RegionQuery = None
+) -> TargetPage:
     if not principal.is_platform_admin and principal.region_scope is None:
         raise errors.StatisticsAdminRequired()
-    items = await StatisticsService(session).list_targets(principal, region)
-    return TargetPage(items=items, total=len(items))
+    return TargetPage.window(await StatisticsService(session).list_targets(principal, region), page)
 
 
 @router.post(
@@ -168,11 +170,13 @@ async def publish(data: PublicationCreate, principal: CurrentPrincipal, session:
     return service.read_publication(await service.publish(principal, data))
 
 
-@router.get("/published", response_model=PublicationPage, summary="已发布的统计摘要 (公开)")
-async def list_published(session: SessionDep) -> PublicationPage:
+@router.get(
+    "/published", response_model=PublicationPage, summary="已发布的统计摘要 (公开)", responses=problem_responses()
+)
+async def list_published(session: SessionDep, page: PageQuery) -> PublicationPage:
     service = StatisticsService(session)
-    items = [service.read_publication(p) for p in await service.repository.publications()]
-    return PublicationPage(items=items, total=len(items))
+    rows = await service.repository.publications()
+    return PublicationPage.of([service.read_publication(p) for p in page.window(rows)], len(rows), page)
 
 
 @router.get(

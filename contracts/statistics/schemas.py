@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from contracts.statistics.dimensions import By, Side
+from core.pagination import Page
 from core.validators import RegionCode
 from core.visibility import AdminOnly, Classified, Public, Subject
 
@@ -176,9 +177,8 @@ class TargetRead(Classified):
         return Subject(regions=(self.region,))
 
 
-class TargetPage(Classified):
-    items: Public[list[TargetRead]]
-    total: Public[int]
+class TargetPage(Page[TargetRead]):
+    pass
 
 
 class PublicationCreate(BaseModel):
@@ -201,9 +201,8 @@ class PublicationRead(Classified):
     summary: Public[dict[str, Any]]
 
 
-class PublicationPage(Classified):
-    items: Public[list[PublicationRead]]
-    total: Public[int]
+class PublicationPage(Page[PublicationRead]):
+    pass
 
 
 class RollupCheck(Classified):

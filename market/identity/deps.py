@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from core import visibility
 from core.deps import SessionDep, SettingsDep
-from core.errors import DomainError
+from core.errors import PROBLEM_MEDIA_TYPE, DomainError
 from market.identity.errors import AuthenticationRequired, OrganizationNotVerified, OrganizationSuspended
 from market.identity.service import IdentityService, Principal
 
@@ -107,10 +107,7 @@ def _add_403(responses: dict[str, Any], errors: list[type[DomainError]]) -> None
     entry = responses.setdefault(
         "403",
         {
-            "content": {
-                "application/problem+json": {},
-                "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}},
-            }
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         },
     )
     described = entry.get("description", "")

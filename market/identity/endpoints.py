@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from core import visibility
 from core.deps import SettingsDep
 from core.errors import problem_responses
+from core.pagination import PageQuery
 from core.visibility import Subject, Viewer
 from market.identity import errors
 from market.identity.deps import CurrentPrincipal, IdentityServiceDep, OptionalPrincipal
@@ -105,16 +106,15 @@ async def create_organization(
 async def list_organizations(
     principal: OptionalPrincipal,
     identity: IdentityServiceDep,
+    page: PageQuery,
     status_filter: Annotated[OrganizationStatus | None, Query(alias="status")] = None,
     kind: OrganizationKind | None = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> OrganizationPage:
     items, total = await identity.list_organizations(
-        principal, status=status_filter, kind=kind, region=region, offset=offset, limit=limit
+        principal, status=status_filter, kind=kind, region=region, offset=page.offset, limit=page.limit
     )
-    return OrganizationPage(items=[OrganizationRead.model_validate(o) for o in items], total=total)
+    return OrganizationPage.of([OrganizationRead.model_validate(o) for o in items], total, page)
 
 
 @router.get(
@@ -216,10 +216,10 @@ async def create_api_key(
 
 
 @router.get("/api-keys", response_model=ApiKeyPage, tags=["auth"], responses=problem_responses(*AUTH_ERRORS))
-async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDep) -> ApiKeyPage:
+async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDep, page: PageQuery) -> ApiKeyPage:
     keys = await identity.list_api_keys(principal)
-    return ApiKeyPage(
-        items=[ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in keys], total=len(keys)
+    return ApiKeyPage.of(
+        [ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in page.window(keys)], len(keys), page
     )
 
 

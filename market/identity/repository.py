@@ -8,6 +8,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.identity.models import ApiKey, LoginThrottle, Organization, OrganizationKind, OrganizationStatus, User
 
@@ -24,7 +25,7 @@ class IdentityRepository:
         return await self.session.get(Organization, organization_id)
 
     async def organization_clashing(self, name: str, uscc: str) -> Organization | None:
-        statement = select(Organization).where(or_(Organization.name == name, Organization.uscc == uscc)).limit(1)
+        statement = select(Organization).where(or_(col(Organization.name) == name, col(Organization.uscc) == uscc)).limit(1)
         return (await self.session.execute(statement)).scalars().first()
 
     async def organizations(
@@ -38,31 +39,31 @@ class IdentityRepository:
     ) -> tuple[Sequence[Organization], int]:
         statement = select(Organization)
         if status is not None:
-            statement = statement.where(Organization.status == status)
+            statement = statement.where(col(Organization.status) == status)
         if kind is not None:
-            statement = statement.where(Organization.kind == kind)
+            statement = statement.where(col(Organization.kind) == kind)
         if region_prefix:
-            statement = statement.where(Organization.region.startswith(region_prefix))  # type: ignore[attr-defined]
+            statement = statement.where(col(Organization.region).startswith(region_prefix))
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-        page = statement.order_by(Organization.id).offset(offset).limit(limit)  # type: ignore[arg-type]
+        page = statement.order_by(col(Organization.id)).offset(offset).limit(limit)
         return (await self.session.execute(page)).scalars().all(), total
 
     async def user(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
     async def user_by_email(self, email: str) -> User | None:
-        statement = select(User).where(User.email == email.lower())
+        statement = select(User).where(col(User.email) == email.lower())
         return (await self.session.execute(statement)).scalars().first()
 
     async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
-        statement = select(ApiKey).where(ApiKey.prefix == prefix)
+        statement = select(ApiKey).where(col(ApiKey.prefix) == prefix)
         return (await self.session.execute(statement)).scalars().first()
 
     async def api_key(self, key_id: int) -> ApiKey | None:
         return await self.session.get(ApiKey, key_id)
 
     async def api_keys_of(self, user_id: int) -> Sequence[ApiKey]:
-        statement = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)  # type: ignore[arg-type]
+        statement = select(ApiKey).where(col(ApiKey.user_id) == user_id).order_by(col(ApiKey.id))
         return (await self.session.execute(statement)).scalars().all()
 
 
@@ -84,12 +85,12 @@ class LoginThrottleRepository:
         spend the last attempt, and the hot row is held for one statement and the commit.
         """
         insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(_THROTTLE).values(
+        rows = insert(_THROTTLE).values(
             [{"key": key, "busy_until": now + interval, "refused": 0} for key, interval in intervals.items()]
         )
         start = case((_THROTTLE.c.busy_until > now, _THROTTLE.c.busy_until), else_=now)
-        then = start + (statement.excluded.busy_until - now)
-        statement = statement.on_conflict_do_update(
+        then = start + (rows.excluded.busy_until - now)
+        statement = rows.on_conflict_do_update(
             index_elements=[_THROTTLE.c.key], set_={"busy_until": then, "refused": 0}, where=then <= now + window
         ).returning(_THROTTLE.c.key)
         return set((await self.session.execute(statement)).scalars())

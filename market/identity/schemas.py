@@ -4,6 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.pagination import Page
 from core.validators import USCC, Email, Password, PrefectureCode, RegionCode
 from core.visibility import Classified, Org, Public, Subject
 from market.identity.models import OrganizationKind, OrganizationStatus, Role
@@ -86,9 +87,8 @@ class RegistrationRead(Classified):
     admin: Public[UserRead]
 
 
-class OrganizationPage(Classified):
-    items: Public[list[OrganizationRead]]
-    total: Public[int]
+class OrganizationPage(Page[OrganizationRead]):
+    pass
 
 
 class Token(Classified):
@@ -122,6 +122,5 @@ class ApiKeyCreated(ApiKeyRead):
     key: Org[str] = Field(description="完整密钥, 只显示这一次")
 
 
-class ApiKeyPage(Classified):
-    items: Public[list[ApiKeyRead]]
-    total: Public[int]
+class ApiKeyPage(Page[ApiKeyRead]):
+    pass

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from core.db import Database
 from core.deps import SessionDep, get_database
 from core.errors import FieldError, problem_responses
+from core.pagination import PageQuery
 from core.visibility import Subject
 from market.identity.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
@@ -77,12 +78,11 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
     async def list_listings(
         principal: OptionalPrincipal,
         service: ListingServiceDep,
+        page: PageQuery,
         status_filter: Annotated[ListingStatus | None, Query(alias="status")] = None,
         field: Annotated[str | None, Query(max_length=32)] = None,
         region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
         owner_id: int | None = None,
-        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> Any:
         rows, total = await service.list(
             principal,
@@ -91,10 +91,10 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
             field=field,
             region=region,
             owner_id=owner_id,
-            offset=offset,
-            limit=limit,
+            offset=page.offset,
+            limit=page.limit,
         )
-        return page_schema(items=await render(service, kind, principal, rows), total=total)
+        return page_schema.of(await render(service, kind, principal, rows), total, page)
 
     @router.get(
         "/{listing_id}",
@@ -158,12 +158,15 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         summary="审计记录 (管理员)",
         responses=problem_responses(*AUTH_ERRORS, errors.ListingNotFound, errors.NotAdmin),
     )
-    async def audit_trail(listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep) -> AuditPage:
+    async def audit_trail(
+        listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep, page: PageQuery
+    ) -> AuditPage:
         entries = await service.audit_trail(principal, kind, listing_id)
         row = await service.get(principal, kind, listing_id)
         owner = (await service.owners([row])).get(row.owner_id)
         subject = listing_subject(row.owner_id, owner.region if owner else None)
-        return AuditPage(items=[AuditRead.model_validate(e).about(subject) for e in entries], total=len(entries))
+        items = [AuditRead.model_validate(e).about(subject) for e in page.window(entries)]
+        return AuditPage.of(items, len(entries), page)
 
     return router
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.audit import AuditEntry
 from market.identity.models import Organization
 from market.listings.models import Achievement, Demand, ListingStatus
 
 ListingModel = type[Achievement] | type[Demand]
+Listing = Achievement | Demand  # select() over either model types its rows as their common base
 
 
 class Owner(NamedTuple):
@@ -50,24 +53,26 @@ class ListingRepository:
     async def get(
         self, model: ListingModel, listing_id: int, *, for_update: bool = False
     ) -> Achievement | Demand | None:
-        statement = select(model).where(model.id == listing_id)
+        statement = select(model).where(col(model.id) == listing_id)
         if for_update:
             statement = statement.with_for_update()
-        return (await self.session.execute(statement)).scalars().first()
+        return cast(Listing | None, (await self.session.execute(statement)).scalars().first())
 
     async def all_published(self, model: ListingModel) -> Sequence[Achievement | Demand]:
-        statement = select(model).where(model.status == ListingStatus.published).order_by(model.id)  # type: ignore[arg-type]
-        return (await self.session.execute(statement)).scalars().all()
+        statement = select(model).where(col(model.status) == ListingStatus.published).order_by(col(model.id))
+        return cast(Sequence[Listing], (await self.session.execute(statement)).scalars().all())
 
     async def owners(self, owner_ids: Iterable[int]) -> dict[int, Owner]:
         ids = set(owner_ids)
         if not ids:
             return {}
-        statement = select(Organization.id, Organization.name, Organization.region).where(Organization.id.in_(ids))  # type: ignore[union-attr]
+        statement = select(col(Organization.id), col(Organization.name), col(Organization.region)).where(
+            col(Organization.id).in_(ids)
+        )
         return {row.id: Owner(row.name, row.region) for row in await self.session.execute(statement)}
 
     async def owner_region(self, owner_id: int) -> str | None:
-        statement = select(Organization.region).where(Organization.id == owner_id)
+        statement = select(col(Organization.region)).where(col(Organization.id) == owner_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def list(
@@ -75,32 +80,32 @@ class ListingRepository:
     ) -> tuple[Sequence[Achievement | Demand], int]:
         statement = select(model)
         if filters.visibility is not None:
-            visible = model.status == ListingStatus.published
+            visible = col(model.status) == ListingStatus.published
             if filters.visibility.own_organization_id is not None:
-                visible = visible | (model.owner_id == filters.visibility.own_organization_id)
+                visible = visible | (col(model.owner_id) == filters.visibility.own_organization_id)
             if filters.visibility.scope_prefix is not None:
-                governed = select(Organization.id).where(
-                    Organization.region.startswith(filters.visibility.scope_prefix)
-                )  # type: ignore[attr-defined]
-                visible = visible | model.owner_id.in_(governed)  # type: ignore[attr-defined]
+                governed = select(col(Organization.id)).where(
+                    col(Organization.region).startswith(filters.visibility.scope_prefix)
+                )
+                visible = visible | col(model.owner_id).in_(governed)
             statement = statement.where(visible)
         if filters.status is not None:
-            statement = statement.where(model.status == filters.status)
+            statement = statement.where(col(model.status) == filters.status)
         if filters.field:
-            statement = statement.where(model.field == filters.field)
+            statement = statement.where(col(model.field) == filters.field)
         if filters.region_prefix:
-            statement = statement.where(model.region.startswith(filters.region_prefix))  # type: ignore[attr-defined]
+            statement = statement.where(col(model.region).startswith(filters.region_prefix))
         if filters.owner_id is not None:
-            statement = statement.where(model.owner_id == filters.owner_id)
+            statement = statement.where(col(model.owner_id) == filters.owner_id)
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-        page = statement.order_by(model.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
-        return (await self.session.execute(page)).scalars().all(), total
+        page = statement.order_by(col(model.id).desc()).offset(offset).limit(limit)
+        return cast(Sequence[Listing], (await self.session.execute(page)).scalars().all()), total
 
     async def audit_trail(self, entity_type: str, entity_id: int) -> Sequence[AuditEntry]:
         statement = (
             select(AuditEntry)
-            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
-            .order_by(AuditEntry.id)  # type: ignore[arg-type]
+            .where(col(AuditEntry.entity_type) == entity_type, col(AuditEntry.entity_id) == entity_id)
+            .order_by(col(AuditEntry.id))
         )
         return (await self.session.execute(statement)).scalars().all()
 
@@ -108,15 +113,16 @@ class ListingRepository:
         ids = [e for e in external_ids if e]
         if not ids:
             return set()
-        rows = await self.session.execute(select(model.external_id).where(model.external_id.in_(ids)))  # type: ignore[union-attr]
+        rows = await self.session.execute(select(col(model.external_id)).where(col(model.external_id).in_(ids)))
         return {row[0] for row in rows}
 
-    async def insert_many(self, model: ListingModel, rows: list[dict[str, Any]]) -> list[int]:
+    async def insert_many(self, model: ListingModel, rows: builtins.list[dict[str, Any]]) -> builtins.list[int]:
         """Bulk insert in one statement batch; returns the new ids in input order."""
         if not rows:
             return []
         # render_nulls: one INSERT per batch; otherwise rows are grouped by which columns are NULL
         # (a null price splits a 1000-row batch into hundreds of statements).
-        statement = insert(model).returning(model.id, sort_by_parameter_order=True).execution_options(render_nulls=True)  # type: ignore[arg-type]
+        returning = insert(model).returning(col(model.id), sort_by_parameter_order=True)
+        statement = returning.execution_options(render_nulls=True)
         result = await self.session.execute(statement, rows)
         return [row[0] for row in result]

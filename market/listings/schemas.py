@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from core.money import Yuan
+from core.pagination import Page
 from core.reference import normalize_patent_application_number
 from core.validators import Email, FieldCode, RegionCode
 from core.visibility import AdminOnly, Classified, Org, Public, Subject
@@ -208,14 +209,12 @@ class DemandRead(ListingReadCommon):
     min_maturity: Public[Maturity | None]
 
 
-class AchievementPage(Classified):
-    items: Public[list[AchievementRead]]
-    total: Public[int]
+class AchievementPage(Page[AchievementRead]):
+    pass
 
 
-class DemandPage(Classified):
-    items: Public[list[DemandRead]]
-    total: Public[int]
+class DemandPage(Page[DemandRead]):
+    pass
 
 
 class RejectBody(BaseModel):
@@ -239,9 +238,8 @@ class AuditRead(Classified):
     created_at: AdminOnly[datetime]
 
 
-class AuditPage(Classified):
-    items: Public[list[AuditRead]]
-    total: Public[int]
+class AuditPage(Page[AuditRead]):
+    pass
 
 
 def listing_subject(owner_id: int, owner_region: str | None) -> Subject:

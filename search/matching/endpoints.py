@@ -13,9 +13,9 @@ from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import TransactionMode
 from market.listings.repository import ListingRepository
 from search.endpoints import get_engine
-from search.engine import SearchEngine
 from search.errors import SearchUnavailable
 from search.matching.service import ListingNotPublished, MatchingService, MatchPage
+from search.pipeline import SearchEngine
 from search.service import build_query
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])

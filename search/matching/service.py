@@ -19,10 +19,10 @@ from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.repository import ListingRepository
 from market.listings.schemas import AchievementRead, DemandRead
 from market.listings.service import ListingService
-from search.engine import SearchEngine, SearchQuery
 from search.matching.features import Profile, StoredText, profile
 from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Match, Side
+from search.pipeline import SearchEngine, SearchQuery
 from search.repository import SearchRepository
 
 RETRIEVE = 50  # candidates per engine query

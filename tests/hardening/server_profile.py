@@ -27,10 +27,10 @@ import asyncpg
 import httpx
 
 from core import migrations
-from search.engines.meili_process import MeiliServer
 from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.databases import _pg_admin, _pg_url, _seed_demo
 from tests.market.test_listings import INSTITUTE, achievement
+from tooling.meili_process import MeiliServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0

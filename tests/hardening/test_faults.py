@@ -35,7 +35,6 @@ import httpx
 import pytest
 
 from core import migrations
-from search.engines.meili_process import MeiliServer, restart_meilisearch
 from tests.contracts.conftest import PaymentWorld, payment_world, wait_for  # noqa: F401  (payment_world: fixture)
 from tests.contracts.test_payments import _clean, _is, _ledger, _milestone_status, _setup
 from tests.fixtures.databases import _seed_demo
@@ -57,6 +56,7 @@ from tests.hardening.server_profile import (
     template_database,
     wait_ready,
 )
+from tooling.meili_process import MeiliServer, restart_meilisearch
 
 CONVERGE_TIMEOUT = 60.0
 DOWN_SECONDS = 2.0

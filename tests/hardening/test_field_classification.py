@@ -25,8 +25,8 @@ from app.worker import run_once
 from core.settings import Settings
 from core.visibility import Classified, Subject, Viewer, rendering_for, unclassified
 from market.identity.schemas import UserRead
-from search.engines.meilisearch import MeilisearchEngine
-from search.indexing import reindex
+from search.adapters.meilisearch import MeilisearchEngine
+from search.outbox_relay import reindex
 from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.meilisearch import MeiliServer
 from tests.hardening.world import (

@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search.engines.meili_process import MeiliServer, start_meilisearch, stop_meilisearch
 from tests.hardening.server_profile import (
     copied_database,
     fetch,
@@ -35,6 +34,7 @@ from tests.hardening.server_profile import (
     template_database,
     wait_ready,
 )
+from tooling.meili_process import MeiliServer, start_meilisearch, stop_meilisearch
 
 LISTINGS = 240
 WITHDRAWN_EVERY = 3  # every third published listing is withdrawn again

@@ -27,10 +27,10 @@ from app.factory import create_app
 from core.db import Database, create_engine
 from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
-from search.engines.meili_process import restart_meilisearch
 from tests.fixtures.app import TEST_SECRET, login
 from tests.fixtures.meilisearch import MeiliServer
 from tests.market.test_listings import INSTITUTE
+from tooling.meili_process import restart_meilisearch
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORTED = 365

@@ -15,12 +15,12 @@ from sqlalchemy import text
 
 from core.db import Database, create_engine
 from core.settings import Settings
+from search.adapters import build_engine
+from search.adapters.embedded import EmbeddedEngine
+from search.adapters.meilisearch import MeilisearchEngine
 from search.documents import SearchDocument
-from search.engine import SearchEngine, SearchQuery
-from search.engines import build_engine
-from search.engines.embedded import EmbeddedEngine
-from search.engines.meilisearch import MeilisearchEngine
 from search.errors import QueryTooLong, SearchUnavailable
+from search.pipeline import SearchEngine, SearchQuery
 from tests.fixtures.meilisearch import MeiliServer
 
 

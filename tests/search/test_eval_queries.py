@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from search.adapters.embedded import EmbeddedEngine
+from search.adapters.meilisearch import MeilisearchEngine
 from search.documents import SearchDocument
-from search.engine import SearchEngine, SearchQuery
-from search.engines.embedded import EmbeddedEngine
-from search.engines.meilisearch import MeilisearchEngine
+from search.pipeline import SearchEngine, SearchQuery
 from tests.fixtures.meilisearch import MeiliServer
 
 EVAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"

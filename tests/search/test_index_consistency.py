@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from core.db import Database
 from core.observability import Metrics
 from core.types import utcnow
+from search.adapters.embedded import EmbeddedEngine
+from search.adapters.meilisearch import MeilisearchEngine
 from search.consistency import check_when_due, last_checks
-from search.engine import SearchQuery
-from search.engines.embedded import EmbeddedEngine
-from search.engines.meilisearch import MeilisearchEngine
-from search.indexing import relay_once, relay_round
+from search.outbox_relay import relay_once, relay_round
+from search.pipeline import SearchQuery
 from tests.fixtures.meilisearch import MeiliServer, wait_for_task
 from tests.search.test_conformance import doc
 from tests.search.test_relay_and_api import publish, search_event

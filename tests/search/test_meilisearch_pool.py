@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from search.engine import SearchQuery
-from search.engines import meilisearch as adapter
-from search.engines.meilisearch import MeilisearchEngine, outranked
+from search.adapters import meilisearch as adapter
+from search.adapters.meilisearch import MeilisearchEngine, outranked
+from search.pipeline import SearchQuery
 from search.text import Term
 from tests.fixtures.meilisearch import MeiliServer
 from tests.search.test_conformance import doc

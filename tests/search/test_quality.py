@@ -1,4 +1,4 @@
-"""The dev set as a regression test, on both engines, through `techmarket eval matching`'s code."""
+"""The dev set as a regression test, on both engines, through `python -m tooling.evaluation`'s code."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from search.matching.evaluation import evaluate
 from tests.fixtures.meilisearch import MeiliServer
+from tooling.evaluation import evaluate
 
 DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
 pytestmark = pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/matching-dev not present beside the repo")

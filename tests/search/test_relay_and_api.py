@@ -14,9 +14,9 @@ from core.db import Database
 from core.outbox import OutboxEvent
 from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
-from search.engine import SearchQuery
-from search.engines import build_engine
-from search.indexing import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, reindex, relay_once
+from search.adapters import build_engine
+from search.outbox_relay import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, reindex, relay_once
+from search.pipeline import SearchQuery
 from tests.fixtures.app import login
 from tests.market.test_listings import INSTITUTE, achievement
 

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from core.db import Database
 from core.settings import Settings
 from market.listings.kinds import ACHIEVEMENT
-from search.engine import SearchQuery
-from search.engines import build_engine
-from search.engines.meilisearch import MeilisearchEngine
-from search.indexing import relay_once
+from search.adapters import build_engine
+from search.adapters.meilisearch import MeilisearchEngine
 from search.matching.service import engine_queries, query_profile
+from search.outbox_relay import relay_once
+from search.pipeline import SearchQuery
 from search.term_counts import TermCounts
 from search.text import analyze_query
 from tests.fixtures.meilisearch import MeiliServer

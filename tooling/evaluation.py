@@ -1,4 +1,4 @@
-"""`techmarket eval matching DIR`: load a labelled folder through the import path into a fresh
+"""`python -m tooling.evaluation DIR`: load a labelled folder through the import path into a fresh
 database, index it, run every demand's matches and every search query on each engine, and score
 them next to a plain BM25 baseline computed in the same run."""
 
@@ -8,8 +8,15 @@ import asyncio
 import json
 import tempfile
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
 
 from core import migrations
 from core.db import Database
@@ -18,12 +25,13 @@ from market.listings.files import read_rows
 from market.listings.importer import Importer
 from market.listings.kinds import ACHIEVEMENT, DEMAND
 from market.listings.repository import ListingRepository
-from search.engine import SearchQuery
-from search.engines import build_engine
-from search.indexing import reindex
-from search.matching.metrics import BM25, best_in_top, ndcg_at, recall_at, reciprocal_rank
+from search.adapters import build_engine
 from search.matching.service import MatchingService
+from search.outbox_relay import reindex
+from search.pipeline import SearchQuery
 from search.text import normalize, words
+from tooling.eval_metrics import BM25, best_in_top, ndcg_at, recall_at, reciprocal_rank
+from tooling.meili_process import running_meilisearch
 
 
 @dataclass
@@ -152,3 +160,70 @@ async def evaluate(folder: Path, engines: dict[str, dict[str, str]]) -> dict[str
             )
             results[name] = await engine_scores(folder, labels, settings)
     return results
+
+
+class EngineName(StrEnum):
+    embedded = "embedded"
+    meilisearch = "meilisearch"
+
+
+def main(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder like shared/eval/matching-dev")],
+    engines: Annotated[
+        list[EngineName] | None, typer.Option("--engine", help="Engines to score (default: both).")
+    ] = None,
+    search_url: Annotated[
+        str | None, typer.Option(help="Use this Meilisearch instead of starting a temporary one.")
+    ] = None,
+    search_key: Annotated[str | None, typer.Option(help="Its master key.")] = None,
+) -> None:
+    """Score matching (nDCG@10, Recall@10, MRR, best-in-top-3) and search (Recall@10, MRR) per engine vs BM25."""
+    chosen = engines or list(EngineName)
+    with ExitStack() as stack:
+        configs: dict[str, dict[str, str]] = {}
+        for engine in chosen:
+            if engine is EngineName.embedded:
+                configs["embedded (SQLite FTS5)"] = {}
+            elif search_url:
+                configs["Meilisearch"] = {"search_url": search_url, "search_key": search_key or ""}
+            else:
+                server = stack.enter_context(running_meilisearch())
+                configs["Meilisearch 1.21"] = {"search_url": server.url, "search_key": server.master_key}
+        results = asyncio.run(evaluate(folder, configs))
+    table = Table(
+        "",
+        "nDCG@10",
+        "Recall@10",
+        "MRR",
+        "best in top 3",
+        "search R@10",
+        "search MRR",
+        title=f"matching / search on {folder}",
+    )
+    baseline = next(iter(results.values()))
+    for name, scores in results.items():
+        ratio = f" ({scores.ndcg / baseline.ndcg:.2f}x)" if baseline.ndcg and scores is not baseline else ""
+        table.add_row(
+            name,
+            f"{scores.ndcg:.3f}{ratio}",
+            f"{scores.recall:.3f}",
+            f"{scores.mrr:.3f}",
+            f"{scores.top3:.0%}",
+            f"{scores.search_recall:.3f}",
+            f"{scores.search_mrr:.3f}",
+        )
+    Console().print(table)
+    kinds = Table("search query kind", *results.keys(), title="search Recall@10 / MRR by query kind")
+    for kind in baseline.per_kind:
+        kinds.add_row(
+            kind,
+            *(
+                f"{s.per_kind.get(kind, (0, 0))[0]:.2f} / {s.per_kind.get(kind, (0, 0))[1]:.2f}"
+                for s in results.values()
+            ),
+        )
+    Console().print(kinds)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -21,9 +21,9 @@ from market.listings.kinds import KINDS
 from market.listings.models import Achievement, Demand, ListingStatus
 from market.listings.service import SEARCH_TOPIC
 from search.documents import SearchDocument
-from search.engine import SearchEngine
 from search.errors import SearchRejected, SearchUnavailable
 from search.matching.service import body_of, warm_match_counts
+from search.pipeline import SearchEngine
 from search.repository import SearchRepository
 
 log = structlog.get_logger("techmarket.search.relay")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-meilisearch.sh"
 BIN_ENV_VAR = "TECHMARKET_MEILISEARCH_BIN"
 

@@ -32,7 +32,8 @@ import structlog
 
 from core.http import POOL_ERRORS, quick_ack_pool
 from search.documents import KINDS, Kind, SearchDocument
-from search.engine import (
+from search.errors import SearchRejected, SearchUnavailable
+from search.pipeline import (
     CANDIDATE_FIELDS,
     FACETS,
     MAX_WINDOW,
@@ -48,7 +49,6 @@ from search.engine import (
     region_filters,
     to_hits,
 )
-from search.errors import SearchRejected, SearchUnavailable
 from search.rank import idf
 from search.term_counts import TermCounts
 from search.text import QueryPlan, Term, analyze_query

@@ -24,7 +24,8 @@ import aiosqlite
 import structlog
 
 from search.documents import KINDS, Kind, SearchDocument
-from search.engine import (
+from search.errors import SearchUnavailable
+from search.pipeline import (
     CANDIDATE_FIELDS,
     MAX_WINDOW,
     RERANK_WINDOW,
@@ -39,7 +40,6 @@ from search.engine import (
     region_filters,
     to_hits,
 )
-from search.errors import SearchUnavailable
 from search.text import QueryPlan, Term, edit_distance
 
 log = structlog.get_logger("techmarket.search.embedded")

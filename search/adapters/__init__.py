@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.db import Database
 from core.settings import Settings
-from search.engine import SearchEngine
+from search.pipeline import SearchEngine
 
 
 def build_engine(settings: Settings, database: Database | None = None) -> SearchEngine:
@@ -12,7 +12,7 @@ def build_engine(settings: Settings, database: Database | None = None) -> Search
     With a PostgreSQL ``database``, Meilisearch shares its term counts with every process through
     it; on SQLite it keeps them per process (see ``search.term_counts``)."""
     if settings.search_url:
-        from search.engines.meilisearch import MeilisearchEngine
+        from search.adapters.meilisearch import MeilisearchEngine
         from search.term_counts import TermCounts
 
         return MeilisearchEngine(
@@ -22,6 +22,6 @@ def build_engine(settings: Settings, database: Database | None = None) -> Search
             timeout_seconds=settings.search_timeout_seconds,
             term_counts=TermCounts(database) if database is not None and database.dialect == "postgresql" else None,
         )
-    from search.engines.embedded import EmbeddedEngine
+    from search.adapters.embedded import EmbeddedEngine
 
     return EmbeddedEngine(settings.data_dir / "search.db", timeout_seconds=settings.search_timeout_seconds)

@@ -1,0 +1,1 @@
+"""Development tooling: a throwaway Meilisearch, the dev-set evaluation. Not installed with the wheel."""
