@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     search_url: str | None = None
     search_key: str | None = None
+    search_key_file: Path | None = Field(
+        default=None, description="read the search key from this file (written by `techmarket search-key`)"
+    )
     search_index_prefix: str = "techmarket"
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -34,6 +37,10 @@ class Settings(BaseSettings):
         default=None, description="run the background worker inside the API process (default: embedded profile only)"
     )
     log_level: str = "INFO"
+    metrics_token: str | None = Field(
+        default=None,
+        description="/metrics asks for `Authorization: Bearer <token>`; unset: open outside production, 404 in it",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     search_timeout_seconds: float = Field(default=3.0, gt=0)
@@ -55,6 +62,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
+        if self.search_key_file is not None and not self.search_key:
+            try:
+                self.search_key = self.search_key_file.read_text(encoding="utf-8").strip() or None
+            except OSError as exc:
+                raise ValueError(f"TECHMARKET_SEARCH_KEY_FILE: {exc}") from exc
         if self.env != "development":
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_LENGTH:
                 raise ValueError(
@@ -62,6 +74,8 @@ class Settings(BaseSettings):
                     f"{MIN_SECRET_LENGTH} characters outside development "
                     "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
                 )
+            if self.metrics_token is not None and len(self.metrics_token) < MIN_SECRET_LENGTH:
+                raise ValueError(f"TECHMARKET_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
         if self.env == "production" and self.webhook_allow_insecure:
