@@ -134,7 +134,8 @@ REFERENCE_FIGURES = [
         5249000000,
         None,
         True,
-        "people.com.cn Inner Mongolia, 2023-08-13: 52.49亿元, +13.8%; counting-rule break versus 2018 suspected (cause unpublished)",
+        "people.com.cn Inner Mongolia, 2023-08-13: 52.49亿元, +13.8%; "
+        "counting-rule break versus 2018 suspected (cause unpublished)",
     ),
     (
         "150000",
@@ -144,7 +145,8 @@ REFERENCE_FIGURES = [
         6171000000,
         2219,
         False,
-        "Inner Mongolia science and technology department news, 2024-06: 2,219 contracts (+45.32%), 61.71亿元 (+17.57%)",
+        "Inner Mongolia science and technology department news, 2024-06: "
+        "2,219 contracts (+45.32%), 61.71亿元 (+17.57%)",
     ),
     (
         "150000",
@@ -266,9 +268,10 @@ _IP_SQL = (
     + " END FROM contract_achievements ca JOIN achievements a ON a.id = ca.achievement_id "
     "WHERE ca.contract_id = c.id), 'none')"
 )
+_MOMENT = "COALESCE(c.registered_at, c.created_at)"
 _PERIOD_SQL = {
-    "postgresql": "CAST(to_char(COALESCE(c.registered_at, c.created_at) AT TIME ZONE 'Asia/Shanghai', 'YYYYMM') AS INTEGER)",
-    "sqlite": "CAST(strftime('%Y%m', COALESCE(c.registered_at, c.created_at), '+8 hours') AS INTEGER)",
+    "postgresql": f"CAST(to_char({_MOMENT} AT TIME ZONE 'Asia/Shanghai', 'YYYYMM') AS INTEGER)",
+    "sqlite": f"CAST(strftime('%Y%m', {_MOMENT}, '+8 hours') AS INTEGER)",
 }
 _DIMENSIONS = ("total", "type", "field", "seller_kind", "buyer_kind", "ip_type", "flow")
 
@@ -288,7 +291,8 @@ def _rebuild_statements(dialect: str) -> list[str]:
         "INSERT INTO statistics_contract_facts (contract_id, period, seller_region, buyer_region, type, field, "
         "seller_kind, buyer_kind, ip_type, total_fen, income_fen) "
         f"SELECT c.id, {_PERIOD_SQL.get(dialect, _PERIOD_SQL['sqlite'])}, c.seller_region, c.buyer_region, c.type, "
-        f"COALESCE(c.field, 'unspecified'), c.seller_kind, c.buyer_kind, {_IP_SQL}, c.total_fen, c.technology_income_fen "
+        f"COALESCE(c.field, 'unspecified'), c.seller_kind, c.buyer_kind, {_IP_SQL}, "
+        "c.total_fen, c.technology_income_fen "
         "FROM contracts c WHERE c.status IN ('registered', 'performing', 'completed') AND c.registered_at IS NOT NULL",
     ]
     for side, region, counterpart in (
@@ -299,8 +303,10 @@ def _rebuild_statements(dialect: str) -> list[str]:
         for dimension, key in zip(_DIMENSIONS, keys, strict=True):
             group = "" if key == "''" else f", {key}"
             statements.append(
-                "INSERT INTO statistics_rollups (side, dimension, region, period, key, contracts, total_fen, income_fen) "
-                f"SELECT '{side}', '{dimension}', {region}, f.period, {key}, COUNT(*), SUM(f.total_fen), SUM(f.income_fen) "
+                "INSERT INTO statistics_rollups "
+                "(side, dimension, region, period, key, contracts, total_fen, income_fen) "
+                f"SELECT '{side}', '{dimension}', {region}, f.period, {key}, "
+                "COUNT(*), SUM(f.total_fen), SUM(f.income_fen) "
                 f"FROM statistics_contract_facts f GROUP BY {region}, f.period{group}"
             )
     return statements

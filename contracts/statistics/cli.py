@@ -1,4 +1,4 @@
-"""``techmarket export …`` (statistics tables and the 登记表) and ``techmarket statistics rebuild|verify|sync-reference``."""
+"""``techmarket export …`` (statistics tables, 登记表) and ``techmarket statistics rebuild|verify|sync-reference``."""
 
 from __future__ import annotations
 
