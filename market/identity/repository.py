@@ -25,7 +25,9 @@ class IdentityRepository:
         return await self.session.get(Organization, organization_id)
 
     async def organization_clashing(self, name: str, uscc: str) -> Organization | None:
-        statement = select(Organization).where(or_(col(Organization.name) == name, col(Organization.uscc) == uscc)).limit(1)
+        statement = (
+            select(Organization).where(or_(col(Organization.name) == name, col(Organization.uscc) == uscc)).limit(1)
+        )
         return (await self.session.execute(statement)).scalars().first()
 
     async def organizations(

@@ -4,7 +4,7 @@ No ``from __future__ import annotations`` here: the per-kind schema types must b
 in the handler signatures for FastAPI to read them.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile, status
@@ -178,7 +178,7 @@ demands_router = build_router(DEMAND, "demands", DemandPage)
 class MultipartRoute(APIRoute):
     """A body the framework cannot parse as multipart/form-data becomes the documented ``malformed_multipart``."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
@@ -220,7 +220,8 @@ async def import_listings(
     create_organizations: Annotated[bool, Form(description="创建缺失的单位 (待审核, 写入审计)")] = False,
     verify_organizations: Annotated[bool, Form(description="新建的单位直接记为已认证 (仅平台管理员)")] = False,
 ) -> ImportReport:
-    """Runs in batched transactions of its own (not the request's unit of work): good rows land, bad rows are reported."""
+    """Runs in batched transactions of its own (not the request's unit of work): good rows land, bad rows
+    are reported."""
     if not (principal.is_platform_admin or principal.region_scope):
         raise errors.NotAdmin()
     if verify_organizations:

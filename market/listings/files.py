@@ -88,7 +88,7 @@ def _xlsx_rows(content: bytes) -> Iterator[RawRow]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged or disguised file
         raise ImportFileRejected(detail="XLSX 文件已损坏或不是 Excel 文件") from exc
     try:
-        rows = workbook.active.iter_rows(values_only=True)  # type: ignore[union-attr]
+        rows = workbook.active.iter_rows(values_only=True)
         header = next(rows, None)
         if not header:
             raise ImportFileRejected(detail="XLSX 文件没有表头")
@@ -98,7 +98,7 @@ def _xlsx_rows(content: bytes) -> Iterator[RawRow]:
                 continue
             values = {
                 name: (str(cell) if isinstance(cell, int | float) and name not in _NUMERIC else cell)
-                for name, cell in zip(names, cells)
+                for name, cell in zip(names, cells, strict=False)
             }
             yield RawRow(index, _clean(values))
     finally:

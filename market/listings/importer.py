@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, or_, select
+from sqlmodel import col
 
 from core import reference
 from core.audit import AuditEntry, audit_row
@@ -161,7 +162,8 @@ class Importer:
     async def _resolve_owners(
         self, rows: list[ValidRow], report: ImportReport, *, create: bool, verified: bool
     ) -> None:
-        """Owners by USCC, else by name; missing ones created when asked; each row kept only if its actor may act for the owner."""
+        """Owners by USCC, else by name; missing ones created when asked; a row is kept only if its actor
+        may act for the owner."""
         names = {r.owner_name for r in rows if r.owner_name}
         codes = {r.owner_uscc for r in rows if r.owner_uscc}
         status = OrganizationStatus.verified if verified else OrganizationStatus.pending
@@ -170,13 +172,13 @@ class Importer:
             for chunk in _chunks(sorted(names | codes), 500):
                 found = await session.execute(
                     select(Organization).where(
-                        or_(Organization.name.in_(chunk), Organization.uscc.in_(chunk))  # type: ignore[attr-defined,union-attr]
+                        or_(col(Organization.name).in_(chunk), col(Organization.uscc).in_(chunk))
                     )
                 )
-                for organization in found.scalars():
-                    known[organization.name] = organization
-                    if organization.uscc:
-                        known[organization.uscc] = organization
+                for match in found.scalars():
+                    known[match.name] = match
+                    if match.uscc:
+                        known[match.uscc] = match
             for row in rows:
                 organization = known.get(row.owner_uscc or "") or known.get(row.owner_name or "")
                 created = organization is None
@@ -187,6 +189,7 @@ class Importer:
                             RowError(line=row.line, field="owner", code=problem[0], message=problem[1])
                         )
                         continue
+                    assert row.owner_kind is not None  # _cannot_create refuses a row without a valid one
                     organization = Organization(
                         name=row.owner_name or "",
                         uscc=row.owner_uscc,
@@ -284,7 +287,7 @@ class Importer:
             ids = await repository.insert_many(kind.model, values)
             if not ids:
                 return
-            audits = [
+            audits: list[dict[str, Any]] = [
                 {
                     "entity_type": kind.name,
                     "entity_id": i,

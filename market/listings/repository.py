@@ -114,7 +114,7 @@ class ListingRepository:
         if not ids:
             return set()
         rows = await self.session.execute(select(col(model.external_id)).where(col(model.external_id).in_(ids)))
-        return {row[0] for row in rows}
+        return {external_id for (external_id,) in rows if external_id is not None}
 
     async def insert_many(self, model: ListingModel, rows: builtins.list[dict[str, Any]]) -> builtins.list[int]:
         """Bulk insert in one statement batch; returns the new ids in input order."""
@@ -125,4 +125,4 @@ class ListingRepository:
         returning = insert(model).returning(col(model.id), sort_by_parameter_order=True)
         statement = returning.execution_options(render_nulls=True)
         result = await self.session.execute(statement, rows)
-        return [row[0] for row in result]
+        return [new_id for (new_id,) in result if new_id is not None]  # a returned primary key is never NULL

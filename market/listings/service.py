@@ -275,4 +275,5 @@ def _visibility(principal: Principal | None) -> Visibility:
 
 
 def _jsonable(changes: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(changes, default=str, ensure_ascii=False))
+    plain: dict[str, Any] = json.loads(json.dumps(changes, default=str, ensure_ascii=False))
+    return plain
