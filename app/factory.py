@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.models import install_listeners
 from app.openapi import TAGS, declare_problems, operation_id
@@ -21,30 +22,54 @@ from contracts.statistics.routers import ROUTERS as STATISTICS_ROUTERS
 from core.characters import reject_invalid_characters
 from core.db import Database
 from core.egress import EgressPolicy
-from core.errors import ServiceUnavailable
+from core.errors import NotFound, ServiceUnavailable, Unauthorized
 from core.http import build_http_client
 from core.limits import BodySizeLimitMiddleware
 from core.migrations import ensure_schema_current
-from core.observability import Metrics, RequestContextMiddleware, configure_logging
+from core.observability import PROCESS_METRICS, Metrics, RequestContextMiddleware, configure_logging, render_metrics
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
 from core.visibility import VisibilityMiddleware
 from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
+from market.listings.service import SEARCH_TOPIC
 from search.adapters import build_engine
 from search.alerts.endpoints import router as alerts_router
+from search.alerts.service import ALERT_TOPIC, WEBHOOK_TOPIC
 from search.endpoints import router as search_router
 from search.errors import SearchUnavailable
 from search.matching.endpoints import router as matching_router
 from search.matching.features import load_resources as load_matching_resources
 
 log = structlog.get_logger("techmarket.app")
+OUTBOX_TOPICS = (SEARCH_TOPIC, ALERT_TOPIC, WEBHOOK_TOPIC)  # reported on /metrics even when empty
 
 
 class NotReady(ServiceUnavailable):
     code = "not_ready"
     message = "服务未就绪"
+
+
+class MetricsUnauthorized(Unauthorized):
+    code = "metrics_unauthorized"
+    message = "指标需要令牌 (Authorization: Bearer <TECHMARKET_METRICS_TOKEN>)"
+
+
+class MetricsDisabled(NotFound):
+    code = "metrics_disabled"
+    message = "生产环境未设置 TECHMARKET_METRICS_TOKEN, 指标未开放"
+
+
+def _check_metrics_token(settings: Settings, authorization: str | None) -> None:
+    """Token set: only its bearer. Unset: open outside production, closed in production."""
+    if settings.metrics_token is None:
+        if settings.env == "production":
+            raise MetricsDisabled()
+        return
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.metrics_token.encode()):
+        raise MetricsUnauthorized()
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -161,7 +186,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         return JSONResponse({"status": "ready", "checks": checks})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus 指标", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics(request: Request) -> Response:
+        _check_metrics_token(settings, request.headers.get("authorization"))
+        try:  # the outbox backlog is read now; without the database the rest still answers
+            refresh = metrics.outbox.refresh(request.app.state.database, OUTBOX_TOPICS)
+            await asyncio.wait_for(refresh, timeout=settings.db_timeout_seconds)
+        except Exception as exc:
+            log.warning("metrics_outbox_unavailable", error=repr(exc))
+        return Response(render_metrics(metrics.registry, PROCESS_METRICS.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -29,6 +29,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from core.http import forward_request_id
 from core.settings import Settings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -245,6 +246,7 @@ class EgressClient:
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": "techmarket-webhook/0.1"},
+            event_hooks={"request": [forward_request_id]},  # the worker round's id, as in its logs
         )
 
     async def post(self, url: str, *, content: bytes, headers: Mapping[str, str]) -> int:

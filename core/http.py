@@ -12,6 +12,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from core.observability import REQUEST_ID_HEADER, current_request_id
 from core.settings import Settings
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only; elsewhere the plain transport
@@ -65,10 +66,27 @@ def quick_ack_transport(limits: httpx.Limits | None = None) -> httpx.AsyncHTTPTr
     return transport
 
 
+class _RequestIdPool(httpcore.AsyncConnectionPool):
+    """Adds the current request id to each request (what httpx clients get from ``forward_request_id``)."""
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        request_id = current_request_id.get()
+        if request_id is not None:
+            request.headers.append((b"X-Request-ID", request_id.encode()))
+        return await super().handle_async_request(request)
+
+
+async def forward_request_id(request: httpx.Request) -> None:
+    """httpx request hook: the request (or worker round) being handled names itself to the callee."""
+    request_id = current_request_id.get()
+    if request_id is not None and REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = request_id
+
+
 def quick_ack_pool(*, max_connections: int = 100, max_keepalive_connections: int = 20) -> httpcore.AsyncConnectionPool:
     """A bare connection pool with the same quick ACKs, for a hot path: httpx's client layer is
-    about a third of the CPU of a small request."""
-    return httpcore.AsyncConnectionPool(
+    about a third of the CPU of a small request. It forwards the request id too."""
+    return _RequestIdPool(
         max_connections=max_connections,
         max_keepalive_connections=max_keepalive_connections,
         keepalive_expiry=5.0,
@@ -93,4 +111,5 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
         transport=quick_ack_transport(httpx.Limits(max_connections=50, max_keepalive_connections=10)),
         headers={"User-Agent": "techmarket/0.1"},
         follow_redirects=False,
+        event_hooks={"request": [forward_request_id]},
     )

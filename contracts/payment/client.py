@@ -21,6 +21,7 @@ import httpx
 import structlog
 
 from contracts.settings import PaymentSettings
+from core.observability import PROCESS_METRICS
 
 log = structlog.get_logger("techmarket.payments")
 CURRENCY = "cny"  # every intent the platform creates is in 人民币 fen
@@ -122,15 +123,16 @@ class PaymentProvider:
                     method, self.base_url + path, json=body, headers=headers, timeout=self.settings.timeout_seconds
                 )
             except httpx.TransportError as exc:  # includes timeouts
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error, reason = f"{type(exc).__name__}: {exc}", "transport"
             else:
                 if reply.status_code < 400:
                     return reply.json()  # type: ignore[no-any-return]
                 if reply.status_code < 500:
                     error = _error_of(reply)
                     raise ProviderRejected(reply.status_code, error.get("code", "rejected"), error.get("message", ""))
-                last_error = f"HTTP {reply.status_code}"
+                last_error, reason = f"HTTP {reply.status_code}", "http_5xx"
             log.warning("provider_retry", method=method, path=path, attempt=attempt, error=last_error)
+            PROCESS_METRICS.payment_provider_retries.labels(method, reason).inc()
             if attempt < self.settings.max_attempts:
                 await asyncio.sleep(delay)
                 delay *= 2
