@@ -286,7 +286,7 @@ def _also(key: str) -> str:
 
 
 def rebuild_statements(dialect: str) -> list[str]:
-    """SQL that recomputes facts and rollups from the contracts table (also run by migration 0004)."""
+    """SQL that recomputes facts and rollups from the contracts table (0004 keeps its own frozen copy)."""
     statements = [
         "DELETE FROM statistics_rollups",
         "DELETE FROM statistics_contract_facts",

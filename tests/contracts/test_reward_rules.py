@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +20,11 @@ from contracts.reward.rules import (
     RewardKind,
     check_rate,
     floor_rule,
+    inventors_from,
     largest_remainder,
+    merge_inventors,
+    rate_on_signing,
+    reward_applies,
     split,
     split_equity,
 )
@@ -55,6 +62,64 @@ def test_institution_may_set_a_higher_rate_never_a_lower_one_and_is_told_which_r
     with pytest.raises(RateBelowFloor, match="第四十五条"):
         check_rate(4999, "110000", date(2025, 3, 1), RewardKind.equity)
     assert check_rate(6000, "110000", date(2025, 3, 1))[0] == 6000
+
+
+def test_the_floor_in_force_on_the_signing_date_applies() -> None:
+    drafted_2016 = check_rate(None, "150200", date(2016, 6, 1))  # before the regional plan: the national 50%
+    assert (drafted_2016[0], drafted_2016[1].code) == (5000, "cn-2015-art45")
+    # Drafted at the floor, signed after the regional plan took effect: it takes the new floor.
+    rate, rule = rate_on_signing(5000, "cn-2015-art45", "150200", date(2017, 3, 1))
+    assert (rate, rule.code) == (7000, "nm-2017-plan")
+    # A higher rate agreed under the old floor stays if it clears the new one, else it is raised to it.
+    assert rate_on_signing(8000, "cn-2015-art45", "150200", date(2017, 3, 1))[0] == 8000
+    assert rate_on_signing(6000, "cn-2015-art45", "150200", date(2017, 3, 1))[0] == 7000
+    # Signed the same day it was drafted: nothing moves.
+    assert rate_on_signing(5000, "cn-2015-art45", "150200", date(2016, 6, 2))[0] == 5000
+    assert rate_on_signing(7500, "nm-2017-plan", "150100", date(2025, 3, 1)) == (
+        7500,
+        floor_rule("150100", date(2025, 3, 1)),
+    )
+
+
+def test_who_is_rewarded_service_inventions_transferred_or_licensed_by_universities_and_institutes() -> None:
+    def contract(**overrides: object) -> SimpleNamespace:
+        return SimpleNamespace(
+            **({"service_invention": True, "type": "transfer", "seller_kind": "institute"} | overrides)
+        )
+
+    assert reward_applies(contract()) and reward_applies(contract(type="license", seller_kind="university"))
+    assert not reward_applies(contract(service_invention=False))
+    assert not reward_applies(contract(type="development"))  # paid for work, not for the achievement
+    assert not reward_applies(contract(seller_kind="enterprise"))
+
+
+def test_inventors_of_several_achievements_are_merged_by_name_with_their_shares_summed() -> None:
+    merged = merge_inventors(
+        [
+            [{"name": "王教授", "share": 5}, {"name": "李博士", "share": "2.5"}, {"name": " "}],
+            [{"name": "王教授 ", "share": 1}, {"name": "赵工"}],
+            [],
+        ]
+    )
+    assert merged == [
+        {"name": "王教授", "weight": 600, "user_id": None},
+        {"name": "李博士", "weight": 250, "user_id": None},
+        {"name": "赵工", "weight": 100, "user_id": None},  # no share: one
+    ]
+    assert inventors_from(merged)[0] == Inventor(name="王教授", weight=600)
+
+
+def test_the_reward_package_imports_nothing_from_the_contract_package() -> None:
+    """contract -> reward, never back: the rules are asked, and know nothing of contracts."""
+    reward = Path(__file__).resolve().parents[2] / "contracts" / "reward"
+    offenders = []
+    for path in sorted(reward.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("contracts.contract")]
+    assert offenders == []
 
 
 # --- largest remainder -------------------------------------------------------------------------
