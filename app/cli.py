@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -43,11 +44,17 @@ def _wire() -> None:
 
 
 def _settings() -> Settings:
+    """The settings, and logging configured by them: JSON lines in the server profile, the standard
+    library's loggers (Alembic, SQLAlchemy, uvicorn) included."""
+    from core.observability import configure_logging
+
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as exc:
         console.print(f"[red]配置错误 / invalid settings:[/red] {exc}")
         raise typer.Exit(2) from exc
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    return settings
 
 
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -101,9 +108,19 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes (server profile).")] = 1,
 ) -> None:
     """Start the HTTP API (docs at /docs)."""
+    import os
+    import tempfile
+
     import uvicorn
 
+    from core.observability import MULTIPROC_ENV, prepare_multiprocess_dir
+
     settings = _settings()
+    if workers > 1 or os.environ.get(MULTIPROC_ENV):
+        # every worker process writes its metrics there and /metrics adds them up; emptied now, so a
+        # scrape never sums an earlier run's files
+        default = Path(tempfile.gettempdir()) / f"techmarket-metrics-{port}"
+        prepare_multiprocess_dir(Path(os.environ.get(MULTIPROC_ENV) or default))
     if migrate_first:
         migrate()
     if with_demo:
@@ -120,6 +137,7 @@ def serve(
             proxy_headers=False,  # the client is the socket peer; X-Forwarded-For only via TECHMARKET_TRUSTED_PROXIES
             timeout_graceful_shutdown=15,
             log_level=settings.log_level.lower(),
+            log_config=None,  # uvicorn's records go to the root logger, rendered like ours (configure_logging)
         )
 
 
@@ -239,17 +257,16 @@ def worker(
     """Background work: search relay, alert scoring, webhook delivery (several may run at once on PostgreSQL)."""
     import signal
 
-    from prometheus_client import start_http_server
+    from prometheus_client import CollectorRegistry, start_http_server
 
     from app.worker import run_forever, run_once
     from core.http import build_http_client
-    from core.observability import Metrics, configure_logging
+    from core.observability import PROCESS_METRICS, Metrics
     from search.adapters import build_engine
 
-    settings = _settings()
-    # As `serve` does: JSON lines in the server profile, and never the console renderer's tracebacks
+    # Logging as for `serve`: JSON lines in the server profile, and never the console renderer's tracebacks
     # with local variables (they print connection arguments, passwords included) into service logs.
-    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    settings = _settings()
 
     async def work(database: Database) -> int:
         async with build_http_client(settings) as http:
@@ -265,7 +282,10 @@ def worker(
                 console.print(f"worker running (search: {engine.name}); Ctrl+C to stop")
                 metrics = Metrics()
                 if metrics_port is not None:
-                    start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
+                    served = CollectorRegistry()  # the worker's metrics and the per-process counters
+                    served.register(metrics.registry)
+                    served.register(PROCESS_METRICS.registry)
+                    start_http_server(metrics_port, addr=metrics_host, registry=served)
                 await run_forever(database, engine, http, stop, heartbeat=heartbeat, metrics=metrics.search_index)
                 return 0
             finally:
@@ -274,6 +294,32 @@ def worker(
     handled = _with_database(settings, work)
     if once:
         console.print(f"已同步 {handled} 条变更")
+
+
+@app.command("search-key")
+def search_key(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the key to this file (owner-only) instead of printing it.")
+    ] = None,
+) -> None:
+    """With the master key (TECHMARKET_SEARCH_KEY), create or find the app's own Meilisearch key: the
+    app's indexes (TECHMARKET_SEARCH_INDEX_PREFIX) and the actions it uses only. Idempotent."""
+    from app.search_key import SearchKeyError, ensure_app_key, write_key
+
+    settings = _settings()
+    if not settings.search_url or not settings.search_key:
+        console.print("[red]TECHMARKET_SEARCH_URL and TECHMARKET_SEARCH_KEY (the master key) are required[/red]")
+        raise typer.Exit(2)
+    try:
+        key = ensure_app_key(settings.search_url, settings.search_key, settings.search_index_prefix)
+    except (SearchKeyError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    if out is None:
+        print(key)
+    else:
+        write_key(out, key)
+        console.print(f"search key for indexes {settings.search_index_prefix}_* written to {out}")
 
 
 @app.command()
@@ -287,6 +333,8 @@ def reindex(
     ] = False,
 ) -> None:
     """Rebuild the search index from the database and swap it in, with no downtime."""
+    from functools import partial
+
     from rich.progress import Progress
 
     from search.adapters import build_engine
@@ -308,7 +356,7 @@ def reindex(
                 for item in kinds:
                     name = item.value.removesuffix("s")
                     task = progress.add_task(f"重建索引 {item.value}", total=await count_published(database, name))
-                    counts[item.value] = await rebuild(database, engine, name, lambda n: progress.advance(task, n))
+                    counts[item.value] = await rebuild(database, engine, name, partial(progress.advance, task))
         finally:
             await engine.aclose()
         return counts

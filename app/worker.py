@@ -17,7 +17,7 @@ import structlog
 
 from core.db import Database
 from core.egress import EgressClient, EgressPolicy
-from core.observability import SearchIndexMetrics
+from core.observability import SearchIndexMetrics, request_context
 from core.settings import get_settings
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.consistency import check_when_due
@@ -96,10 +96,11 @@ async def _loop(named_steps: Steps, stop: asyncio.Event, idle_seconds: float, he
             heartbeat.touch()
         handled = 0
         for name, step in named_steps:
-            try:
-                handled += await step()
-            except Exception:  # a failing dependency must not kill the loop; its events stay pending
-                log.exception("worker_step_failed", step=name)
+            with request_context():  # one id per step: in its log lines and on its outgoing calls
+                try:
+                    handled += await step()
+                except Exception:  # a failing dependency must not kill the loop; its events stay pending
+                    log.exception("worker_step_failed", step=name)
         if handled == 0:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=idle_seconds)

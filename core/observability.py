@@ -62,7 +62,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -103,6 +103,7 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
             ],
         )
     )
+    handler.setLevel(numeric_level)  # also for loggers that set a lower level of their own (jieba's DEBUG)
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(old)
@@ -113,6 +114,8 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    if logging.getLogger("httpx").level == logging.NOTSET:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per outgoing request otherwise
 
 
 # --- metrics ----------------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ class OutboxMetrics:
     async def refresh(self, database: Database, topics: Iterable[str] = ()) -> None:
         """``topics`` are reported even when nothing of theirs waits (as 0)."""
         statement = (
-            select(OutboxEvent.topic, func.count(), func.min(OutboxEvent.created_at))
+            select(col(OutboxEvent.topic), func.count(), func.min(col(OutboxEvent.created_at)))
             .where(col(OutboxEvent.processed_at).is_(None))
             .group_by(OutboxEvent.topic)
         )
@@ -246,7 +249,7 @@ def render_metrics(*registries: CollectorRegistry) -> bytes:
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         combined = CollectorRegistry()
-        MultiProcessCollector(combined, path=directory)
+        MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(combined)
     return b"".join(generate_latest(registry) for registry in registries)
 
