@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.contract.completion import CompletionService
 from contracts.contract.models import Contract, ContractStatus, ContractSubtype, ContractType
@@ -26,13 +27,13 @@ DEMO_INTENT_PREFIX = "pi_demo_"
 
 
 async def _principal(session: AsyncSession, email: str) -> Principal:
-    user = (await session.execute(select(User).where(User.email == email))).scalars().one()
+    user = (await session.execute(select(User).where(col(User.email) == email))).scalars().one()
     organization = await session.get(Organization, user.organization_id) if user.organization_id else None
     return Principal(user=user, organization=organization)
 
 
 async def load_contract_demo(session: AsyncSession) -> list[str]:
-    if (await session.execute(select(Contract.id).where(Contract.title == DEMO_CONTRACT_TITLE))).first():
+    if (await session.execute(select(col(Contract.id)).where(col(Contract.title) == DEMO_CONTRACT_TITLE))).first():
         return []
     seller = await _principal(session, "institute@demo.techmarket.cn")
     buyer = await _principal(session, "enterprise@demo.techmarket.cn")

@@ -16,7 +16,7 @@ async def get_payment_settings(request: Request) -> PaymentSettings:
     if settings is None:
         settings = PaymentSettings(env=request.app.state.settings.env)
         request.app.state.payment_settings = settings
-    return settings  # type: ignore[no-any-return]
+    return settings
 
 
 PaymentSettingsDep = Annotated[PaymentSettings, Depends(get_payment_settings)]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.payment.models import Payment
@@ -33,12 +34,12 @@ class ContractRepository:
     async def achievements(self, ids: Sequence[int]) -> list[Achievement]:
         if not ids:
             return []
-        statement = select(Achievement).where(Achievement.id.in_(ids))  # type: ignore[union-attr]
+        statement = select(Achievement).where(col(Achievement.id).in_(ids))
         return list((await self.session.execute(statement)).scalars())
 
     async def contract(self, contract_id: int, *, lock: bool = False) -> Contract | None:
         """With ``lock``, the row is held until the transaction ends (PostgreSQL; SQLite locks the file)."""
-        statement = select(Contract).where(Contract.id == contract_id)
+        statement = select(Contract).where(col(Contract.id) == contract_id)
         if lock and _locking(self.session):
             statement = statement.with_for_update()
         result = (await self.session.execute(statement.execution_options(populate_existing=lock))).scalars().first()
@@ -51,21 +52,24 @@ class ContractRepository:
         if not everything:
             conditions = []
             if organization_id is not None:
-                conditions += [Contract.seller_org_id == organization_id, Contract.buyer_org_id == organization_id]
+                conditions += [
+                    col(Contract.seller_org_id) == organization_id,
+                    col(Contract.buyer_org_id) == organization_id,
+                ]
             if region_prefix is not None:
                 conditions += [
-                    Contract.seller_region.startswith(region_prefix),  # type: ignore[attr-defined]
-                    Contract.buyer_region.startswith(region_prefix),  # type: ignore[attr-defined]
+                    col(Contract.seller_region).startswith(region_prefix),
+                    col(Contract.buyer_region).startswith(region_prefix),
                 ]
             if not conditions:
                 return [], 0
             statement = statement.where(or_(*conditions))
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-        page = statement.order_by(Contract.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+        page = statement.order_by(col(Contract.id).desc()).offset(offset).limit(limit)
         return (await self.session.execute(page)).scalars().all(), total
 
     async def milestones(self, contract_id: int) -> list[Milestone]:
-        statement = select(Milestone).where(Milestone.contract_id == contract_id).order_by(Milestone.seq)  # type: ignore[arg-type]
+        statement = select(Milestone).where(col(Milestone.contract_id) == contract_id).order_by(col(Milestone.seq))
         return list((await self.session.execute(statement)).scalars())
 
     async def milestone(self, contract_id: int, milestone_id: int) -> Milestone | None:
@@ -74,21 +78,23 @@ class ContractRepository:
 
     async def milestones_with_payment(self, contract_id: int) -> set[int]:
         """Milestones whose payment has started (any state): their amounts are what the provider was asked for."""
-        statement = select(Payment.milestone_id).where(Payment.contract_id == contract_id)
+        statement = select(col(Payment.milestone_id)).where(col(Payment.contract_id) == contract_id)
         return set((await self.session.execute(statement)).scalars())
 
     async def deductions(self, contract_id: int) -> list[Deduction]:
-        statement = select(Deduction).where(Deduction.contract_id == contract_id).order_by(Deduction.id)  # type: ignore[arg-type]
+        statement = select(Deduction).where(col(Deduction.contract_id) == contract_id).order_by(col(Deduction.id))
         return list((await self.session.execute(statement)).scalars())
 
     async def achievement_ids(self, contract_id: int) -> list[int]:
-        statement = select(ContractAchievement.achievement_id).where(ContractAchievement.contract_id == contract_id)
+        statement = select(col(ContractAchievement.achievement_id)).where(
+            col(ContractAchievement.contract_id) == contract_id
+        )
         return sorted((await self.session.execute(statement)).scalars())
 
     async def audit(self, contract_id: int) -> Sequence[AuditEntry]:
         statement = (
             select(AuditEntry)
-            .where(AuditEntry.entity_type == "contract", AuditEntry.entity_id == contract_id)
-            .order_by(AuditEntry.id)  # type: ignore[arg-type]
+            .where(col(AuditEntry.entity_type) == "contract", col(AuditEntry.entity_id) == contract_id)
+            .order_by(col(AuditEntry.id))
         )
         return (await self.session.execute(statement)).scalars().all()

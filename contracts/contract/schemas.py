@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,7 +99,20 @@ class TransitionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-def contract_subject(contract: object) -> Subject:
+class ContractParties(Protocol):
+    """A contract, its rendering, or anything else naming both parties and their regions."""
+
+    @property
+    def seller_org_id(self) -> int: ...
+    @property
+    def buyer_org_id(self) -> int: ...
+    @property
+    def seller_region(self) -> str: ...
+    @property
+    def buyer_region(self) -> str: ...
+
+
+def contract_subject(contract: ContractParties) -> Subject:
     """A contract (or anything carrying its parties and their regions) concerns both parties; the
     seller owns its internal terms; the admins governing either party's region see it all."""
     seller, buyer = contract.seller_org_id, contract.buyer_org_id

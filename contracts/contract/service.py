@@ -45,7 +45,7 @@ from contracts.deal.models import Deal, DealStatus
 from contracts.reward import rules
 from contracts.reward.models import Deduction
 from core import audit
-from core.errors import FieldError
+from core.errors import FieldError, ValidationFailed
 from core.money import fen_to_yuan, yuan_to_fen
 from core.reference import region_prefix
 from core.types import utcnow
@@ -76,7 +76,7 @@ def _invalid(field: str, code: str, message: str) -> errors.InvalidAmounts:
     return errors.InvalidAmounts(errors=[FieldError(field=field, code=code, message=message)])
 
 
-def _refuse(error: type[errors.ValidationFailed], field: str, message: str | None = None) -> errors.ValidationFailed:
+def _refuse(error: type[ValidationFailed], field: str, message: str | None = None) -> ValidationFailed:
     """A validation error whose code names its cause, on the field that caused it."""
     return error(errors=[FieldError(field=field, code=error.code, message=message or error.message)])
 
@@ -97,7 +97,8 @@ def _check_deductions(total: int, amounts: Sequence[int], field: str = "body.ded
         raise _refuse(
             errors.DeductionsExceedIncome,
             field,
-            f"扣除项合计 {fen_to_yuan(sum(amounts))} 元不低于合同成交额 {fen_to_yuan(total)} 元, 净收入为 0, 成果完成人将得不到任何奖励",
+            f"扣除项合计 {fen_to_yuan(sum(amounts))} 元不低于合同成交额 {fen_to_yuan(total)} 元, "
+            "净收入为 0, 成果完成人将得不到任何奖励",
         )
 
 
@@ -215,6 +216,8 @@ class ContractService:
     async def create(self, principal: Principal, data: ContractCreate) -> Contract:
         acting = principal.require_can_publish()
         deal: Deal | None = None
+        seller_id: int | None
+        buyer_id: int | None
         if data.deal_id is not None:
             deal = await self.session.get(Deal, data.deal_id)
             if deal is None or not (
@@ -625,7 +628,7 @@ class ContractService:
             "registered_digest": contract.registered_digest,
         }
         if contract.status == ContractStatus.signed:
-            await self._move(principal, contract, ContractStatus.registered, "registered", **changes)
+            await self._move(principal, contract, ContractStatus.registered, "registered", None, **changes)
         else:  # already performing or completed: registration records, the status stays
             contract.updated_at = utcnow()
             await audit.record(
@@ -665,7 +668,8 @@ class ContractService:
 
 def usual_field(achievements: Sequence[object]) -> str | None:
     """The field most of the linked achievements are in (the first listed on a tie)."""
-    counts = Counter(str(a.field) for a in achievements if getattr(a, "field", None))
+    fields = (getattr(a, "field", None) for a in achievements)
+    counts = Counter(str(field) for field in fields if field)
     return counts.most_common(1)[0][0] if counts else None
 
 

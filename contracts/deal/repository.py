@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.deal.models import Deal, DealMessage, DealStatus
 from market.listings.models import Achievement, Demand
@@ -32,21 +33,23 @@ class DealRepository:
         self, *, achievement_id: int | None, demand_id: int | None, seller: int, buyer: int
     ) -> Deal | None:
         statement = select(Deal).where(
-            Deal.status == DealStatus.open,
-            Deal.seller_org_id == seller,
-            Deal.buyer_org_id == buyer,
-            Deal.achievement_id == achievement_id if achievement_id is not None else Deal.demand_id == demand_id,
+            col(Deal.status) == DealStatus.open,
+            col(Deal.seller_org_id) == seller,
+            col(Deal.buyer_org_id) == buyer,
+            col(Deal.achievement_id) == achievement_id
+            if achievement_id is not None
+            else col(Deal.demand_id) == demand_id,
         )
         return (await self.session.execute(statement)).scalars().first()
 
     async def deals_of(self, organization_id: int) -> Sequence[Deal]:
         statement = (
             select(Deal)
-            .where(or_(Deal.seller_org_id == organization_id, Deal.buyer_org_id == organization_id))
-            .order_by(Deal.id.desc())  # type: ignore[union-attr]
+            .where(or_(col(Deal.seller_org_id) == organization_id, col(Deal.buyer_org_id) == organization_id))
+            .order_by(col(Deal.id).desc())
         )
         return (await self.session.execute(statement)).scalars().all()
 
     async def messages(self, deal_id: int) -> Sequence[DealMessage]:
-        statement = select(DealMessage).where(DealMessage.deal_id == deal_id).order_by(DealMessage.id)  # type: ignore[arg-type]
+        statement = select(DealMessage).where(col(DealMessage.deal_id) == deal_id).order_by(col(DealMessage.id))
         return (await self.session.execute(statement)).scalars().all()

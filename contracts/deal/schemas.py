@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,7 +36,14 @@ class MessageCreate(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
 
 
-def deal_subject(deal: object) -> Subject:
+class DealParties(Protocol):
+    @property
+    def seller_org_id(self) -> int: ...
+    @property
+    def buyer_org_id(self) -> int: ...
+
+
+def deal_subject(deal: DealParties) -> Subject:
     """A deal concerns its two parties only (no admin reviews an expression of interest)."""
     return Subject(parties=frozenset({deal.seller_org_id, deal.buyer_org_id}))
 

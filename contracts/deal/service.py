@@ -12,7 +12,7 @@ from contracts.deal.repository import DealRepository
 from contracts.deal.schemas import DealCreate
 from core.types import utcnow
 from market.identity.service import Principal
-from market.listings.models import ListingStatus
+from market.listings.models import Achievement, Demand, ListingStatus
 
 
 class DealService:
@@ -21,6 +21,7 @@ class DealService:
 
     async def open(self, principal: Principal, data: DealCreate) -> Deal:
         acting = principal.require_can_publish()
+        listing: Achievement | Demand | None
         if data.achievement_id is not None:
             listing = await self.repository.achievement(data.achievement_id)
             origin = DealOrigin.achievement_interest

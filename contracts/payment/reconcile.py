@@ -85,7 +85,8 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
                     Difference(
                         "refused_event",
                         claim.id,
-                        f"{event.event_id} ({event.type}) {event.result}: claims {claim.status} {claim.amount} {claim.currency or '?'}",
+                        f"{event.event_id} ({event.type}) {event.result}: "
+                        f"claims {claim.status} {claim.amount} {claim.currency or '?'}",
                     )
                 )
     return found

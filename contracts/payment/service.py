@@ -293,7 +293,7 @@ class PaymentService:
         return record
 
     async def process_event(self, record: WebhookEvent, data: dict[str, object] | None = None) -> None:
-        data = data if data is not None else record.payload.get("data", {}).get("object")  # type: ignore[union-attr]
+        data = data if data is not None else record.payload.get("data", {}).get("object")
         try:
             async with self.session.begin_nested():
                 if isinstance(data, dict) and data.get("object") == "payment_intent":

@@ -266,7 +266,8 @@ class StubProvider:
 
     @staticmethod
     def _snapshot(intent: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(json.dumps(intent))
+        snapshot: dict[str, Any] = json.loads(json.dumps(intent))
+        return snapshot
 
     # --- webhooks ------------------------------------------------------------------------------
 
