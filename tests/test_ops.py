@@ -42,7 +42,7 @@ async def test_readyz_answers_503_quickly_when_search_engine_is_down(settings: S
     assert time.monotonic() - started < 5
     assert reply.status_code == 503
     assert reply.json()["code"] == "not_ready"
-    assert reply.json()["extra"]["checks"] == {"database": "ok", "search": "unavailable"}
+    assert reply.json()["checks"] == {"database": "ok", "search": "unavailable"}
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)

@@ -472,7 +472,7 @@ CASES: list[Case] = [
         "GET /api/v1/organizations",
         "pending organizations only to their admins",
         EVERYONE,
-        static(f"{API}/organizations", params={"status": "pending", "limit": 200}),
+        static(f"{API}/organizations", params={"status": "pending", "limit": 100}),
         check=organizations_check,
     ),
     Case(
@@ -621,7 +621,7 @@ CASES: list[Case] = [
         "GET /api/v1/contracts",
         "parties and admins of their regions",
         AUTHENTICATED,
-        static(f"{API}/contracts", params={"limit": 200}),
+        static(f"{API}/contracts", params={"limit": 100}),
         check=contracts_check,
     ),
     Case(f"GET {CONTRACT}", "demo contract", CONTRACT_VIEWERS, shared(f"{API}/contracts/{{id}}", DEMO)),

@@ -172,7 +172,7 @@ async def test_api_key_is_shown_once_works_and_stops_working_when_revoked(client
 
 
 async def test_member_cannot_act_for_another_organization(client: httpx.AsyncClient) -> None:
-    orgs = (await client.get("/api/v1/organizations", params={"limit": 200})).json()["items"]
+    orgs = (await client.get("/api/v1/organizations", params={"limit": 100})).json()["items"]
     institute = next(o for o in orgs if o["name"] == "演示稀土研究院")
     enterprise_admin = await login(client, "enterprise@demo.techmarket.cn")
     member = {"email": "spy@example.cn", "full_name": "李四", "password": "Grassland2026"}

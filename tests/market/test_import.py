@@ -189,7 +189,7 @@ async def test_import_api_is_for_admins_and_region_admins_stay_in_their_region(c
         (3, "owner_not_verified")
     ]  # line 1 is the header
     pending = (
-        await client.get("/api/v1/organizations", params={"status": "pending", "limit": 200}, headers=admin)
+        await client.get("/api/v1/organizations", params={"status": "pending", "limit": 100}, headers=admin)
     ).json()["items"]
     created = next(o for o in pending if o["name"] == "新建的农牧科技公司")
     assert (await client.post(f"/api/v1/organizations/{created['id']}/verify", headers=admin)).status_code == 200

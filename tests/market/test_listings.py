@@ -128,7 +128,7 @@ async def test_review_workflow_publish_reject_withdraw_close_with_audit(client: 
     # Cannot approve a draft: 409 naming what is allowed.
     reply = await client.post(f"{url}/approve", headers=reviewer)
     assert reply.status_code == 409
-    assert reply.json()["code"] == "invalid_transition" and reply.json()["extra"]["allowed"] == ["submit"]
+    assert reply.json()["code"] == "invalid_transition" and reply.json()["allowed"] == ["submit"]
 
     assert (await client.post(f"{url}/submit", headers=owner)).json()["status"] == "submitted"
     assert (await client.patch(url, json={"title": "改标题"}, headers=owner)).status_code == 409
