@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from core.deps import SessionDep
 from core.egress import EgressPolicy
 from core.errors import problem_responses
+from core.pagination import PageQuery
 from core.visibility import Subject
 from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
@@ -60,12 +61,10 @@ async def subscribe(
     summary="本单位的订阅",
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization),
 )
-async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep) -> SubscriptionPage:
+async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep, page: PageQuery) -> SubscriptionPage:
     rows = await service.subscriptions(principal)
-    return SubscriptionPage(
-        items=[SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows],
-        total=len(rows),
-    )
+    items = [SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in page.window(rows)]
+    return SubscriptionPage.of(items, len(rows), page)
 
 
 @router.delete(
@@ -87,15 +86,15 @@ async def unsubscribe(subscription_id: int, principal: CurrentPrincipal, service
 async def notifications(
     principal: CurrentPrincipal,
     service: AlertServiceDep,
+    page: PageQuery,
     unread: bool = False,
     delivery: Annotated[DeliveryStatus | None, Query(description="按推送状态筛选 (failed: 已放弃推送)")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NotificationPage:
-    rows, total = await service.notifications(principal, unread=unread, delivery=delivery, offset=offset, limit=limit)
-    return NotificationPage(
-        items=[NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows], total=total
+    rows, total = await service.notifications(
+        principal, unread=unread, delivery=delivery, offset=page.offset, limit=page.limit
     )
+    items = [NotificationRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows]
+    return NotificationPage.of(items, total, page)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from core.pagination import Page
 from core.visibility import Classified, Org, Public
 from search.alerts.models import DeliveryStatus, ListingKindName
 
@@ -47,9 +48,8 @@ class SubscriptionRead(Classified):
     created_at: Org[datetime]
 
 
-class SubscriptionPage(Classified):
-    items: Public[list[SubscriptionRead]]
-    total: Public[int]
+class SubscriptionPage(Page[SubscriptionRead]):
+    pass
 
 
 class NotificationRead(Classified):
@@ -74,9 +74,8 @@ class NotificationRead(Classified):
     delivery_error: Org[str | None] = Field(description="最近一次推送失败的原因 (稳定的错误码开头)")
 
 
-class NotificationPage(Classified):
-    items: Public[list[NotificationRead]]
-    total: Public[int]
+class NotificationPage(Page[NotificationRead]):
+    pass
 
 
 class WebhookSet(BaseModel):
