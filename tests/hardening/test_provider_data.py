@@ -22,6 +22,7 @@ from tests.contracts.conftest import (
     WEBHOOK_SECRET,
     PaymentWorld,
     org_id,
+    payment_world,  # noqa: F401 (a fixture, named as an argument below)
     published_achievement,
     wait_for,
 )
