@@ -56,6 +56,7 @@ from tests.hardening.server_profile import (
     template_database,
     wait_ready,
 )
+from tests.prerequisites import require
 from tooling.meili_process import MeiliServer, restart_meilisearch
 
 CONVERGE_TIMEOUT = 60.0
@@ -136,9 +137,10 @@ async def test_meilisearch_killed_during_writes_loses_nothing_and_index_converge
     assert (missing, extra) == (set(), set())
     retried = (await fetch(server_database, "SELECT count(*) AS n FROM outbox_events WHERE attempts > 0"))[0]["n"]
     print(
-        f"\n[meili-kill] {outage_writes} writes ({len(during)} publishes, {len(withdrawn)} withdrawals) while Meilisearch "
-        f"was down {restarted_at - killed_at:.1f}s, 0 failed; {retried} relay events retried; index caught up "
-        f"{caught_up:.1f}s after restart ({after_last_write:.1f}s after the last write); {len(published)} published = {len(indexed)} indexed, 0 missing"
+        f"\n[meili-kill] {outage_writes} writes ({len(during)} publishes, {len(withdrawn)} withdrawals) "
+        f"while Meilisearch was down {restarted_at - killed_at:.1f}s, 0 failed; {retried} relay events retried; "
+        f"index caught up {caught_up:.1f}s after restart ({after_last_write:.1f}s after the last write); "
+        f"{len(published)} published = {len(indexed)} indexed, 0 missing"
     )
 
 
@@ -176,20 +178,16 @@ class OwnPostgres:
 def own_postgres() -> Iterator[OwnPostgres]:
     """A throwaway PostgreSQL cluster on a free loopback port, stopped and removed afterwards."""
     initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not initdbs:
-        pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) to run a throwaway cluster")
-    as_postgres: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="techmarket-pg-"))
+    require(initdbs, "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb) to run a throwaway cluster")
+    owner = None
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the postgres OS user
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.skip("running as root and there is no `postgres` OS user to run a throwaway cluster as")
-        if shutil.which("runuser") is None:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.skip("running as root without `runuser` to start PostgreSQL as the postgres user")
-        os.chown(root, account.pw_uid, account.pw_gid)
+        owner = next((a for a in pwd.getpwall() if a.pw_name == "postgres"), None)
+        require(owner, "running as root and there is no `postgres` OS user to run a throwaway cluster as")
+        require(shutil.which("runuser"), "running as root without `runuser` to start PostgreSQL as the postgres user")
+    root = Path(tempfile.mkdtemp(prefix="techmarket-pg-"))
+    as_postgres: list[str] = []
+    if owner is not None:
+        os.chown(root, owner.pw_uid, owner.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     cluster = OwnPostgres(Path(initdbs[-1]).parent, root, free_port(), as_postgres)
     try:
@@ -322,10 +320,11 @@ async def test_postgres_restart_fails_requests_cleanly_and_the_pool_recovers(
     assert first_ok is not None, "no request succeeded after PostgreSQL came back"
     assert all(o[2] < 300 for o in after_up[-30:]), "the pool did not recover"
     print(
-        f"\n[pg-restart] {len(outcomes)} requests, {len(failed)} failed cleanly ({sorted({o[2] for o in failed})}) while "
-        f"PostgreSQL was stopped (fast) and down {up_at - down_at:.1f}s; first success {first_ok[0] + first_ok[1] - up_at:.2f}s after it was "
-        f"back, same service process (pid {api.pid}); slowest request {slowest:.2f}s; the same worker relayed a "
-        f"listing published afterwards in {relayed_in:.1f}s"
+        f"\n[pg-restart] {len(outcomes)} requests, {len(failed)} failed cleanly ({sorted({o[2] for o in failed})}) "
+        f"while PostgreSQL was stopped (fast) and down {up_at - down_at:.1f}s; "
+        f"first success {first_ok[0] + first_ok[1] - up_at:.2f}s after it was back, same service process "
+        f"(pid {api.pid}); slowest request {slowest:.2f}s; the same worker relayed a listing published "
+        f"afterwards in {relayed_in:.1f}s"
     )
 
 
@@ -501,7 +500,8 @@ async def _wait_blocked(blocker: asyncpg.Connection, proc: Proc, timeout: float 
     while time.monotonic() < deadline:
         # Waiting while its INSERT is parsed or run (pg_stat_activity may still show the previous query).
         pid = await blocker.fetchval(
-            "SELECT pid FROM pg_locks WHERE NOT granted AND relation = 'audit_log'::regclass AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_locks"
+            " WHERE NOT granted AND relation = 'audit_log'::regclass AND pid <> pg_backend_pid()"
         )
         if pid is not None:
             return int(pid)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from core import reference
+from tests.prerequisites import EVAL_SET, require
 
 DATA = Path(__file__).resolve().parents[2] / "market" / "demo_data"
-EVAL_DIR = Path("/work/shared/eval/matching-dev")
 
 ACHIEVEMENT_KEYS = {
     "external_id",
@@ -242,16 +242,14 @@ def test_coverage_and_demo_organizations(achievements: list[dict], demands: list
 
 
 def test_no_text_from_the_evaluation_set(achievements: list[dict], demands: list[dict]) -> None:
-    if not EVAL_DIR.is_dir():
-        pytest.skip("evaluation set not present")
+    require(EVAL_SET.is_dir(), f"the matching evaluation set is not at {EVAL_SET}")
     eval_titles: set[str] = set()
     for name in ("achievements.jsonl", "demands.jsonl"):
-        path = EVAL_DIR / name
+        path = EVAL_SET / name
         if path.exists():
             with path.open(encoding="utf-8") as handle:
                 eval_titles |= {json.loads(line)["title"].strip() for line in handle if line.strip()}
-    if not eval_titles:
-        pytest.skip("evaluation set has no titles")
+    assert eval_titles, f"no titles in {EVAL_SET}/{{achievements,demands}}.jsonl"
     texts = [row[key].strip() for row in achievements for key in ("title", "summary")]
     texts += [row[key].strip() for row in demands for key in ("title", "description")]
     clashes = sorted(set(texts) & eval_titles)

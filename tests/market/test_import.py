@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +20,7 @@ from market.listings.kinds import ACHIEVEMENT, DEMAND
 from market.listings.models import Achievement
 from market.listings.repository import ListingRepository
 from tests.fixtures.app import login
-
-DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
+from tests.prerequisites import EVAL_SET, needs
 
 ROWS = [
     {
@@ -235,10 +233,10 @@ async def test_a_failing_batch_leaves_no_partial_rows(database: Database, monkey
     assert await landed() == {"B-0", "B-1", "B-2", "B-3"}
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared dev set not present")
+@needs(EVAL_SET.is_dir(), f"the matching evaluation set is not at {EVAL_SET}")
 @pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
 async def test_shared_dev_set_imports_unchanged(database: Database) -> None:
     for kind, name in ((ACHIEVEMENT, "achievements.jsonl"), (DEMAND, "demands.jsonl")):
-        content = (DEV_SET / name).read_bytes()
+        content = (EVAL_SET / name).read_bytes()
         report = await Importer(database, kind).run(read_rows(name, content), create_organizations=True, publish=True)
         assert report.errors == [] and report.created == report.total > 0

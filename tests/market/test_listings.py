@@ -38,7 +38,9 @@ def achievement(**overrides: Any) -> dict[str, Any]:
 def demand(**overrides: Any) -> dict[str, Any]:
     body = {
         "title": "奶牛场粪污处理后还是臭, 周边村民有意见",
-        "description": "牧场存栏3000头, 现有的干湿分离后液体进氧化塘, 夏天气味大, 想找一套投资不超过200万、运行费低的办法。",
+        "description": (
+            "牧场存栏3000头, 现有的干湿分离后液体进氧化塘, 夏天气味大, 想找一套投资不超过200万、运行费低的办法。"
+        ),
         "field": "environment",
         "keywords": ["粪污", "除臭"],
         "budget_max": 2000000,
