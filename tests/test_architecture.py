@@ -30,7 +30,8 @@ def test_packages_import_one_way() -> None:
 def test_importing_the_packages_installs_no_listener() -> None:
     """Only the root installs the statistics rollup listener; importing every package changes nothing global."""
     probe = (
-        "import contracts.models, contracts.statistics.models, contracts.statistics.routers, search.endpoints, market.demo\n"
+        "import contracts.models, contracts.statistics.models, contracts.statistics.routers\n"
+        "import search.endpoints, market.demo\n"
         "from sqlalchemy import event\n"
         "from sqlalchemy.orm import Session\n"
         "from contracts.statistics.rollups import _on_after_flush\n"

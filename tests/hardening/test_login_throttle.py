@@ -219,7 +219,8 @@ async def test_a_throttled_attempt_runs_no_argon2(database: Database, tmp_path: 
 
 @pytest.fixture
 def concurrent_url(dialect: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """PostgreSQL: a database of its own (the usual test fixture runs on one connection, so nothing there is concurrent)."""
+    """PostgreSQL: a database of its own (the usual test fixture runs on one connection, so nothing there
+    is concurrent)."""
     if dialect == "sqlite":
         yield None  # the usual SQLite copy is a real file with a real pool
         return

@@ -1,12 +1,12 @@
 """The docker-compose deployment without docker: the same processes on this machine.
 
 ``techmarket serve --workers 2``, two ``techmarket worker`` processes and the payment stub, with
-production settings, against one PostgreSQL database and one Meilisearch. A few hundred listings are published and some withdrawn through the
-API; afterwards every published listing is in the index exactly once, no withdrawn one is, and
-no outbox event is left. "Exactly once" is read from Meilisearch's own task log: the documents
-received by its addition tasks plus the ids given to its deletion tasks add up to the number of
-search events (each event makes the relay upsert or delete exactly one id), so an event handled
-by both workers would show up as one too many.
+production settings, against one PostgreSQL database and one Meilisearch. A few hundred listings are
+published and some withdrawn through the API; afterwards every published listing is in the index
+exactly once, no withdrawn one is, and no outbox event is left. "Exactly once" is read from
+Meilisearch's own task log: the documents received by its addition tasks plus the ids given to its
+deletion tasks add up to the number of search events (each event makes the relay upsert or delete
+exactly one id), so an event handled by both workers would show up as one too many.
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ async def test_two_api_workers_and_two_outbox_workers_index_everything_exactly_o
     deleted = sum(t["details"].get("providedIds", 0) for t in tasks if t["type"] == "documentDeletion")
     assert received + deleted == len(events), f"{received} upserted + {deleted} deleted ids for {len(events)} events"
     print(
-        f"\n[processes] started in {startup_seconds:.1f}s; {LISTINGS} published, {len(withdrawn)} withdrawn through serve --workers 2 in {load_seconds:.1f}s; "
+        f"\n[processes] started in {startup_seconds:.1f}s; {LISTINGS} published, {len(withdrawn)} withdrawn "
+        f"through serve --workers 2 in {load_seconds:.1f}s; "
         f"2 outbox workers converged at {converged_seconds:.1f}s; {len(events)} search events → "
         f"{received} upserts + {deleted} deletes in {len(tasks)} Meilisearch tasks; "
         f"retried events: {sum(1 for e in events if e['attempts'])}"

@@ -112,7 +112,9 @@ def achievement_body(**overrides: Any) -> dict[str, Any]:
 def demand_body(**overrides: Any) -> dict[str, Any]:
     body = {
         "title": "稀土永磁电机磁钢降本, 需要减少重稀土用量",
-        "description": "企业年产驱动电机5万台, 磁钢成本占比高, 希望在矫顽力不降低的前提下减少镝铽用量, 预算不超过200万。",
+        "description": (
+            "企业年产驱动电机5万台, 磁钢成本占比高, 希望在矫顽力不降低的前提下减少镝铽用量, 预算不超过200万。"
+        ),
         "field": "new_materials",
         "keywords": ["钕铁硼", "重稀土"],
         "budget_max": 2000000,
