@@ -196,7 +196,7 @@ def import_listings(
     from rich.table import Table
 
     from market.listings.files import ImportFileRejected, read_rows
-    from market.listings.importer import Importer
+    from market.listings.importer import Importer, ImportReport
     from market.listings.kinds import ACHIEVEMENT, DEMAND
 
     settings = _settings()
@@ -207,7 +207,7 @@ def import_listings(
         console.print(f"[red]{exc.title}[/red]: {exc.detail}")
         raise typer.Exit(2) from exc
 
-    async def work(database: Database):  # type: ignore[no-untyped-def]
+    async def work(database: Database) -> ImportReport:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"导入{listing_kind.label_zh}", total=len(rows))
             return await Importer(database, listing_kind).run(

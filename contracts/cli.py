@@ -19,7 +19,7 @@ def reconcile_command(
 ) -> None:
     """Compare the provider's payment intents with ours; exit 1 when differences remain."""
     from contracts.payment.client import PaymentProvider, ProviderError
-    from contracts.payment.reconcile import reconcile
+    from contracts.payment.reconcile import Difference, reconcile
     from core import migrations
     from core.db import Database
     from core.http import build_http_client
@@ -32,7 +32,7 @@ def reconcile_command(
         console.print(f"[red]配置错误 / invalid settings:[/red] {exc}")
         raise typer.Exit(2) from exc
 
-    async def run(database: Database) -> list:  # type: ignore[type-arg]
+    async def run(database: Database) -> list[Difference]:
         async with build_http_client(settings) as http:
             return await reconcile(database, PaymentProvider(http, payment_settings), repair=repair)
 
