@@ -156,9 +156,9 @@ def verify_command() -> None:
 @statistics_app.command("sync-reference")
 def sync_reference_command() -> None:
     """Bring the published figures and policy targets up to contracts/statistics/data (targets set by admins stay)."""
-    from contracts.statistics.reference import sync
+    from contracts.statistics.reference import SyncResult, sync
 
-    async def work(database: Database):  # type: ignore[no-untyped-def]
+    async def work(database: Database) -> SyncResult:
         async with database.unit_of_work() as session:
             return await sync(session)
 

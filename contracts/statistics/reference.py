@@ -198,21 +198,22 @@ async def sync(session: AsyncSession) -> SyncResult:
     added = updated = 0
     for figure in published_figures():
         row = stored.get((figure.region, figure.period, figure.metric))
-        values = {
-            "year": figure.year,
-            "value_fen": figure.value_fen,
-            "contracts": figure.contracts,
-            "break_before": figure.break_before,
-            "source_note": figure.source_note,
-        }
         if row is None:
-            session.add(ReferenceFigure(region=figure.region, period=figure.period, metric=figure.metric, **values))
+            row = ReferenceFigure(region=figure.region, period=figure.period, metric=figure.metric, value_fen=0, year=0)
             added += 1
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(row, name, value)
-            session.add(row)
+        elif (row.year, row.value_fen, row.contracts, row.break_before, row.source_note) != (
+            figure.year,
+            figure.value_fen,
+            figure.contracts,
+            figure.break_before,
+            figure.source_note,
+        ):
             updated += 1
+        else:
+            continue
+        row.year, row.value_fen, row.contracts = figure.year, figure.value_fen, figure.contracts
+        row.break_before, row.source_note = figure.break_before, figure.source_note
+        session.add(row)
     present = {(t.region, t.metric, t.target_year) for t in (await session.execute(select(Target))).scalars()}
     targets_added = 0
     for target in policy_targets():
