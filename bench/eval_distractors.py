@@ -2,7 +2,7 @@
 
 The dev set holds 120 achievements, fewer than an engine's candidate pool, so it cannot show what
 a pool misses. This copies a labelled folder (default ../shared/eval/matching-dev) into a
-temporary one, appends N synthetic achievements from bench/_common.py (unlabelled distractors,
+temporary one, appends N synthetic achievements from bench/corpus.py (unlabelled distractors,
 the corpus of the other benches), and runs ``python -m tooling.evaluation`` on it: both engines and
 the BM25 baseline, same run.
 
@@ -10,7 +10,7 @@ Read the figures as a comparison between engines and between versions, not as ab
 some distractors are as relevant to a query as the labelled answers (a synthetic 稀土储氢合金…
 title for the query 储氢合金) but count as wrong.
 
-    .venv/bin/python bench/eval_distractors.py [--n 3000] [--folder ../shared/eval/matching-dev]
+    .venv/bin/python -m bench.eval_distractors [--n 3000] [--folder ../shared/eval/matching-dev]
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, Corpus, machine
+from bench.corpus import Corpus
+from bench.load import machine
 
 KEYS = [
     "external_id",
@@ -40,6 +41,8 @@ KEYS = [
     "owner",
     "owner_kind",
 ]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Bulk import of achievements on the server profile: N rows through the Importer vs raw COPY.
 
-Generates N synthetic, varied Chinese achievements (word lists in bench/_common.py; valid field and
+Generates N synthetic, varied Chinese achievements (word lists in bench/corpus.py; valid field and
 region codes from core.reference, TRL consistent with maturity, patent numbers with correct check
 digits) as a JSONL file, creates a throwaway PostgreSQL database, migrates it, and times the import
 the way `techmarket import achievements FILE --publish --create-organizations` does it: read the
@@ -14,7 +14,7 @@ the ratio is the price of validation, the ORM, the audit trail and the outbox.
 
 Target (issue 3): 100k achievements in under 60 s. Exits non-zero only on errors.
 
-    .venv/bin/python bench/import_listings.py [--n 100000] [--batch-size 1000] [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.import_listings [--n 100000] [--batch-size 1000] [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -28,22 +28,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import asyncpg
-from _common import (
-    ACHIEVEMENT_COLUMNS,
-    DEFAULT_DSN,
-    Corpus,
-    achievement_record,
-    machine,
-    postgres_version,
-    temp_database,
-    verdict,
-    write_jsonl,
-)
 
 import app.models  # noqa: F401  (every table)
+from bench.corpus import Corpus, write_jsonl
+from bench.load import machine, verdict
+from bench.seed import ACHIEVEMENT_COLUMNS, achievement_record
+from bench.servers import DEFAULT_DSN, postgres_version, temp_database
 from core.db import Database, create_engine
 from market.listings.files import read_rows
 from market.listings.importer import Importer
@@ -170,11 +161,13 @@ async def main() -> None:
     print(f"  validate (pydantic) {phases['validate']:7.2f} s")
     print(f"  resolve owners      {phases['owners']:7.2f} s")
     print(
-        f"  land batches        {phases['land']:7.2f} s   (insert ... returning, audit rows, outbox rows; one transaction per batch)"
+        f"  land batches        {phases['land']:7.2f} s   "
+        "(insert ... returning, audit rows, outbox rows; one transaction per batch)"
     )
     print(f"import total          {import_seconds:7.2f} s   {args.n / import_seconds:9,.0f} rows/s")
     print(
-        f"anchor json+COPY      {anchor_seconds:7.2f} s   {args.n / anchor_seconds:9,.0f} rows/s   (COPY alone {copy_seconds:.2f} s)"
+        f"anchor json+COPY      {anchor_seconds:7.2f} s   {args.n / anchor_seconds:9,.0f} rows/s   "
+        f"(COPY alone {copy_seconds:.2f} s)"
     )
     print(f"ratio import/anchor   {import_seconds / anchor_seconds:7.1f}x")
     scaled = import_seconds * 100_000 / args.n

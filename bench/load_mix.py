@@ -1,6 +1,6 @@
 """Load test: a realistic mix against `techmarket serve` on the server profile.
 
-    .venv/bin/python bench/load_mix.py [--n 5000] [--requests 3000] [--concurrency 8] [--workers 2]
+    .venv/bin/python -m bench.load_mix [--n 5000] [--requests 3000] [--concurrency 8] [--workers 2]
 
 N published achievements (and N/20 demands) in a fresh PostgreSQL database, indexed in a throwaway
 Meilisearch; the API as a subprocess. Every client logs in as a demo organization and sends, from a
@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -26,20 +25,10 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (
-    Connection,
-    Corpus,
-    api_server,
-    copy_published,
-    fill_index,
-    machine,
-    percentile,
-    postgres_version,
-    search_documents,
-    temp_database,
-)
+from bench.corpus import Corpus
+from bench.load import Connection, machine, percentile
+from bench.seed import copy_published, fill_index, search_documents
+from bench.servers import api_server, postgres_version, temp_database
 
 MIX = (("search", 40), ("read", 25), ("match", 10), ("create", 15), ("contract", 10))
 
@@ -204,7 +193,8 @@ async def main(args: argparse.Namespace) -> None:
                 throughput = report("mixed load", *mixed)
                 print(f"\nratio mixed/anchor throughput {throughput / base_throughput:.3f}x")
                 print(
-                    f"server memory (RSS, all processes): {rss_before:.0f} MiB before, {server_rss_mib(port):.0f} MiB after the run"
+                    f"server memory (RSS, all processes): {rss_before:.0f} MiB before, "
+                    f"{server_rss_mib(port):.0f} MiB after the run"
                 )
 
 

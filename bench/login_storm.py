@@ -1,7 +1,7 @@
 """Login storm: GET /healthz p99 while 50 clients send wrong passwords, against the same server idle.
 
-    .venv/bin/python bench/login_storm.py [--clients 50] [--seconds 10] [--workers 1]
-    .venv/bin/python bench/login_storm.py --url http://127.0.0.1:8000   # a server started by hand (A/B)
+    .venv/bin/python -m bench.login_storm [--clients 50] [--seconds 10] [--workers 1]
+    .venv/bin/python -m bench.login_storm --url http://127.0.0.1:8000   # a server started by hand (A/B)
 
 `techmarket serve` on the server profile (a fresh PostgreSQL database with the demo accounts, a
 throwaway Meilisearch) as a subprocess on a free loopback port. A probe on its own keep-alive
@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from collections import Counter
 from contextlib import ExitStack
-from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import Connection, api_server, machine, percentile, postgres_version, temp_database
+from bench.load import Connection, machine, percentile
+from bench.servers import api_server, postgres_version, temp_database
 
 FORM = "application/x-www-form-urlencoded"
 DEMO_ACCOUNTS = [
@@ -116,7 +113,8 @@ async def phase(
     if idle_p99 is None:
         samples = await probe(base, args.seconds)
         print(
-            f"{label:34} /healthz p50 {ms(samples, 50):7.2f} ms   p99 {ms(samples, 99):7.2f} ms   ({len(samples)} probes)"
+            f"{label:34} /healthz p50 {ms(samples, 50):7.2f} ms   p99 {ms(samples, 99):7.2f} ms   "
+            f"({len(samples)} probes)"
         )
         return ms(samples, 99)
     storm = Storm(base, args.clients, args.max_requests)
@@ -153,8 +151,8 @@ async def main(args: argparse.Namespace) -> None:
     from tooling.meili_process import running_meilisearch
 
     print(
-        f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients sending "
-        f"wrong passwords (at most {args.max_requests} attempts per storm)"
+        f"bench: /healthz every 20 ms for {args.seconds:g} s, idle and during a storm of {args.clients} clients "
+        f"sending wrong passwords (at most {args.max_requests} attempts per storm)"
     )
     if args.url:
         print(machine(f"server at {args.url} as started by hand") + "\n")

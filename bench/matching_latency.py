@@ -1,6 +1,6 @@
 """Matching latency on the server profile: GET /api/v1/demands/{id}/matches with N achievements.
 
-Setup (not timed): N synthetic Chinese achievements and D demands (bench/_common.py) COPYed into
+Setup (not timed): N synthetic Chinese achievements and D demands (bench/corpus.py) COPYed into
 a throwaway PostgreSQL database as published listings; a throwaway Meilisearch 1.21 filled with
 the adapter's own documents (built on every core); what the worker does when a demand is
 published: the terms its matches will send counted into the shared table (search/term_counts.py);
@@ -20,7 +20,7 @@ Also printed: the server's own ``took_ms`` (without HTTP and JSON encoding).
 
 Target (issue 5): p95 <= 50 ms with 100k listings. Exits non-zero only on errors.
 
-    .venv/bin/python bench/matching_latency.py [--n 100000] [--demands 100] [--concurrency 4]
+    .venv/bin/python -m bench.matching_latency [--n 100000] [--demands 100] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -29,32 +29,17 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import asyncpg
-from _common import (
-    DEFAULT_DSN,
-    Connection,
-    Corpus,
-    LoadResult,
-    api_server,
-    copy_published,
-    fill_index,
-    machine,
-    postgres_version,
-    run_load,
-    search_documents,
-    temp_database,
-    verdict,
-)
 from sqlalchemy import func, select
 
 import app.models  # noqa: F401  (every table)
+from bench.corpus import Corpus
+from bench.load import Connection, LoadResult, machine, run_load, verdict
+from bench.seed import copy_published, fill_index, search_documents
+from bench.servers import DEFAULT_DSN, api_server, postgres_version, temp_database
 from core.db import Database, create_engine
 from market.listings.kinds import DEMAND
 from market.listings.models import Demand

@@ -7,7 +7,7 @@ scan of the contracts table (median of several runs), checks the sums are identi
 prints both times and the ratio (target ≤ 0.1x). It also times registering contracts one by one
 through the ORM, with the listener updating the rollups in the same transaction.
 
-    .venv/bin/python bench/statistics_rollups.py [--contracts 1000000] [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m bench.statistics_rollups [--contracts 1000000] [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -16,29 +16,25 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from sqlalchemy import select, text
 
 from app.models import install_listeners
+from bench.load import machine, verdict
+from bench.servers import DEFAULT_DSN, postgres_version, temp_database
 from contracts.contract.models import SUBTYPES, Contract, ContractStatus, ContractType
 from contracts.statistics.dimensions import By, Side
 from contracts.statistics.rollups import rebuild, verify
 from contracts.statistics.service import PeriodRange, StatisticsService
-from core import migrations
 from core.db import Database, create_engine
 from core.reference import fields, regions
 
 KINDS = ("university", "institute", "enterprise", "enterprise", "enterprise", "agency")
 COUNTED = "('registered', 'performing', 'completed')"
+SUMS = "COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen)"
 
 
 async def load(dsn: str, count: int, seed: int = 2026) -> None:
@@ -136,7 +132,7 @@ def raw_queries(year: int) -> list[tuple[str, By, Side, str, PeriodRange, str]]:
             Side.seller,
             "150000",
             one_year,
-            f"SELECT COALESCE(c.field, 'unspecified'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
+            f"SELECT COALESCE(c.field, 'unspecified'), {SUMS} FROM contracts c "
             f"WHERE c.status IN {COUNTED} AND c.seller_region LIKE '15%' AND {window} GROUP BY 1",
         ),
         (
@@ -145,8 +141,7 @@ def raw_queries(year: int) -> list[tuple[str, By, Side, str, PeriodRange, str]]:
             Side.buyer,
             "all",
             one_year,
-            f"SELECT c.buyer_region, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
-            f"WHERE c.status IN {COUNTED} AND {window} GROUP BY 1",
+            f"SELECT c.buyer_region, {SUMS} FROM contracts c WHERE c.status IN {COUNTED} AND {window} GROUP BY 1",
         ),
         (
             "输出 by month, all, every year",
@@ -154,7 +149,7 @@ def raw_queries(year: int) -> list[tuple[str, By, Side, str, PeriodRange, str]]:
             Side.seller,
             "all",
             every,
-            f"SELECT to_char(c.registered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
+            f"SELECT to_char(c.registered_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), {SUMS} "
             f"FROM contracts c WHERE c.status IN {COUNTED} GROUP BY 1",
         ),
         (
@@ -185,19 +180,19 @@ async def timed(work, runs: int) -> tuple[float, object]:  # type: ignore[no-unt
 
 async def main() -> None:
     install_listeners()  # contracts are written here, as the root does it
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contracts", type=int, default=1_000_000)
-    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--dsn", default=DEFAULT_DSN)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    name = f"techmarket_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(args.dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = args.dsn.rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    print(machine(f"PostgreSQL {await postgres_version(args.dsn)}"))
+    async with temp_database(args.dsn) as (dsn, url):
+        await measure(args, dsn, url)
+
+
+async def measure(args: argparse.Namespace, dsn: str, url: str) -> None:
     database = Database(create_engine(url))
     try:
-        await asyncio.to_thread(migrations.upgrade, url)
         started = time.perf_counter()
         await load(dsn, args.contracts)
         print(f"loaded {args.contracts:,} contracts with COPY in {time.perf_counter() - started:.1f} s")
@@ -208,9 +203,8 @@ async def main() -> None:
         async with database.engine.connect() as connection:
             await connection.execute(text("ANALYZE statistics_rollups"))
             await connection.commit()
-        print(
-            f"rebuilt rollups: {facts:,} counted contracts -> {rollup_rows:,} rollup rows in {time.perf_counter() - started:.1f} s"
-        )
+        elapsed = time.perf_counter() - started
+        print(f"rebuilt rollups: {facts:,} counted contracts -> {rollup_rows:,} rollup rows in {elapsed:.1f} s")
 
         year = datetime.now(UTC).year - 1
         worst = 0.0
@@ -218,11 +212,11 @@ async def main() -> None:
         print(f"\n{'query':36} {'rollups (ms)':>13} {'raw GROUP BY (ms)':>18} {'ratio':>7}  sums")
         for label, by, side, scope, period, sql in raw_queries(year):
 
-            async def service_call():  # type: ignore[no-untyped-def]
+            async def service_call(scope=scope, by=by, side=side, period=period):  # type: ignore[no-untyped-def]
                 async with database.unit_of_work() as session:
                     return await StatisticsService(session).aggregate(scope, by, side, period)
 
-            async def raw_call():  # type: ignore[no-untyped-def]
+            async def raw_call(sql=sql):  # type: ignore[no-untyped-def]
                 async with database.unit_of_work() as session:
                     return (await session.execute(text(sql))).all()
 
@@ -237,9 +231,8 @@ async def main() -> None:
             all_match &= match
             ratio = service_time / raw_time
             worst = max(worst, ratio)
-            print(
-                f"{label:36} {service_time * 1000:13.2f} {raw_time * 1000:18.1f} {ratio:7.4f}  {'identical' if match else 'DIFFER'}"
-            )
+            same = "identical" if match else "DIFFER"
+            print(f"{label:36} {service_time * 1000:13.2f} {raw_time * 1000:18.1f} {ratio:7.4f}  {same}")
 
         # The write side: registrations through the ORM, rollups updated by the listener in the same transaction.
         async with database.unit_of_work() as session:
@@ -257,22 +250,19 @@ async def main() -> None:
                 contract.registration_number = f"R{contract_id:015d}"
         per = (time.perf_counter() - started) / max(len(ids), 1)
         print(
-            f"\nregistering one contract through the ORM (listener updates 14 rollup cells + 1 fact): {per * 1000:.2f} ms per transaction"
+            "\nregistering one contract through the ORM (listener updates 14 rollup cells + 1 fact): "
+            f"{per * 1000:.2f} ms per transaction"
         )
         async with database.unit_of_work() as session:
             problems = await verify(session)
-        print(
-            f"verify after those registrations: {'rollups equal GROUP BY over contracts' if not problems else f'{len(problems)} cells differ'}"
-        )
-        print(
-            f"\nworst ratio rollups/raw: {worst:.4f}x (target <= 0.1x); sums {'identical' if all_match and not problems else 'DIFFER'}"
-        )
-        if worst > 0.1 or not all_match or problems:
-            raise SystemExit(1)
+        verified = f"{len(problems)} cells differ" if problems else "rollups equal GROUP BY over contracts"
+        print(f"verify after those registrations: {verified}")
+        sums = "identical" if all_match and not problems else "DIFFER"
+        print(f"\nworst ratio rollups/raw: {worst:.4f}x (target <= 0.1x): {verdict(worst <= 0.1)}; sums {sums}")
+        if not all_match or problems:
+            raise SystemExit("rollups and GROUP BY disagree")  # an error, unlike a missed target
     finally:
         await database.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 if __name__ == "__main__":

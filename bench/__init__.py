@@ -1,0 +1,1 @@
+"""Benchmark scripts (``python -m bench.<name>``) and their helpers; see bench/README.md."""
