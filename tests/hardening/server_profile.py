@@ -1,20 +1,17 @@
 """The server profile's real processes (serve, worker, import) as subprocesses, for fault tests.
 
-Everything listens on loopback only; every wait is bounded; processes run in their own session
-(process group) so that ``serve --workers N`` is stopped with its children, by their group id.
-Databases are copies of one migrated template holding the demo accounts, made on the shared
-PostgreSQL server and dropped afterwards (the server itself is never touched).
+Starting, waiting for and stopping them is ``tooling.servers``, the starter the benches use too
+(re-exported here); this module adds the test profile (``server_env``), databases, and load and
+Meilisearch helpers. Everything listens on loopback only and every wait is bounded. Databases are
+copies of one migrated template holding the demo accounts, made on the shared PostgreSQL server
+and dropped afterwards (the server itself is never touched).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,24 +28,17 @@ from tests.fixtures.app import TEST_SECRET
 from tests.fixtures.databases import _pg_admin, _pg_url, _seed_demo
 from tests.market.test_listings import INSTITUTE, achievement
 from tooling.meili_process import MeiliServer
+from tooling.servers import REPO_ROOT as REPO_ROOT
+from tooling.servers import Proc as Proc
+from tooling.servers import app_env
+from tooling.servers import free_port as free_port
+from tooling.servers import start as start
+from tooling.servers import start_serve as start_serve
+from tooling.servers import stopping as stopping
+from tooling.servers import techmarket_command as techmarket_command
+from tooling.servers import wait_ready as wait_ready
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
 _TEMPLATE: dict[str, str] = {}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def techmarket_command() -> list[str]:
-    script = Path(sys.executable).with_name("techmarket")
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-c", "from app.cli import main; main()"]
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -98,8 +88,7 @@ async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
 
 
 def server_env(database_url: str, data_dir: Path, meili: MeiliServer | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TECHMARKET_", "MEILI_"))}
-    env.update(
+    env = app_env(
         TECHMARKET_ENV="test",
         TECHMARKET_SECRET_KEY=TEST_SECRET,
         TECHMARKET_DATABASE_URL=database_url,
@@ -107,117 +96,11 @@ def server_env(database_url: str, data_dir: Path, meili: MeiliServer | None = No
         TECHMARKET_LOG_JSON="true",
         TECHMARKET_LOG_LEVEL="WARNING",
         TECHMARKET_WORKER_IN_PROCESS="false",
-        NO_PROXY="127.0.0.1,localhost",
     )
     if meili is not None:
         env.update(TECHMARKET_SEARCH_URL=meili.url, TECHMARKET_SEARCH_KEY=meili.master_key)
     env.update(extra)
     return env
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def kill9(self) -> None:
-        """SIGKILL the process alone (its children, if any, are left to the group stop)."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-        self.popen.wait(timeout=STOP_TIMEOUT)
-
-    def stop(self) -> int | None:
-        """SIGTERM to the process group, then SIGKILL to it after STOP_TIMEOUT; returns the exit code."""
-        try:
-            os.killpg(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(self.pid, signal.SIGKILL)  # stragglers of the group (uvicorn's children)
-        except ProcessLookupError:
-            pass
-        try:
-            return self.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return None
-
-
-def start(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Proc:
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "ab") as log_file:
-        popen = subprocess.Popen(
-            techmarket_command() + args,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Proc(name, popen, log_path)
-
-
-def wait_ready(proc: Proc, url: str, timeout: float = STARTUP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if not proc.alive():
-                raise AssertionError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
-            try:
-                reply = client.get(url)
-                if reply.status_code == 200:
-                    return
-                last = f"HTTP {reply.status_code}: {reply.text[:200]}"
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.1)
-    raise AssertionError(f"{proc.name} not ready at {url} after {timeout:.0f}s ({last}):\n{proc.log_tail()}")
-
-
-def start_serve(
-    env: dict[str, str], log_dir: Path, *, workers: int = 1, name: str = "serve", wait: bool = True
-) -> tuple[Proc, str]:
-    """``techmarket serve`` on a free loopback port; with ``wait``, returns once /readyz answers 200."""
-    port = free_port()
-    proc = start(name, ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env, log_dir)
-    base = f"http://127.0.0.1:{port}"
-    if wait:
-        try:
-            wait_ready(proc, f"{base}/readyz")
-        except BaseException:
-            proc.stop()
-            raise
-    return proc, base
-
-
-@contextmanager
-def stopping(*procs: Proc) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 # --------------------------------------------------------------------------- API load
