@@ -6,14 +6,16 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from core.deps import SessionDep
 from core.errors import problem_responses
-from core.money import Yuan
-from market.identity.deps import OptionalPrincipal
+from core.money import Yuan, yuan_to_fen
+from core.pagination import DEFAULT_LIMIT, Limit
+from market.identity.deps import optional_principal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.models import OrganizationKind
 from market.listings.kinds import ACHIEVEMENT, DEMAND
 from market.listings.models import IpType, Maturity, TransactionMode
 from search.errors import QueryTooLong, SearchUnavailable
-from search.pipeline import FACETS, FacetName, SearchEngine, Sort
+from search.pipeline import SearchEngine
+from search.query import FACETS, FacetName, SearchQuery, Sort
 from search.repository import SearchRepository
 from search.service import SearchPage, SearchService
 
@@ -30,16 +32,7 @@ async def get_search_service(
     return SearchService(engine, SearchRepository(session))
 
 
-@router.get(
-    "/{kind}",
-    response_model=SearchPage,
-    summary="检索已发布的成果或需求 (中文分词、同义词、繁体、拼音、英文拼写容错)",
-    responses=problem_responses(*AUTH_ERRORS, QueryTooLong, SearchUnavailable),
-)
-async def search_listings(
-    kind: Literal["achievements", "demands"],
-    principal: OptionalPrincipal,
-    service: Annotated[SearchService, Depends(get_search_service)],
+async def search_query(
     q: Annotated[str | None, Query(description="检索词, 最长 200 字")] = None,
     field: Annotated[list[str] | None, Query(max_length=20)] = None,
     region: Annotated[list[str] | None, Query(max_length=50, description="GB/T 2260; 150000 含全部盟市")] = None,
@@ -52,25 +45,40 @@ async def search_listings(
     ip_type: Annotated[list[IpType] | None, Query()] = None,
     owner_kind: Annotated[list[OrganizationKind] | None, Query()] = None,
     sort: Sort = "relevance",
-    offset: Annotated[int, Query(ge=0, le=1000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1000, description="跳过的条数 (最多 1000) · items to skip")] = 0,
+    limit: Limit = DEFAULT_LIMIT,
     facets: Annotated[list[FacetName] | None, Query(description="默认返回全部分面")] = None,
+) -> SearchQuery:
+    """The query parameters as the one validated request (yuan → fen here, at the edge)."""
+    return SearchQuery.parse(
+        text=(q or "").strip(),
+        fields=field or [],
+        regions=region or [],
+        maturity=[m.value for m in maturity or []],
+        trl_min=trl_min,
+        trl_max=trl_max,
+        transaction_modes=[m.value for m in mode or []],
+        price_min_fen=None if price_min is None else yuan_to_fen(price_min),
+        price_max_fen=None if price_max is None else yuan_to_fen(price_max),
+        ip_types=[t.value for t in ip_type or []],
+        owner_kinds=[k.value for k in owner_kind or []],
+        sort=sort,
+        offset=offset,
+        limit=limit,
+        facets=facets if facets is not None else list(FACETS),
+    )
+
+
+@router.get(
+    "/{kind}",
+    response_model=SearchPage,
+    summary="检索已发布的成果或需求 (中文分词、同义词、繁体、拼音、英文拼写容错)",
+    responses=problem_responses(*AUTH_ERRORS, QueryTooLong, SearchUnavailable),
+    dependencies=[Depends(optional_principal)],  # the caller, for the visibility the items are rendered with
+)
+async def search_listings(
+    kind: Literal["achievements", "demands"],
+    query: Annotated[SearchQuery, Depends(search_query)],
+    service: Annotated[SearchService, Depends(get_search_service)],
 ) -> SearchPage:
-    params = {
-        "q": q,
-        "field": field,
-        "region": region,
-        "maturity": [m.value for m in maturity or []],
-        "trl_min": trl_min,
-        "trl_max": trl_max,
-        "mode": [m.value for m in mode or []],
-        "price_min": price_min,
-        "price_max": price_max,
-        "ip_type": [t.value for t in ip_type or []],
-        "owner_kind": [k.value for k in owner_kind or []],
-        "sort": sort,
-        "offset": offset,
-        "limit": limit,
-        "facets": facets if facets is not None else list(FACETS),
-    }
-    return await service.search(principal, ACHIEVEMENT if kind == "achievements" else DEMAND, params)
+    return await service.search(ACHIEVEMENT if kind == "achievements" else DEMAND, query)

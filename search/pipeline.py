@@ -1,31 +1,26 @@
-"""The search engine interface, its query/result types, and the engine-agnostic steps every
-adapter shares (query analysis, re-ranking of candidates, highlights).
+"""The search pipeline every engine shares: analyse the text, ask the adapter for candidates, re-rank
+them (BM25F, ``search.rank``) and highlight the page; ``search.service`` hydrates it from the database.
 
-An adapter only has to do what needs the engine: store documents, return the candidates that
-match any term of the analysed query under the filters (with per-term document frequencies),
-sort, count and facet. Everything about Chinese text and relevance lives in ``text`` and ``rank``.
+An adapter does only what needs its engine (``SearchEngine.candidates``): the documents matching any
+term of the analysed query under the filters, with the total, the facets and the document
+frequencies the re-ranker needs. Everything about Chinese text and relevance lives in ``text`` and ``rank``.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+import time
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
-from search.documents import Kind, Maturity, OwnerKind, SearchDocument
-from search.errors import QueryTooLong
-from search.matching.features import weighted_words
+from search.documents import Kind, SearchDocument
+from search.query import MAX_WINDOW, SearchQuery, Sort
 from search.rank import SNIPPET_CHARS, Prepared, highlight, score
-from search.text import MAX_QUERY_CHARS, QueryPlan, analyze_document, analyze_query
+from search.text import QueryPlan
 
-Sort = Literal["relevance", "newest", "price_asc", "price_desc"]
-FacetName = Literal["field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind"]
-FACETS: tuple[FacetName, ...] = ("field", "region", "maturity", "ip_type", "transaction_modes", "owner_kind")
-MAX_WINDOW = 1000  # deepest result reachable by paging (offset + limit), both engines
-# candidates re-ranked for a relevance query, at least (both engines): 40, 50 and 100 give the same
-# search Recall@10/MRR on the dev set, alone and among 3,000 distractors; 20 loses some
+# candidates re-ranked for a relevance query, at least: fewer lose recall on the dev set, more gain none
 RERANK_WINDOW = 50
 # what matching scores a candidate on, stored in every document (n_*, m_words: text analysed at index time)
 CANDIDATE_FIELDS = (
@@ -40,74 +35,6 @@ CANDIDATE_FIELDS = (
     "maturity",
     "price_fen",
 )
-_CODE = r"^[A-Za-z0-9_\-]{1,64}$"
-
-
-class SearchQuery(BaseModel):
-    """What a caller may ask. Values are checked here too, but adapters still quote/bind them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    text: str = ""
-    fields: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list, description="GB/T 2260; 150000 matches every 盟市 in it")
-    maturity: list[Maturity] = Field(default_factory=list)
-    trl_min: int | None = Field(default=None, ge=1, le=9)
-    trl_max: int | None = Field(default=None, ge=1, le=9)
-    transaction_modes: list[str] = Field(default_factory=list, description="any of")
-    price_min_fen: int | None = Field(default=None, ge=0)
-    price_max_fen: int | None = Field(default=None, ge=0)
-    ip_types: list[str] = Field(default_factory=list)
-    owner_kinds: list[OwnerKind] = Field(default_factory=list)
-    sort: Sort = "relevance"
-    offset: int = Field(default=0, ge=0)
-    limit: int = Field(default=20, ge=1, le=100)
-    facets: list[FacetName] = Field(default_factory=list)
-    highlight: bool = Field(default=True, description="False skips snippets")
-    candidates_only: bool = Field(
-        default=False,
-        description="matching: the engine's candidates with their stored CANDIDATE_FIELDS, in engine order, "
-        "without the BM25 re-rank, facets or snippets (matching ranks them itself); "
-        "the words are taken as given, not expanded again",
-    )
-    term_weights: dict[str, float] = Field(
-        default_factory=dict,
-        description="candidates_only: how much each word of text matters (0-1], so an engine that merges "
-        "per-word matches gives the strong words more of its candidates",
-    )
-
-    @field_validator("text")
-    @classmethod
-    def _not_too_long(cls, value: str) -> str:
-        if len(value) > MAX_QUERY_CHARS:
-            raise QueryTooLong(MAX_QUERY_CHARS)  # a DomainError passes through pydantic untouched
-        return value
-
-    @field_validator("regions")
-    @classmethod
-    def _region_codes(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not (len(value) == 6 and value.isdigit()):
-                raise ValueError("地区代码应为 6 位数字")
-        return values
-
-    @field_validator("fields", "transaction_modes", "ip_types")
-    @classmethod
-    def _codes(cls, values: list[str]) -> list[str]:
-        import re
-
-        for value in values:
-            if not re.match(_CODE, value):
-                raise ValueError("代码格式无效")
-        return values
-
-    @property
-    def window(self) -> int:
-        return min(self.offset + self.limit, MAX_WINDOW)
-
-    def plan(self) -> QueryPlan:
-        """The analysed text: expanded (synonyms, pinyin, sub-words), except matching's words."""
-        return analyze_query(self.text, expand=not self.candidates_only)
 
 
 class SearchHit(BaseModel):
@@ -124,6 +51,18 @@ class SearchResult(BaseModel):
     took_ms: float = 0.0
 
 
+@dataclass
+class Candidates:
+    """What an adapter found for one query: stored documents, and what ranking and paging them needs."""
+
+    docs: Sequence[Mapping[str, Any]]
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    df: Mapping[str, int] = field(default_factory=dict)  # documents holding each term (Term.key), in scope
+    n_docs: int = 0  # documents in scope
+    paged: bool = False  # the engine already applied offset and limit: docs are the requested page
+
+
 @runtime_checkable
 class SearchEngine(Protocol):
     name: str
@@ -138,7 +77,13 @@ class SearchEngine(Protocol):
     async def delete(self, kind: Kind, ids: Sequence[int]) -> None:
         """Remove documents by id; unknown ids are ignored."""
 
-    async def search(self, kind: Kind, query: SearchQuery) -> SearchResult: ...
+    async def candidates(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> Candidates:
+        """The engine's part of a search. For a relevance query with text: at least ``RERANK_WINDOW``
+        of the best matches (engine order is only a pre-selection); otherwise the page in the sort's
+        order. For ``candidates_only``: the page in engine order, with their CANDIDATE_FIELDS."""
+
+    async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
+        """``run(self, kind, query)``: the shared pipeline over this adapter's candidates."""
 
     @property
     def warms_term_counts(self) -> bool:
@@ -163,62 +108,23 @@ class SearchEngine(Protocol):
     async def aclose(self) -> None: ...
 
 
-# ---------------------------------------------------------------- shared by adapters
-
-
-class DocumentFrequencies:
-    """How many documents hold each term, per index and filter, kept for ``ttl`` seconds.
-
-    BM25 needs them, and Meilisearch needs them before it asks for candidates: each term's share
-    of the pool is weighted by its IDF, or a common word's title matches crowd out the rare words
-    that say what the query is about (3,000 extra listings on the dev set: matching nDCG@10 0.69 →
-    0.74). IDF moves slowly, so a term counted a minute ago need not be counted again. This is each
-    process's own first level; behind it, Meilisearch shares counts without filters through the
-    database (``search.term_counts``)."""
-
-    def __init__(self, ttl: float, size: int = 50_000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._entries: OrderedDict[tuple[str, ...], tuple[float, int]] = OrderedDict()
-
-    def get(self, key: tuple[str, ...], now: float) -> int | None:
-        entry = self._entries.get(key)
-        if entry is None or now - entry[0] > self.ttl:
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: tuple[str, ...], value: int, now: float) -> None:
-        self._entries[key] = (now, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-
-def index_fields(doc: SearchDocument) -> dict[str, Any]:
-    """A document as every engine stores it: the contract's fields plus the derived ones."""
-    data = doc.model_dump(mode="json")
-    data.update(
-        province=doc.province,
-        prefecture=doc.region[:4] + "00",
-        published_ts=int(doc.published_at.timestamp() * 1_000_000),
-    )
-    data.update(analyze_document(doc.title, doc.body, doc.keywords, doc.owner_name))
-    data["m_words"] = " ".join(weighted_words(data["n_title"], data["n_body"], data["n_keywords"]))
-    return data
-
-
-def region_filters(codes: Sequence[str]) -> list[tuple[str, str]]:
-    """(attribute, value) pairs: a province code filters on ``province``, a 盟市 on ``prefecture``."""
-    pairs: list[tuple[str, str]] = []
-    for code in codes:
-        if code.endswith("0000"):
-            pairs.append(("province", code))
-        elif code.endswith("00"):
-            pairs.append(("prefecture", code))
-        else:
-            pairs.append(("region", code))
-    return pairs
+async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchResult:
+    """Analyse → candidates → re-rank → page → highlight; the same steps, in this order, for every engine."""
+    started = time.perf_counter()
+    plan = query.plan()
+    found = await engine.candidates(kind, query, plan)
+    if query.candidates_only:
+        result = SearchResult(hits=candidate_hits(found.docs), total=found.total)
+    elif query.offset >= min(found.total, MAX_WINDOW):
+        result = SearchResult(hits=[], total=found.total, facets=found.facets)
+    else:
+        ranked = rank_candidates(plan, query, found.docs, found.df, found.n_docs)
+        page = ranked if found.paged else ranked[query.offset : query.window]
+        result = SearchResult(
+            hits=to_hits(plan, page, highlights=query.highlight), total=found.total, facets=found.facets
+        )
+    result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+    return result
 
 
 def sort_key(sort: Sort) -> Any:
@@ -275,24 +181,3 @@ def to_hits(
         )
         for doc, value in page
     ]
-
-
-def count_facets(names: Sequence[str], docs: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
-    counts: dict[str, dict[str, int]] = {name: {} for name in names}
-    for doc in docs:
-        for name in names:
-            value = doc.get(name)
-            for item in value if isinstance(value, list) else [value]:
-                if item is not None:
-                    counts[name][str(item)] = counts[name].get(str(item), 0) + 1
-    return counts
-
-
-async def aiter_docs(docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument]) -> AsyncIterator[SearchDocument]:
-    """One async iteration over a plain or async iterable (rebuilds accept both)."""
-    if isinstance(docs, AsyncIterable):
-        async for doc in docs:
-            yield doc
-    else:
-        for doc in docs:
-            yield doc

@@ -4,21 +4,16 @@ ago never shows even if the index has not caught up yet."""
 from __future__ import annotations
 
 import time
-from decimal import Decimal
-from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from core import reference
-from core.errors import FieldError, ValidationFailed
-from core.money import yuan_to_fen
-from core.problems import field_errors_from_pydantic
+from core.pagination import Page
 from core.visibility import Classified, Public
-from market.identity.service import Principal
 from market.listings.kinds import ListingKind
 from market.listings.models import ListingStatus
 from market.listings.schemas import AchievementRead, DemandRead
-from search.pipeline import SearchEngine, SearchQuery
+from search.pipeline import SearchEngine
+from search.query import SearchQuery
 from search.repository import SearchRepository
 
 
@@ -28,9 +23,7 @@ class SearchItem(Classified):
     highlights: Public[dict[str, str]] = Field(description="原文片段, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
 
 
-class SearchPage(Classified):
-    items: Public[list[SearchItem]]
-    total: Public[int]
+class SearchPage(Page[SearchItem]):
     facets: Public[dict[str, dict[str, int]]]
     took_ms: Public[float]
 
@@ -40,10 +33,9 @@ class SearchService:
         self.engine = engine
         self.rows = rows
 
-    async def search(self, principal: Principal | None, kind: ListingKind, params: dict[str, Any]) -> SearchPage:
+    async def search(self, kind: ListingKind, query: SearchQuery) -> SearchPage:
         started = time.perf_counter()
-        query = build_query(params)
-        result = await self.engine.search(kind.name, query)  # type: ignore[arg-type]
+        result = await self.engine.search(kind.name, query)
         found = await self.rows.with_owners(kind.model, [hit.id for hit in result.hits])
         rows = {row.id: (row, owner) for row, owner in found}
         items = []
@@ -56,48 +48,8 @@ class SearchService:
         return SearchPage(
             items=items,
             total=result.total,
+            limit=query.limit,
+            offset=query.offset,
             facets=result.facets,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
-
-
-def build_query(params: dict[str, Any]) -> SearchQuery:
-    """Query parameters → engine query; unknown codes are refused field by field (never sent on)."""
-    problems: list[FieldError] = []
-    for code in params.get("field") or []:
-        if code not in reference.fields():
-            problems.append(FieldError(field="query.field", code="unknown_field", message=f"未知的技术领域代码 {code}"))
-    for code in params.get("region") or []:
-        if code not in reference.regions():
-            problems.append(
-                FieldError(field="query.region", code="unknown_region", message=f"未知的行政区划代码 {code}")
-            )
-    low, high = params.get("price_min"), params.get("price_max")
-    if low is not None and high is not None and Decimal(low) > Decimal(high):
-        problems.append(FieldError(field="query.price_min", code="range_inverted", message="最低价不能高于最高价"))
-    if params.get("trl_min") and params.get("trl_max") and params["trl_min"] > params["trl_max"]:
-        problems.append(
-            FieldError(field="query.trl_min", code="range_inverted", message="最低技术就绪度不能高于最高值")
-        )
-    if problems:
-        raise ValidationFailed(errors=problems)
-    try:
-        return SearchQuery(
-            text=(params.get("q") or "").strip(),
-            fields=params.get("field") or [],
-            regions=params.get("region") or [],
-            maturity=params.get("maturity") or [],
-            trl_min=params.get("trl_min"),
-            trl_max=params.get("trl_max"),
-            transaction_modes=params.get("mode") or [],
-            price_min_fen=None if low is None else yuan_to_fen(low),
-            price_max_fen=None if high is None else yuan_to_fen(high),
-            ip_types=params.get("ip_type") or [],
-            owner_kinds=params.get("owner_kind") or [],
-            sort=params.get("sort") or "relevance",
-            offset=params.get("offset", 0),
-            limit=params.get("limit", 20),
-            facets=params.get("facets") or [],
-        )
-    except ValidationError as exc:
-        raise ValidationFailed(errors=field_errors_from_pydantic(list(exc.errors()))) from exc

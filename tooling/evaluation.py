@@ -28,7 +28,7 @@ from market.listings.repository import ListingRepository
 from search.adapters import build_engine
 from search.matching.service import MatchingService
 from search.outbox_relay import reindex
-from search.pipeline import SearchQuery
+from search.query import SearchQuery
 from search.text import normalize, words
 from tooling.eval_metrics import BM25, best_in_top, ndcg_at, recall_at, reciprocal_rank
 from tooling.meili_process import running_meilisearch

@@ -1,13 +1,8 @@
 """Embedded engine: SQLite FTS5 in its own file (``<data_dir>/search.db``), through aiosqlite.
 
-Why FTS5: it ships inside Python's sqlite3, needs no server, keeps the index in one file next to the
-embedded database, supports column-scoped phrase queries, BM25 and a vocabulary table, and WAL lets
-searches read while the relay writes. The text columns hold one token per CJK character (see
-``search.text``), so a phrase query is an exact substring search: no word-boundary misses, and the
-shared re-ranker decides relevance. Filters are SQL with bound parameters only (immune to
-injection); facets are GROUP BY over the matching rows; highlights are computed on the original
-text in Python. A rebuild fills new tables and renames them in one transaction: readers keep
-seeing the old tables until the commit.
+FTS5 ships inside Python's sqlite3 and needs no server. Text columns hold one token per CJK character
+(``search.text``), so a phrase query is an exact substring search; filters are bound SQL parameters;
+a rebuild fills new tables and renames them in one transaction.
 """
 
 from __future__ import annotations
@@ -17,37 +12,29 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 import structlog
 
+from search.adapters.shared import DocumentFrequencies, aiter_docs, count_facets, index_fields, region_filters
 from search.documents import KINDS, Kind, SearchDocument
 from search.errors import SearchUnavailable
-from search.pipeline import (
-    CANDIDATE_FIELDS,
-    MAX_WINDOW,
-    RERANK_WINDOW,
-    DocumentFrequencies,
-    SearchQuery,
-    SearchResult,
-    aiter_docs,
-    candidate_hits,
-    count_facets,
-    index_fields,
-    rank_candidates,
-    region_filters,
-    to_hits,
-)
+from search.pipeline import CANDIDATE_FIELDS, RERANK_WINDOW, Candidates, SearchResult, run
+from search.query import MAX_WINDOW, SearchQuery
+from search.rank import PINYIN_FIELDS, TEXT_FIELDS
 from search.text import QueryPlan, Term, edit_distance
 
 log = structlog.get_logger("techmarket.search.embedded")
 T = TypeVar("T")
 
-TEXT_COLUMNS = "{t_title t_keywords t_body t_owner}"
-PINYIN_COLUMNS = "{py_title py_body}"
-BM25_WEIGHTS = "3.0, 2.5, 1.0, 1.0, 2.5, 0.8"
+TEXT_COLUMNS = tuple(f"t_{name}" for name in TEXT_FIELDS)  # t_title t_keywords t_body t_owner
+PINYIN_COLUMNS = tuple(PINYIN_FIELDS)
+FTS_COLUMNS = TEXT_COLUMNS + PINYIN_COLUMNS
+_TEXT_SCOPE, _PINYIN_SCOPE = "{" + " ".join(TEXT_COLUMNS) + "}", "{" + " ".join(PINYIN_COLUMNS) + "}"
+BM25_WEIGHTS = ", ".join(str(weight) for weight, _ in (*TEXT_FIELDS.values(), *PINYIN_FIELDS.values()))
 SCALAR_FACETS = {"field", "region", "maturity", "ip_type", "owner_kind"}
 STORED = tuple(
     dict.fromkeys(
@@ -89,7 +76,7 @@ def _schema(kind: Kind, suffix: str = "") -> list[str]:
             maturity TEXT, trl INTEGER, ip_type TEXT, owner_kind TEXT, price_fen INTEGER,
             published_ts INTEGER NOT NULL, modes TEXT NOT NULL, data TEXT NOT NULL)""",
         f"""CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(
-            t_title, t_keywords, t_body, t_owner, py_title, py_body,
+            {", ".join(FTS_COLUMNS)},
             tokenize = 'unicode61 remove_diacritics 2')""",
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocab} USING fts5vocab({fts}, 'row')",
     ]
@@ -115,15 +102,7 @@ def _row(data: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _fts_row(data: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        data["id"],
-        data["t_title"],
-        data["t_keywords"],
-        data["t_body"],
-        data["t_owner"],
-        data["py_title"],
-        data["py_body"],
-    )
+    return (data["id"], *(data[column] for column in FTS_COLUMNS))
 
 
 def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
@@ -161,11 +140,8 @@ def _filters(query: SearchQuery) -> tuple[list[str], list[Any]]:
 
 def _summary_sql(source: str, where: str, facets: Sequence[str], fts: str | None, window: int) -> str:
     """One statement for the total, the facet counts and, given ``fts``, the ids of the ``window``
-    best matches by BM25 (rows ``("", None, total)``, ``(facet, value, count)``, ``("#", id, score)``).
-
-    The matching rows are found once, in a common table expression that SQLite materializes because
-    it is read more than once; as separate statements, each count re-ran the full-text match (at
-    100,000 listings a search took p50 ~450 ms, ~80% of it counting)."""
+    best matches by BM25 (rows ``("", None, total)``, ``(facet, value, count)``, ``("#", id, score)``):
+    a common table expression runs the full-text match once for all of them."""
     columns = "d.id, d.field, d.region, d.maturity, d.ip_type, d.owner_kind, d.modes"
     if fts:
         columns += f", bm25({fts}, {BM25_WEIGHTS}) AS score"
@@ -251,8 +227,7 @@ class EmbeddedEngine:
         await db.executemany(f"DELETE FROM {fts} WHERE rowid = ?", ids)
         await db.executemany(f"INSERT OR REPLACE INTO {docs} VALUES ({', '.join('?' * 13)})", [_row(r) for r in rows])
         await db.executemany(
-            f"INSERT INTO {fts} (rowid, t_title, t_keywords, t_body, t_owner, py_title, py_body) "
-            f"VALUES ({', '.join('?' * 7)})",
+            f"INSERT INTO {fts} (rowid, {', '.join(FTS_COLUMNS)}) VALUES ({', '.join('?' * (1 + len(FTS_COLUMNS)))})",
             [_fts_row(r) for r in rows],
         )
 
@@ -343,10 +318,10 @@ class EmbeddedEngine:
             async for doc in aiter_docs(docs):
                 batch.append(doc)
                 if len(batch) >= batch_size:
-                    await self._guard(lambda: load(batch), self.timeout * 10)
+                    await self._guard(partial(load, batch), self.timeout * 10)
                     total, batch = total + len(batch), []
             if batch:
-                await self._guard(lambda: load(batch), self.timeout * 10)
+                await self._guard(partial(load, batch), self.timeout * 10)
                 total += len(batch)
             await self._guard(
                 lambda: script(
@@ -396,26 +371,25 @@ class EmbeddedEngine:
 
     async def _match(self, read: aiosqlite.Connection, kind: Kind, term: Term) -> str:
         if term.field == "pinyin":
-            return f"{PINYIN_COLUMNS} : {_fts_phrase(term.text)}"
+            return f"{_PINYIN_SCOPE} : {_fts_phrase(term.text)}"
         if term.is_ascii_word:
             variants = await self._variants(read, kind, term.text, term.typo_budget)
-            return f"{TEXT_COLUMNS} : ({' OR '.join(_fts_phrase(v) for v in variants)})"
-        return f"{TEXT_COLUMNS} : {_fts_phrase(term.phrase)}"
+            return f"{_TEXT_SCOPE} : ({' OR '.join(_fts_phrase(v) for v in variants)})"
+        return f"{_TEXT_SCOPE} : {_fts_phrase(term.phrase)}"
 
     async def warm(self, kind: Kind, queries: Sequence[SearchQuery]) -> None:
         return None
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
-        started = time.perf_counter()
-        plan = query.plan()
-        _, read = await self._guard(self._connect)
-        result = await self._guard(lambda: self._search(read, kind, plan, query))
-        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return result
+        return await run(self, kind, query)
 
-    async def _search(
+    async def candidates(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> Candidates:
+        _, read = await self._guard(self._connect)
+        return await self._guard(lambda: self._candidates(read, kind, plan, query))
+
+    async def _candidates(
         self, read: aiosqlite.Connection, kind: Kind, plan: QueryPlan, query: SearchQuery
-    ) -> SearchResult:
+    ) -> Candidates:
         docs_t, fts_t, _ = _tables(kind)
         clauses, params = _filters(query)
         source = f"{docs_t} d"
@@ -430,9 +404,7 @@ class EmbeddedEngine:
             return list(await read.execute_fetchall(sql, args))
 
         async def documents(ids: Sequence[int]) -> list[dict[str, Any]]:
-            """Stored documents in the order of ``ids``. Ordering and limiting ids first, then reading
-            the (large) stored documents of those alone: as one statement, SQLite reads the stored
-            document of every match before its sorter keeps the first few."""
+            """Stored documents in the order of ``ids``, read apart so SQLite never loads a match it then drops."""
             rows = await fetch(f"SELECT id, data FROM {docs_t} WHERE id IN ({', '.join('?' * len(ids))})", ids)
             stored = {int(id_): data for id_, data in rows}
             return [json.loads(stored[i]) for i in ids if i in stored]
@@ -445,8 +417,8 @@ class EmbeddedEngine:
 
         if query.candidates_only:  # matching: the engine's own order, nothing counted or re-ranked
             order = SORT_SQL["newest"] if plan.empty else f"bm25({fts_t}, {BM25_WEIGHTS})"
-            hits = candidate_hits(await first(order, query.limit, query.offset))
-            return SearchResult(hits=hits, total=query.offset + len(hits))
+            page = await first(order, query.limit, query.offset)
+            return Candidates(page, total=query.offset + len(page), paged=True)
         relevance = not plan.empty and query.sort == "relevance"
         window = max(query.window, RERANK_WINDOW) if relevance else 0
         summary = await fetch(_summary_sql(source, where, query.facets, fts_t if relevance else None, window), params)
@@ -455,8 +427,8 @@ class EmbeddedEngine:
         for name, value, n in summary:
             if name in facets:
                 facets[name][str(value)] = int(n)
-        if query.offset >= MAX_WINDOW or query.offset >= total:
-            return SearchResult(hits=[], total=total, facets=facets)
+        if query.offset >= min(total, MAX_WINDOW):
+            return Candidates([], total=total, facets=facets)
         if relevance:
             candidates = await documents([int(value) for name, value, _ in summary if name == "#"])
         else:
@@ -480,6 +452,4 @@ class EmbeddedEngine:
             )
             for key, match in matches.items():
                 df[key] = await counted(key, f"SELECT count(*) FROM {source} {where}", [match, *params[1:]])
-        ranked = rank_candidates(plan, query, candidates, df, n_docs)
-        page = ranked[query.offset : query.window] if relevance else ranked  # else already the requested page
-        return SearchResult(hits=to_hits(plan, page, highlights=query.highlight), total=total, facets=facets)
+        return Candidates(candidates, total=total, facets=facets, df=df, n_docs=n_docs, paged=not relevance)

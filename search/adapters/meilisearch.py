@@ -1,21 +1,10 @@
-"""Meilisearch adapter (server profile), over an httpcore connection pool (httpx's own transport)
-so every call has a bounded timeout and the event loop is never blocked.
+"""Meilisearch adapter (server profile), over an httpcore connection pool so every call has a bounded
+timeout and the event loop is never blocked.
 
-Meilisearch serves as the candidate generator for the shared re-ranker. A relevance search is a
-federated ``/multi-search`` whose sub-queries are one per analysed term (a phrase over the
-app-segmented ``t_*`` fields, one token per CJK character, so a phrase is a substring search; or
-the ``py_*`` pinyin fields; an ASCII word the user typed unquoted, so typo tolerance applies) plus
-one holding every concept at once, merged by Meilisearch into one deduplicated pool of
-``RERANK_WINDOW`` candidates with facets over the union. Each sub-query is weighted by its term's
-weight and rarity, from the document frequencies (counted in a count-only round trip, then kept
-for a few minutes per process and, without filters, a day in ``search_term_counts``), which BM25
-needs too. This sidesteps the engine's 10-word query limit, its
-prefix-only Chinese matching and its segmented synonyms (synonyms come from the app's thesaurus,
-expanded the same way for both engines). An explicit sort merges each term's first matches in
-that order.
-
-Filter values are always sent as quoted, escaped strings or validated integers, so a value such as
-``x" OR field = "y`` stays a value. Engine errors are logged and surface as ``SearchUnavailable``.
+A relevance search is one federated ``/multi-search``: a sub-query per analysed term, weighted by the
+term's weight and rarity, so one engine call yields a deduplicated candidate pool for the shared
+re-ranker without Meilisearch's 10-word limit or its prefix-only Chinese matching. Filter values are
+always quoted strings or validated integers, so ``x" OR field = "y`` stays a value.
 """
 
 from __future__ import annotations
@@ -31,24 +20,11 @@ import orjson
 import structlog
 
 from core.http import POOL_ERRORS, quick_ack_pool
+from search.adapters.shared import DocumentFrequencies, aiter_docs, count_facets, index_fields, region_filters
 from search.documents import KINDS, Kind, SearchDocument
 from search.errors import SearchRejected, SearchUnavailable
-from search.pipeline import (
-    CANDIDATE_FIELDS,
-    FACETS,
-    MAX_WINDOW,
-    RERANK_WINDOW,
-    DocumentFrequencies,
-    SearchQuery,
-    SearchResult,
-    aiter_docs,
-    candidate_hits,
-    count_facets,
-    index_fields,
-    rank_candidates,
-    region_filters,
-    to_hits,
-)
+from search.pipeline import CANDIDATE_FIELDS, RERANK_WINDOW, Candidates, SearchResult, run
+from search.query import FACETS, MAX_WINDOW, SearchQuery
 from search.rank import idf
 from search.term_counts import TermCounts
 from search.text import QueryPlan, Term, analyze_query
@@ -62,9 +38,7 @@ TEXT_RETRIEVE = ["id", "title", "body", "n_title", "n_keywords", "n_body", "n_ow
 RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
 COUNT_UP_TO = 1_000_000_000  # what Meilisearch counts exactly (documents in scope, per term, totals)
 MIN_WEIGHT = 0.01  # a sub-query's weight, at least
-# the lowest ranking score of a phrase match under the ranking rules below (typo, attribute):
-# 0.55 measured over 200k matches at 100k listings (a word deep in the body or in the owner's name)
-PHRASE_SCORE_FLOOR = 0.5
+PHRASE_SCORE_FLOOR = 0.5  # a phrase match's lowest ranking score under the rules below (measured: 0.55)
 ALL_TERMS_WEIGHT = 2.0  # a document matching every concept outranks any single-term match in the pool
 MAX_AND_WORDS = 8  # Meilisearch reads the first 10 words of a query
 SETTINGS: dict[str, Any] = {
@@ -83,14 +57,10 @@ SETTINGS: dict[str, Any] = {
         "owner_id",
     ],
     "sortableAttributes": ["published_ts", "price_fen", "id"],
-    # "sort" first: an explicit sort orders the matches; relevance comes from the shared re-ranker,
-    # so the engine only has to bring the likeliest candidates forward (a term in the title before
-    # one in the body, an exact English word before a typo): cheap rules, ~2x the throughput.
+    # the shared re-ranker decides relevance: the engine only brings the likeliest candidates forward, cheaply
     "rankingRules": ["sort", "typo", "attribute"],
     "typoTolerance": {"enabled": True, "disableOnAttributes": PINYIN_ATTRIBUTES},
-    # maxTotalHits also caps estimatedTotalHits, so at 1,000 (the deepest page) every term in more
-    # than 1,000 documents counted 1,000, the index itself too: IDF lost all sense at scale. Paging
-    # stays bounded by MAX_WINDOW in this adapter, and the cap costs nothing at query time.
+    # it also caps estimatedTotalHits, which IDF needs exact; paging stays bounded by MAX_WINDOW here
     "pagination": {"maxTotalHits": COUNT_UP_TO},
     "faceting": {"maxValuesPerFacet": 500},
     "prefixSearch": "disabled",
@@ -146,13 +116,9 @@ def term_query(term: Term) -> dict[str, Any]:
 
 
 def outranked(terms: Sequence[Term], weights: Mapping[str, float], df: Mapping[str, int], limit: int) -> set[str]:
-    """Keys of the terms none of whose matches can enter a federated pool of ``limit``.
-
-    Meilisearch merges sub-queries by weight × ranking score, and a phrase's score is at least
-    ``PHRASE_SCORE_FLOOR``. So when a phrase found in at least ``limit`` documents has a weight
-    whose floor is above another term's full weight, that term's matches all rank below ``limit``
-    others and its sub-query only costs engine time (matching: ~40% of the sub-queries, a pool
-    request 10 → 7.5 ms at 100k listings)."""
+    """Keys of the terms none of whose matches can enter a federated pool of ``limit``: a phrase in at
+    least ``limit`` documents whose weight × ``PHRASE_SCORE_FLOOR`` beats a term's full weight keeps all
+    that term's matches out (Meilisearch merges by weight × ranking score), so its sub-query only costs."""
     floor = max(
         (weights[t.key] * PHRASE_SCORE_FLOOR for t in terms if df.get(t.key, 0) >= limit and not t.typo_budget),
         default=0.0,
@@ -182,8 +148,10 @@ class MeilisearchEngine:
         # a write returns once its tasks succeeded, so the relay never marks done what the engine refused
         self.wait_for_tasks = wait_for_tasks
         # uncompressed: on a local network gzip costs both sides CPU and saves nothing worth it
-        self._headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {api_key}"} if api_key else {})}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._headers: dict[bytes | str, bytes | str] = {"Accept-Encoding": "identity"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._json_headers: dict[bytes | str, bytes | str] = {**self._headers, "Content-Type": "application/json"}
         self._connections = quick_ack_pool()
         self._building: dict[str, set[int]] = {}  # kind → ids written live while a rebuild runs
         self._frequencies = DocumentFrequencies(frequencies_ttl_seconds)
@@ -374,8 +342,7 @@ class MeilisearchEngine:
     async def rebuild(
         self, kind: Kind, docs: Iterable[SearchDocument] | AsyncIterable[SearchDocument], *, batch_size: int = 2500
     ) -> int:
-        """Batches of 2,500 keep Meilisearch (the slower side) busy while the next one is built;
-        1,000 made it index 2.5x as many small batches (reindex of 10k: 21.1 s → 14.8 s)."""
+        """Batches of 2,500 keep Meilisearch (the slower side) busy while the next one is built."""
         live, build = self.uid(kind), self.uid(kind, "__build")
         await self._drop_index(build)  # a leftover of an interrupted rebuild
         await self._create_index(build)
@@ -429,11 +396,12 @@ class MeilisearchEngine:
     # ------------------------------------------------------------ reads
 
     async def search(self, kind: Kind, query: SearchQuery) -> SearchResult:
-        started = time.perf_counter()
-        plan = query.plan()
-        result = await (self._browse(kind, query, plan) if plan.empty else self._match(kind, query, plan))
-        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return result
+        return await run(self, kind, query)
+
+    async def candidates(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> Candidates:
+        if plan.empty:
+            return await self._browse(kind, query)
+        return await self._match(kind, query, plan)
 
     def _base(self, kind: Kind, query: SearchQuery) -> dict[str, Any]:
         return {"indexUid": self.uid(kind), "filter": build_filter(query) or None}
@@ -466,7 +434,7 @@ class MeilisearchEngine:
         )
         raise SearchUnavailable()
 
-    async def _browse(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+    async def _browse(self, kind: Kind, query: SearchQuery) -> Candidates:
         if query.offset >= MAX_WINDOW:
             limit = 0
         else:
@@ -482,13 +450,8 @@ class MeilisearchEngine:
             "facets": list(query.facets),
         }
         (result,) = await self._multi([request])
-        if query.candidates_only:
-            return SearchResult(hits=candidate_hits(result["hits"]), total=int(result["estimatedTotalHits"]))
-        page = [(hit, 0.0) for hit in result["hits"]]
-        return SearchResult(
-            hits=to_hits(plan, page, highlights=query.highlight),
-            total=int(result["estimatedTotalHits"]),
-            facets=self._facets(query, [result]),
+        return Candidates(
+            result["hits"], total=int(result["estimatedTotalHits"]), facets=self._facets(query, [result]), paged=True
         )
 
     def _pool(
@@ -539,7 +502,7 @@ class MeilisearchEngine:
                 )
         return queries
 
-    async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+    async def _match(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> Candidates:
         if query.sort != "relevance":
             return await self._match_sorted(kind, query, plan)
         terms = plan.terms
@@ -551,8 +514,8 @@ class MeilisearchEngine:
             pool = await self._federated(
                 self._pool(kind, query, plan, list(CANDIDATE_FIELDS), rarity, df, query.window), {"limit": query.window}
             )
-            hits = candidate_hits(pool.get("hits", []))
-            return SearchResult(hits=hits[query.offset :], total=int(pool.get("estimatedTotalHits", 0)))
+            hits = pool.get("hits", [])
+            return Candidates(hits[query.offset :], total=int(pool.get("estimatedTotalHits", 0)), paged=True)
         retrieve = RETRIEVE if any(t.field == "pinyin" for t in terms) else TEXT_RETRIEVE
         federation: dict[str, Any] = {"limit": max(query.window, RERANK_WINDOW)}
         if query.facets:
@@ -563,14 +526,7 @@ class MeilisearchEngine:
         total = int(pool.get("estimatedTotalHits", 0))
         by_index = (pool.get("facetsByIndex") or {}).get(self.uid(kind)) or {}
         facets = self._facets(query, [{"facetDistribution": by_index.get("distribution") or {}}])
-        if query.offset >= min(total, MAX_WINDOW):
-            return SearchResult(hits=[], total=total, facets=facets)
-        ranked = rank_candidates(plan, query, pool.get("hits", []), df, n_docs)
-        return SearchResult(
-            hits=to_hits(plan, ranked[query.offset : query.window], highlights=query.highlight),
-            total=total,
-            facets=facets,
-        )
+        return Candidates(pool.get("hits", []), total=total, facets=facets, df=df, n_docs=n_docs)
 
     async def _document_frequencies(
         self, kind: Kind, query: SearchQuery, terms: Sequence[Term]
@@ -596,7 +552,7 @@ class MeilisearchEngine:
             counted: dict[str, int] = {}
             for key, result in zip(["", *(t.key for t in missing)], results, strict=True):
                 known[key] = counted[key] = int(result["estimatedTotalHits"])
-                self._frequencies.put((*scope, key), known[key], now)
+                self._frequencies.put((*scope, key), counted[key], now)
             if shared is not None:
                 await shared.put(base["indexUid"], counted)
         return int(known.pop("") or 0), {key: int(value or 0) for key, value in known.items()}
@@ -621,7 +577,7 @@ class MeilisearchEngine:
         )
         return {"hits": [], "estimatedTotalHits": 0} if await self._nothing_indexed(reply) else reply
 
-    async def _match_sorted(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> SearchResult:
+    async def _match_sorted(self, kind: Kind, query: SearchQuery, plan: QueryPlan) -> Candidates:
         """An explicit sort: each term's first ``window`` matches in that order, merged."""
         terms = plan.terms
         per_term = query.window
@@ -652,14 +608,7 @@ class MeilisearchEngine:
                 union.setdefault(int(hit["id"]), hit)
         total = len(union) if complete else max([len(union), *df.values()])
         facets = count_facets(query.facets, union.values()) if complete else self._facets(query, results[1:])
-        if query.offset >= min(total, MAX_WINDOW):
-            return SearchResult(hits=[], total=total, facets=facets)
-        ranked = rank_candidates(plan, query, union.values(), df, n_docs)
-        return SearchResult(
-            hits=to_hits(plan, ranked[query.offset : query.window], highlights=query.highlight),
-            total=total,
-            facets=facets,
-        )
+        return Candidates(list(union.values()), total=total, facets=facets, df=df, n_docs=n_docs)
 
     @staticmethod
     def _facets(query: SearchQuery, results: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from core.deps import SessionDep
 from core.errors import problem_responses
+from core.pagination import PageQuery
 from market.identity.deps import OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.listings.errors import ListingNotFound
@@ -16,7 +17,7 @@ from search.endpoints import get_engine
 from search.errors import SearchUnavailable
 from search.matching.service import ListingNotPublished, MatchingService, MatchPage
 from search.pipeline import SearchEngine
-from search.service import build_query
+from search.query import SearchQuery
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -36,14 +37,16 @@ def _route(kind: ListingKind, path: str, summary: str) -> None:
         listing_id: int,
         principal: OptionalPrincipal,
         service: MatchingDep,
-        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+        page: PageQuery,
         field: Annotated[list[str] | None, Query(max_length=20)] = None,
         region: Annotated[list[str] | None, Query(max_length=50)] = None,
         mode: Annotated[list[TransactionMode] | None, Query()] = None,
     ) -> MatchPage:
-        query = build_query({"field": field, "region": region, "mode": [m.value for m in mode or []]})
+        query = SearchQuery.parse(
+            fields=field or [], regions=region or [], transaction_modes=[m.value for m in mode or []]
+        )
         filters = {"fields": query.fields, "regions": query.regions, "transaction_modes": query.transaction_modes}
-        return await service.matches(principal, kind, listing_id, limit=limit, filters=filters)
+        return await service.matches(principal, kind, listing_id, limit=page.limit, offset=page.offset, filters=filters)
 
     router.add_api_route(
         f"/{path}/{{listing_id}}/matches",

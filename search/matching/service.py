@@ -12,6 +12,7 @@ from pydantic import Field
 
 from core import reference
 from core.errors import Conflict
+from core.pagination import Page, PageParams
 from core.visibility import Classified, Public
 from market.identity.service import Principal
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
@@ -22,7 +23,8 @@ from market.listings.service import ListingService
 from search.matching.features import Profile, StoredText, profile
 from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Match, Side
-from search.pipeline import SearchEngine, SearchQuery
+from search.pipeline import SearchEngine
+from search.query import SearchQuery
 from search.repository import SearchRepository
 
 RETRIEVE = 50  # candidates per engine query
@@ -40,9 +42,7 @@ class MatchItem(Classified):
     reasons: Public[list[str]]
 
 
-class MatchPage(Classified):
-    items: Public[list[MatchItem]]
-    total: Public[int]
+class MatchPage(Page[MatchItem]):
     query_terms: Public[list[str]] = Field(description="发送给检索引擎的关键词")
     took_ms: Public[float]
 
@@ -130,7 +130,14 @@ class MatchingService:
         self.search = SearchRepository(listings.session)
 
     async def matches(
-        self, principal: Principal | None, kind: ListingKind, listing_id: int, *, limit: int, filters: dict[str, Any]
+        self,
+        principal: Principal | None,
+        kind: ListingKind,
+        listing_id: int,
+        *,
+        limit: int,
+        filters: dict[str, Any],
+        offset: int = 0,
     ) -> MatchPage:
         started = time.perf_counter()
         row = await ListingService(self.listings).get(principal, kind, listing_id)
@@ -141,10 +148,9 @@ class MatchingService:
         terms = query.key_terms(KEY_TERMS)
         candidates = await self._candidates(target, query, filters)
         ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
-        items = await self._page(target, ranked, limit)
-        return MatchPage(
-            items=items, total=len(ranked), query_terms=terms, took_ms=round((time.perf_counter() - started) * 1000, 2)
-        )
+        items = await self._page(target, ranked[offset:], limit)
+        took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return MatchPage.of(items, len(ranked), PageParams(offset, limit), query_terms=terms, took_ms=took_ms)
 
     async def _candidates(self, target: ListingKind, query: Profile, filters: dict[str, Any]) -> list[Candidate]:
         """The engine's candidates for ``engine_queries``, merged.

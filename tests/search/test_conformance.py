@@ -20,7 +20,8 @@ from search.adapters.embedded import EmbeddedEngine
 from search.adapters.meilisearch import MeilisearchEngine
 from search.documents import SearchDocument
 from search.errors import QueryTooLong, SearchUnavailable
-from search.pipeline import SearchEngine, SearchQuery
+from search.pipeline import SearchEngine
+from search.query import SearchQuery
 from tests.fixtures.meilisearch import MeiliServer
 
 
@@ -322,8 +323,8 @@ async def test_counts_are_exact_beyond_the_deepest_page(fresh_engine: SearchEngi
 
 
 async def test_empty_and_punctuation_queries_browse(engine: SearchEngine) -> None:
-    for text in ("", "   ", "？！…", "\"'"):
-        result = await engine.search("achievement", SearchQuery(text=text))
+    for typed in ("", "   ", "？！…", "\"'"):
+        result = await engine.search("achievement", SearchQuery(text=typed))
         assert result.total == 6 and len(result.hits) == 6
 
 
@@ -353,8 +354,8 @@ async def test_filter_injection_is_harmless(engine: SearchEngine) -> None:
     for value in hostile:  # model_construct skips the schema: the adapter alone must hold
         query = SearchQuery.model_construct(**{**SearchQuery().model_dump(), "regions": [value], "fields": [value]})
         assert (await engine.search("achievement", query)).hits == []
-    for text in hostile + ['"稀土" OR "光伏"', "NEAR(稀土 光伏)", "稀土 AND -光伏", "{t_title}: 稀土", "*"]:
-        await engine.search("achievement", SearchQuery(text=text))  # no error, no engine syntax
+    for typed in hostile + ['"稀土" OR "光伏"', "NEAR(稀土 光伏)", "稀土 AND -光伏", "{t_title}: 稀土", "*"]:
+        await engine.search("achievement", SearchQuery(text=typed))  # no error, no engine syntax
 
 
 async def test_a_rare_word_is_not_crowded_out_by_a_common_one(engine: SearchEngine) -> None:

@@ -22,7 +22,8 @@ import pytest
 from search.adapters.embedded import EmbeddedEngine
 from search.adapters.meilisearch import MeilisearchEngine
 from search.documents import SearchDocument
-from search.pipeline import SearchEngine, SearchQuery
+from search.pipeline import SearchEngine
+from search.query import SearchQuery
 from tests.fixtures.meilisearch import MeiliServer
 
 EVAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"

@@ -21,7 +21,7 @@ from search.adapters.embedded import EmbeddedEngine
 from search.adapters.meilisearch import MeilisearchEngine
 from search.consistency import check_when_due, last_checks
 from search.outbox_relay import relay_once, relay_round
-from search.pipeline import SearchQuery
+from search.query import SearchQuery
 from tests.fixtures.meilisearch import MeiliServer, wait_for_task
 from tests.search.test_conformance import doc
 from tests.search.test_relay_and_api import publish, search_event

@@ -11,12 +11,12 @@ from fastapi import FastAPI
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL
+from search.adapters.shared import index_fields
 from search.documents import SearchDocument
 from search.matching.features import StoredText, matched_terms, profile
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
 from search.matching.vectors import gram_cosines, word_cosines
 from search.outbox_relay import reindex
-from search.pipeline import index_fields
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
 

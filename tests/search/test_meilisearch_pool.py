@@ -10,7 +10,7 @@ import pytest
 
 from search.adapters import meilisearch as adapter
 from search.adapters.meilisearch import MeilisearchEngine, outranked
-from search.pipeline import SearchQuery
+from search.query import SearchQuery
 from search.text import Term
 from tests.fixtures.meilisearch import MeiliServer
 from tests.search.test_conformance import doc

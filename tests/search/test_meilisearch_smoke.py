@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from search.pipeline import DocumentFrequencies
+from search.adapters.shared import DocumentFrequencies
 from tests.fixtures.meilisearch import MeiliServer, wait_for_task
 
 

@@ -16,7 +16,7 @@ from core.settings import Settings
 from market.demo import PLATFORM_ADMIN_EMAIL
 from search.adapters import build_engine
 from search.outbox_relay import ENGINE_DOWN, PROBE_SECONDS, SearchRelay, reindex, relay_once
-from search.pipeline import SearchQuery
+from search.query import SearchQuery
 from tests.fixtures.app import login
 from tests.market.test_listings import INSTITUTE, achievement
 

@@ -19,7 +19,7 @@ from search.adapters import build_engine
 from search.adapters.meilisearch import MeilisearchEngine
 from search.matching.service import engine_queries, query_profile
 from search.outbox_relay import relay_once
-from search.pipeline import SearchQuery
+from search.query import SearchQuery
 from search.term_counts import TermCounts
 from search.text import analyze_query
 from tests.fixtures.meilisearch import MeiliServer
