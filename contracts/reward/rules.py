@@ -13,11 +13,14 @@ An institution may set a higher rate, never a lower one (``check_rate``). Rates 
 (7000 = 70%) so nothing is ever a float.
 
 The split of a sequence of payments is cumulative (``Ledger.apply``): the team's total after each
-payment is ``ceil(rate x cumulative net income)``, so the floor holds at every amount, the totals do
-not depend on the order in which payments arrive, and each payment's parts sum exactly to its net
-income. Inside the team, shares are apportioned by weight with the largest-remainder method.
-A refund is a negative payment: it appends reversals, proportional to the inventors' weights and
-never taking an inventor below zero; refunding everything brings every total back to zero.
+payment is ``ceil(rate x cumulative net income)``, so the floor holds at every amount, and each
+inventor's total is the largest-remainder apportionment of the team's total by weight (ties to the
+inventor listed first). So every total depends only on the cumulative amount received, never on how
+it was cut into payments or in which order they arrived; each inventor is within one fen of the exact
+share of the team's total; and each distribution's parts sum exactly to its net income. A refund is a
+negative payment appending the differences; refunding everything brings every total back to zero.
+A line can move one fen against its payment (largest remainder's Alabama paradox: weights 1:3:3 get
+1/1/1 of 3 fen but 0/2/2 of 4), which is the price of totals that never depend on the schedule.
 
 Who gets a reward (``reward_applies``: a service invention, transferred or licensed, by a university
 or institute) and who the inventors are (``merge_inventors``, ``inventors_from``) are decided here too,
@@ -65,6 +68,7 @@ class FloorRule:
     income_floor_bp: int
     equity_floor_bp: int
     citation: str
+    name: str  # short Chinese name, for exports and reports
 
     def floor_bp(self, kind: RewardKind) -> int:
         return self.income_floor_bp if kind == RewardKind.income else self.equity_floor_bp
@@ -81,6 +85,7 @@ RULES: tuple[FloorRule, ...] = (
         income_floor_bp=5000,
         equity_floor_bp=5000,
         citation="《中华人民共和国促进科技成果转化法》(2015年修正) 第四十五条",
+        name="促进科技成果转化法第四十五条 (国家默认)",
     ),
     FloorRule(
         code="nm-2017-plan",
@@ -90,11 +95,18 @@ RULES: tuple[FloorRule, ...] = (
         income_floor_bp=7000,
         equity_floor_bp=7000,
         citation="内蒙古自治区促进科技成果转移转化方案 (2017年): 职务发明成果转让收益用于奖励重要贡献人员和团队的比例",
+        name="内蒙古自治区促进科技成果转移转化方案 (2017年)",
     ),
 )
 
 
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
+
+
+def rule_name(code: str) -> str:
+    """The Chinese name of a rule by its stored code (the code itself if it is not one of ours)."""
+    rule = RULES_BY_CODE.get(code)
+    return rule.name if rule is not None else code
 
 
 class NoRuleInForce(ValueError):
@@ -208,7 +220,9 @@ def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     """Split ``total`` (>= 0) in proportion to ``weights`` so the parts sum exactly to ``total``.
 
     Each part is its exact quota rounded down, and the units left over go to the largest
-    remainders (ties: earlier first). Zero weights everywhere means equal shares.
+    remainders; equal remainders go to the earlier weight (for inventors: the order the contract
+    lists them in), so the same total and weights always give the same parts. Each part is within
+    one unit of its exact quota. Zero weights everywhere means equal shares.
     """
     if total < 0:
         raise ValueError("total must be >= 0")
@@ -226,25 +240,6 @@ def largest_remainder(total: int, weights: Sequence[int]) -> list[int]:
     left = total - sum(parts)
     for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:left]:
         parts[index] += 1
-    return parts
-
-
-def _capped_apportion(total: int, weights: Sequence[int], caps: Sequence[int]) -> list[int]:
-    """Largest remainder, then move any excess over a cap to lines with room left (largest room first)."""
-    if total > sum(caps):
-        raise ValueError("total exceeds what is left")
-    parts = largest_remainder(total, weights) if any(weights) else largest_remainder(total, caps)
-    excess = 0
-    for i, cap in enumerate(caps):
-        if parts[i] > cap:
-            excess += parts[i] - cap
-            parts[i] = cap
-    while excess:
-        room = sorted(range(len(caps)), key=lambda i: (-(caps[i] - parts[i]), i))
-        i = room[0]
-        give = min(excess, caps[i] - parts[i])
-        parts[i] += give
-        excess -= give
     return parts
 
 
@@ -314,8 +309,9 @@ class Ledger:
     """Running totals of one contract's income distributions (the stored ledger, summed).
 
     Every received payment and every refund is applied in turn. The totals only depend on the
-    cumulative amount received, never on the order: net = received - deductions (deduction lines are
-    charged against the first income until used up), team = ceil(rate x net), institution = the rest.
+    cumulative amount received, never on the order or the chunking: net = received - deductions
+    (deduction lines are charged against the first income until used up), team = ceil(rate x net),
+    each inventor = largest_remainder(team, weights), institution = the rest.
     """
 
     rate_bp: int
@@ -335,20 +331,20 @@ class Ledger:
         return self.net - self.team
 
     def apply(self, amount: int) -> Split:
-        """A payment (amount > 0) or a refund (amount < 0): the signed distribution it appends."""
+        """A payment (amount > 0) or a refund (amount < 0): the signed distribution it appends.
+
+        Every running total is recomputed from the cumulative amount received, and the distribution
+        is the difference: the inventors' totals are ``largest_remainder(team, weights)`` each time.
+        """
         received = self.received + amount
         if received < 0:
             raise ValueError("refunds exceed what was received")
         net = net_income(received, [self.deductions])
         team = team_share(net, self.rate_bp)
+        totals = largest_remainder(team, [i.weight for i in self.inventors])
+        parts = [new - old for new, old in zip(totals, self.inventor_totals, strict=True)]
         delta_net, delta_team = net - self.net, team - self.team
-        weights = [i.weight for i in self.inventors]
-        if delta_team >= 0:
-            parts = largest_remainder(delta_team, weights)
-        else:  # reversal: proportional to the weights, never below what an inventor holds
-            parts = [-p for p in _capped_apportion(-delta_team, weights, self.inventor_totals)]
-        self.received, self.net, self.team = received, net, team
-        self.inventor_totals = [a + b for a, b in zip(self.inventor_totals, parts, strict=True)]
+        self.received, self.net, self.team, self.inventor_totals = received, net, team, totals
         return Split(
             gross=amount,
             deductions=amount - delta_net,

@@ -216,7 +216,7 @@ def test_refunds_append_reversals_that_keep_sums_and_floor_and_full_refund_cance
     for refund in data.draw(st.permutations(refunds)):
         reversal = ledger.apply(-refund)
         lines.append(reversal)
-        assert reversal.net <= 0 and reversal.team <= 0 and all(p <= 0 for p in reversal.inventors)
+        assert reversal.net <= 0 and reversal.team <= 0  # an inventor's line may gain a fen (test_reward_cumulative)
         assert reversal.institution + sum(reversal.inventors) == reversal.net
         assert all(total >= 0 for total in ledger.inventor_totals)
         assert ledger.team * BP >= ledger.net * rate
