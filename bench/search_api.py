@@ -4,7 +4,7 @@ Size: the issue's, 100k listings by default (about 7 minutes in all on this 2-co
 the two timed indexing runs); ``--n`` and ``--reindex-n`` make smaller runs, and every line prints
 the size it measured.
 
-Setup (not timed): N synthetic Chinese achievements (bench/_common.py) COPYed into a throwaway
+Setup (not timed): N synthetic Chinese achievements (bench/corpus.py) COPYed into a throwaway
 PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running_meilisearch).
 
 1. Reindex: ``search.outbox_relay.reindex`` — what ``techmarket reindex achievements`` runs after
@@ -38,7 +38,8 @@ swings with the host's noise; the CPU per request does not, and it says where a 
 
 Exits non-zero only on errors (a missed target prints MISS).
 
-    .venv/bin/python bench/search_api.py [--n 100000] [--reindex-n 0] [--queries 200] [--rounds 2] [--concurrency 8] [--workers 1]
+    .venv/bin/python -m bench.search_api [--n 100000] [--reindex-n 0] [--queries 200] [--rounds 2]
+                                         [--concurrency 8] [--workers 1]
 """
 
 from __future__ import annotations
@@ -48,37 +49,21 @@ import asyncio
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import httpx
-from _common import (
-    DEFAULT_DSN,
-    Corpus,
-    CpuMeter,
-    LoadResult,
-    api_server,
-    copy_published,
-    fill_index,
-    machine,
-    postgres_version,
-    run_load,
-    search_documents,
-    temp_database,
-    verdict,
-    wait_task,
-)
 
 import app.models  # noqa: F401  (every table)
+from bench.corpus import Corpus
+from bench.load import LoadResult, machine, run_load, verdict
+from bench.seed import copy_published, fill_index, search_documents, wait_task
+from bench.servers import DEFAULT_DSN, CpuMeter, api_server, postgres_version, temp_database
 from core.db import Database, create_engine
 from search.adapters.meilisearch import SETTINGS, MeilisearchEngine
 from search.outbox_relay import reindex
-from search.pipeline import FACETS, SearchQuery
+from search.query import FACETS, SearchQuery
 from search.text import has_cjk, normalize, spaced
 from tooling.meili_process import running_meilisearch
 
@@ -250,7 +235,8 @@ async def main() -> None:
                     f"building documents in Python {building:.1f} s of it)"
                 )
                 print(
-                    f"anchor: Meilisearch addDocuments  {direct:8.1f} s  (same documents, same settings, wait for tasks)"
+                    f"anchor: Meilisearch addDocuments  {direct:8.1f} s  "
+                    "(same documents, same settings, wait for tasks)"
                 )
                 print(
                     f"ratio reindex/direct              {ratio:8.2f}x   target <= {REINDEX_TARGET}x "
@@ -339,7 +325,8 @@ async def main() -> None:
                 )
                 per_query = len(multi) / len(queries)  # the two requests of a query run concurrently in the API
                 print(
-                    f"(diagnostic) throughput API/engine {api_result.throughput * per_query / engine_result.throughput:7.2f}x "
+                    "(diagnostic) throughput API/engine "
+                    f"{api_result.throughput * per_query / engine_result.throughput:7.2f}x "
                     f"(queries/s; {per_query:.1f} engine requests per query), "
                     f"p99 API - engine {api_result.ms(99) - engine_result.ms(99):.1f} ms, "
                     f"p50 API - engine {api_result.ms(50) - engine_result.ms(50):.1f} ms"
