@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from contracts.contract.completion import CompletionService
 from contracts.contract.models import Contract, ContractStatus, ContractSubtype, ContractType
+from contracts.contract.registration import RegistrationService
 from contracts.contract.schemas import ContractCreate, DeductionIn, InventorIn, MilestoneIn, RegistrationIn
 from contracts.contract.service import ContractService
 from contracts.payment.client import IntentSnapshot
@@ -69,8 +70,9 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
     cid = contract.id or 0
     await contracts.sign(seller, cid)
     await contracts.sign(buyer, cid)
-    await contracts.request_registration(seller, cid)
-    await contracts.register(registrar, cid, RegistrationIn())
+    registration = RegistrationService(session)
+    await registration.request(seller, cid)
+    await registration.register(registrar, cid, RegistrationIn())
     contract.status = ContractStatus.performing
     payments = PaymentService(session)
     for milestone in await contracts.repository.milestones(cid):

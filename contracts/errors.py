@@ -236,3 +236,53 @@ class WebhookMalformed(ValidationFailed):
     status_code = 400
     code = "webhook_malformed"
     message = "回调内容格式错误"
+
+
+class RegistrarOnly(Forbidden):
+    code = "registrar_only"
+    message = "只有登记机构 (盟市管理员或平台管理员) 可以查看认定登记申请队列"
+
+
+class RegistrarRegionOutOfScope(Forbidden):
+    code = "region_out_of_scope"
+    message = "盟市管理员只能查看本辖区的认定登记申请"
+
+
+class RegistrationNotPending(Conflict):
+    code = "registration_not_pending"
+    message = "登记申请不在待审查状态 (已退回补正、已登记或不予登记)"
+
+
+class RegistrationNotReturned(Conflict):
+    code = "registration_not_returned"
+    message = "登记申请未被退回补正, 不能重新提交"
+
+
+class RegistrationReturned(Conflict):
+    code = "registration_returned"
+    message = "登记申请已退回补正: 请按补正意见修改后重新提交 (/registration/resubmit)"
+
+
+class RegistrationClosed(Conflict):
+    code = "registration_closed"
+    message = "没有待处理的登记申请 (未申请、已登记或不予登记)"
+
+
+class RegistrationRefused(Conflict):
+    code = "registration_refused"
+    message = "该合同的登记申请已被不予登记; 合同条款未改动的, 不能再次申请"
+
+
+class RegistrationSerialExhausted(Conflict):
+    code = "registration_serial_exhausted"
+    message = "本地区本年度的登记编号已用尽"
+
+
+class InvalidCorrection(ValidationFailed):
+    code = "invalid_correction"
+    message = "补正意见不完整"
+
+
+class ReasonNotChinese(ValidationFailed):
+    code = "reason_not_chinese"
+    message = "理由须用中文填写"

@@ -1,6 +1,7 @@
 """Every table of the contracts package (imported by app.models)."""
 
 from contracts.contract.models import Contract, ContractAchievement, Milestone
+from contracts.contract.registration_models import RegistrationCounter, RegistrationRequest, RegistrationRound
 from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
 from contracts.reward.models import Deduction, Distribution, DistributionLine
@@ -16,5 +17,8 @@ __all__ = [
     "Milestone",
     "Payment",
     "PaymentRefund",
+    "RegistrationCounter",
+    "RegistrationRequest",
+    "RegistrationRound",
     "WebhookEvent",
 ]

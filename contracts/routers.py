@@ -2,8 +2,18 @@
 
 from contracts.contract.endpoints import router as contracts_router
 from contracts.contract.ledger import router as ledger_router
+from contracts.contract.registration_endpoints import queue_router as registrations_router
+from contracts.contract.registration_endpoints import router as registration_router
 from contracts.deal.endpoints import router as deals_router
 from contracts.payment.endpoints import router as payments_router
 from contracts.reward.endpoints import router as rewards_router
 
-ROUTERS = (deals_router, contracts_router, payments_router, ledger_router, rewards_router)
+ROUTERS = (
+    deals_router,
+    contracts_router,
+    registration_router,
+    registrations_router,
+    payments_router,
+    ledger_router,
+    rewards_router,
+)

@@ -1,4 +1,4 @@
-"""Thin handlers for technology contracts: create, sign, correct, register, move on."""
+"""Thin handlers for technology contracts: create, sign, correct, move on (认定登记: ``registration_endpoints``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from contracts.contract.schemas import (
     ContractCreate,
     ContractPage,
     ContractRead,
-    RegistrationIn,
     SignIn,
     TransitionIn,
     contract_subject,
@@ -125,44 +124,6 @@ async def correct_amounts(
 ) -> ContractRead:
     service = ContractService(session)
     return await service.read(await service.correct_amounts(principal, contract_id, data))
-
-
-@router.post(
-    "/{contract_id}/registration-request",
-    response_model=ContractRead,
-    summary="卖方申请认定登记",
-    responses=problem_responses(
-        *AUTH_ERRORS,
-        errors.ContractNotFound,
-        errors.SellerSideOnly,
-        errors.InvalidContractTransition,
-        errors.TermsChanged,
-    ),
-)
-async def request_registration(contract_id: int, principal: CurrentPrincipal, session: SessionDep) -> ContractRead:
-    service = ContractService(session)
-    return await service.read(await service.request_registration(principal, contract_id))
-
-
-@router.post(
-    "/{contract_id}/register",
-    response_model=ContractRead,
-    summary="认定登记 (卖方所在地盟市管理员或平台管理员; 生成 16 位登记编号)",
-    responses=problem_responses(
-        *AUTH_ERRORS,
-        errors.ContractNotFound,
-        errors.NotCompetentRegistrar,
-        errors.InvalidContractTransition,
-        errors.RegistrationNotRequested,
-        errors.InvalidAmounts,
-        errors.TermsChanged,
-    ),
-)
-async def register_contract(
-    contract_id: int, data: RegistrationIn, principal: CurrentPrincipal, session: SessionDep
-) -> ContractRead:
-    service = ContractService(session)
-    return await service.read(await service.register(principal, contract_id, data))
 
 
 @router.post(

@@ -7,6 +7,7 @@ from typing import Annotated, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.contract.models import ContractStatus, ContractSubtype, ContractType, MilestoneStatus
+from contracts.contract.registration_schemas import RegistrationRead
 from contracts.reward.rules import DeductionKind
 from core.money import Yuan
 from core.pagination import Page
@@ -173,6 +174,9 @@ class ContractRead(Classified):
     achievement_ids: Parties[list[int]]
     milestones: Parties[list[MilestoneRead]]
     allowed_transitions: Parties[list[ContractStatus]] = Field(description="/transitions 接受的目标状态")
+    registration_requests: Parties[list[RegistrationRead]] = Field(
+        default_factory=list, description="认定登记申请 (最早的在前), 各含审查轮次、补正意见与决定"
+    )
     created_at: Parties[datetime]
 
     def visibility_subject(self) -> Subject:

@@ -1,4 +1,5 @@
-"""Contract rules: types and sub-types, exact amounts, signing, 认定登记, corrections with audit, lifecycle.
+"""Contract rules: types and sub-types, exact amounts, signing, corrections with audit, lifecycle (认定登记:
+``contracts.contract.registration``).
 
 Every change of a contract's terms after it was created goes through ``ContractService._amend``: it
 compares the terms before and after (``contracts.contract.terms``), audits the difference, and
@@ -23,7 +24,6 @@ from contracts import errors
 from contracts.contract import terms
 from contracts.contract.models import (
     MANUAL_TRANSITIONS,
-    REGISTRABLE,
     SUBTYPES,
     TRANSITIONS,
     Contract,
@@ -31,6 +31,8 @@ from contracts.contract.models import (
     ContractStatus,
     Milestone,
 )
+from contracts.contract.registration_repository import RegistrationRepository
+from contracts.contract.registration_schemas import RegistrationRead
 from contracts.contract.repository import ContractRepository
 from contracts.contract.schemas import (
     AmountsCorrection,
@@ -39,7 +41,6 @@ from contracts.contract.schemas import (
     InventorRead,
     MilestoneIn,
     MilestoneRead,
-    RegistrationIn,
 )
 from contracts.deal.models import Deal, DealStatus
 from contracts.reward import rules
@@ -198,6 +199,10 @@ class ContractService:
                 for m in milestones
             ],
             allowed_transitions=list(MANUAL_TRANSITIONS[contract.status]),
+            registration_requests=[
+                RegistrationRead.of(request, rounds)
+                for request, rounds in await RegistrationRepository(self.session).history(cid)
+            ],
             created_at=contract.created_at,
         )
 
@@ -481,18 +486,6 @@ class ContractService:
                 allowed=[s.value for s in MANUAL_TRANSITIONS[contract.status]],
             )
 
-    @staticmethod
-    def _require_registrable(contract: Contract) -> None:
-        """Registration is asked for and given once, any time from signing until completion."""
-        if contract.registered_at is not None or contract.status not in REGISTRABLE:
-            raise errors.InvalidContractTransition(
-                detail="已认定登记"
-                if contract.registered_at is not None
-                else "只有已签订 (履行中或已完成) 的合同可以申请和办理认定登记",
-                current=contract.status.value,
-                allowed=[s.value for s in MANUAL_TRANSITIONS[contract.status]],
-            )
-
     async def _move(
         self,
         principal: Principal,
@@ -590,61 +583,6 @@ class ContractService:
         await self._amend(principal, contract, "amounts_corrected", data.reason, change)
         return contract
 
-    async def request_registration(self, principal: Principal, contract_id: int) -> Contract:
-        contract = await self.get(principal, contract_id, lock=True)
-        if not principal.belongs_to(contract.seller_org_id):
-            raise errors.SellerSideOnly()
-        self._require_registrable(contract)
-        await self.require_signed_terms(contract)
-        contract.registration_requested_at = contract.registration_requested_at or utcnow()
-        self.session.add(contract)
-        await audit.record(
-            self.session, "contract", contract.id or 0, "registration_requested", actor_user_id=principal.user.id
-        )
-        return contract
-
-    async def register(self, principal: Principal, contract_id: int, data: RegistrationIn) -> Contract:
-        contract = await self.get(principal, contract_id, lock=True)
-        if not principal.governs_region(contract.seller_region):
-            raise errors.NotCompetentRegistrar()
-        self._require_registrable(contract)
-        if contract.registration_requested_at is None:
-            raise errors.RegistrationNotRequested()
-        signed = await self.require_signed_terms(contract)
-        changes: dict[str, object] = {"signed_digest": signed}
-        if data.technology_income is not None:
-            certified = yuan_to_fen(data.technology_income)
-            if certified > contract.total_fen:
-                raise _invalid("body.technology_income", "income_exceeds_total", "核定的技术交易额不能超过合同成交额")
-            changes["technology_income_fen"] = [contract.technology_income_fen, certified]
-            contract.technology_income_fen = certified
-        contract.registration_number = registration_number(contract)
-        contract.registered_at, contract.registered_by = utcnow(), principal.user.id
-        self.session.add(contract)
-        await self.session.flush()
-        contract.registered_digest = await self.terms_digest(contract)
-        changes |= {
-            "registration_number": contract.registration_number,
-            "registered_digest": contract.registered_digest,
-        }
-        if contract.status == ContractStatus.signed:
-            await self._move(principal, contract, ContractStatus.registered, "registered", None, **changes)
-        else:  # already performing or completed: registration records, the status stays
-            contract.updated_at = utcnow()
-            await audit.record(
-                self.session,
-                "contract",
-                contract.id or 0,
-                "registered",
-                actor_user_id=principal.user.id,
-                from_status=contract.status.value,
-                to_status=contract.status.value,
-                changes=changes,
-            )
-        self.session.add(contract)
-        await self.session.flush()
-        return contract
-
     async def transition(
         self, principal: Principal, contract_id: int, target: ContractStatus, reason: str | None
     ) -> Contract:
@@ -671,9 +609,3 @@ def usual_field(achievements: Sequence[object]) -> str | None:
     fields = (getattr(a, "field", None) for a in achievements)
     counts = Counter(str(field) for field in fields if field)
     return counts.most_common(1)[0][0] if counts else None
-
-
-def registration_number(contract: Contract) -> str:
-    """16 characters: year (4) + the seller's GB/T 2260 code (6) + a serial (6)."""
-    year = (contract.signed_on or today()).year
-    return f"{year:04d}{contract.seller_region}{(contract.id or 0) % 1_000_000:06d}"
