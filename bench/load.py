@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 
 def machine(extra: str = "") -> str:
+    """The line each bench prints first: figures from different hosts are not comparable."""
     try:
         with open("/proc/meminfo", encoding="ascii") as handle:
             kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
@@ -113,6 +114,8 @@ class Connection:
 
 @dataclass
 class LoadResult:
+    """One target's run: every latency kept, so any percentile can be read afterwards."""
+
     label: str
     latencies: list[float]  # seconds
     wall: float
