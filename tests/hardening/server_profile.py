@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +23,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from core import migrations
 from tests.fixtures.app import TEST_SECRET
-from tests.fixtures.databases import _pg_admin, _pg_url, _seed_demo
+from tests.fixtures.databases import PostgresDatabases, _pg_admin, _pg_url
 from tests.market.test_listings import INSTITUTE, achievement
 from tooling.meili_process import MeiliServer
 from tooling.servers import REPO_ROOT as REPO_ROOT
@@ -38,8 +37,6 @@ from tooling.servers import stopping as stopping
 from tooling.servers import techmarket_command as techmarket_command
 from tooling.servers import wait_ready as wait_ready
 
-_TEMPLATE: dict[str, str] = {}
-
 
 def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -48,19 +45,17 @@ def asyncpg_dsn(url: str) -> str:
 # --------------------------------------------------------------------------- databases
 
 
-def template_database(postgres_database_factory: Callable[[], str]) -> str:
-    """Name of a migrated database with the demo accounts, made once per run (dropped with the run)."""
-    if "name" not in _TEMPLATE:
-        url = postgres_database_factory()
-        migrations.upgrade(url)
-        asyncio.run(_seed_demo(url))
-        _TEMPLATE["name"] = url.rsplit("/", 1)[1]
-    return _TEMPLATE["name"]
+def template_database(postgres_database_factory: PostgresDatabases) -> str:
+    """Name of the run's migrated database with the demo accounts (see tests.fixtures.databases)."""
+    return postgres_database_factory.template()
 
 
 @contextmanager
 def copied_database(template: str) -> Iterator[str]:
-    """A fresh copy of the template (CREATE DATABASE … TEMPLATE), dropped at the end."""
+    """A fresh copy of the template (CREATE DATABASE … TEMPLATE), dropped at the end.
+
+    Fixtures holding ``postgres_database_factory`` use its ``copy()`` instead, dropped with the run.
+    """
     name = f"techmarket_hard_{uuid.uuid4().hex[:12]}"
     for attempt in range(10):  # the template may still be held for a moment by a closing connection
         try:

@@ -25,7 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,11 @@ import pytest
 from core import migrations
 from tests.contracts.conftest import PaymentWorld, payment_world, wait_for  # noqa: F401  (payment_world: fixture)
 from tests.contracts.test_payments import _clean, _is, _ledger, _milestone_status, _setup
-from tests.fixtures.databases import _seed_demo
+from tests.fixtures.databases import PostgresDatabases, _seed_demo
 from tests.hardening.server_profile import REPO_ROOT as ROOT
 from tests.hardening.server_profile import (
     Proc,
     asyncpg_dsn,
-    copied_database,
     fetch,
     free_port,
     meili_idle,
@@ -53,7 +52,6 @@ from tests.hardening.server_profile import (
     start_serve,
     stopping,
     techmarket_command,
-    template_database,
     wait_ready,
 )
 from tests.prerequisites import require
@@ -64,9 +62,8 @@ DOWN_SECONDS = 2.0
 
 
 @pytest.fixture
-def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[str]:
-    with copied_database(template_database(postgres_database_factory)) as url:
-        yield url
+def server_database(postgres_database_factory: PostgresDatabases) -> str:
+    return postgres_database_factory.copy()
 
 
 async def _converged(url: str, timeout: float = CONVERGE_TIMEOUT) -> None:

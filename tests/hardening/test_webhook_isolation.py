@@ -28,7 +28,7 @@ from core.settings import Settings
 from search.alerts.models import DeliveryStatus
 from search.alerts.tasks import MAX_ATTEMPTS, PER_DESTINATION, deliver_once
 from tests.fixtures.app import login
-from tests.hardening.server_profile import copied_database, template_database
+from tests.fixtures.databases import PostgresDatabases
 from tests.hardening.webhooks import delivery_of, http_receiver, make_due, organization, queue_alert, silent_receiver
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement
 from tests.search.test_matching import PLATFORM_ADMIN_EMAIL
@@ -114,7 +114,7 @@ async def test_deliveries_run_concurrently_with_at_most_a_few_per_destination(da
 
 @pytest.fixture
 def live_database_url(
-    dialect: str, migrated_urls: dict[str, str], tmp_path: Path, postgres_database_factory: object
+    dialect: str, migrated_urls: dict[str, str], tmp_path: Path, postgres_database_factory: PostgresDatabases
 ) -> Iterator[str]:
     """A database with real commits and a pool (both loops of the worker hold connections at once)."""
     if dialect == "sqlite":
@@ -122,8 +122,7 @@ def live_database_url(
         shutil.copyfile(migrated_urls["sqlite"].removeprefix("sqlite+aiosqlite:///"), copy)
         yield f"sqlite+aiosqlite:///{copy}"
         return
-    with copied_database(template_database(postgres_database_factory)) as url:  # type: ignore[arg-type]
-        yield url
+    yield postgres_database_factory.copy()
 
 
 @pytest.fixture
