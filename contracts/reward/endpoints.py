@@ -1,4 +1,5 @@
-"""Thin handlers: an inventor's own lines, an institution's export (a contract's ledger: contracts.contract.ledger)."""
+"""Thin handlers: an inventor's own lines and accepting an invitation, an institution's export (a contract's
+ledger and inviting its inventors: contracts.contract.ledger)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 
-from contracts.reward.schemas import MyLinePage, MyLineRead
+from contracts.reward import errors
+from contracts.reward.invitations import InvitationService
+from contracts.reward.schemas import AcceptIn, LinkedEntryRead, MyLinePage, MyLineRead
 from contracts.reward.service import EXPORT_COLUMNS, RewardService, export_rows, signed_yuan
 from core.deps import SessionDep
 from core.errors import problem_responses
@@ -27,7 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["rewards"])
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def my_rewards(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> MyLinePage:
-    lines = await RewardService(session).repository.lines_of_user(principal.user.id or 0)
+    """The lines of every inventor entry linked to the caller (by an accepted invitation), whenever
+    they were written."""
+    lines, total, amount = await RewardService(session).repository.lines_of_user(
+        principal.user.id or 0, page.offset, page.limit
+    )
     return MyLinePage.of(
         [
             MyLineRead(
@@ -37,12 +44,32 @@ async def my_rewards(principal: CurrentPrincipal, session: SessionDep, page: Pag
                 amount=signed_yuan(x.amount_fen),
                 created_at=x.created_at,
             )
-            for x in page.window(lines)
+            for x in lines
         ],
-        len(lines),
+        total,
         page,
-        sum=signed_yuan(sum(x.amount_fen for x in lines)),
+        sum=signed_yuan(amount),
     ).about(Subject(user=principal.user.id))  # the lines of the caller as inventor
+
+
+@router.post(
+    "/rewards/invitations/accept",
+    response_model=LinkedEntryRead,
+    summary="成果完成人接受邀请, 将本人账号关联到合同中的完成人",
+    responses=problem_responses(
+        *AUTH_ERRORS,
+        errors.PersonalLoginRequired,
+        errors.InvitationNotFound,
+        errors.InvitationExpired,
+        errors.InvitationAlreadyAccepted,
+        errors.InventorAlreadyLinked,
+    ),
+)
+async def accept_invitation(principal: CurrentPrincipal, session: SessionDep, data: AcceptIn) -> LinkedEntryRead:
+    link = await InvitationService(session).accept(principal, data.code)
+    return LinkedEntryRead(
+        contract_id=link.contract_id, position=link.position, name=link.name, linked_at=link.linked_at
+    ).about(Subject(user=principal.user.id))
 
 
 @router.get(

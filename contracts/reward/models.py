@@ -1,11 +1,12 @@
-"""The reward ledger: deduction lines, and append-only distributions with one line per beneficiary."""
+"""The reward ledger: deduction lines, append-only distributions with one line per beneficiary, and the
+accounts linked to a contract's inventors (by an invitation the seller sends)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from contracts.reward.rules import DeductionKind
@@ -69,3 +70,35 @@ class DistributionLine(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
     amount_fen: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class InvitationChannel(StrEnum):
+    email = "email"
+    phone = "phone"
+
+
+class InventorLink(SQLModel, table=True):
+    """One inventor entry of a contract (its position in the contract's list): the account linked to it,
+    and the invitation the seller sent last (only the code's SHA-256 is kept).
+
+    One row per entry, so one account per entry; a new invitation overwrites the last one, and the
+    account it links replaces the earlier one when it is accepted. An account holds at most one entry
+    of a contract.
+    """
+
+    __tablename__ = "reward_inventor_links"
+    __table_args__ = (UniqueConstraint("contract_id", "position"), UniqueConstraint("contract_id", "user_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contracts.id", index=True, ondelete="RESTRICT")
+    position: int = Field(description="1.. in the contract's order, as on the distribution lines")
+    name: str = Field(max_length=100)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True, ondelete="SET NULL")
+    linked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    channel: InvitationChannel = Field(sa_type=str_enum(InvitationChannel, 8), nullable=False)
+    address: str = Field(max_length=254, description="the e-mail address or mobile number invited")
+    code_digest: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    invited_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    invited_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.reward.invitations import InvitationService
 from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine, DistributionSource
 from contracts.reward.repository import RewardRepository
-from contracts.reward.rules import Ledger, inventors_from
+from contracts.reward.rules import Ledger, format_bp, inventors_from, rule_name
 from core.money import fen_to_yuan
 from core.tabular import Column
 
@@ -61,6 +64,7 @@ class RewardService:
             inventor_totals=[held.get(i, 0) for i in range(1, len(inventors) + 1)],
         )
         part = ledger.apply(amount)
+        holders = await InvitationService(self.session).holders(contract.id or 0)
         distribution = Distribution(
             contract_id=contract.id or 0,
             payment_id=payment_id,
@@ -95,7 +99,7 @@ class RewardService:
                     position=position,
                     name=inventor.name,
                     organization_id=contract.seller_org_id,
-                    user_id=inventor.user_id,
+                    user_id=holders.get(position, inventor.user_id),
                     amount_fen=share,
                 )
             )
@@ -103,9 +107,12 @@ class RewardService:
         return distribution
 
 
+CHINA = ZoneInfo("Asia/Shanghai")
+
 EXPORT_COLUMNS = (
     Column("distribution_id", "分配编号", 10),
     Column("contract_id", "合同编号", 10),
+    Column("registration_number", "登记号", 18),
     Column("source", "来源", 10),
     Column("beneficiary", "受益方", 12),
     Column("name", "姓名", 16),
@@ -113,26 +120,38 @@ EXPORT_COLUMNS = (
     Column("deductions", "扣除(元)", 16, amount=True),
     Column("net", "净收入(元)", 16, amount=True),
     Column("rate", "比例", 8),
-    Column("rule", "依据", 16),
-    Column("created_at", "时间", 26),
+    Column("rule", "依据", 40),
+    Column("date", "日期", 12),
+    Column("time", "时间(北京时间)", 10),
 )
 
 
-def export_rows(pairs: Sequence[tuple[DistributionLine, Distribution]]) -> list[list[Any]]:
-    """Typed cells for core.tabular: amounts as Decimal yuan (a refund's reversal stays a negative number)."""
-    return [
-        [
-            dist.id,
-            dist.contract_id,
-            "到账" if dist.source == DistributionSource.payment else "退款冲回",
-            "单位" if line.beneficiary == BeneficiaryKind.institution else "成果完成人",
-            line.name,
-            fen_to_yuan(line.amount_fen),
-            fen_to_yuan(dist.deductions_fen),
-            fen_to_yuan(dist.net_fen),
-            f"{dist.rate_bp / 100:g}%",
-            dist.rule,
-            dist.created_at.isoformat(),
-        ]
-        for line, dist in pairs
-    ]
+def china_time(moment: datetime) -> datetime:
+    """A stored UTC moment as the clock on the wall in China (exports are read there)."""
+    return moment.astimezone(CHINA)
+
+
+def export_rows(rows: Sequence[tuple[DistributionLine, Distribution, str | None]]) -> list[list[Any]]:
+    """Typed cells for core.tabular: amounts as Decimal yuan (a refund's reversal stays a negative number),
+    the date as a date and the time as text, both in China time; an unregistered contract has no number."""
+    cells = []
+    for line, dist, registration_number in rows:
+        local = china_time(dist.created_at)
+        cells.append(
+            [
+                dist.id,
+                dist.contract_id,
+                registration_number,
+                "到账" if dist.source == DistributionSource.payment else "退款冲回",
+                "单位" if line.beneficiary == BeneficiaryKind.institution else "成果完成人",
+                line.name,
+                fen_to_yuan(line.amount_fen),
+                fen_to_yuan(dist.deductions_fen),
+                fen_to_yuan(dist.net_fen),
+                format_bp(dist.rate_bp),
+                rule_name(dist.rule),
+                local.date(),
+                local.strftime("%H:%M:%S"),
+            ]
+        )
+    return cells
