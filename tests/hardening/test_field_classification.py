@@ -234,7 +234,7 @@ async def test_organization_and_user_reads(world: World) -> None:
         organization = (await world.call("GET", f"{API}/organizations/{world.org['owner']}", role, expect=200)).json()
         assert organization["name"] and organization["uscc"], "the public register data stays"
         assert ("external_id" in organization) == (role in SEE_PERSONAL), f"{role}: the organization's import key"
-        directory = (await world.call("GET", f"{API}/organizations", role, expect=200, params={"limit": 200})).json()[
+        directory = (await world.call("GET", f"{API}/organizations", role, expect=200, params={"limit": 100})).json()[
             "items"
         ]
         for entry in directory:
