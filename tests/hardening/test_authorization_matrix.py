@@ -24,7 +24,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
-from contracts.reward.models import DistributionLine
+from contracts.reward.models import DistributionLine, InventorLink
 from market.identity.models import ApiKey
 from search.alerts.models import Notification, Subscription
 from tests.hardening.world import (
@@ -49,6 +49,7 @@ pytestmark = pytest.mark.parametrize("hardening_database", ["sqlite", "postgresq
 PLATFORM = frozenset({"platform_admin"})
 REVIEWERS = frozenset({"region_admin", "platform_admin"})  # admins governing the owner's region 150200
 CONTRACT_VIEWERS = OWNER | REVIEWERS
+CORRECTION_ITEM = {"kind": "document", "item": "technical_annex", "reason": "缺少技术附件"}
 API = "/api/v1"
 
 # Routes with no authorization at all (documented as public). Everything else needs a matrix entry.
@@ -216,6 +217,13 @@ async def contracts_check(world: World, role: str, reply: httpx.Response) -> Non
         assert world.ids["demo_contract"] in {c["id"] for c in items}
 
 
+async def registrations_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    assert all(world.governs(role, i["seller_region"]) for i in items), f"{role} sees another region's requests"
+    if role in REVIEWERS:
+        assert world.ids["demo_contract"] in {i["contract_id"] for i in items}, f"{role} misses the demo's request"
+
+
 async def ledger_check(world: World, role: str, reply: httpx.Response) -> None:
     assert reply.json()["items"], "the demo contract has distributions"
 
@@ -224,9 +232,21 @@ async def my_rewards_check(world: World, role: str, reply: httpx.Response) -> No
     items = reply.json()["items"]
     if items:
         async with world.database.unit_of_work() as session:
-            query = select(DistributionLine.distribution_id).where(DistributionLine.user_id == world.user[role])
-            owned = set((await session.execute(query)).scalars().all())
+            # The entries linked to the role's user (by an accepted invitation), read apart from the endpoint.
+            held = await session.execute(
+                select(InventorLink.contract_id, InventorLink.position).where(InventorLink.user_id == world.user[role])
+            )
+            entries = set(held.tuples().all())
+            lines = (await session.execute(select(DistributionLine))).scalars().all()
+            owned = {line.distribution_id for line in lines if (line.contract_id, line.position) in entries}
         assert {i["distribution_id"] for i in items} <= owned, f"{role} sees other people's reward lines"
+
+
+async def inventors_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    assert [i["name"] for i in items] == ["王教授", "李博士", "赵工"], items
+    if role not in OWNER | ADMINS:
+        assert all("invitation" not in i for i in items), f"{role} sees whom the seller invited"
 
 
 async def export_check(world: World, role: str, reply: httpx.Response) -> None:
@@ -661,6 +681,54 @@ CASES: list[Case] = [
         fresh=True,
     ),
     Case(
+        f"POST {CONTRACT}/registration/return",
+        "registrar returns for correction",
+        REVIEWERS,
+        contract_action("requested", "registration/return", json={"items": [CORRECTION_ITEM]}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/registration/resubmit",
+        "seller resubmits a returned request",
+        OWNER,
+        lambda w: _returned_registration(w),
+        fresh=True,
+    ),
+    Case(
+        f"POST {CONTRACT}/registration/refuse",
+        "registrar refuses (不予登记)",
+        REVIEWERS,
+        contract_action("requested", "registration/refuse", json={"reason": "合同标的不属于技术合同"}),
+        fresh=True,
+    ),
+    Case(
+        f"PUT {CONTRACT}/registration/classification",
+        "registrar determines the type",
+        REVIEWERS,
+        contract_action(
+            "requested",
+            "registration/classification",
+            json={"type": "development", "subtype": "cooperative_development", "reason": "双方共同投资研究开发"},
+        ),
+        fresh=True,
+    ),
+    Case(
+        f"PUT {CONTRACT}/registration/income",
+        "registrar approves the 技术交易额",
+        REVIEWERS,
+        contract_action(
+            "requested", "registration/income", json={"technology_income": "70000.00", "reason": "核减材料费"}
+        ),
+        fresh=True,
+    ),
+    Case(
+        "GET /api/v1/registrations",
+        "registrars see the requests of their region",
+        ADMINS,
+        static(f"{API}/registrations", params={"limit": 100}),
+        check=registrations_check,
+    ),
+    Case(
         f"POST {CONTRACT}/transitions",
         "registered → performing",
         OWNER | REVIEWERS,
@@ -711,6 +779,26 @@ CASES: list[Case] = [
         AUTHENTICATED,
         static(f"{API}/rewards/mine"),
         check=my_rewards_check,
+    ),
+    Case(
+        f"GET {CONTRACT}/inventors",
+        "inventors of the demo contract",
+        CONTRACT_VIEWERS,
+        shared(f"{API}/contracts/{{id}}/inventors", DEMO),
+        check=inventors_check,
+    ),
+    Case(
+        f"POST {CONTRACT}/inventors/{{position}}/invitation",
+        "the seller invites an inventor (a new invitation replaces the last)",
+        OWNER,
+        shared(f"{API}/contracts/{{id}}/inventors/1/invitation", DEMO, json={"email": "wang@inventors.example.cn"}),
+    ),
+    Case(
+        "POST /api/v1/rewards/invitations/accept",
+        "a signed-in person accepts a fresh code (API keys may not)",
+        AUTHENTICATED - {"api_key", "pending"},
+        lambda w: _invitation(w),
+        fresh=True,
     ),
     Case(
         "GET /api/v1/rewards/export",
@@ -825,9 +913,36 @@ async def _deal_id(world: World) -> int:
     return int((await world.deal())["id"])
 
 
+async def _returned_registration(world: World) -> Request:
+    contract = await world.contract("requested")
+    url = f"{API}/contracts/{contract['id']}/registration"
+    await world.call("POST", f"{url}/return", "region_admin", expect=200, json={"items": [CORRECTION_ITEM]})
+    return {"url": f"{url}/resubmit", "json": {"note": "已补充技术附件"}}
+
+
 async def _paid_refund(world: World) -> Request:
     contract_id, milestone_id = await world.paid_milestone()
     return {"url": f"{API}/contracts/{contract_id}/milestones/{milestone_id}/refund", "json": {"amount": "1000.00"}}
+
+
+async def _invitation(world: World) -> Request:
+    """A fresh code for the one inventor of a new service-invention draft the owner sells."""
+    body = contract_body_for_owner(world) | {
+        "title": f"稀土永磁专利权转让合同 {next(world.serial)}",
+        "type": "transfer",
+        "subtype": "patent_right",
+        "service_invention": True,
+        "inventors": [{"name": "王磊", "weight": 1}],
+    }
+    contract = (await world.call("POST", f"{API}/contracts", "owner_admin", expect=201, json=body)).json()
+    invited = await world.call(
+        "POST",
+        f"{API}/contracts/{contract['id']}/inventors/1/invitation",
+        "owner_admin",
+        expect=201,
+        json={"phone": "13800471234"},
+    )
+    return {"url": f"{API}/rewards/invitations/accept", "json": {"code": invited.json()["code"]}}
 
 
 def route_keys(app: Any) -> set[str]:
