@@ -64,7 +64,8 @@ async def run_once(
         while True:
             handled = 0
             for _, step in steps(database, engine, http) + delivery_steps(database, egress):
-                handled += await step()
+                with request_context():
+                    handled += await step()
             if handled == 0:
                 return total
             total += handled
