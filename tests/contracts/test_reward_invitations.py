@@ -8,6 +8,7 @@ seller invites the entry and a signed-in user accepts the code.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -16,10 +17,17 @@ from sqlmodel import col
 
 from contracts.contract.models import Contract
 from contracts.demo import DEMO_CONTRACT_TITLE
-from contracts.reward.models import InventorLink
+from contracts.reward.models import DistributionLine, InventorLink
 from core.db import Database
-from tests.contracts.conftest import org_id
-from tests.contracts.helpers import ENERGY, ENTERPRISE, INSTITUTE
+from tests.contracts.conftest import PaymentWorld, org_id, published_achievement, wait_for
+from tests.contracts.helpers import (
+    ENERGY,
+    ENTERPRISE,
+    INSTITUTE,
+    headers_of,
+    registered_contract,
+    transfer_contract,
+)
 from tests.fixtures.app import login
 
 PASSWORD = "Inventor-2026-pass"
@@ -157,3 +165,56 @@ async def test_who_may_invite_and_accept_and_expired_codes(client: httpx.AsyncCl
     fresh = (await _invite(client, seller, cid, 3, phone="13800471234")).json()["code"]
     assert (await _accept(client, zhao, fresh)).status_code == 200
     assert (await _mine(client, zhao))["sum"] == "137200.00"  # 赵工, weight 2: 39,200.00 + 98,000.00
+
+
+async def test_three_equal_inventors_get_the_same_however_the_milestones_cut_the_price(
+    payment_world: PaymentWorld,
+) -> None:
+    """87,000.00 paid as 30,000.01 + 56,999.99 at 75%: 65,250.00 to the team, 21,750.00 to each inventor
+    (a split per payment gave 21,750.01 / 21,750.00 / 21,749.99). The linked inventor sees both lines."""
+    world = payment_world
+    h = await headers_of(world.api)
+    achievement = await published_achievement(world.database, INSTITUTE, inventors=[])
+    body = transfer_contract(
+        achievement,
+        await org_id(world.database, ENTERPRISE),
+        total="87000.00",
+        technology_income="87000.00",
+        milestones=[{"title": "首付款", "amount": "30000.01"}, {"title": "尾款", "amount": "56999.99"}],
+        deductions=[],
+        reward_rate="75",
+        inventors=[{"name": "甲"}, {"name": "乙"}, {"name": "丙"}],
+    )
+    contract = await registered_contract(world.api, h, body)
+    cid = contract["id"]
+    member = await _member(world.api, h["seller"], await org_id(world.database, INSTITUTE), "jia@inventors.example.cn")
+    code = (await _invite(world.api, h["seller"], cid, 1, email="jia@inventors.example.cn")).json()["code"]
+    assert (await _accept(world.api, member, code)).status_code == 200
+
+    async def paid(seq: int) -> bool:
+        milestones = (await world.api.get(f"/api/v1/contracts/{cid}", headers=h["buyer"])).json()["milestones"]
+        return bool(milestones[seq - 1]["status"] == "paid")
+
+    for seq, milestone in enumerate(contract["milestones"], start=1):
+        reply = await world.api.post(f"/api/v1/contracts/{cid}/milestones/{milestone['id']}/pay", headers=h["buyer"])
+        assert reply.status_code == 200, reply.text
+        await wait_for(lambda seq=seq: paid(seq))
+
+    ledger = (await world.api.get(f"/api/v1/contracts/{cid}/distributions", headers=h["seller"])).json()
+    assert ledger["totals"]["team"] == "65250.00"
+    per_inventor: dict[str, Decimal] = {}
+    for item in ledger["items"]:
+        for line in item["lines"]:
+            if line["beneficiary"] == "inventor":
+                per_inventor[line["name"]] = per_inventor.get(line["name"], Decimal(0)) + Decimal(line["amount"])
+    assert per_inventor == {"甲": Decimal("21750.00"), "乙": Decimal("21750.00"), "丙": Decimal("21750.00")}
+    mine = await _mine(world.api, member)
+    assert (mine["total"], mine["sum"]) == (2, "21750.00")
+    async with world.database.unit_of_work() as session:
+        query = select(DistributionLine).where(
+            col(DistributionLine.contract_id) == cid, col(DistributionLine.position) == 1
+        )
+        lines = (await session.execute(query)).scalars().all()
+    assert len(lines) == 2 and all(line.user_id is not None for line in lines), (
+        "lines written after the link name the account"
+    )
