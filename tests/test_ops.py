@@ -310,18 +310,26 @@ async def test_the_payment_provider_gets_the_request_id_and_retries_are_counted(
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
-async def test_meilisearch_calls_carry_the_request_id(settings: Settings, database: Database) -> None:
+async def test_meilisearch_calls_carry_the_request_id_and_its_errors_are_counted(
+    settings: Settings, database: Database
+) -> None:
     async with recorder((503, {"message": "down for maintenance", "code": "internal"})) as engine_stub:
         engine_stub.script = []
         search_settings = settings.model_copy(update={"search_url": engine_stub.url, "search_key": "scoped-key"})
         app = create_app(search_settings, database=database)
         async with app.router.lifespan_context(app):  # the engine is down at start: logged, not fatal
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+                before = (await client.get("/metrics")).text
                 ready = await client.get("/readyz", headers={"X-Request-ID": "trace-ready-7"})
                 found = await client.get("/api/v1/search/achievements?q=稀土", headers={"X-Request-ID": "trace-q-8"})
+                after = (await client.get("/metrics")).text
     assert ready.status_code == 503 and found.status_code == 503
     ids = {headers.get("x-request-id") for _, _, headers in engine_stub.received}
     assert {"trace-ready-7", "trace-q-8"} <= ids
+    errors = "techmarket_search_engine_errors_total"
+    assert samples(after, errors, engine="meilisearch", reason="http_5xx") >= (
+        samples(before, errors, engine="meilisearch", reason="http_5xx") + 2  # readyz's call and the search's
+    )
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)

@@ -20,6 +20,7 @@ import orjson
 import structlog
 
 from core.http import POOL_ERRORS, quick_ack_pool
+from core.observability import PROCESS_METRICS
 from search.adapters.shared import DocumentFrequencies, aiter_docs, count_facets, index_fields, region_filters
 from search.documents import KINDS, Kind, SearchDocument
 from search.errors import SearchRejected, SearchUnavailable
@@ -185,6 +186,7 @@ class MeilisearchEngine:
             )
         except POOL_ERRORS as exc:
             log.warning("search_engine_error", engine=self.name, path=path, error=repr(exc))
+            PROCESS_METRICS.search_engine_errors.labels(self.name, "transport").inc()
             raise SearchUnavailable() from exc
         try:
             body = orjson.loads(response.content) if response.content else {}
@@ -194,6 +196,7 @@ class MeilisearchEngine:
             code = body.get("code") if isinstance(body, dict) else None
             if code in allow:
                 return body
+            PROCESS_METRICS.search_engine_errors.labels(self.name, f"http_{response.status // 100}xx").inc()
             log.warning(
                 "search_engine_error",
                 engine=self.name,
