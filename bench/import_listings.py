@@ -12,7 +12,7 @@ Anchor, same run, same database: the same JSONL parsed with json.loads and the s
 with one asyncpg COPY into a plain table (``LIKE achievements``: no indexes, no foreign keys), so
 the ratio is the price of validation, the ORM, the audit trail and the outbox.
 
-Target (issue 3): 100k achievements in under 60 s. Exits non-zero only on errors.
+Target: 100k achievements in under 60 s. Exits non-zero only on errors.
 
     .venv/bin/python -m bench.import_listings [--n 100000] [--batch-size 1000] [--dsn postgresql://postgres@127.0.0.1:5432/postgres]
 """

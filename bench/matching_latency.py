@@ -7,7 +7,7 @@ published: the terms its matches will send counted into the shared table (search
 ``techmarket serve`` on the server profile (ENV=production, one worker) as a subprocess on a free
 loopback port, with every in-process cache empty.
 
-Size: the issue's, 100k listings by default (about 8 minutes in all on this 2-core VM, most of it
+Size: the target's, 100k listings by default (about 8 minutes in all on this 2-core VM, most of it
 filling the index); the output prints the size.
 
 Measured, same run, for M demands (default 100): the matches request (default limit 10), first
@@ -18,7 +18,7 @@ two engine queries of up to 50 candidates each, profiles from the stored analysi
 of every candidate.
 Also printed: the server's own ``took_ms`` (without HTTP and JSON encoding).
 
-Target (issue 5): p95 <= 50 ms with 100k listings. Exits non-zero only on errors.
+Target: p95 <= 50 ms with 100k listings. Exits non-zero only on errors.
 
     .venv/bin/python -m bench.matching_latency [--n 100000] [--demands 100] [--concurrency 4]
 """
@@ -110,7 +110,7 @@ async def sequential(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=100_000, help="achievements (default 100000, the issue's size)")
+    parser.add_argument("--n", type=int, default=100_000, help="achievements (default 100000, the target's size)")
     parser.add_argument("--demands", type=int, default=100, help="demands matched (default 100)")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--limit", type=int, default=10, help="matches per request (the API default is 10)")
@@ -211,7 +211,7 @@ async def main() -> None:
             f"({search.ms(95):.1f} ms); target p95 <= {TARGET_P95_MS:.0f} ms: {verdict(p95 <= TARGET_P95_MS)}"
         )
     if args.n != 100_000:
-        print(f"(measured with {args.n:,} achievements; the issue's target is stated for 100,000)")
+        print(f"(measured with {args.n:,} achievements; the target is stated for 100,000)")
     if errors:
         raise SystemExit(f"{errors} failed requests")
 

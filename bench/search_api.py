@@ -1,6 +1,6 @@
 """Search on the server profile with N listings: the API against Meilisearch itself, same run.
 
-Size: the issue's, 100k listings by default (about 7 minutes in all on this 2-core VM, most of it
+Size: the target's, 100k listings by default (about 7 minutes in all on this 2-core VM, most of it
 the two timed indexing runs); ``--n`` and ``--reindex-n`` make smaller runs, and every line prints
 the size it measured.
 
@@ -12,7 +12,7 @@ PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running
    the Chinese analysis of search/text.py, send, wait, swap). Anchor: Meilisearch indexing the very
    same documents directly (the payloads the reindex sent, captured on the way): one
    addDocuments per 10,000 documents into a fresh index with the same settings, then wait for the
-   tasks. Target (issue 4): reindex of 100k <= 1.5x direct. By default it runs on all N
+   tasks. Target: reindex of 100k <= 1.5x direct. By default it runs on all N
    (``--reindex-n 0``); with a smaller --reindex-n the other N - reindex-n listings are added
    afterwards (documents built on every core, not timed) so the searches below run on N.
 
@@ -22,11 +22,11 @@ PostgreSQL database as published listings; a throwaway Meilisearch 1.21 (running
    (a) API: ``techmarket serve`` (server profile, ENV=production, one worker unless --workers)
        as a subprocess; GET /api/v1/search/achievements?q=…  (20 items, all facets: the defaults)
    (b) direct: POST /indexes/<uid>/search {"q", "limit": 20, "facets": [the same six]} to the
-       same index — the anchor the issue names, q as typed.
+       same index — the anchor the target names, q as typed.
    (c) engine (diagnostic, not a target): the exact /multi-search bodies the Meilisearch adapter
        sends for each query (recorded through the adapter), replayed straight to Meilisearch — the
        engine's share of an API request.
-   Targets (issue 4): API throughput >= 0.6x direct; API p99 <= direct p99 + 5 ms.
+   Targets: API throughput >= 0.6x direct; API p99 <= direct p99 + 5 ms.
    (d) phrases (diagnostic, not a target): the direct body with each typed word sent as the
        phrase of its characters, the way the documents store their text (卫星遥感 → "卫 星 遥 感");
        the mean hits per query of (b) and (d) are printed, to show both do real work.
@@ -67,7 +67,7 @@ from search.query import FACETS, SearchQuery
 from search.text import has_cjk, normalize, spaced
 from tooling.meili_process import running_meilisearch
 
-DEFAULT_N = 100_000  # the issue's size
+DEFAULT_N = 100_000  # the target's size
 THROUGHPUT_TARGET = 0.6
 P99_TARGET_MS = 5.0
 REINDEX_TARGET = 1.5
@@ -193,7 +193,7 @@ def print_cpu(cpu: dict[str, list[dict[str, float]]], cores: int) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--n", type=int, default=DEFAULT_N, help="achievements indexed (default 100000, the issue's size)"
+        "--n", type=int, default=DEFAULT_N, help="achievements indexed (default 100000, the target's size)"
     )
     parser.add_argument("--queries", type=int, default=200, help="distinct queries (default 200)")
     parser.add_argument(
@@ -240,7 +240,7 @@ async def main() -> None:
                 )
                 print(
                     f"ratio reindex/direct              {ratio:8.2f}x   target <= {REINDEX_TARGET}x "
-                    f"(issue: 100k; measured on {count:,}): {verdict(ratio <= REINDEX_TARGET)}\n"
+                    f"(target stated for 100k; measured on {count:,}): {verdict(ratio <= REINDEX_TARGET)}\n"
                 )
 
                 # ---- the rest of the N listings: COPY, documents built on every core, added directly (setup)
