@@ -46,7 +46,7 @@ def test_no_migration_imports_the_projects_live_code() -> None:
 
 
 @pytest.fixture
-def empty_url(dialect: str, tmp_path: Path, postgres_database_factory) -> str:  # type: ignore[no-untyped-def]
+def empty_url(dialect: str, tmp_path: Path, postgres_database_factory) -> str:
     if dialect == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     return str(postgres_database_factory())
@@ -57,7 +57,7 @@ async def _tables_and_diff(url: str) -> tuple[set[str], list[object]]:
     try:
         async with engine.connect() as connection:
 
-            def inspect_sync(sync):  # type: ignore[no-untyped-def]
+            def inspect_sync(sync):
                 diff = compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata)
                 return set(inspect(sync).get_table_names()), diff
 

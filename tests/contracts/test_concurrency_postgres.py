@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event, func, select
+from sqlmodel import col
 
 from app.factory import create_app
 from contracts.payment.models import Payment
@@ -161,14 +162,14 @@ async def test_concurrent_confirmations_and_deliveries_pay_once_and_split_exactl
             distributions = (
                 (
                     await session.execute(
-                        select(Distribution).where(Distribution.contract_id == cid).order_by(Distribution.id)  # type: ignore[arg-type]
+                        select(Distribution).where(col(Distribution.contract_id) == cid).order_by(col(Distribution.id))
                     )
                 )
                 .scalars()
                 .all()
             )
             lines = (
-                (await session.execute(select(DistributionLine).where(DistributionLine.contract_id == cid)))
+                (await session.execute(select(DistributionLine).where(col(DistributionLine.contract_id) == cid)))
                 .scalars()
                 .all()
             )

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from contracts.contract.models import Contract, Milestone
 from contracts.statistics.models import ContractFact
@@ -65,8 +66,8 @@ async def _overall(world: PaymentWorld, admin: dict[str, str]) -> tuple[int, str
 async def _facts(world: PaymentWorld, cid: int) -> list[Any]:
     async with world.database.unit_of_work() as session:
         return list(
-            (await session.execute(select(ContractFact).where(ContractFact.contract_id == cid))).scalars().all()
-        )  # type: ignore[arg-type]
+            (await session.execute(select(ContractFact).where(col(ContractFact.contract_id) == cid))).scalars().all()
+        )
 
 
 async def _distributions(world: PaymentWorld, h: dict[str, dict[str, str]], cid: int) -> int:
@@ -127,12 +128,12 @@ async def test_a_payment_from_signed_refuses_terms_changed_since_the_signatures(
     contract = await _signed(world, h)
     cid = contract["id"]
     async with world.database.unit_of_work() as session:  # a writer that went around the amendment path
-        await session.execute(update(Contract).where(Contract.id == cid).values(total_fen=500_000_000))  # type: ignore[arg-type]
+        await session.execute(update(Contract).where(col(Contract.id) == cid).values(total_fen=500_000_000))
         last = (
-            (await session.execute(select(Milestone).where(Milestone.contract_id == cid, Milestone.seq == 2)))
+            (await session.execute(select(Milestone).where(col(Milestone.contract_id) == cid, col(Milestone.seq) == 2)))
             .scalars()
             .one()
-        )  # type: ignore[arg-type]
+        )
         last.amount_fen = 500_000_000 - 30_000_000
     paid = await world.api.post(f"{API}/{cid}/milestones/{contract['milestones'][0]['id']}/pay", headers=h["buyer"])
     assert paid.status_code == 409 and paid.json()["code"] == "terms_changed"
@@ -257,8 +258,8 @@ async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_complete
     async with world.database.unit_of_work() as session:  # the buyer's 15 days pass without an answer
         await session.execute(
             update(Contract)
-            .where(Contract.id == cid)
-            .values(completion_due_at=datetime.now(UTC) - timedelta(minutes=1))  # type: ignore[arg-type]
+            .where(col(Contract.id) == cid)
+            .values(completion_due_at=datetime.now(UTC) - timedelta(minutes=1))
         )
     late = await world.api.post(f"{API}/{cid}/completion/objection", json={"reason": "太晚了"}, headers=h["buyer"])
     assert late.status_code == 409 and late.json()["code"] == "completion_window_closed"

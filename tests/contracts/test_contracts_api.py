@@ -45,7 +45,7 @@ async def test_contract_amounts_are_exact_and_the_floor_is_cited(client: httpx.A
     buyer = await org_id(database, ENTERPRISE)
     h = await headers_of(client)
 
-    def post(**overrides: object):  # type: ignore[no-untyped-def]
+    def post(**overrides: object):
         return client.post(
             "/api/v1/contracts", json=transfer_contract(achievement, buyer, **overrides), headers=h["seller"]
         )

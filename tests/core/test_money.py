@@ -14,7 +14,7 @@ class Price(BaseModel):
     ("raw", "fen"), [("120000", 12_000_000), ("0.1", 10), (0.29, 29), (19.99, 1999), ("1,234.56", 123_456), (7, 700)]
 )
 def test_yuan_parse_to_exact_fen(raw: object, fen: int) -> None:
-    assert yuan_to_fen(Price(amount=raw).amount) == fen  # type: ignore[arg-type]
+    assert yuan_to_fen(Price(amount=raw).amount) == fen
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_yuan_parse_to_exact_fen(raw: object, fen: int) -> None:
 )
 def test_bad_money_is_refused_with_a_code(raw: object, code: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        Price(amount=raw)  # type: ignore[arg-type]
+        Price(amount=raw)
     assert caught.value.errors()[0]["type"] == code
 
 

@@ -4,7 +4,7 @@ from pydantic import ValidationError
 from core.settings import DEV_SECRET_KEY, Settings
 
 
-def test_development_defaults_to_embedded_sqlite_under_data_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_development_defaults_to_embedded_sqlite_under_data_dir(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.profile == "embedded"
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'techmarket.db'}"

@@ -39,7 +39,7 @@ async def test_each_bound_and_party_error_is_refused_with_its_own_code(payment_w
     pending = await org_id(world.database, PENDING)
     before = await _contracts(world)
 
-    def post(**overrides: Any):  # type: ignore[no-untyped-def]
+    def post(**overrides: Any):
         return world.api.post(API, json=transfer_contract(achievement, buyer) | overrides, headers=h["seller"])
 
     inventors = [{"name": "王教授", "weight": 5}, {"name": "李博士", "weight": 0}]

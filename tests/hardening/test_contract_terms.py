@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from contracts.contract import terms
 from contracts.contract.models import Contract, Milestone
@@ -219,21 +220,23 @@ async def test_terms_written_around_the_amendment_path_are_refused_at_registrati
 
 async def _write_around(world: PaymentWorld, cid: int, total_fen: int) -> None:
     async with world.database.unit_of_work() as session:
-        await session.execute(update(Contract).where(Contract.id == cid).values(total_fen=total_fen))  # type: ignore[arg-type]
+        await session.execute(update(Contract).where(col(Contract.id) == cid).values(total_fen=total_fen))
         last = (
             (
                 await session.execute(
-                    select(Milestone).where(Milestone.contract_id == cid).order_by(Milestone.seq.desc())
+                    select(Milestone).where(col(Milestone.contract_id) == cid).order_by(col(Milestone.seq).desc())
                 )
             )
             .scalars()
             .first()
-        )  # type: ignore[arg-type,union-attr]
+        )  # type: ignore[union-attr]
         assert last is not None
         rest = (
             (
                 await session.execute(
-                    select(Milestone.amount_fen).where(Milestone.contract_id == cid, Milestone.id != last.id)
+                    select(col(Milestone.amount_fen)).where(
+                        col(Milestone.contract_id) == cid, col(Milestone.id) != last.id
+                    )
                 )
             )
             .scalars()

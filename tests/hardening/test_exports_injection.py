@@ -21,6 +21,7 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlmodel import col
 from typer.testing import CliRunner
 
 from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine
@@ -119,10 +120,10 @@ async def test_reward_export_keeps_hostile_inventor_names_as_text(
         line = (
             await session.execute(
                 select(DistributionLine)
-                .join(Distribution, Distribution.id == DistributionLine.distribution_id)  # type: ignore[arg-type]
-                .where(DistributionLine.beneficiary == BeneficiaryKind.inventor)
-                .order_by(DistributionLine.id)
-                .limit(1)  # type: ignore[arg-type]
+                .join(Distribution, col(Distribution.id) == col(DistributionLine.distribution_id))
+                .where(col(DistributionLine.beneficiary) == BeneficiaryKind.inventor)
+                .order_by(col(DistributionLine.id))
+                .limit(1)
             )
         ).scalar_one()
         names = [*HOSTILE, "孙\u0001研究员"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlmodel import col
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
@@ -43,13 +44,15 @@ def upload(*rows: dict[str, Any]) -> dict[str, Any]:
 async def landed(database: Database, external_id: str) -> Achievement | None:
     async with database.unit_of_work() as session:
         return (
-            (await session.execute(select(Achievement).where(Achievement.external_id == external_id))).scalars().first()
+            (await session.execute(select(Achievement).where(col(Achievement.external_id) == external_id)))
+            .scalars()
+            .first()
         )
 
 
 async def organization(database: Database, name: str) -> Organization | None:
     async with database.unit_of_work() as session:
-        return (await session.execute(select(Organization).where(Organization.name == name))).scalars().first()
+        return (await session.execute(select(Organization).where(col(Organization.name) == name))).scalars().first()
 
 
 async def errors_by_line(reply: httpx.Response) -> dict[int, tuple[str, str]]:

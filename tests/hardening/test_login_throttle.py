@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
+from sqlmodel import col
 from starlette.requests import Request
 
 from app.factory import create_app
@@ -75,8 +76,10 @@ async def attempt(client: httpx.AsyncClient, email: str, password: str, **header
 
 async def throttle_audit(database: Database) -> list[AuditEntry]:
     async with database.unit_of_work() as session:
-        statement = select(AuditEntry).where(AuditEntry.entity_type == "login", AuditEntry.action == "throttled")
-        return list((await session.execute(statement.order_by(AuditEntry.id))).scalars())  # type: ignore[arg-type]
+        statement = select(AuditEntry).where(
+            col(AuditEntry.entity_type) == "login", col(AuditEntry.action) == "throttled"
+        )
+        return list((await session.execute(statement.order_by(col(AuditEntry.id)))).scalars())
 
 
 async def test_the_41st_wrong_password_is_refused_with_retry_after_audited_and_the_window_ends_it(

@@ -57,10 +57,10 @@ def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[st
         yield url
 
 
-async def _bounded(limit: int, jobs: list) -> list:  # type: ignore[type-arg]
+async def _bounded(limit: int, jobs: list) -> list:
     gate = asyncio.Semaphore(limit)
 
-    async def run(job):  # type: ignore[no-untyped-def]
+    async def run(job):
         async with gate:
             return await job
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -134,7 +135,11 @@ async def queue_alert(database: Database, organization_id: int, url: str, *, tit
     stored (no validation here: rows saved before the rule, or written by hand, are the point)."""
     async with database.unit_of_work() as session:
         endpoint = (
-            (await session.execute(select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)))
+            (
+                await session.execute(
+                    select(WebhookEndpoint).where(col(WebhookEndpoint.organization_id) == organization_id)
+                )
+            )
             .scalars()
             .first()
         )
@@ -201,7 +206,7 @@ async def make_due(database: Database) -> None:
                 await session.execute(
                     select(outbox.OutboxEvent).where(
                         outbox.OutboxEvent.topic == WEBHOOK_TOPIC, outbox.OutboxEvent.processed_at.is_(None)
-                    )  # type: ignore[union-attr]
+                    )
                 )
             )
             .scalars()

@@ -257,7 +257,7 @@ def test_no_text_from_the_evaluation_set(achievements: list[dict], demands: list
 
 
 @pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)
-async def test_demo_listings_load_through_the_import_path_and_are_public(database, client) -> None:  # type: ignore[no-untyped-def]
+async def test_demo_listings_load_through_the_import_path_and_are_public(database, client) -> None:
     from market.demo import load_demo_listings
 
     created = await load_demo_listings(database)

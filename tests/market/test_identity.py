@@ -82,7 +82,7 @@ async def test_bad_registration_is_rejected_field_by_field_and_nothing_is_stored
     client: httpx.AsyncClient,
     mutate,
     field: str,
-    code: str,  # type: ignore[no-untyped-def]
+    code: str,
 ) -> None:
     body = registration()
     mutate(body)

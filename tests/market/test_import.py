@@ -11,6 +11,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
+from sqlmodel import col
 
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
@@ -218,7 +219,7 @@ async def test_a_failing_batch_leaves_no_partial_rows(database: Database, monkey
 
     async def landed() -> set[str]:
         async with database.unit_of_work() as session:
-            query = select(Achievement.external_id).where(Achievement.external_id.like("B-%"))  # type: ignore[union-attr]
+            query = select(col(Achievement.external_id)).where(col(Achievement.external_id).like("B-%"))
             return {str(k) for k in (await session.execute(query)).scalars().all()}
 
     monkeypatch.setattr(ListingRepository, "insert_many", insert_then_fail)
