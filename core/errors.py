@@ -151,7 +151,8 @@ class ServiceUnavailable(DomainError):
 def problem_responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for a route, one entry per status, listing every code it may return."""
     by_status: dict[int, list[type[DomainError]]] = {}
-    for error in (*errors, ValidationFailed, InvalidCharacters):  # every route refuses control characters
+    always: tuple[type[DomainError], ...] = (ValidationFailed, InvalidCharacters)  # every route refuses these
+    for error in (*errors, *always):
         by_status.setdefault(error.status_code, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {
         status: {
