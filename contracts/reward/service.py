@@ -109,10 +109,10 @@ class RewardService:
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
+# The columns before 登记号 keep their places, for spreadsheets that read them by position.
 EXPORT_COLUMNS = (
     Column("distribution_id", "分配编号", 10),
     Column("contract_id", "合同编号", 10),
-    Column("registration_number", "登记号", 18),
     Column("source", "来源", 10),
     Column("beneficiary", "受益方", 12),
     Column("name", "姓名", 16),
@@ -121,6 +121,7 @@ EXPORT_COLUMNS = (
     Column("net", "净收入(元)", 16, amount=True),
     Column("rate", "比例", 8),
     Column("rule", "依据", 40),
+    Column("registration_number", "登记号", 18),
     Column("date", "日期", 12),
     Column("time", "时间(北京时间)", 10),
 )
@@ -141,7 +142,6 @@ def export_rows(rows: Sequence[tuple[DistributionLine, Distribution, str | None]
             [
                 dist.id,
                 dist.contract_id,
-                registration_number,
                 "到账" if dist.source == DistributionSource.payment else "退款冲回",
                 "单位" if line.beneficiary == BeneficiaryKind.institution else "成果完成人",
                 line.name,
@@ -150,6 +150,7 @@ def export_rows(rows: Sequence[tuple[DistributionLine, Distribution, str | None]
                 fen_to_yuan(dist.net_fen),
                 format_bp(dist.rate_bp),
                 rule_name(dist.rule),
+                registration_number,
                 local.date(),
                 local.strftime("%H:%M:%S"),
             ]
