@@ -8,6 +8,7 @@ from contracts.models import (  # noqa: F401  (registers the contracts tables)
     Deduction,
     Distribution,
     DistributionLine,
+    InventorLink,
     Milestone,
     Payment,
     PaymentRefund,

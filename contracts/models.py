@@ -4,7 +4,7 @@ from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.contract.registration_models import RegistrationCounter, RegistrationRequest, RegistrationRound
 from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
-from contracts.reward.models import Deduction, Distribution, DistributionLine
+from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
 
 __all__ = [
     "Contract",
@@ -14,6 +14,7 @@ __all__ = [
     "Deduction",
     "Distribution",
     "DistributionLine",
+    "InventorLink",
     "Milestone",
     "Payment",
     "PaymentRefund",
