@@ -59,9 +59,6 @@ def request_context(request_id: str | None = None) -> Iterator[str]:
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time (follows redirection, as the structlog side does)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self) -> Any:
         return sys.stderr
@@ -109,7 +106,7 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric_level)
-    # uvicorn's loggers keep their own handlers only if uvicorn configured them; ours reach the root.
+    # handlers a library installed on its own loggers (uvicorn's defaults) would print another format
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "sqlalchemy"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
