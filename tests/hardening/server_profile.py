@@ -1,10 +1,9 @@
 """The server profile's real processes (serve, worker, import) as subprocesses, for fault tests.
 
 Starting, waiting for and stopping them is ``tooling.servers``, the starter the benches use too
-(re-exported here); this module adds the test profile (``server_env``), databases, and load and
-Meilisearch helpers. Everything listens on loopback only and every wait is bounded. Databases are
-copies of one migrated template holding the demo accounts, made on the shared PostgreSQL server
-and dropped afterwards (the server itself is never touched).
+(re-exported here); this module adds the test profile (``server_env``), database queries, and load
+and Meilisearch helpers. Everything listens on loopback only and every wait is bounded. Databases
+are copies of the run's template (``postgres_database_factory.copy()``, tests.fixtures.databases).
 """
 
 from __future__ import annotations
@@ -13,9 +12,6 @@ import asyncio
 import shutil
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,6 @@ import asyncpg
 import httpx
 
 from tests.fixtures.app import TEST_SECRET
-from tests.fixtures.databases import PostgresDatabases, _pg_admin, _pg_url
 from tests.market.test_listings import INSTITUTE, achievement
 from tooling.meili_process import MeiliServer
 from tooling.servers import REPO_ROOT as REPO_ROOT
@@ -42,33 +37,7 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-# --------------------------------------------------------------------------- databases
-
-
-def template_database(postgres_database_factory: PostgresDatabases) -> str:
-    """Name of the run's migrated database with the demo accounts (see tests.fixtures.databases)."""
-    return postgres_database_factory.template()
-
-
-@contextmanager
-def copied_database(template: str) -> Iterator[str]:
-    """A fresh copy of the template (CREATE DATABASE … TEMPLATE), dropped at the end.
-
-    Fixtures holding ``postgres_database_factory`` use its ``copy()`` instead, dropped with the run.
-    """
-    name = f"techmarket_hard_{uuid.uuid4().hex[:12]}"
-    for attempt in range(10):  # the template may still be held for a moment by a closing connection
-        try:
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-            break
-        except asyncpg.ObjectInUseError:
-            if attempt == 9:
-                raise
-            time.sleep(0.3)
-    try:
-        yield _pg_url(name)
-    finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+# --------------------------------------------------------------------------- database queries
 
 
 async def fetch(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -30,7 +30,6 @@ from core.settings import Settings
 from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL
 from market.identity.login import client_address
 from tests.fixtures.app import TEST_SECRET
-from tests.hardening.server_profile import copied_database, template_database
 
 TOKEN = "/api/v1/auth/token"
 DAY = 86_400
@@ -227,8 +226,7 @@ def concurrent_url(dialect: str, request: pytest.FixtureRequest) -> Iterator[str
     if dialect == "sqlite":
         yield None  # the usual SQLite copy is a real file with a real pool
         return
-    with copied_database(template_database(request.getfixturevalue("postgres_database_factory"))) as url:
-        yield url
+    yield request.getfixturevalue("postgres_database_factory").copy()
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.fixtures.databases import PostgresDatabases
 from tests.hardening.server_profile import (
-    copied_database,
     fetch,
     free_port,
     meili_idle,
@@ -31,7 +31,6 @@ from tests.hardening.server_profile import (
     start,
     start_serve,
     stopping,
-    template_database,
     wait_ready,
 )
 from tooling.meili_process import MeiliServer, start_meilisearch, stop_meilisearch
@@ -52,9 +51,8 @@ def meili() -> Iterator[MeiliServer]:
 
 
 @pytest.fixture
-def server_database(postgres_database_factory: Callable[[], str]) -> Iterator[str]:
-    with copied_database(template_database(postgres_database_factory)) as url:
-        yield url
+def server_database(postgres_database_factory: PostgresDatabases) -> str:
+    return postgres_database_factory.copy()
 
 
 async def _bounded(limit: int, jobs: list) -> list:
