@@ -1,5 +1,6 @@
-"""Reference codes every package checks against: GB/T 2260 regions, technology fields, and the
-check characters of 统一社会信用代码 (GB 32100-2015) and Chinese patent application numbers."""
+"""Reference codes every package checks against: GB/T 2260 regions, technology fields, the code lists
+behind the API's enums with their Chinese labels, and the check characters of 统一社会信用代码
+(GB 32100-2015) and Chinese patent application numbers. Sources of the data files: ``core/data/README.md``."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ _DATA = Path(__file__).with_name("data")
 HOME_PROVINCE = "150000"  # 内蒙古自治区: the platform's own region
 
 
+PREFECTURE_LEVELS = frozenset({"city", "league"})  # 地级: 市, 盟
+COUNTY_LEVELS = frozenset(
+    {"district", "county_city", "county", "banner", "autonomous_banner"}
+)  # 区, 县级市, 县, 旗, 自治旗
+
+
 @dataclass(frozen=True)
 class Region:
     code: str
     name_zh: str
     short: str
-    level: str  # province | city | league
+    level: str  # province | city | league | district | county_city | county | banner | autonomous_banner
+    parent: str  # the enclosing region's code; empty for a province
 
     @property
     def province_code(self) -> str:
@@ -28,7 +36,12 @@ class Region:
     @property
     def is_prefecture(self) -> bool:
         """A 盟市 (city or league): the unit a region admin is scoped to."""
-        return self.level in ("city", "league")
+        return self.level in PREFECTURE_LEVELS
+
+    @property
+    def is_county(self) -> bool:
+        """A 旗县级 unit (区, 县级市, 县, 旗, 自治旗): it rolls up to its 盟市 and province."""
+        return self.level in COUNTY_LEVELS
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,14 @@ def is_known_region(code: str) -> bool:
     return code in regions() or is_abroad(code)
 
 
+def prefecture_of(code: str) -> str | None:
+    """The 盟市 a known code lies in (itself for a 盟市); None for a province, abroad or an unknown code."""
+    region = regions().get(code)
+    if region is None or not (region.is_prefecture or region.is_county):
+        return None
+    return region.code if region.is_prefecture else region.parent
+
+
 def region_prefix(code: str) -> str:
     """``150000`` → ``15``, ``150200`` → ``1502``: every code under a region starts with its prefix."""
     if code.endswith("0000"):
@@ -77,6 +98,116 @@ def region_prefix(code: str) -> str:
 def region_contains(scope_code: str, region_code: str) -> bool:
     """Whether a listing or party in ``region_code`` falls under an admin scoped to ``scope_code``."""
     return region_code.startswith(region_prefix(scope_code))
+
+
+# --- code lists: what the API's codes mean in Chinese ---------------------------------------------
+
+CODE_LISTS: dict[str, str] = {
+    "fields": "技术领域",
+    "regions": "行政区划 (GB/T 2260)",
+    "maturity": "成熟度",
+    "ip_types": "知识产权类型",
+    "transaction_modes": "交易方式",
+    "contract_types": "技术合同类型",
+    "contract_subtypes": "技术合同子类",
+    "organization_kinds": "单位类型",
+}
+
+
+@dataclass(frozen=True)
+class CodeItem:
+    code: str
+    label: str
+    parent: str | None  # regions: the enclosing region; contract subtypes: their type
+    order: int  # position in the list, from 1
+    level: str | None = None  # regions only
+
+
+@cache
+def _codes_csv() -> dict[str, list[dict[str, str]]]:
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for row in _read_csv("codes.csv"):
+        grouped.setdefault(row["list"], []).append(row)
+    return grouped
+
+
+@cache
+def code_list(name: str) -> tuple[CodeItem, ...]:
+    """Every code of a list in its published order; KeyError for a name not in CODE_LISTS."""
+    if name not in CODE_LISTS:
+        raise KeyError(name)
+    if name == "regions":
+        return tuple(
+            CodeItem(r.code, r.name_zh, r.parent or None, i, r.level) for i, r in enumerate(regions().values(), 1)
+        )
+    if name == "fields":
+        return tuple(CodeItem(f.code, f.name_zh, None, i) for i, f in enumerate(fields().values(), 1))
+    rows = _codes_csv()[name]
+    return tuple(CodeItem(r["code"], r["label_zh"], r["parent"] or None, i) for i, r in enumerate(rows, 1))
+
+
+@cache
+def _by_code(name: str) -> dict[str, CodeItem]:
+    return {item.code: item for item in code_list(name)}
+
+
+_REGION_SUFFIXES = ("特别行政区", "自治区", "省", "市", "盟")
+
+
+@cache
+def _by_label(name: str) -> dict[str, str]:
+    """Label → code; for regions also the name without its suffix (包头 → 包头市) when that is unambiguous."""
+    exact = {item.label: item.code for item in code_list(name)}
+    if name != "regions":
+        return exact
+    short: dict[str, set[str]] = {}
+    for item in code_list(name):
+        if item.level in ("province", *PREFECTURE_LEVELS):
+            for suffix in _REGION_SUFFIXES:
+                if item.label.endswith(suffix) and len(item.label) > len(suffix) + 1:
+                    short.setdefault(item.label.removesuffix(suffix), set()).add(item.code)
+                    break
+    aliases = {alias: next(iter(codes)) for alias, codes in short.items() if len(codes) == 1 and alias not in exact}
+    return {**aliases, **exact}
+
+
+def label_of(name: str, code: str) -> str | None:
+    """The Chinese label of a code (``label_of("maturity", "pilot")`` → ``中试``); None when unknown."""
+    item = _by_code(name).get(code)
+    return item.label if item else None
+
+
+def code_of_label(name: str, label: str) -> str | None:
+    """The code a person's text names: the Chinese label, a region's name without 市/盟/省, or the code
+    itself (``code_of_label("regions", "包头")`` → ``150200``); None when it names none."""
+    text = label.strip()
+    if text in _by_code(name):
+        return text
+    return _by_label(name).get(text)
+
+
+def describe(name: str) -> str:
+    """``code: 标签`` lines for documentation (OpenAPI descriptions)."""
+    return "; ".join(f"{item.code}: {item.label}" for item in code_list(name))
+
+
+def list_of_codes(values: list[str] | tuple[str, ...]) -> str | None:
+    """The code list an enum's values come from: the one with exactly these codes, else the smallest
+    one holding them all; None when none does (regions and fields are not enums)."""
+    wanted = set(values)
+    candidates = [name for name in CODE_LISTS if name not in ("regions", "fields") and wanted <= set(_by_code(name))]
+    exact = [name for name in candidates if set(_by_code(name)) == wanted]
+    if exact:
+        return exact[0]
+    return min(candidates, key=lambda name: len(_by_code(name)), default=None)
+
+
+def choices_zh(values: list[str] | tuple[str, ...]) -> str | None:
+    """``研发阶段(research)、小试(lab)…`` for an enum's values; None when no list knows them."""
+    name = list_of_codes(values)
+    if name is None:
+        return None
+    return "、".join(f"{label_of(name, value)}({value})" for value in values)
 
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
