@@ -191,4 +191,5 @@ async def test_hung_receivers_do_not_delay_search_indexing(live_app: tuple[FastA
             print(f"\nindexed {lag:.2f} s after publishing, with {len(receivers)} receivers hanging")
         finally:
             stop.set()
+            await stack.aclose()  # the receivers hang up: the deliveries in flight end now, not at their timeout
             await asyncio.wait_for(worker, timeout=3 * hang)
