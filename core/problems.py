@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core import reference
 from core.errors import PROBLEM_MEDIA_TYPE, DomainError, FieldError, Problem, ServiceUnavailable, TooManyRequests
 
 log = structlog.get_logger("techmarket.errors")
@@ -54,12 +56,26 @@ _PYDANTIC_MESSAGES: dict[str, str] = {
 }
 
 
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+
+def _choices(context: dict[str, Any]) -> dict[str, Any]:
+    """An enum's or literal's choices as a person reads them: ``研发阶段(research)、小试(lab)…``,
+    labelled from ``core.reference``'s code lists; unlabelled codes are listed as themselves."""
+    values = _QUOTED.findall(str(context.get("expected", "")))
+    if not values:
+        return context
+    return {**context, "expected": reference.choices_zh(values) or "、".join(values)}
+
+
 def field_errors_from_pydantic(errors: list[dict[str, Any]]) -> list[FieldError]:
     result = []
     for error in errors:
         kind = error.get("type", "value_error")
         template = _PYDANTIC_MESSAGES.get(kind)
         context = error.get("ctx") or {}
+        if kind in ("enum", "literal_error"):
+            context = _choices(context)
         if template is None or kind == "value_error":
             # Custom validators (PydanticCustomError) already speak Chinese.
             message = str(error.get("msg", "取值无效")).removeprefix("Value error, ")
