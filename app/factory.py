@@ -34,6 +34,8 @@ from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
 from market.listings.service import SEARCH_TOPIC
+from market.reference.endpoints import describe_codes
+from market.reference.endpoints import router as reference_router
 from search.adapters import build_engine
 from search.alerts.endpoints import router as alerts_router
 from search.alerts.service import ALERT_TOPIC, WEBHOOK_TOPIC
@@ -155,6 +157,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(achievements_router)
     app.include_router(demands_router)
     app.include_router(imports_router)
+    app.include_router(reference_router)
     app.include_router(search_router)
     app.include_router(matching_router)
     app.include_router(alerts_router)
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for statistics_router in STATISTICS_ROUTERS:
         app.include_router(statistics_router)
     declare_write_guard(app)  # after every router: documents the suspension guard on each write route
+    describe_codes(app)  # each enum of codes documented with its Chinese labels
     declare_problems(app)  # last: every error response declared as problem+json
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")

@@ -19,6 +19,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "achievements", "description": "科技成果的发布与审核 · Scientific achievements: publish and review"},
     {"name": "demands", "description": "技术需求的发布与审核 · Technology demands: publish and review"},
     {"name": "imports", "description": "成果与需求的批量导入 · Bulk import of achievements and demands"},
+    {"name": "reference", "description": "代码表与中文名称 · Code lists (regions, fields, enums) with Chinese labels"},
     {"name": "search", "description": "中文检索已发布的成果与需求 · Chinese search over published listings"},
     {"name": "matching", "description": "成果与需求的双向推荐及理由 · Matches between listings, with reasons"},
     {"name": "alerts", "description": "订阅、匹配提醒与 Webhook 推送 · Subscriptions, notifications, webhooks"},

@@ -32,7 +32,10 @@ class SearchQuery(BaseModel):
 
     text: str = ""
     fields: list[str] = Field(default_factory=list, description="codes of core.reference.fields()")
-    regions: list[str] = Field(default_factory=list, description="GB/T 2260; 150000 matches every 盟市 in it")
+    regions: list[str] = Field(
+        default_factory=list,
+        description="GB/T 2260; 150000 matches every 盟市 and 旗县 in it, 150200 every 旗县 of 包头",
+    )
     maturity: list[Maturity] = Field(default_factory=list)
     trl_min: int | None = Field(default=None, ge=1, le=9)
     trl_max: int | None = Field(default=None, ge=1, le=9)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from contracts.contract.models import ContractStatus, ContractType
-from core.reference import fields, is_known_region, region_prefix, regions
+from core.reference import fields, is_known_region, prefecture_of, region_prefix, regions
 from core.reference import is_abroad as reference_is_abroad
 from market.identity.models import OrganizationKind
 from market.listings.models import IpType
@@ -138,9 +138,10 @@ def known_region(code: str) -> bool:
 
 
 def raw_flow(region: str, counterpart: str) -> RawFlow:
+    """The first four digits name the 盟市, so two 旗县 of one 盟市 (or a 旗县 and its 盟市) are the same one."""
     if is_abroad(region) or is_abroad(counterpart):
         return RawFlow.same_prefecture if region == counterpart else RawFlow.abroad
-    if region == counterpart:
+    if region[:4] == counterpart[:4]:
         return RawFlow.same_prefecture
     if region[:2] == counterpart[:2]:
         return RawFlow.same_province
@@ -148,11 +149,18 @@ def raw_flow(region: str, counterpart: str) -> RawFlow:
 
 
 def scope_level(scope: str) -> str:
-    """``all`` (every region), ``province`` or ``prefecture`` (盟市)."""
+    """``all`` (every region), ``province`` or ``prefecture`` (盟市; a 旗县 is seen as its 盟市's)."""
     if scope == ALL_REGIONS:
         return "all"
-    region = regions().get(scope)
-    return "prefecture" if region is not None and region.is_prefecture else "province"
+    return "prefecture" if prefecture_of(scope) is not None else "province"
+
+
+def region_row(code: str, scope: str) -> str:
+    """The row a region's figures go to when cut by region: its 盟市 (a 旗县 counts under it), or the
+    旗县 itself inside a 盟市's own view."""
+    if scope_level(scope) == "prefecture":
+        return code
+    return prefecture_of(code) or code
 
 
 def flow_of(raw: str, scope: str) -> Flow:

@@ -272,7 +272,7 @@ def _ip_sql() -> str:
 def _flow_sql(region: str, counterpart: str) -> str:
     return (
         f"CASE WHEN ({region} LIKE '9%' OR {counterpart} LIKE '9%') AND {region} <> {counterpart} THEN 'abroad' "
-        f"WHEN {region} = {counterpart} THEN 'same_prefecture' "
+        f"WHEN substr({region}, 1, 4) = substr({counterpart}, 1, 4) THEN 'same_prefecture' "
         f"WHEN substr({region}, 1, 2) = substr({counterpart}, 1, 2) THEN 'same_province' ELSE 'other_province' END"
     )
 

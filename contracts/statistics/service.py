@@ -26,6 +26,7 @@ from contracts.statistics.dimensions import (
     known_region,
     label,
     region_name,
+    region_row,
     scope_prefix,
 )
 from contracts.statistics.models import Publication, Target
@@ -223,7 +224,7 @@ class StatisticsService:
             keys = list(acc)
         elif by == By.region:
             for region, *values in await sums(dimension="total", group=["region"], **base):
-                add(region, tuple(values))
+                add(region_row(region, scope), tuple(values))
             keys = sorted(acc)
         else:
             dimension = "flow" if by == By.flow else by.value

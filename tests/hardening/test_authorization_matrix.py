@@ -58,6 +58,8 @@ PUBLIC = {
     "POST /api/v1/organizations/register": "self-registration (stays pending)",
     "GET /api/v1/statistics/published": "frozen published summaries",
     "GET /api/v1/statistics/published/{publication_id}": "frozen published summaries",
+    "GET /api/v1/reference": "code lists with their Chinese labels",
+    "GET /api/v1/reference/{name}": "code lists with their Chinese labels",
     "POST /api/v1/payments/webhook": "authenticated by the provider's HMAC signature, not by a user",
     "GET /healthz": "ops",
     "GET /readyz": "ops",
@@ -974,6 +976,7 @@ async def test_public_routes_answer_anonymously(world: World) -> None:
         "/openapi.json",
         f"{STAT}/published",
         f"{STAT}/published/{world.ids['publication']}",
+        f"{API}/reference/regions",
         "/admin/login",
     ):
         reply = await world.call("GET", route, "anonymous")
