@@ -286,3 +286,8 @@ class InvalidCorrection(ValidationFailed):
 class ReasonNotChinese(ValidationFailed):
     code = "reason_not_chinese"
     message = "理由须用中文填写"
+
+
+class InvalidQueueFilter(ValidationFailed):
+    code = "invalid_queue_filter"
+    message = "登记申请队列的筛选条件无效"

@@ -499,8 +499,7 @@ class RegistrationService:
             if scope is not None and not region_contains(scope, region):
                 raise errors.RegistrarRegionOutOfScope(detail=f"您的辖区为 {scope}", region=region, scope=scope)
         if min_age_days is not None and max_age_days is not None and min_age_days > max_age_days:
-            raise errors.InvalidCorrection(
-                "天数范围无效",
+            raise errors.InvalidQueueFilter(
                 errors=[
                     FieldError(
                         field="query.max_age_days",

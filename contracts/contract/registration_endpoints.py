@@ -171,7 +171,7 @@ async def register_contract(
     response_model=RegistrationQueue,
     summary="认定登记申请队列 (登记机构: 盟市管理员见本辖区卖方的申请, 平台管理员见全部)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.RegistrarOnly, errors.RegistrarRegionOutOfScope, UnknownRegion, errors.InvalidCorrection
+        *AUTH_ERRORS, errors.RegistrarOnly, errors.RegistrarRegionOutOfScope, UnknownRegion, errors.InvalidQueueFilter
     ),
 )
 async def registration_queue(

@@ -352,7 +352,7 @@ async def test_bad_inputs_get_a_code_and_a_chinese_message_per_field(
     )
     _problem(await client.get(QUEUE, params={"region": "150600"}, headers=h["region"]), 403, "region_out_of_scope")
     inverted = await client.get(QUEUE, params={"min_age_days": 9, "max_age_days": 3}, headers=h["region"])
-    _problem(inverted, 422, "invalid_correction", "query.max_age_days")
+    _problem(inverted, 422, "invalid_queue_filter", "query.max_age_days")
     _problem(
         await client.get(QUEUE, params={"status": "lost"}, headers=h["region"]), 422, "validation_error", "query.status"
     )
