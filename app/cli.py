@@ -189,13 +189,21 @@ def import_listings(
         bool, typer.Option("--create-organizations", help="Create missing owner organizations as verified.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 1000,
-    report_path: Annotated[Path | None, typer.Option("--report", help="Write the full JSON report here.")] = None,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write the full report here: JSON, or .xlsx for the failed rows with their reasons."
+        ),
+    ] = None,
 ) -> None:
-    """Bulk-import listings; bad rows are reported by line and field, good rows land; re-runs skip what landed."""
+    """Bulk-import listings; bad rows are reported by line and field, good rows land; re-runs skip what landed.
+
+    Headers and coded cells may be Chinese labels (see GET /api/v1/imports/{kind}/template)."""
     from rich.progress import Progress
     from rich.table import Table
 
     from market.listings.files import ImportFileRejected, read_rows
+    from market.listings.import_report import report_xlsx
     from market.listings.importer import Importer, ImportReport
     from market.listings.kinds import ACHIEVEMENT, DEMAND
 
@@ -207,10 +215,14 @@ def import_listings(
         console.print(f"[red]{exc.title}[/red]: {exc.detail}")
         raise typer.Exit(2) from exc
 
+    importer: Importer | None = None
+
     async def work(database: Database) -> ImportReport:
+        nonlocal importer
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"导入{listing_kind.label_zh}", total=len(rows))
-            return await Importer(database, listing_kind).run(
+            importer = Importer(database, listing_kind)
+            return await importer.run(
                 rows,
                 publish=publish,
                 create_organizations=create_organizations,
@@ -219,16 +231,19 @@ def import_listings(
             )
 
     report = _with_database(settings, work)
-    if report_path:
+    if report_path and report_path.suffix.lower() == ".xlsx":
+        assert importer is not None
+        report_path.write_bytes(report_xlsx(listing_kind, report, importer.originals))
+    elif report_path:
         report_path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     console.print(
         f"{listing_kind.label_zh}: 共 {report.total} 行, 新增 {report.created}, 已存在跳过 {report.skipped_existing}, "
-        f"新建单位 {report.organizations_created}, 错误 {len(report.errors)}"
+        f"新建单位 {report.organizations_created}, 失败 {report.failed_rows} 行 (错误 {len(report.errors)} 条)"
     )
     if report.errors:
         table = Table("行", "字段", "代码", "原因")
         for error in report.errors[:50]:
-            table.add_row(str(error.line), error.field, error.code, error.message)
+            table.add_row(str(error.line), error.label or error.field, error.code, error.message)
         console.print(table)
         if len(report.errors) > 50:
             console.print(f"... 另有 {len(report.errors) - 50} 条错误 (用 --report 导出全部)")

@@ -9,7 +9,9 @@ in a title would abort the workbook mid-download). Numbers (Decimal yuan, ints) 
 values, so amounts remain exact and summable; a negative amount is a number, not text, and keeps its sign.
 
 CSV and JSON bytes leave as each page of rows is read; XLSX (a zip whose index comes last) is written
-row by row to a temporary file and then streamed from disk, one sheet per 1,000,000 rows.
+row by row to a temporary file and then streamed from disk, one sheet per 1,000,000 rows. Small
+workbooks of several sheets (import templates and reports: notes, hidden option lists, drop-downs)
+are made whole in memory by ``workbook_bytes``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +31,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.characters import strip_illegal
 
@@ -214,3 +217,76 @@ async def export_bytes(
 ) -> bytes:
     """A whole (small) export in memory."""
     return b"".join([chunk async for chunk in export_stream(fmt, columns, pages_of(rows), title=title, meta=meta)])
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A drop-down on one column of a sheet: the values offered, and whether others are refused."""
+
+    values: Sequence[str]
+    strict: bool = True  # False: the list is a help, other text may be typed (several values, other regions)
+    prompt: str = ""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    columns: Sequence[Column]
+    rows: Rows = ()
+    hidden: bool = False
+    choices: Mapping[int, Choices] = field(default_factory=dict)  # column index → drop-down
+    choice_rows: int = 1000  # how many rows below the header offer the drop-downs
+
+
+OPTIONS_SHEET = "选项"
+INLINE_LIST_LIMIT = 255  # Excel's limit on a list typed into the validation itself
+
+
+def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """A small workbook of several sheets, same cell rules as every export. A drop-down whose values do
+    not fit inline (255 characters, or a value with a comma) reads them from a hidden sheet 选项."""
+    workbook = Workbook(write_only=True)
+    options: list[Sequence[str]] = []
+    for spec in sheets:
+        sheet = _new_sheet(workbook, spec.title, spec.columns)
+        if spec.hidden:
+            sheet.sheet_state = "hidden"
+        amounts = {i for i, c in enumerate(spec.columns) if c.amount}
+        for row in spec.rows:
+            sheet.append([_xlsx_cell(sheet, value, amount=index in amounts) for index, value in enumerate(row)])
+        for index, choice in sorted(spec.choices.items()):
+            sheet.data_validations.append(_validation(choice, index, spec.choice_rows, options))
+    if options:
+        height = max(len(values) for values in options)
+        rows = [[values[r] if r < len(values) else None for values in options] for r in range(height)]
+        sheet = workbook.create_sheet(OPTIONS_SHEET)
+        sheet.sheet_state = "hidden"
+        for row in rows:
+            sheet.append([_xlsx_cell(sheet, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _validation(choice: Choices, index: int, rows: int, options: list[Sequence[str]]) -> DataValidation:
+    values = [strip_illegal(v) for v in choice.values]
+    inline = '"' + ",".join(values) + '"'
+    if len(inline) <= INLINE_LIST_LIMIT and not any("," in v or '"' in v for v in values):
+        formula = inline
+    else:
+        options.append([safe_text(v) for v in values])
+        letter = get_column_letter(len(options))
+        formula = f"{quote_sheetname(OPTIONS_SHEET)}!${letter}$1:${letter}${len(values)}"
+    validation = DataValidation(
+        type="list",
+        formula1=formula,
+        allow_blank=True,
+        showErrorMessage=choice.strict,
+        errorTitle="取值无效",
+        error="请从下拉列表中选择",
+        showInputMessage=bool(choice.prompt),
+        prompt=choice.prompt[:255] or None,
+    )
+    letter = get_column_letter(index + 1)
+    validation.add(f"{letter}2:{letter}{rows + 1}")
+    return validation

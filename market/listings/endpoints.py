@@ -4,8 +4,10 @@ No ``from __future__ import annotations`` here: the per-kind schema types must b
 in the handler signatures for FastAPI to read them.
 """
 
+import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile, status
 from fastapi.routing import APIRoute
@@ -16,13 +18,17 @@ from core.db import Database
 from core.deps import SessionDep, get_database
 from core.errors import FieldError, problem_responses
 from core.pagination import PageQuery
+from core.tabular import MEDIA_TYPES
 from core.visibility import Subject
 from market.identity.deps import CurrentPrincipal, DraftingPrincipal, OptionalPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.errors import NotPlatformAdmin, OrganizationNotVerified
+from market.identity.models import Role
 from market.identity.service import Principal
 from market.listings import errors
 from market.listings.files import ImportFileRejected, read_rows
+from market.listings.import_report import report_xlsx
+from market.listings.import_template import template_csv, template_xlsx
 from market.listings.importer import Importer, ImportReport
 from market.listings.kinds import ACHIEVEMENT, DEMAND, ListingKind
 from market.listings.models import Achievement, Demand, ListingStatus
@@ -200,30 +206,68 @@ imports_router = APIRouter(prefix="/api/v1/imports", tags=["imports"], route_cla
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
+ImportKindName = Literal["achievements", "demands"]
+XLSX_RESPONSE = {"content": {MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _attachment(name: str, content: bytes, fmt: str, headers: dict[str, str] | None = None) -> Response:
+    ascii_name = name.encode("ascii", "ignore").decode() or f"import.{fmt}"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        content, media_type=MEDIA_TYPES[fmt], headers={"Content-Disposition": disposition, **(headers or {})}
+    )
+
+
+@imports_router.get(
+    "/{kind}/template",
+    summary="导入模板 (XLSX 含说明页与下拉选项, 或 CSV 表头)",
+    description="表头为中文列名; XLSX 另有“说明”页 (每列含义、是否必填、可选值) 和编码列的下拉选项。",
+    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}, MEDIA_TYPES["csv"]: {}}}, **problem_responses(*AUTH_ERRORS)},
+)
+async def import_template(
+    kind: ImportKindName, principal: CurrentPrincipal, format: Literal["xlsx", "csv"] = "xlsx"
+) -> Response:
+    listing_kind = ACHIEVEMENT if kind == "achievements" else DEMAND
+    content = template_xlsx(listing_kind) if format == "xlsx" else await template_csv(listing_kind)
+    return _attachment(f"{listing_kind.label_zh}导入模板.{format}", content, format)
+
+
 @imports_router.post(
     "/{kind}",
     response_model=ImportReport,
-    summary="批量导入 (CSV/XLSX/JSONL; 管理员); 返回逐行校验报告",
-    description="每行只能挂在导入者可代表的已认证单位名下 (平台管理员: 任一; 盟市管理员: 本盟市的单位); "
-    "新建的单位待审核, 除非平台管理员要求直接认证 (verify_organizations)。",
-    responses=problem_responses(
-        *AUTH_ERRORS, errors.NotAdmin, NotPlatformAdmin, ImportFileRejected, errors.MalformedMultipart
-    ),
+    summary="批量导入 (CSV/XLSX/XLS/JSONL); 返回逐行校验报告 (JSON, 或 report=xlsx: 失败行与原因)",
+    description="列名可为 API 字段名或中文列名, 编码列可填代码或中文名称 (见导入模板)。"
+    "每行只能挂在导入者可代表的已认证单位名下 (平台管理员: 任一; 盟市管理员: 本盟市的单位; "
+    "单位管理员: 本单位, 只能导入为草稿或提交审核, 不能直接发布); "
+    "新建的单位待审核, 除非平台管理员要求直接认证 (verify_organizations)。"
+    "report=xlsx 时返回工作簿: 失败的行原样列出并附“错误原因”列, 改好后可整表重新上传 (已导入的行跳过); "
+    "计数在响应头 X-Import-Total、X-Import-Created、X-Import-Skipped、X-Import-Failed-Rows、X-Import-Errors。",
+    responses={
+        200: XLSX_RESPONSE,
+        **problem_responses(
+            *AUTH_ERRORS, errors.NotAdmin, NotPlatformAdmin, ImportFileRejected, errors.MalformedMultipart
+        ),
+    },
 )
 async def import_listings(
-    kind: Literal["achievements", "demands"],
+    kind: ImportKindName,
     file: UploadFile,
     principal: CurrentPrincipal,
     session: SessionDep,
     database: Annotated[Database, Depends(get_database)],
-    publish: Annotated[bool, Form(description="直接发布 (迁移已有登记库)")] = False,
+    publish: Annotated[bool, Form(description="直接发布 (迁移已有登记库; 仅平台与盟市管理员)")] = False,
+    submit: Annotated[bool, Form(description="导入后直接提交审核 (否则为草稿)")] = False,
     create_organizations: Annotated[bool, Form(description="创建缺失的单位 (待审核, 写入审计)")] = False,
     verify_organizations: Annotated[bool, Form(description="新建的单位直接记为已认证 (仅平台管理员)")] = False,
-) -> ImportReport:
+    report: Annotated[Literal["json", "xlsx"], Query(description="报告格式: json, 或 xlsx (失败行与原因)")] = "json",
+) -> Any:
     """Runs in batched transactions of its own (not the request's unit of work): good rows land, bad rows
     are reported."""
-    if not (principal.is_platform_admin or principal.region_scope):
+    admin = principal.is_platform_admin or principal.region_scope is not None
+    if not admin and not (principal.user.role == Role.org_admin and principal.organization is not None):
         raise errors.NotAdmin()
+    if publish and not admin:
+        raise errors.NotAdmin(detail="单位管理员导入的行为草稿或提交审核 (submit), 发布须经审核")
     if verify_organizations:
         principal.require_platform_admin()
     content = await file.read(MAX_IMPORT_BYTES + 1)
@@ -232,7 +276,23 @@ async def import_listings(
     listing_kind = ACHIEVEMENT if kind == "achievements" else DEMAND
     await session.commit()  # end the request's read transaction: SQLite would hold its lock over the batches
     rows = read_rows(file.filename or "", content)
-    report = await Importer(database, listing_kind, actor=principal).run(
-        rows, publish=publish, create_organizations=create_organizations, verify_organizations=verify_organizations
+    importer = Importer(database, listing_kind, actor=principal)
+    result = await importer.run(
+        rows,
+        publish=publish,
+        submit=submit,
+        create_organizations=create_organizations,
+        verify_organizations=verify_organizations,
     )
-    return report.about(Subject(user=principal.user.id))  # the report of the caller's own run
+    if report == "xlsx":
+        counts = {
+            "X-Import-Total": result.total,
+            "X-Import-Created": result.created,
+            "X-Import-Skipped": result.skipped_existing,
+            "X-Import-Failed-Rows": result.failed_rows,
+            "X-Import-Errors": len(result.errors),
+        }
+        workbook = await asyncio.to_thread(report_xlsx, listing_kind, result, importer.originals)
+        headers = {name: str(value) for name, value in counts.items()}
+        return _attachment(f"{listing_kind.label_zh}导入报告.xlsx", workbook, "xlsx", headers)
+    return result.about(Subject(user=principal.user.id))  # the report of the caller's own run

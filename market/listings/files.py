@@ -1,7 +1,9 @@
-"""Reading import files: CSV (UTF-8 or GB18030), XLSX and JSONL, as (line number, row) pairs.
+"""Reading import files: CSV (UTF-8 or GB18030), XLSX, XLS and JSONL, as (line number, row) pairs.
 
 A file that cannot be read at all raises ``ImportFileRejected``; a row that cannot be read becomes
-a row error in the report, so one bad line never hides the others.
+a row error in the report, so one bad line never hides the others. Rows keep their file's headers and
+cells (text trimmed, empty as None, whole-number cells as integers, date cells as dates): naming
+columns and converting values is ``import_columns``' job, and the report gives rows back as read.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+import xlrd
 from openpyxl import load_workbook
 
 from core.errors import ValidationFailed
 
-SUPPORTED = (".csv", ".xlsx", ".jsonl", ".ndjson")
+SUPPORTED = (".csv", ".xlsx", ".xls", ".jsonl", ".ndjson")
 
 
 class ImportFileRejected(ValidationFailed):
@@ -38,9 +42,11 @@ def read_rows(filename: str, content: bytes) -> Iterator[RawRow]:
         return _csv_rows(content)
     if name.endswith(".xlsx"):
         return _xlsx_rows(content)
+    if name.endswith(".xls"):
+        return _xls_rows(content)
     if name.endswith((".jsonl", ".ndjson")):
         return _jsonl_rows(content)
-    raise ImportFileRejected(detail=f"不支持的文件类型 {filename!r}; 支持 CSV、XLSX、JSONL")
+    raise ImportFileRejected(detail=f"不支持的文件类型 {filename!r}; 支持 CSV、XLSX、XLS、JSONL")
 
 
 def decode_text(content: bytes) -> str:
@@ -60,14 +66,9 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             continue
         key = str(key).strip()
         if isinstance(value, str):
-            value = value.strip()
-            if value == "":
-                value = None
-            elif value[:1] in "[{":
-                try:
-                    value = json.loads(value)
-                except json.JSONDecodeError:
-                    pass
+            value = value.strip() or None
+        elif isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)  # spreadsheets store every number as a float: 350000.0 is 350000
         if key:
             cleaned[key] = value
     return cleaned
@@ -96,16 +97,49 @@ def _xlsx_rows(content: bytes) -> Iterator[RawRow]:
         for index, cells in enumerate(rows, start=2):
             if all(cell is None for cell in cells):
                 continue
-            values = {
-                name: (str(cell) if isinstance(cell, int | float) and name not in _NUMERIC else cell)
-                for name, cell in zip(names, cells, strict=False)
-            }
-            yield RawRow(index, _clean(values))
+            yield RawRow(index, _clean(dict(zip(names, cells, strict=False))))
     finally:
         workbook.close()
 
 
-_NUMERIC = {"trl"}
+def _xls_rows(content: bytes) -> Iterator[RawRow]:
+    """Excel 97-2003 workbooks, still what many offices' systems export (xlrd, which reads only .xls)."""
+    try:
+        book = xlrd.open_workbook(file_contents=content, on_demand=True)
+        sheet = book.sheet_by_index(0)
+    except Exception as exc:  # xlrd raises many kinds for a damaged or disguised file
+        raise ImportFileRejected(detail="XLS 文件已损坏或不是 Excel 97-2003 文件") from exc
+    if sheet.nrows == 0:
+        raise ImportFileRejected(detail="XLS 文件没有表头")
+    names = [str(cell.value).strip() for cell in sheet.row(0)]
+    for index in range(1, sheet.nrows):
+        cells = [_xls_value(cell, book.datemode) for cell in sheet.row(index)]
+        if all(cell in (None, "") for cell in cells):
+            continue
+        yield RawRow(index + 1, _clean(dict(zip(names, cells, strict=False))))
+
+
+def _xls_value(cell: Any, datemode: int) -> Any:
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        try:
+            moment = xlrd.xldate.xldate_as_datetime(cell.value, datemode)
+        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+            return cell.value
+        return moment.date() if moment.time() == datetime.min.time() else moment
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+        return None
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(cell.value)
+    return cell.value
+
+
+def cell_text(value: Any) -> Any:
+    """A cell as a report gives it back: dates stay dates, lists and objects (JSONL) become JSON text."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, date | int | float | str) or value is None:
+        return value
+    return str(value)
 
 
 def _jsonl_rows(content: bytes) -> Iterator[RawRow]:

@@ -2,6 +2,7 @@
 
 Each batch is one transaction, so a crash leaves whole batches or nothing; rows are keyed by
 ``external_id`` (or, without one, by a digest of owner and title), so a re-run skips what landed.
+Headers and coded cells may be API names and codes or their Chinese labels (``import_columns``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import insert, or_, select
 from sqlmodel import col
 
@@ -26,6 +27,7 @@ from core.visibility import Classified, Org
 from market.identity.models import Organization, OrganizationKind, OrganizationStatus
 from market.identity.service import Principal
 from market.listings.files import RawRow
+from market.listings.import_columns import columns_for
 from market.listings.kinds import ListingKind
 from market.listings.models import ListingStatus
 from market.listings.repository import ListingRepository
@@ -39,6 +41,7 @@ class RowError(Classified):
     field: Org[str]
     code: Org[str]
     message: Org[str]
+    label: Org[str] = Field(default="", description="字段的中文列名")
 
 
 class ImportReport(Classified):
@@ -49,6 +52,8 @@ class ImportReport(Classified):
     created: Org[int] = 0
     skipped_existing: Org[int] = 0
     organizations_created: Org[int] = 0
+    failed_rows: Org[int] = Field(default=0, description="有错误的行数 (一行可有多条错误)")
+    status: Org[str] = Field(default="draft", description="新增的行的状态: draft, submitted 或 published")
     errors: Org[list[RowError]] = []
 
 
@@ -71,36 +76,48 @@ class Importer:
     creates are pending unless ``verify_organizations`` (platform admins and the operator only; the
     operator's CLI always creates them verified); rows of a pending or suspended owner are refused
     row by row, so rows of an organization created pending land on a re-run once it is verified.
+    An organization's admin imports only its own rows, as drafts or submitted for review.
+
+    ``originals`` keeps each row as read (its own headers), for the report a clerk fixes and re-uploads.
     """
 
     def __init__(self, database: Database, kind: ListingKind, *, actor: Principal | None = None) -> None:
         self.database = database
         self.kind = kind
         self.actor = actor  # None: the operator's CLI
+        self.columns = columns_for(kind)
+        self.originals: dict[int, dict[str, Any] | None] = {}
 
     async def run(
         self,
         rows: Iterable[RawRow],
         *,
         publish: bool = False,
+        submit: bool = False,
         create_organizations: bool = False,
         verify_organizations: bool = False,
         batch_size: int = 1000,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
+        """``publish`` lands rows published (admins: migrating a registry); ``submit`` lands them submitted
+        for review; else drafts."""
         if verify_organizations and self.actor is not None:
             self.actor.require_platform_admin()
-        report = ImportReport(kind=self.kind.name)
+        status = ListingStatus.published if publish else ListingStatus.submitted if submit else ListingStatus.draft
+        report = ImportReport(kind=self.kind.name, status=status.value)
         valid = self._validate(rows, report)
         verified = verify_organizations or self.actor is None
         await self._resolve_owners(valid, report, create=create_organizations, verified=verified)
         valid = [row for row in valid if row.owner_id is not None]
         for start in range(0, len(valid), batch_size):
             batch = valid[start : start + batch_size]
-            await self._land(batch, report, publish=publish)
+            await self._land(batch, report, status=status)
             if progress:
                 progress(len(batch))
         report.errors.sort(key=lambda e: e.line)
+        for error in report.errors:
+            error.label = error.label or self.columns.label_of(error.field)
+        report.failed_rows = len({e.line for e in report.errors})
         return report
 
     def _validate(self, rows: Iterable[RawRow], report: ImportReport) -> list[ValidRow]:
@@ -108,13 +125,14 @@ class Importer:
         seen: set[str] = set()
         for raw in rows:
             report.total += 1
+            self.originals[raw.line] = raw.values
             if raw.values is None:
                 report.errors.append(
                     RowError(line=raw.line, field="", code="unreadable_row", message=raw.error or "无法读取")
                 )
                 continue
             # Empty cells mean "not given": let the schema's defaults apply (null price = 面议).
-            values = {key: value for key, value in raw.values.items() if value is not None}
+            values = self.columns.to_api(raw.values)
             if invalid := field_errors(find_invalid(values, "")):  # the API's rule for control characters, per row
                 report.errors.extend(
                     RowError(line=raw.line, field=e.field, code=e.code, message=e.message) for e in invalid
@@ -126,7 +144,7 @@ class Importer:
             try:
                 data = self.kind.create_schema.model_validate(values)
             except ValidationError as exc:
-                for error in field_errors_from_pydantic(list(exc.errors())):
+                for error in field_errors_from_pydantic([dict(e) for e in exc.errors()]):
                     report.errors.append(
                         RowError(line=raw.line, field=error.field, code=error.code, message=error.message)
                     )
@@ -137,7 +155,7 @@ class Importer:
                         line=raw.line,
                         field="owner",
                         code="owner_missing",
-                        message="须给出发布单位名称 (owner) 或统一社会信用代码 (owner_uscc)",
+                        message="须填写发布单位名称或统一社会信用代码",
                     )
                 )
                 continue
@@ -182,6 +200,10 @@ class Importer:
             for row in rows:
                 organization = known.get(row.owner_uscc or "") or known.get(row.owner_name or "")
                 created = organization is None
+                if organization is None and self.actor is not None and self.actor.organization is not None:
+                    message = self._outside_scope(row.owner_name or row.owner_uscc or "", created=True)
+                    report.errors.append(RowError(line=row.line, field="owner", code="outside_scope", message=message))
+                    continue
                 if organization is None:
                     problem = self._cannot_create(row, create)
                     if problem:
@@ -204,7 +226,7 @@ class Importer:
                                 line=row.line,
                                 field="owner",
                                 code="outside_scope",
-                                message=f"不能在您管辖的地区以外新建单位 {organization.name}",
+                                message=self._outside_scope(organization.name, created=True),
                             )
                         )
                         continue
@@ -232,13 +254,21 @@ class Importer:
     def _refusal(self, organization: Organization, *, created: bool) -> tuple[str, str] | None:
         """Why a row may not be attached to ``organization`` by this actor, if it may not."""
         if self.actor is not None and not self.actor.may_act_for(organization):
-            return "outside_scope", f"您不能代表发布单位 {organization.name} 导入 (不在您管辖的地区)"
+            return "outside_scope", self._outside_scope(organization.name, created=False)
         if organization.status == OrganizationStatus.suspended:
             return "owner_suspended", f"发布单位 {organization.name} 已被暂停"
         if organization.status != OrganizationStatus.verified:
             note = "已新建, " if created else ""
             return "owner_not_verified", f"发布单位 {organization.name} 尚未通过审核 ({note}审核通过后重新导入即可)"
         return None
+
+    def _outside_scope(self, name: str, *, created: bool) -> str:
+        if self.actor is not None and self.actor.organization is not None:
+            own = self.actor.organization.name
+            return f"单位管理员只能导入本单位 ({own}) 的{self.kind.label_zh}, 不能代表或新建 {name}"
+        if created:
+            return f"不能在您管辖的地区以外新建单位 {name}"
+        return f"您不能代表发布单位 {name} 导入 (不在您管辖的地区)"
 
     @property
     def _default_region(self) -> str:
@@ -250,21 +280,22 @@ class Importer:
         if not create:
             return (
                 "owner_not_found",
-                f"发布单位 {row.owner_name or row.owner_uscc} 不存在 (可用 --create-organizations 创建)",
+                f"发布单位 {row.owner_name or row.owner_uscc} 不存在 (请核对单位全称, 或由管理员选择创建缺失的单位)",
             )
         if not row.owner_name:
-            return "owner_not_found", "按统一社会信用代码找不到单位, 创建新单位还需要名称 (owner)"
+            return "owner_not_found", "按统一社会信用代码找不到单位, 创建新单位还需要单位名称"
         if row.owner_kind not in OrganizationKind.__members__:
-            return "owner_kind_invalid", "创建新单位需要 owner_kind: university/institute/enterprise/agency/government"
+            kinds = "、".join(item.label for item in reference.code_list("organization_kinds"))
+            return "owner_kind_invalid", f"创建新单位需要单位类型: {kinds}"
         return None
 
     @property
     def _actor_id(self) -> int | None:
         return self.actor.user.id if self.actor else None
 
-    async def _land(self, batch: list[ValidRow], report: ImportReport, *, publish: bool) -> None:
+    async def _land(self, batch: list[ValidRow], report: ImportReport, *, status: ListingStatus) -> None:
         kind, now = self.kind, utcnow()
-        status = ListingStatus.published if publish else ListingStatus.draft
+        publish = status == ListingStatus.published
         async with self.database.unit_of_work() as session:
             repository = ListingRepository(session)
             existing = await repository.existing_external_ids(kind.model, [r.key for r in batch])

@@ -278,10 +278,13 @@ async def targets_check(world: World, role: str, reply: httpx.Response) -> None:
 
 async def import_check(world: World, role: str, reply: httpx.Response) -> None:
     report = reply.json()
-    if role == "other_region_admin":
-        assert report["created"] == 0, "a region admin imported into another 盟市"
+    if role in ("other_region_admin", "other_org"):
+        assert report["created"] == 0, f"{role} imported rows of an organization it may not act for"
+        assert {e["code"] for e in report["errors"]} == {"outside_scope"}, report
     else:
         assert report["created"] == 1, report
+    if role in OWNER_ADMINS:
+        assert report["status"] == "draft", "an organization's own import skipped review"
 
 
 # --- request builders for fresh targets ------------------------------------------------------------
@@ -452,7 +455,18 @@ def listing_cases(kind: str) -> list[Case]:
             answer=(409, "listing_not_published"),
         ),
         Case(
-            f"POST {API}/imports/{{kind}}", f"import {kind}", ADMINS, import_rows(kind), fresh=True, check=import_check
+            f"POST {API}/imports/{{kind}}",
+            f"import {kind} (organization admins: their own rows, as drafts)",
+            ADMINS | OWNER_ADMINS | {"other_org"},
+            import_rows(kind),
+            fresh=True,
+            check=import_check,
+        ),
+        Case(
+            f"GET {API}/imports/{{kind}}/template",
+            f"import template of {kind} (reference data only)",
+            AUTHENTICATED,
+            static(f"{API}/imports/{kind}/template", params={"format": "xlsx"}),
         ),
         Case(
             f"GET {API}/search/{{kind}}",

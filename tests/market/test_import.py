@@ -165,11 +165,13 @@ def test_unreadable_files_are_rejected_whole() -> None:
         list(read_rows("a.pdf", b"%PDF"))
 
 
-async def test_import_api_is_for_admins_and_region_admins_stay_in_their_region(client: httpx.AsyncClient) -> None:
+async def test_import_api_publishes_for_admins_and_region_admins_stay_in_their_region(
+    client: httpx.AsyncClient,
+) -> None:
     content = csv_bytes(ROWS[:2], "utf-8")
     files = {"file": ("rows.csv", content, "text/csv")}
-    member = await login(client, "univ@demo.techmarket.cn")
-    reply = await client.post("/api/v1/imports/achievements", files=files, headers=member)
+    university = await login(client, "univ@demo.techmarket.cn")  # an organization's admin: drafts, never published
+    reply = await client.post("/api/v1/imports/achievements", files=files, data={"publish": "true"}, headers=university)
     assert (reply.status_code, reply.json()["code"]) == (403, "admin_required")
 
     baotou = await login(client, REGION_ADMIN[0])
