@@ -168,6 +168,7 @@ class ColumnSet:
         self.columns = tuple(columns)
         self.by_key = {c.key: c for c in self.columns}
         self._headers: dict[str, ImportColumn] = {}
+        self._resolved: dict[str, ImportColumn | str | None] = {}
         for column in self.columns:
             for name in (column.key, column.label, *column.aliases):
                 self._headers.setdefault(_header_key(name), column)
@@ -186,17 +187,25 @@ class ColumnSet:
     def column_of(self, header: str) -> ImportColumn | None:
         return self._headers.get(_header_key(header))
 
+    def _resolve(self, header: str) -> ImportColumn | str | None:
+        """A header's column; the header itself when unknown; None for a column read past. Kept per
+        header: a file repeats its headers on every row."""
+        if header not in self._resolved:
+            key = _header_key(header)
+            self._resolved[header] = None if key in _IGNORED_KEYS else self._headers.get(key, header)
+        return self._resolved[header]
+
     def to_api(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A row as read (its own headers) → API field values; empty cells are left out (schema defaults)."""
         result: dict[str, Any] = {}
         contact: dict[str, Any] = {}
         for header, value in values.items():
-            if value is None or _header_key(header) in _IGNORED_KEYS:
+            column = self._resolve(header)
+            if value is None or column is None:
                 continue
             value = _unquote(value)
-            column = self.column_of(header)
-            if column is None:
-                result[header] = _json(value)  # unknown: the schema names it (extra_forbidden)
+            if isinstance(column, str):
+                result[column] = _json(value)  # unknown: the schema names it (extra_forbidden)
                 continue
             converted = convert(column, value)
             if converted is None:

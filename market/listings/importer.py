@@ -145,9 +145,10 @@ class Importer:
                 data = self.kind.create_schema.model_validate(values)
             except ValidationError as exc:
                 for error in field_errors_from_pydantic([dict(e) for e in exc.errors()]):
-                    report.errors.append(
-                        RowError(line=raw.line, field=error.field, code=error.code, message=error.message)
-                    )
+                    message = error.message
+                    if error.code == "extra_forbidden" and "." not in error.field:
+                        message = f"不认识的列 “{error.field}”: 请删除该列, 或改用导入模板中的列名"
+                    report.errors.append(RowError(line=raw.line, field=error.field, code=error.code, message=message))
                 continue
             if not owner["owner"] and not owner["owner_uscc"]:
                 report.errors.append(

@@ -177,3 +177,10 @@ async def test_template_round_trip_as_an_institute(client: httpx.AsyncClient, da
     assert text.splitlines()[0].startswith("编号,需求名称,需求描述,预算上限（元）,截止日期")
     anonymous = await client.get("/api/v1/imports/demands/template")
     assert anonymous.status_code == 401
+
+
+async def test_an_unknown_column_is_named_once_per_row_with_what_to_do(database: Database) -> None:
+    content = office_csv([*OFFICE_HEADER, "备注"], [[*OFFICE_ROWS[0], "内部备注"]], "utf-8")
+    report = await Importer(database, ACHIEVEMENT).run(read_rows("成果.csv", content))
+    assert [(e.field, e.code) for e in report.errors] == [("备注", "extra_forbidden")]
+    assert "不认识的列 “备注”" in report.errors[0].message and report.created == 0
