@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -98,6 +98,14 @@ async def test_demand_dates_in_every_way_people_write_them(database: Database) -
     assert report.errors == [] and report.created == 4
     for n in range(4):
         assert (await fetch(database, Demand, f"D-{n}")).deadline == date(2026, 6, 30)
+    workbook = Workbook()  # an Excel date cell (a datetime to openpyxl), as a clerk's sheet has it
+    workbook.active.append(header)
+    workbook.active.append(["D-X", "乳品加工节能改造需求X", NEED, "农业", datetime(2026, 6, 30), "转让", rows[0][6]])
+    workbook.active["E2"].number_format = "yyyy年m月d日"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    report = await Importer(database, DEMAND).run(read_rows("需求.xlsx", buffer.getvalue()))
+    assert report.errors == [] and (await fetch(database, Demand, "D-X")).deadline == date(2026, 6, 30)
     bad = [["D-9", "乳品加工节能改造需求9", rows[0][2], "农业", "2026年13月1日", "转让", "演示乳业科技有限公司"]]
     report = await Importer(database, DEMAND).run(read_rows("需求.csv", office_csv(header, bad, "utf-8")))
     assert [(e.field, e.label) for e in report.errors] == [("deadline", "截止日期")]
