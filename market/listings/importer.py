@@ -150,6 +150,9 @@ class Importer:
                         message = f"不认识的列 “{error.field}”: 请删除该列, 或改用导入模板中的列名"
                     report.errors.append(RowError(line=raw.line, field=error.field, code=error.code, message=message))
                 continue
+            own = self.actor.organization if self.actor is not None else None
+            if not owner["owner"] and not owner["owner_uscc"] and own is not None:
+                owner["owner"], owner["owner_uscc"] = own.name, own.uscc  # an institute's own catalogue
             if not owner["owner"] and not owner["owner_uscc"]:
                 report.errors.append(
                     RowError(
