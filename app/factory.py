@@ -34,6 +34,8 @@ from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
 from market.listings.service import SEARCH_TOPIC
+from market.notifications.email import Mailer
+from market.notifications.endpoints import router as notifications_router
 from market.reference.endpoints import describe_codes
 from market.reference.endpoints import router as reference_router
 from search.adapters import build_engine
@@ -114,7 +116,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         egress = EgressPolicy.from_settings(settings)
         worker = (
             asyncio.create_task(
-                run_forever(db, engine, app.state.http, stop, egress_policy=egress, metrics=metrics.search_index)
+                run_forever(
+                    db,
+                    engine,
+                    app.state.http,
+                    stop,
+                    egress_policy=egress,
+                    metrics=metrics.search_index,
+                    mailer=Mailer.from_settings(settings) or False,
+                )
             )
             if settings.runs_worker_in_process
             else None
@@ -161,6 +171,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(search_router)
     app.include_router(matching_router)
     app.include_router(alerts_router)
+    app.include_router(notifications_router)
     for contracts_router in CONTRACTS_ROUTERS:
         app.include_router(contracts_router)
     for statistics_router in STATISTICS_ROUTERS:

@@ -27,6 +27,7 @@ from core.db import metadata
 from core.outbox import OutboxEvent
 from market.identity.models import ApiKey, LoginThrottle, Organization, User
 from market.listings.models import Achievement, Demand
+from market.notifications.models import NotificationDelivery, UserNotification
 from search.alerts.models import Notification, Subscription, WebhookEndpoint
 from search.consistency import SearchIndexCheck
 from search.term_counts import SearchTermCount
@@ -48,12 +49,14 @@ __all__ = [
     "Demand",
     "LoginThrottle",
     "Notification",
+    "NotificationDelivery",
     "Organization",
     "OutboxEvent",
     "SearchIndexCheck",
     "SearchTermCount",
     "Subscription",
     "User",
+    "UserNotification",
     "WebhookEndpoint",
     "install_listeners",
     "metadata",

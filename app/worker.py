@@ -1,4 +1,5 @@
-"""The background loops: search relay and alert scoring in one, webhook delivery in another.
+"""The background loops: search relay, alert scoring and notification fan-out in one; webhook and
+e-mail delivery in another.
 
 Every step claims its own outbox events, so several of these workers (processes) can run at once on
 PostgreSQL; the embedded profile runs one inside the API process. Webhook delivery waits on other
@@ -19,6 +20,8 @@ from core.db import Database
 from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics, request_context
 from core.settings import get_settings
+from market.notifications.email import Mailer, send_email_once
+from market.notifications.service import fan_out_once
 from search.alerts.tasks import deliver_once, evaluate_once
 from search.consistency import check_when_due
 from search.outbox_relay import SearchRelay
@@ -35,35 +38,53 @@ def steps(
     *,
     metrics: SearchIndexMetrics | None = None,
     periodic: bool = False,
+    mailer: Mailer | None = None,
 ) -> Steps:
     """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
     relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
     named: Steps = [
         ("search_relay", relay.step),
         ("alert_scoring", lambda: evaluate_once(database)),
+        ("notification_fanout", lambda: fan_out_once(database, email=mailer is not None)),
     ]
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
     return named
 
 
-def delivery_steps(database: Database, egress: EgressClient) -> Steps:
-    return [("webhook_delivery", lambda: deliver_once(database, egress))]
+def delivery_steps(database: Database, egress: EgressClient, mailer: Mailer | None = None) -> Steps:
+    return [
+        ("webhook_delivery", lambda: deliver_once(database, egress)),
+        ("email_delivery", lambda: send_email_once(database, mailer)),
+    ]
 
 
 def _egress(policy: EgressPolicy | None) -> EgressClient:
     return EgressClient(policy or EgressPolicy.from_settings(get_settings()))
 
 
+def _mailer(mailer: Mailer | None | bool) -> Mailer | None:
+    """An explicit mailer, False for none, or (None) the environment's SMTP settings."""
+    if mailer is False:
+        return None
+    return mailer if isinstance(mailer, Mailer) else Mailer.from_settings(get_settings())
+
+
 async def run_once(
-    database: Database, engine: SearchEngine, http: httpx.AsyncClient, *, egress_policy: EgressPolicy | None = None
+    database: Database,
+    engine: SearchEngine,
+    http: httpx.AsyncClient,
+    *,
+    egress_policy: EgressPolicy | None = None,
+    mailer: Mailer | None | bool = None,
 ) -> int:
     """Run every step until nothing is due (used by `techmarket worker --once` and tests)."""
     total = 0
+    mail = _mailer(mailer)
     async with _egress(egress_policy) as egress:
         while True:
             handled = 0
-            for _, step in steps(database, engine, http) + delivery_steps(database, egress):
+            for _, step in steps(database, engine, http, mailer=mail) + delivery_steps(database, egress, mail):
                 with request_context():
                     handled += await step()
             if handled == 0:
@@ -81,14 +102,21 @@ async def run_forever(
     idle_seconds: float = 0.5,
     heartbeat: Path | None = None,
     metrics: SearchIndexMetrics | None = None,
+    mailer: Mailer | None | bool = None,
 ) -> None:
     """Loop until ``stop``; ``heartbeat`` (a file) is touched every round of the main loop, for a
-    container health check. ``egress_policy`` defaults to the environment's settings."""
+    container health check. ``egress_policy`` and ``mailer`` default to the environment's settings."""
+    mail = _mailer(mailer)
     async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
         loops.create_task(
-            _loop(steps(database, engine, http, metrics=metrics, periodic=True), stop, idle_seconds, heartbeat)
+            _loop(
+                steps(database, engine, http, metrics=metrics, periodic=True, mailer=mail),
+                stop,
+                idle_seconds,
+                heartbeat,
+            )
         )
-        loops.create_task(_loop(delivery_steps(database, egress), stop, idle_seconds, None))
+        loops.create_task(_loop(delivery_steps(database, egress, mail), stop, idle_seconds, None))
 
 
 async def _loop(named_steps: Steps, stop: asyncio.Event, idle_seconds: float, heartbeat: Path | None) -> None:

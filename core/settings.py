@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     )
     webhook_allowed_ports: list[int] = Field(default_factory=lambda: [443], description="https ports webhooks may use")
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    smtp_host: str | None = Field(
+        default=None, description="notification e-mail goes out through this server; unset: none"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = Field(default="noreply@techmarket.cn", max_length=254, description="sender of notification e-mail")
+    smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS before logging in")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:

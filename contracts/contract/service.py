@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import errors
+from contracts import errors, notices
 from contracts.contract import terms
 from contracts.contract.models import (
     MANUAL_TRANSITIONS,
@@ -545,6 +545,7 @@ class ContractService:
             await self._move(principal, contract, ContractStatus.signed, "signed", terms_digest=current)
         self.session.add(contract)
         await self.session.flush()
+        await notices.signature(self.session, principal, contract, current)
         return contract
 
     async def correct_amounts(self, principal: Principal, contract_id: int, data: AmountsCorrection) -> Contract:

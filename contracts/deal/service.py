@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import errors
+from contracts import errors, notices
 from contracts.deal.models import Deal, DealMessage, DealOrigin, DealStatus
 from contracts.deal.repository import DealRepository
 from contracts.deal.schemas import DealCreate
@@ -50,14 +50,11 @@ class DealService:
                 created_by=principal.user.id,
             )
             await self.repository.add(deal)
-        await self.repository.add(
-            DealMessage(
-                deal_id=deal.id or 0,
-                organization_id=acting.id or 0,
-                author_user_id=principal.user.id,
-                body=data.message,
-            )
+        opening = DealMessage(
+            deal_id=deal.id or 0, organization_id=acting.id or 0, author_user_id=principal.user.id, body=data.message
         )
+        await self.repository.add(opening)
+        await notices.deal_message(self.repository.session, principal, deal, opening)
         return deal
 
     async def get(self, principal: Principal, deal_id: int) -> Deal:
@@ -83,6 +80,7 @@ class DealService:
             body=body,
         )
         await self.repository.add(message)
+        await notices.deal_message(self.repository.session, principal, deal, message)
         return message
 
     async def messages(self, principal: Principal, deal_id: int) -> Sequence[DealMessage]:

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import errors
+from contracts import errors, notices
 from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
 from contracts.contract.repository import ContractRepository
 from contracts.contract.service import ContractService
@@ -231,14 +231,16 @@ class PaymentService:
             milestone.status, milestone.paid_at = MilestoneStatus.paid, utcnow()
             self.session.add_all([payment, milestone])
             await self.session.flush()
+            await notices.payment(self.session, contract, milestone, payment)
             if reward_applies(contract):
-                await rewards.append(
+                distributed = await rewards.append(
                     contract,
                     payment.id or 0,
                     snapshot.amount_received,
                     DistributionSource.payment,
                     f"payment:{payment.id}",
                 )
+                await notices.distribution(self.session, contract, distributed)
             result = "succeeded"
         elif payment.status != PaymentStatus.succeeded:
             payment.status = target

@@ -1,4 +1,4 @@
-"""Subscriptions to matches, the notifications they produce, and where to push them."""
+"""Subscriptions to matches and the notifications they produce (pushed by the organization's webhook)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,14 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.types import UTCDateTime, str_enum, utcnow
+from market.notifications.models import DeliveryStatus, WebhookEndpoint
+
+__all__ = ["DeliveryStatus", "ListingKindName", "Notification", "Subscription", "WebhookEndpoint", "payload_of"]
 
 
 class ListingKindName(StrEnum):
     achievement = "achievement"
     demand = "demand"
-
-
-class DeliveryStatus(StrEnum):
-    """A notification's push to the organization's webhook (None: no webhook was set when it was made)."""
-
-    pending = "pending"  # queued or waiting for a retry (``delivery_error`` says why the last try failed)
-    delivered = "delivered"
-    failed = "failed"  # dead-lettered: refused destination or every attempt failed
 
 
 class Subscription(SQLModel, table=True):
@@ -60,16 +55,6 @@ class Notification(SQLModel, table=True):
     delivery_error: str | None = Field(default=None, max_length=500)
     delivery_status: DeliveryStatus | None = Field(default=None, sa_type=str_enum(DeliveryStatus, 16))
     delivery_attempts: int = Field(default=0)
-
-
-class WebhookEndpoint(SQLModel, table=True):
-    __tablename__ = "webhook_endpoints"
-
-    id: int | None = Field(default=None, primary_key=True)
-    organization_id: int = Field(foreign_key="organizations.id", unique=True, ondelete="CASCADE")
-    url: str = Field(max_length=500)
-    secret: str = Field(max_length=100, description="HMAC-SHA256 key shared with the receiver")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 def payload_of(notification: Notification) -> dict[str, Any]:

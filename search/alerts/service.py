@@ -16,6 +16,7 @@ from market.listings.kinds import KINDS
 from market.listings.models import Achievement, Demand
 from market.listings.repository import ListingRepository
 from market.listings.service import PUBLISHED_TOPIC
+from market.notifications.models import WEBHOOK_TOPIC
 from search.alerts.models import DeliveryStatus, ListingKindName, Notification, Subscription, WebhookEndpoint
 from search.alerts.repository import AlertRepository
 from search.alerts.schemas import SubscriptionCreate
@@ -25,7 +26,6 @@ from search.matching.scoring import Match
 from search.matching.service import field_names, profile_of, side_of
 
 ALERT_TOPIC = PUBLISHED_TOPIC
-WEBHOOK_TOPIC = "alerts.webhook"
 OPPOSITE = {ListingKindName.achievement: ListingKindName.demand, ListingKindName.demand: ListingKindName.achievement}
 
 

@@ -20,18 +20,21 @@ from dataclasses import dataclass
 
 import httpx
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox
 from core.db import Database
 from core.egress import EgressClient, EgressRefused, check_url
 from core.security import hmac_sha256_hex
 from core.types import utcnow
-from search.alerts.models import DeliveryStatus, payload_of
+from market.notifications.delivery import MAX_ATTEMPTS, settle
+from market.notifications.models import NotificationDelivery
+from search.alerts.models import Notification, payload_of
 from search.alerts.repository import AlertRepository
 from search.alerts.service import ALERT_TOPIC, WEBHOOK_TOPIC, AlertService
 
 log = structlog.get_logger("techmarket.alerts")
-MAX_ATTEMPTS = 8
+__all__ = ["MAX_ATTEMPTS", "deliver_once", "evaluate_once", "sign"]
 LEASE_SECONDS = 60
 LEASE_MARGIN = 5  # seconds kept to record the outcomes before another worker may claim the events again
 CONCURRENCY = 16  # deliveries in flight per worker
@@ -61,16 +64,19 @@ class _Job:
     url: str
     secret: str
     body: bytes
+    name: str  # the receiver's deduplication id (Techmarket-Event-Id)
+    push: bool = False
 
 
 @dataclass(frozen=True)
 class _Outcome:
     event_id: int
-    notification_id: int | None = None
+    notification_id: int | None = None  # an alert's, or (``push``) a NotificationDelivery's id
     error: str | None = None
     permanent: bool = False  # retrying cannot help: dead-letter now
     deferred: bool = False  # not tried before the lease ran short: claimable again at once, no attempt counted
     gone: bool = False  # the notification or the webhook no longer exists
+    push: bool = False  # a contract notification's push rather than a match alert
 
 
 def describe(exc: BaseException) -> str:
@@ -99,18 +105,23 @@ async def deliver_once(database: Database, egress: EgressClient, *, limit: int =
         repository = AlertRepository(session)
         for event in events:
             assert event.id is not None
+            push = "delivery_id" in event.payload
             try:
-                notification_id = int(event.payload["notification_id"])
+                notification_id = int(event.payload["delivery_id" if push else "notification_id"])
             except (KeyError, TypeError, ValueError):
                 outcomes.append(_Outcome(event.id, error="invalid_event", permanent=True))
                 continue
-            notification = await repository.notification(notification_id)
+            notification = await _pushed(session, notification_id, push)
             endpoint = await repository.webhook_of(notification.organization_id) if notification else None
             if notification is None or endpoint is None:
-                outcomes.append(_Outcome(event.id, notification_id, gone=True))
+                outcomes.append(_Outcome(event.id, notification_id, gone=True, push=push))
                 continue
-            body = json.dumps(payload_of(notification), ensure_ascii=False).encode()
-            jobs.append(_Job(event.id, notification_id, endpoint.url, endpoint.secret, body))
+            if isinstance(notification, NotificationDelivery):
+                payload, name = notification.payload, notification.event_id
+            else:
+                payload, name = payload_of(notification), f"ntf_{notification_id}"
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            jobs.append(_Job(event.id, notification_id, endpoint.url, endpoint.secret, body, name, push))
     if not events:
         return 0
     deadline = asyncio.get_running_loop().time() + LEASE_SECONDS - LEASE_MARGIN  # recorded before the lease ends
@@ -132,17 +143,17 @@ async def _deliver(
     try:
         target = check_url(job.url, egress.policy)
     except EgressRefused as refusal:
-        return _Outcome(job.event_id, job.notification_id, describe(refusal), permanent=True)
+        return _Outcome(job.event_id, job.notification_id, describe(refusal), permanent=True, push=job.push)
     bound = 2 * egress.policy.timeout_seconds  # httpx times each phase; this bounds the whole call
     async with (
         per_destination[f"{target.host}:{target.port}"],
         gate,
     ):  # a crowded destination holds no global slot while it waits
         if asyncio.get_running_loop().time() + bound > deadline:
-            return _Outcome(job.event_id, job.notification_id, deferred=True)
+            return _Outcome(job.event_id, job.notification_id, deferred=True, push=job.push)
         headers = {
             "Content-Type": "application/json",
-            "Techmarket-Event-Id": f"ntf_{job.notification_id}",
+            "Techmarket-Event-Id": job.name,
             SIGNATURE_HEADER: sign(job.secret, job.body, int(time.time())),
         }
         try:
@@ -152,13 +163,17 @@ async def _deliver(
             if not isinstance(exc, EgressRefused | httpx.HTTPError | TimeoutError):
                 log.exception("webhook_delivery_crashed", event_id=job.event_id)
             permanent = isinstance(exc, EgressRefused) and exc.permanent
-            return _Outcome(job.event_id, job.notification_id, describe(exc), permanent=permanent)
-    return _Outcome(job.event_id, job.notification_id, None if 200 <= status < 300 else f"HTTP {status}")
+            return _Outcome(job.event_id, job.notification_id, describe(exc), permanent=permanent, push=job.push)
+    error = None if 200 <= status < 300 else f"HTTP {status}"
+    return _Outcome(job.event_id, job.notification_id, error, push=job.push)
+
+
+async def _pushed(session: AsyncSession, row_id: int, push: bool) -> Notification | NotificationDelivery | None:
+    return await session.get(NotificationDelivery if push else Notification, row_id)
 
 
 async def _record(database: Database, outcomes: list[_Outcome]) -> None:
     async with database.unit_of_work() as session:
-        repository = AlertRepository(session)
         done = []
         for outcome in outcomes:
             event = await session.get(outbox.OutboxEvent, outcome.event_id)
@@ -170,25 +185,7 @@ async def _record(database: Database, outcomes: list[_Outcome]) -> None:
             if outcome.gone:
                 done.append(outcome.event_id)
                 continue
-            attempts = event.attempts + 1
-            notification = await repository.notification(outcome.notification_id) if outcome.notification_id else None
-            if notification is not None:
-                notification.delivery_attempts = attempts
-                notification.delivery_error = outcome.error
-            if outcome.error is None:
-                event.attempts = attempts
-                done.append(outcome.event_id)
-                if notification is not None:
-                    notification.delivered_at, notification.delivery_status = utcnow(), DeliveryStatus.delivered
-            elif outcome.permanent or attempts >= MAX_ATTEMPTS:
-                event.attempts, event.last_error = attempts, outcome.error
-                done.append(outcome.event_id)  # dead-lettered: processed, with its last error
-                if notification is not None:
-                    notification.delivered_at, notification.delivery_status = None, DeliveryStatus.failed
-                log.warning("webhook_dead_lettered", event_id=outcome.event_id, error=outcome.error, attempts=attempts)
-            else:
-                outbox.schedule_retry(event, outcome.error)
-                if notification is not None:
-                    notification.delivery_status = DeliveryStatus.pending
-                log.info("webhook_retry", event_id=outcome.event_id, error=outcome.error, attempt=attempts)
+            row = await _pushed(session, outcome.notification_id, outcome.push) if outcome.notification_id else None
+            if settle(event, row, outcome.error, permanent=outcome.permanent):
+                done.append(outcome.event_id)  # delivered, or dead-lettered with its last error
         await outbox.mark_processed(session, done)

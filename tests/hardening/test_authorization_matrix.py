@@ -14,6 +14,7 @@ API keys, statistics of other regions). The whole matrix runs on SQLite and on P
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy import select
 
 from contracts.reward.models import DistributionLine, InventorLink
 from market.identity.models import ApiKey
+from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
 from tests.hardening.world import (
     ADMINS,
@@ -196,6 +198,27 @@ def organization_rows(model: Any) -> Check:
             assert rows, f"{role} should see the owner's {model.__name__}"
 
     return check
+
+
+async def own_notifications_check(world: World, role: str, reply: httpx.Response) -> None:
+    rows = await world.rows(UserNotification, [i["id"] for i in reply.json()["items"]])
+    assert all(r.user_id == world.user.get(role) for r in rows), f"{role} sees another user's notifications"
+
+
+async def _user_notification(world: World) -> int:
+    """A notification of the owner organization's admin (the API key acts as that user)."""
+    async with world.database.unit_of_work() as session:
+        row = UserNotification(
+            user_id=world.user["owner_admin"],
+            organization_id=world.org["owner"],
+            event_id=f"matrix_{secrets.token_hex(8)}",
+            type="contract.registered",
+            title="技术合同已登记: 授权矩阵",
+            body="合同《授权矩阵》已完成认定登记。",
+        )
+        session.add(row)
+        await session.flush()
+        return row.id or 0
 
 
 async def deals_check(world: World, role: str, reply: httpx.Response) -> None:
@@ -611,6 +634,21 @@ CASES: list[Case] = [
         "mark read",
         OWNER,
         fresh(lambda w: w.notification(), f"{API}/notifications/{{id}}/read"),
+        fresh=True,
+    ),
+    # notifications of contracts and deals (per user)
+    Case(
+        "GET /api/v1/notifications/mine",
+        "the caller's own",
+        AUTHENTICATED,
+        static(f"{API}/notifications/mine", params={"limit": 100}),
+        check=own_notifications_check,
+    ),
+    Case(
+        "POST /api/v1/notifications/mine/{notification_id}/read",
+        "mark one's own read (others': 404)",
+        OWNER_ADMINS,
+        fresh(_user_notification, f"{API}/notifications/mine/{{id}}/read"),
         fresh=True,
     ),
     # deals
