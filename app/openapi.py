@@ -23,6 +23,10 @@ TAGS: list[dict[str, str]] = [
     {"name": "search", "description": "中文检索已发布的成果与需求 · Chinese search over published listings"},
     {"name": "matching", "description": "成果与需求的双向推荐及理由 · Matches between listings, with reasons"},
     {"name": "alerts", "description": "订阅、匹配提醒与 Webhook 推送 · Subscriptions, notifications, webhooks"},
+    {
+        "name": "notifications",
+        "description": "我的通知: 洽谈留言、签署、登记结果、付款与收益分配 (站内、回调、邮件) · Per-user notifications",
+    },
     {"name": "deals", "description": "交易意向与洽谈消息 · Deals and their messages"},
     {"name": "contracts", "description": "技术合同: 签订、认定登记、履行与完成 · Technology contracts"},
     {"name": "payments", "description": "里程碑付款、退款与支付回调 · Milestone payments, refunds, provider webhooks"},
