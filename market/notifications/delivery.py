@@ -6,6 +6,7 @@ The push's outbox event carries the attempts and the backoff; the delivery row (
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -19,7 +20,7 @@ MAX_ATTEMPTS = 8
 
 
 class Pushed(Protocol):
-    delivered_at: object
+    delivered_at: datetime | None
     delivery_status: DeliveryStatus | None
     delivery_attempts: int
     delivery_error: str | None

@@ -102,7 +102,11 @@ async def send_email_once(database: Database, mailer: Mailer | None, *, limit: i
         return 0
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def attempt(address: str, subject: str, body: str, message_id: str) -> tuple[str, bool] | None:
+    async def attempt(
+        delivery_id: int | None, address: str, subject: str, body: str, message_id: str
+    ) -> tuple[str, bool] | None:
+        if delivery_id is None:
+            return None
         async with gate:
             try:
                 async with asyncio.timeout(2 * mailer.timeout_seconds):
@@ -111,21 +115,19 @@ async def send_email_once(database: Database, mailer: Mailer | None, *, limit: i
                 return describe(exc)
         return None
 
-    outcomes = await asyncio.gather(
-        *(attempt(*job[2:]) if job[1] is not None else asyncio.sleep(0) for job in jobs)  # type: ignore[arg-type]
-    )
+    outcomes = await asyncio.gather(*(attempt(*job[1:]) for job in jobs))
     async with database.unit_of_work() as session:
         done = []
         for (event_id, delivery_id, *_), outcome in zip(jobs, outcomes, strict=True):
-            event = await session.get(outbox.OutboxEvent, event_id)
-            if event is None or event.processed_at is not None:
+            leased = await session.get(outbox.OutboxEvent, event_id)
+            if leased is None or leased.processed_at is not None:
                 continue
             if delivery_id is None:
                 done.append(event_id)  # the push is gone (its user or organization was deleted)
                 continue
             row = await session.get(NotificationDelivery, delivery_id)
             error, permanent = outcome if outcome is not None else (None, False)
-            if settle(event, row, error, permanent=permanent):
+            if settle(leased, row, error, permanent=permanent):
                 done.append(event_id)
         await outbox.mark_processed(session, done)
     return len(jobs)

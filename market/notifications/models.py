@@ -79,7 +79,7 @@ class NotificationDelivery(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    delivery_status: DeliveryStatus = Field(
+    delivery_status: DeliveryStatus | None = Field(  # never None here; typed as an alert's for ``delivery.settle``
         default=DeliveryStatus.pending, sa_type=str_enum(DeliveryStatus, 16), nullable=False
     )
     delivery_attempts: int = Field(default=0)

@@ -55,8 +55,8 @@ async def announce(
     await outbox.enqueue(session, topic, key, body)
 
 
-async def _exists(session: AsyncSession, model: type, **where: Any) -> bool:
-    statement = select(model.id).where(*(getattr(model, name) == value for name, value in where.items()))  # type: ignore[attr-defined]
+async def _exists(session: AsyncSession, model: type[UserNotification | NotificationDelivery], **where: Any) -> bool:
+    statement = select(col(model.id)).where(*(getattr(model, name) == value for name, value in where.items()))
     return (await session.execute(statement.limit(1))).first() is not None
 
 

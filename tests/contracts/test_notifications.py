@@ -13,8 +13,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -59,13 +60,15 @@ def settings(tmp_path: Path) -> Settings:
 
 @dataclass
 class Mailbox:
-    received: list[email.message.EmailMessage] = field(default_factory=list)
+    received: list[EmailMessage] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
-        self.received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        self.received.append(
+            cast(EmailMessage, email.message_from_bytes(envelope.content, policy=email.policy.default))
+        )
         return "250 OK"
 
-    def to(self, address: str) -> list[email.message.EmailMessage]:
+    def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.received if m["To"] == address]
 
 
