@@ -272,3 +272,29 @@ async def test_two_workers_deliver_each_notification_exactly_once(
                 assert len(told) == messages
                 assert all({p["delivery_status"] for p in i["pushes"]} == {"delivered"} for i in told)
         assert await pending_notification_events(database) == 0
+
+
+@dataclass
+class RefusingMailbox(Mailbox):
+    """A server that refuses every recipient for good (550): retrying cannot help."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return "550 5.1.1 mailbox unavailable"
+
+
+async def test_a_refused_email_is_dead_lettered_and_shown(client: httpx.AsyncClient, database: Database) -> None:
+    h = await headers_of(client)
+    port = free_port()
+    while await fan_out_once(database, email=False):
+        pass
+    await _deal_messages(client, database, 1)
+    assert await fan_out_once(database, email=True) == 1
+    async with smtp_server(port, RefusingMailbox()) as mailbox:
+        assert await send_email_once(database, mailer(port)) == 1
+    assert mailbox.received == []
+    failed = await mine(client, h["seller"], delivery="failed")
+    assert failed["total"] == 1
+    push = failed["items"][0]["pushes"][0]
+    assert (push["channel"], push["delivery_status"], push["delivery_attempts"]) == ("email", "failed", 1)
+    assert push["delivery_error"].startswith("smtp_recipient_refused")
+    assert await pending_notification_events(database) == 0  # dead-lettered: out of the backlog, not lost from view
