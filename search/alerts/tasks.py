@@ -1,4 +1,5 @@
-"""Background work of alerts: score newly published listings, push notifications to webhooks.
+"""Background work of alerts: score newly published listings; push to organizations' webhooks both
+match alerts and contract notifications (``market.notifications``: one signed delivery for both).
 
 Webhook calls run outside any database transaction (the events are leased first), so a slow or
 dead receiver holds no lock and never slows publishing. Each delivery stands alone: whatever goes
