@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors
 from contracts.contract.models import Contract, ContractStatus, MilestoneStatus
-from contracts.contract.service import ContractService
+from contracts.contract.service import ContractService, today
 from contracts.settings import ContractSettings
 from core import audit
 from core.types import utcnow
 from market.identity.service import Principal
+from market.listings import deals as listing_deals
 
 
 class CompletionService:
@@ -91,6 +92,10 @@ class CompletionService:
             if utcnow() < contract.completion_due_at:
                 raise errors.CompletionWindowOpen(completion_due_at=contract.completion_due_at.isoformat())
         contract.status = ContractStatus.completed
+        ids = await self.contracts.repository.achievement_ids(contract.id or 0)
+        await listing_deals.contract_completed(
+            self.session, ids, contract.id or 0, contract.subtype.value, today(), principal.user.id
+        )
         reason = "买方确认履行完毕" if buyer else "买方逾期未确认也未提出异议"
         await self._record(
             principal, contract, "completed", reason, claimed_at=contract.completion_claimed_at.isoformat()

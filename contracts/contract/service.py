@@ -52,6 +52,7 @@ from core.reference import region_prefix
 from core.types import utcnow
 from market.identity.models import Organization, OrganizationStatus
 from market.identity.service import Principal
+from market.listings import deals as listing_deals
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -448,6 +449,9 @@ class ContractService:
             contract.seller_signed_digest = contract.buyer_signed_digest = None
             contract.signed_on = contract.registration_requested_at = None
             contract.status = ContractStatus.draft
+            if previous == ContractStatus.signed:
+                ids = await self.repository.achievement_ids(contract.id or 0)
+                await listing_deals.release_price(self.session, ids, contract.id or 0)
         elif (
             contract.registered_at is not None
             and contract.status in (ContractStatus.registered, ContractStatus.performing)
@@ -499,6 +503,9 @@ class ContractService:
         before = contract.status
         contract.status, contract.updated_at = target, utcnow()
         self.session.add(contract)
+        if target in (ContractStatus.signed, ContractStatus.terminated):  # the achievements' prices held or freed
+            hold = listing_deals.hold_price if target == ContractStatus.signed else listing_deals.release_price
+            await hold(self.session, await self.repository.achievement_ids(contract.id or 0), contract.id or 0)
         await audit.record(
             self.session,
             "contract",

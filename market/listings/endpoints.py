@@ -61,7 +61,7 @@ async def render(
 
 def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage] | type[DemandPage]) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
-    Create, Update, Read = kind.create_schema, kind.update_schema, kind.read_schema
+    Create, Update, Read = kind.request_schema, kind.update_schema, kind.read_schema
     label = kind.label_zh
 
     @router.post(

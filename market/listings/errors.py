@@ -34,3 +34,8 @@ class DuplicateExternalId(Conflict):
 class MalformedMultipart(ValidationFailed):
     code = "malformed_multipart"
     message = "上传请求格式错误: 须为 multipart/form-data, 文件放在 file 字段"
+
+
+class PriceHeld(Conflict):
+    code = "price_held_by_contract"
+    message = "该成果有已签订且未终止的技术合同, 合同履行完毕或终止前不能修改价格"

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from core import reference
 from core.money import fen_to_yuan, yuan_to_fen
 from market.listings.models import Achievement, Demand
 from market.listings.schemas import (
@@ -16,6 +17,7 @@ from market.listings.schemas import (
     AchievementUpdate,
     DemandCreate,
     DemandRead,
+    DemandRequest,
     DemandUpdate,
     listing_subject,
 )
@@ -33,6 +35,7 @@ class ListingKind:
     read_schema: type[AchievementRead] | type[DemandRead]
     money_field: str  # API name (yuan)
     money_column: str  # DB column (fen)
+    request_schema: type[AchievementCreate] | type[DemandCreate]  # what a person posts: ``create_schema`` and more
 
     def to_columns(self, data: BaseModel) -> dict[str, Any]:
         """Validated API data → column values (yuan → fen, nested models → JSON)."""
@@ -71,6 +74,7 @@ class ListingKind:
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
                 "published_at": row.published_at,
+                **_licences(row),
             }
         )
         return read.about(listing_subject(row.owner_id, owner_region))
@@ -78,6 +82,20 @@ class ListingKind:
     def revision_to_columns(self, revision: dict[str, Any]) -> dict[str, Any]:
         data = self.create_schema.model_validate(revision)
         return {**self.to_columns(data), "region": data.region}
+
+
+def _licences(row: Achievement | Demand) -> dict[str, Any]:
+    if not isinstance(row, Achievement):
+        return {}
+    licences = [
+        {
+            "subtype": entry["subtype"],
+            "label": reference.label_of("contract_subtypes", entry["subtype"]) or entry["subtype"],
+            "granted_on": entry["granted_on"],
+        }
+        for entry in row.licences
+    ]
+    return {"licences": licences, "licence_count": len(licences)}
 
 
 ACHIEVEMENT = ListingKind(
@@ -89,6 +107,7 @@ ACHIEVEMENT = ListingKind(
     read_schema=AchievementRead,
     money_field="price",
     money_column="price_fen",
+    request_schema=AchievementCreate,
 )
 DEMAND = ListingKind(
     name="demand",
@@ -99,5 +118,6 @@ DEMAND = ListingKind(
     read_schema=DemandRead,
     money_field="budget_max",
     money_column="budget_max_fen",
+    request_schema=DemandRequest,
 )
 KINDS: dict[str, ListingKind] = {"achievement": ACHIEVEMENT, "demand": DEMAND}

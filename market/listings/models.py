@@ -23,6 +23,7 @@ class ListingStatus(StrEnum):
     rejected = "rejected"
     withdrawn = "withdrawn"
     closed = "closed"
+    transferred = "transferred"  # 已转让: a transfer contract on it completed (final, out of search)
 
 
 class Maturity(StrEnum):
@@ -99,6 +100,12 @@ class Achievement(ListingBase, table=True):
     price_fen: int | None = Field(default=None, ge=0, sa_type=BigInteger)
     inventors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     advantages: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    licences: list[dict[str, Any]] = Field(
+        default_factory=list, sa_type=JSON, nullable=False, description="completed licence contracts on it"
+    )
+    contracts_in_force: list[int] = Field(
+        default_factory=list, sa_type=JSON, nullable=False, description="signed contracts on it: its price is held"
+    )
 
 
 class Demand(ListingBase, table=True):

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, Self, get_args
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from core.money import Yuan
 from core.pagination import Page
@@ -25,6 +40,13 @@ from market.listings.models import (
 )
 
 MAX_LISTING_PRICE = Decimal("10000000000")  # 100亿元: above that a price is a typo, not a deal
+CHINA = ZoneInfo("Asia/Shanghai")
+_KNOWN_ERRORS = frozenset(get_args(ErrorType))
+
+
+def china_today() -> date:
+    """Deadlines are dates as people in China read them."""
+    return datetime.now(CHINA).date()
 
 
 def _split_list(value: object) -> object:
@@ -80,7 +102,44 @@ Advantage = Annotated[
 ]
 
 
+def _again(error: Any) -> InitErrorDetails:
+    """A reported error as a line of a new ``ValidationError`` (custom errors keep their Chinese message)."""
+    kind, ctx = error["type"], error.get("ctx")
+    detail: InitErrorDetails = {
+        "type": kind if kind in _KNOWN_ERRORS else PydanticCustomError(kind, error["msg"].replace("{", "{{"), ctx),
+        "loc": error["loc"],
+        "input": error["input"],
+    }
+    if ctx is not None:
+        detail["ctx"] = ctx
+    return detail
+
+
+def cross_error(
+    fields: tuple[str, ...], code: str, message: str, ctx: dict[str, Any], value: Any
+) -> list[InitErrorDetails]:
+    """One error reported at each field it concerns."""
+    return [
+        {"type": PydanticCustomError(code, message, ctx), "loc": (name,), "input": value, "ctx": ctx} for name in fields
+    ]
+
+
+@cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    annotation: Any = info.annotation
+    if not info.metadata:
+        return TypeAdapter(annotation)
+    annotated: Any = Annotated  # the field's type with its constraints, as a type form built at run time
+    return TypeAdapter(annotated[(annotation, *info.metadata)])
+
+
 class ListingCommon(BaseModel):
+    """A listing body is checked whole: every field error and every cross-field error in one answer.
+
+    Cross-field rules (``cross_check``) run on the fields that are valid on their own, also when
+    other fields failed, and report at the fields they concern, never at the whole body."""
+
     model_config = ConfigDict(extra="forbid")
 
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
@@ -90,6 +149,46 @@ class ListingCommon(BaseModel):
     transaction_modes: Modes
     region: RegionCode | None = Field(default=None, description="GB/T 2260; 默认为发布单位所在地")
     contact: Contact = Contact()
+
+    @classmethod
+    def cross_check(cls, values: Mapping[str, Any]) -> tuple[list[InitErrorDetails], dict[str, Any]]:
+        """Errors between fields (given only the fields valid alone), and values to normalise."""
+        return [], {}
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping):
+                raise
+            found = exc.errors()
+            failed = {error["loc"][0] for error in found if error["loc"]}
+            problems, _ = cls.cross_check(_valid_alone(cls, data, failed))
+            raise ValidationError.from_exception_data(cls.__name__, [*map(_again, found), *problems]) from None
+        problems, normalized = cls.cross_check(dict(model))
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        for name, value in normalized.items():
+            setattr(model, name, value)
+        return model
+
+
+def _valid_alone(model: type[BaseModel], data: Mapping[str, Any], failed: set[Any]) -> dict[str, Any]:
+    """The fields of ``data`` that passed their own checks, as validated values (defaults included)."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in failed:
+            continue
+        if name in data:
+            try:
+                values[name] = _field_adapter(model, name).validate_python(data[name])
+            except ValidationError:
+                continue
+        elif not info.is_required():
+            values[name] = info.get_default(call_default_factory=True)
+    return values
 
 
 class AchievementCreate(ListingCommon):
@@ -102,26 +201,28 @@ class AchievementCreate(ListingCommon):
     inventors: Annotated[list[Inventor], Field(max_length=50)] = []
     advantages: Annotated[list[Advantage], Field(max_length=10)] = []
 
-    @model_validator(mode="after")
-    def _consistent(self) -> AchievementCreate:
-        if self.trl not in MATURITY_TRL[self.maturity]:
-            levels = MATURITY_TRL[self.maturity]
-            raise PydanticCustomError(
-                "trl_inconsistent",
-                "技术就绪度 {trl} 与成熟度 {stage} 不一致 (应为 {low}-{high} 级)",
-                {"trl": self.trl, "stage": MATURITY_ZH[self.maturity], "low": levels.start, "high": levels.stop - 1},
-            )
-        if self.ip_type in PATENT_IP_TYPES:
-            normalized = []
-            for number in self.ip_numbers:
-                checked = normalize_patent_application_number(number)
-                if checked is None:
-                    raise PydanticCustomError(
+    @classmethod
+    def cross_check(cls, values: Mapping[str, Any]) -> tuple[list[InitErrorDetails], dict[str, Any]]:
+        problems: list[InitErrorDetails] = []
+        normalized: dict[str, Any] = {}
+        trl, maturity = values.get("trl"), values.get("maturity")
+        if trl is not None and maturity is not None and trl not in MATURITY_TRL[maturity]:
+            levels = MATURITY_TRL[maturity]
+            ctx = {"trl": trl, "stage": MATURITY_ZH[maturity], "low": levels.start, "high": levels.stop - 1}
+            message = "技术就绪度 {trl} 与成熟度 {stage} 不一致 (应为 {low}-{high} 级)"
+            problems += cross_error(("trl", "maturity"), "trl_inconsistent", message, ctx, [trl, maturity.value])
+        if values.get("ip_type") in PATENT_IP_TYPES and "ip_numbers" in values:
+            checked = []
+            for position, number in enumerate(values["ip_numbers"]):
+                patent = normalize_patent_application_number(number)
+                if patent is None:
+                    error = PydanticCustomError(
                         "invalid_patent_number", "专利申请号 {number} 格式或校验位错误", {"number": number}
                     )
-                normalized.append(checked)
-            self.ip_numbers = _unique(normalized)
-        return self
+                    problems.append({"type": error, "loc": ("ip_numbers", position), "input": number})
+                checked.append(patent)
+            normalized["ip_numbers"] = _unique(checked)
+        return problems, normalized
 
 
 class DemandCreate(ListingCommon):
@@ -129,6 +230,20 @@ class DemandCreate(ListingCommon):
     budget_max: ListingPrice = Field(default=None, description="预算上限 (元); null = 面议")
     deadline: date | None = None
     min_maturity: Maturity | None = None
+
+
+class DemandRequest(DemandCreate):
+    """A demand as a person posts or edits it: its deadline is still ahead (imports may carry past ones)."""
+
+    @classmethod
+    def cross_check(cls, values: Mapping[str, Any]) -> tuple[list[InitErrorDetails], dict[str, Any]]:
+        problems, normalized = super().cross_check(values)
+        deadline, today = values.get("deadline"), china_today()
+        if deadline is not None and deadline < today:
+            ctx = {"deadline": deadline.isoformat(), "today": today.isoformat()}
+            message = "截止日期 {deadline} 已过 (今天是 {today}), 请填写今天或以后的日期"
+            problems += cross_error(("deadline",), "deadline_passed", message, ctx, deadline.isoformat())
+        return problems, normalized
 
 
 class AchievementUpdate(BaseModel):
@@ -191,6 +306,14 @@ class ListingReadCommon(Classified):
     published_at: Public[datetime | None]
 
 
+class LicenceRead(BaseModel):
+    """A completed licence of an achievement, as the market shows it (the licensee stays with the parties)."""
+
+    subtype: str = Field(description="合同子类代码, 如 ordinary_license")
+    label: str = Field(description="如 专利实施许可 (普通)")
+    granted_on: date = Field(description="许可合同履行完毕的日期")
+
+
 class AchievementRead(ListingReadCommon):
     summary: Public[str]
     maturity: Public[Maturity]
@@ -200,6 +323,8 @@ class AchievementRead(ListingReadCommon):
     price: Public[Yuan | None]
     inventors: Org[list[dict[str, Any]]] = Field(description="完成人姓名与份额 (仅发布单位与管理员可见)")
     advantages: Public[list[str]]
+    licences: Public[list[LicenceRead]] = Field(default=[], description="已履行完毕的技术许可 (成果仍可继续许可)")
+    licence_count: Public[int] = 0
 
 
 class DemandRead(ListingReadCommon):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -54,7 +55,7 @@ def allowed_actions(row: Achievement | Demand) -> list[str]:
 
 
 def validation_failed(exc: ValidationError, prefix: str = "body") -> ValidationFailed:
-    errors = field_errors_from_pydantic(list(exc.errors()))
+    errors = field_errors_from_pydantic([dict(e) for e in exc.errors()])
     for error in errors:
         error.field = f"{prefix}.{error.field}" if error.field else prefix
     return ValidationFailed(errors=errors)
@@ -160,10 +161,14 @@ class ListingService:
             return row
         base = row.pending_revision if row.pending_revision is not None else kind.to_api(row)
         merged = {**base, **changes}
+        # A deadline being set is checked as a new one would be; one left as it was may have passed.
+        schema = kind.request_schema if "deadline" in changes else kind.create_schema
         try:
-            data = kind.create_schema.model_validate(merged)
+            data = schema.model_validate(merged)
         except ValidationError as exc:
             raise validation_failed(exc) from exc
+        if kind.money_field in changes:
+            _require_price_free(kind, row, getattr(data, kind.money_field))
         if row.status in DIRECTLY_EDITABLE:
             for name, value in {**kind.to_columns(data), "region": data.region or row.region}.items():
                 setattr(row, name, value)
@@ -198,16 +203,19 @@ class ListingService:
         revision_review = (
             action in ("approve", "reject") and row.status == S.published and row.pending_revision is not None
         )
+        # Who may act comes first: a role that may never do this gets 403, whatever the state.
+        await self._authorize(principal, row, rule.by)
         if row.status not in rule.sources and not revision_review:
             raise errors.InvalidTransition(
                 detail=f"{kind.label_zh}当前状态为 {row.status.value}, 不能 {action}", allowed=allowed_actions(row)
             )
-        await self._authorize(principal, row, rule.by)
         if action == "submit":
             principal.require_can_publish()
         source = row.status
         if revision_review:
             if action == "approve":
+                revised = kind.create_schema.model_validate(row.pending_revision or {})
+                _require_price_free(kind, row, getattr(revised, kind.money_field))
                 for name, value in kind.revision_to_columns(row.pending_revision or {}).items():
                     setattr(row, name, value if name != "region" or value else row.region)
             else:
@@ -263,6 +271,13 @@ async def announce(repository: ListingRepository, kind: ListingKind, listing_id:
     await outbox.enqueue(
         repository.session, SEARCH_TOPIC, f"{kind.name}:{listing_id}", {"kind": kind.name, "id": listing_id}
     )
+
+
+def _require_price_free(kind: ListingKind, row: Achievement | Demand, amount: Decimal | None) -> None:
+    """A price both parties of a signed contract agreed on stays until the contract completes or ends."""
+    held = getattr(row, "contracts_in_force", None)
+    if held and amount != kind.to_api(row)[kind.money_field]:
+        raise errors.PriceHeld(detail=f"合同 {', '.join(map(str, held))} 已签订且未终止, 价格不能修改")
 
 
 def _visibility(principal: Principal | None) -> Visibility:

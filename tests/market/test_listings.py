@@ -85,8 +85,8 @@ async def test_demand_round_trip(client: httpx.AsyncClient) -> None:
     [
         ({"field": "space_magic"}, "body.field", "unknown_field"),
         ({"region": "159999"}, "body.region", "unknown_region"),
-        ({"trl": 2}, "body", "trl_inconsistent"),
-        ({"ip_numbers": ["201710601862.4"]}, "body", "invalid_patent_number"),
+        ({"trl": 2}, "body.trl", "trl_inconsistent"),
+        ({"ip_numbers": ["201710601862.4"]}, "body.ip_numbers.0", "invalid_patent_number"),
         ({"price": "-1"}, "body.price", "negative_money"),
         ({"price": "99999999999"}, "body.price", "price_absurd"),
         ({"price": "12.345"}, "body.price", "money_precision"),
