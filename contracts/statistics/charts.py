@@ -140,73 +140,82 @@ def turnover_chart(
     """Bars per year (亿元; platform solid, reference hatched, partial years light), target markers, 口径 breaks."""
     family = family or require_font().family
     with _LOCK, matplotlib.rc_context(_fonts(family)):
-        figure = _figure((8.0, 4.2))
-        axes = figure.add_subplot()
-        years = [p.year for p in points if p.value is not None]
-        for point in points:
-            if point.value is None:
-                continue
-            value = float(point.value / YI)  # drawing only; every figure shown as text comes from Decimal
-            axes.bar(
-                point.year,
-                value,
-                width=0.6,
-                color="#9dc3e6" if point.partial else "#2e75b6",
-                hatch="//" if point.source == "reference" else None,
-                edgecolor="#1f4e79",
-                label=None,
-            )
-            axes.annotate(
-                f"{(point.value / YI).quantize(Decimal('0.01'))}",
-                (point.year, value),
+        return _render(turnover_figure(points, targets, title=title), fmt, family)
+
+
+def turnover_figure(points: Sequence[YearPoint], targets: Sequence[tuple[int, Decimal]], *, title: str) -> Figure:
+    """The turnover chart's figure (drawn under the caller's font settings)."""
+    figure = _figure((8.0, 4.2))
+    axes = figure.add_subplot()
+    years = [p.year for p in points if p.value is not None]
+    for point in points:
+        if point.value is None:
+            continue
+        value = float(point.value / YI)  # drawing only; every figure shown as text comes from Decimal
+        axes.bar(
+            point.year,
+            value,
+            width=0.6,
+            color="#9dc3e6" if point.partial else "#2e75b6",
+            hatch="//" if point.source == "reference" else None,
+            edgecolor="#1f4e79",
+            label=None,
+        )
+        axes.annotate(
+            f"{(point.value / YI).quantize(Decimal('0.01'))}",
+            (point.year, value),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+        if point.break_before:
+            axes.axvline(point.year - 0.5, color="#c00000", linestyle=":", linewidth=1)
+            # In the gap between two bars, hanging from the top of the plot: never over a bar or its figure.
+            axes.text(
+                point.year - 0.5,
+                0.98,
+                "口径变化",
+                transform=axes.get_xaxis_transform(),
+                color="#c00000",
+                fontsize=7,
+                rotation=90,
                 ha="center",
-                va="bottom",
+                va="top",
+                gid="break-label",
+            )
+    if targets:
+        axes.scatter(
+            [y for y, _ in targets],
+            [float(v / YI) for _, v in targets],
+            marker="_",
+            s=900,
+            color="#c55a11",
+            linewidths=3,
+            zorder=3,
+            label="目标",
+        )
+        for year, value in targets:
+            axes.annotate(
+                f"目标 {(value / YI).quantize(Decimal('0.1'))}",
+                (year, float(value / YI)),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
                 fontsize=8,
-            )
-            if point.break_before:
-                axes.axvline(point.year - 0.5, color="#c00000", linestyle=":", linewidth=1)
-                axes.text(
-                    point.year - 0.45,
-                    axes.get_ylim()[1] * 0.02,
-                    "口径变化",
-                    color="#c00000",
-                    fontsize=8,
-                    rotation=90,
-                    va="bottom",
-                )
-        if targets:
-            axes.scatter(
-                [y for y, _ in targets],
-                [float(v / YI) for _, v in targets],
-                marker="_",
-                s=900,
                 color="#c55a11",
-                linewidths=3,
-                zorder=3,
-                label="目标",
             )
-            for year, value in targets:
-                axes.annotate(
-                    f"目标 {(value / YI).quantize(Decimal('0.1'))}",
-                    (year, float(value / YI)),
-                    xytext=(0, 6),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize=8,
-                    color="#c55a11",
-                )
-            years += [y for y, _ in targets]
-        if years:
-            axes.set_xlim(min(years) - 0.8, max(years) + 0.8)
-            axes.set_xticks(range(min(years), max(years) + 1))
-            axes.tick_params(axis="x", labelrotation=45)
-        axes.set_title(title, fontsize=13)
-        axes.set_ylabel("亿元")
-        axes.set_xlabel("年度 (斜线: 公开统计数据; 浅色: 本年累计)")
-        axes.grid(axis="y", alpha=0.3)
-        if targets:
-            axes.legend(loc="upper left", fontsize=9)
-        return _render(figure, fmt, family)
+        years += [y for y, _ in targets]
+    if years:
+        axes.set_xlim(min(years) - 0.8, max(years) + 0.8)
+        axes.set_xticks(range(min(years), max(years) + 1))
+        axes.tick_params(axis="x", labelrotation=45)
+    axes.set_title(title, fontsize=13)
+    axes.set_ylabel("亿元")
+    axes.set_xlabel("年度 (斜线: 公开统计数据; 浅色: 本年累计)")
+    axes.grid(axis="y", alpha=0.3)
+    if targets:
+        axes.legend(loc="upper left", fontsize=9)
+    return figure
 
 
 def breakdown_chart(

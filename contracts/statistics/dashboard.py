@@ -18,12 +18,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from contracts.statistics.dimensions import By, Side, china_today, region_name
-from contracts.statistics.endpoints import breakdown_image, turnover_image
-from contracts.statistics.schemas import AggregateRead, Metric, TargetRead
-from contracts.statistics.service import StatisticsService, parse_period, resolve_scope
+from contracts.statistics.dimensions import ALL_REGIONS, By, Side, china_today, region_name
+from contracts.statistics.endpoints import (
+    aggregates_download,
+    breakdown_image,
+    crosstab_download,
+    registrations_download,
+    turnover_image,
+)
+from contracts.statistics.schemas import AggregateRead, CrossBy, CrossMeasure, ExportFormat, Metric, TargetRead, Unit
+from contracts.statistics.service import MIN_YEAR, StatisticsService, parse_period, resolve_scope
 from core.deps import SessionDep, SettingsDep
 from core.errors import DomainError, TooManyRequests
+from core.reference import HOME_PROVINCE, regions
 from market.identity.deps import IdentityServiceDep
 from market.identity.login import LoginServiceDep
 from market.identity.service import Principal
@@ -168,6 +175,45 @@ def _table(result: AggregateRead, caption: str) -> str:
     )
 
 
+_EXPORTS = (
+    ("aggregates.xlsx?by=region", "地区统计 (XLSX)"),
+    ("crosstab.xlsx?rows=type&amp;columns=field&amp;unit=wan", "合同类型 × 技术领域 (万元, XLSX)"),
+    ("crosstab.xlsx?rows=region&amp;columns=type&amp;unit=wan", "盟市 × 合同类型 · 输出 (万元, XLSX)"),
+    ("crosstab.xlsx?rows=region&amp;columns=type&amp;side=buyer&amp;unit=wan", "盟市 × 合同类型 · 吸纳 (万元, XLSX)"),
+    ("registrations.csv", "合同登记表 (CSV)"),
+)
+
+
+def _selectors(principal: Principal, scope: str, year: int) -> str:
+    """A GET form: the region (what the caller governs) and the year the page shows."""
+    if principal.is_platform_admin:
+        codes = [
+            HOME_PROVINCE,
+            *(c for c, r in regions().items() if r.is_prefecture and c.startswith("15")),
+            ALL_REGIONS,
+        ]
+    else:
+        codes = [principal.region_scope or scope]
+    if scope not in codes:
+        codes.insert(0, scope)
+    region_options = "".join(
+        f'<option value="{escape(c)}"{" selected" if c == scope else ""}>'
+        f"{escape('全部地区' if c == ALL_REGIONS else region_name(c))}</option>"
+        for c in codes
+    )
+    this_year = china_today().year
+    year_options = "".join(
+        f'<option value="{y}"{" selected" if y == year else ""}>{y} 年</option>'
+        for y in range(this_year, max(MIN_YEAR, this_year - 9) - 1, -1)
+    )
+    return (
+        '<form id="selectors" method="get" action="/admin/dashboard">'
+        f'<label style="display:inline">地区 <select name="region">{region_options}</select></label> '
+        f'<label style="display:inline">年度 <select name="year">{year_options}</select></label> '
+        '<button type="submit">查看</button></form>'
+    )
+
+
 @router.get("/dashboard")
 async def dashboard(
     request: Request,
@@ -198,17 +244,21 @@ async def dashboard(
     buyer = await service.aggregate(scope, By.flow, Side.buyer, period)
     fields = await service.aggregate(scope, By.type, Side.seller, period)
     query = urlencode({"region": scope, "year": period.start // 100})
+    links = " · ".join(
+        f'<a href="/admin/dashboard/exports/{path}{"&amp;" if "?" in path else "?"}{escape(query)}">{text}</a>'
+        for path, text in _EXPORTS
+    )
     cards = "".join(_target_card(t) for t in targets) or "<p>本地区尚未设置目标。</p>"
     body = f"""
 <header><strong>科技成果网络交易平台 · 技术市场统计 · {escape(region_name(scope) if scope != "all" else "全部地区")}</strong>
 <span>{escape(principal.user.full_name)} <form class="inline" method="post" action="/admin/logout"><button>退出</button></form></span></header>
 <main>
+{_selectors(principal, scope, period.start // 100)}
 <h2>目标完成情况</h2><div class="cards" id="targets">{cards}</div>
 <h2>{period.start // 100} 年认定登记 (截至 {period.end_text})</h2>
 <div class="cards"><div class="card">{_table(seller, "输出 · 流向")}</div><div class="card">{_table(buyer, "吸纳 · 流向")}</div></div>
 {_table(fields, "输出 · 按合同类型")}
-<p><a href="/api/v1/statistics/exports/aggregates?by=region&amp;format=xlsx&amp;{escape(query)}">导出地区统计 (XLSX)</a> ·
-<a href="/api/v1/statistics/exports/registrations?format=csv&amp;{escape(query)}">导出合同登记表 (CSV)</a> (需 API 令牌)</p>
+<p id="exports">{links}</p>
 <h2>图表</h2><div class="charts">
 <img class="wide" id="chart-turnover" alt="成交额年度图" src="/admin/dashboard/charts/turnover.svg?{escape(query)}">
 <img id="chart-region" alt="按地区" src="/admin/dashboard/charts/region.png?{escape(query)}">
@@ -256,3 +306,42 @@ async def dashboard_chart(
     return Response(
         image, media_type="image/png" if fmt == "png" else "image/svg+xml", headers={"Cache-Control": "no-store"}
     )
+
+
+@router.get("/dashboard/exports/{kind}.{fmt}")
+async def dashboard_export(
+    kind: Literal["aggregates", "crosstab", "registrations"],
+    fmt: ExportFormat,
+    request: Request,
+    session: SessionDep,
+    identity: IdentityServiceDep,
+    region: Annotated[str | None, Query()] = None,
+    year: Annotated[int | None, Query()] = None,
+    by: Annotated[By, Query()] = By.region,
+    rows: Annotated[CrossBy, Query()] = CrossBy.type,
+    columns: Annotated[CrossBy, Query()] = CrossBy.field,
+    measure: Annotated[CrossMeasure, Query()] = CrossMeasure.turnover,
+    side: Annotated[Side, Query()] = Side.seller,
+    unit: Annotated[Unit, Query()] = Unit.yuan,
+) -> Response:
+    """The statistics exports for the dashboard's own cookie (path /admin): the same files as
+    /api/v1/statistics/exports/…, for the same callers. A GET that changes nothing; the SameSite=Strict
+    cookie is not sent from other sites."""
+    principal = await _principal(request, identity)
+    if principal is None:
+        return Response(status_code=401, headers=HEADERS)
+    try:
+        scope = resolve_scope(principal, region)
+        period = parse_period(year=year or china_today().year)
+        if kind == "aggregates":
+            response: Response = await aggregates_download(
+                StatisticsService(session), scope, by, side, period, fmt, unit
+            )
+        elif kind == "crosstab":
+            response = await crosstab_download(session, scope, rows, columns, measure, side, period, fmt, unit)
+        else:
+            response = registrations_download(request, scope, side, period, fmt, unit)
+    except DomainError as exc:
+        return Response(exc.title, status_code=exc.status_code, media_type="text/plain; charset=utf-8", headers=HEADERS)
+    response.headers.update(HEADERS)
+    return response

@@ -9,19 +9,26 @@ from fastapi.responses import StreamingResponse
 
 from contracts.statistics import errors
 from contracts.statistics.charts import MEDIA, YearPoint, breakdown_chart, turnover_chart
+from contracts.statistics.crosstab import crosstab
 from contracts.statistics.dimensions import ALL_REGIONS, By, Side, region_name, scope_prefix
 from contracts.statistics.exports import (
-    AGGREGATE_COLUMNS,
+    MEASURE_LABELS,
     MEDIA_TYPES,
-    REGISTRATION_COLUMNS,
+    aggregate_columns,
     aggregate_rows,
+    crosstab_columns,
+    crosstab_rows,
     export_stream,
+    registration_columns,
     registration_pages,
     single_page,
 )
 from contracts.statistics.rollups import rebuild, verify
 from contracts.statistics.schemas import (
     AggregateRead,
+    CrossBy,
+    CrossMeasure,
+    CrossTabRead,
     ExportFormat,
     Metric,
     PublicationCreate,
@@ -34,6 +41,7 @@ from contracts.statistics.schemas import (
     TargetPage,
     TargetRead,
     TargetUpdate,
+    Unit,
 )
 from contracts.statistics.service import PeriodRange, StatisticsService, parse_period, resolve_scope
 from core.deps import SessionDep
@@ -59,6 +67,9 @@ QuarterQuery = Annotated[int | None, Query(ge=1, le=4, description="季度 (需�
 StartQuery = Annotated[str | None, Query(description="起始月份 YYYY-MM (含)")]
 EndQuery = Annotated[str | None, Query(description="截止月份 YYYY-MM (含)")]
 SideQuery = Annotated[Side, Query(description="seller = 输出 (按卖方所在地); buyer = 吸纳 (按买方所在地)")]
+UnitQuery = Annotated[
+    Unit, Query(description="金额单位: yuan = 元; wan = 万元 (由整数分四舍五入至两位小数, 合计先求和再取整)")
+]
 
 
 @router.get(
@@ -77,9 +88,38 @@ async def aggregates(
     quarter: QuarterQuery = None,
     start: StartQuery = None,
     end: EndQuery = None,
+    unit: UnitQuery = Unit.yuan,
 ) -> AggregateRead:
     scope = resolve_scope(principal, region)
-    return await StatisticsService(session).aggregate(scope, by, side, parse_period(year, quarter, start, end))
+    return await StatisticsService(session).aggregate(scope, by, side, parse_period(year, quarter, start, end), unit)
+
+
+CROSS_ERRORS = (*SCOPE_ERRORS, *PERIOD_ERRORS, errors.SameCrossDimension)
+RowsQuery = Annotated[CrossBy, Query(description="行维度: type 合同类型, field 技术领域, region 地区 (盟市)")]
+ColumnsQuery = Annotated[CrossBy, Query(description="列维度 (与行不同)")]
+
+
+@router.get(
+    "/crosstab",
+    response_model=CrossTabRead,
+    summary="交叉表: 合同类型 × 技术领域、地区 × 合同类型等 (输出/吸纳), 含行合计与列合计",
+    responses=problem_responses(*CROSS_ERRORS),
+)
+async def crosstab_table(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    rows: RowsQuery = CrossBy.type,
+    columns: ColumnsQuery = CrossBy.field,
+    side: SideQuery = Side.seller,
+    region: RegionQuery = None,
+    year: YearQuery = None,
+    quarter: QuarterQuery = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    unit: UnitQuery = Unit.yuan,
+) -> CrossTabRead:
+    scope = resolve_scope(principal, region)
+    return await crosstab(session, scope, rows, columns, side, parse_period(year, quarter, start, end), unit)
 
 
 @router.get(
@@ -93,8 +133,9 @@ async def series(
     session: SessionDep,
     region: RegionQuery = None,
     metric: Metric = Metric.contract_turnover,
+    unit: UnitQuery = Unit.yuan,
 ) -> SeriesRead:
-    return await StatisticsService(session).series(resolve_scope(principal, region), metric)
+    return await StatisticsService(session).series(resolve_scope(principal, region), metric, unit)
 
 
 # --- targets ---------------------------------------------------------------------------------
@@ -230,15 +271,75 @@ async def export_aggregates(
     quarter: QuarterQuery = None,
     start: StartQuery = None,
     end: EndQuery = None,
+    unit: UnitQuery = Unit.yuan,
 ) -> StreamingResponse:
     scope = resolve_scope(principal, region)
     period = parse_period(year, quarter, start, end)
-    result = await StatisticsService(session).aggregate(scope, by, side, period)
+    return await aggregates_download(StatisticsService(session), scope, by, side, period, format, unit)
+
+
+async def aggregates_download(
+    service: StatisticsService, scope: str, by: By, side: Side, period: PeriodRange, fmt: ExportFormat, unit: Unit
+) -> StreamingResponse:
+    result = await service.aggregate(scope, by, side, period, unit)
     meta = result.model_dump(mode="json", exclude={"items", "overall", "total"})
     stream = export_stream(
-        format, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta
+        fmt, aggregate_columns(unit), single_page(aggregate_rows(result)), title="技术合同统计", meta=meta
     )
-    return _download(stream, format, _stem(f"statistics-by-{by.value}", scope, side, period))
+    return _download(stream, fmt, _stem(f"statistics-by-{by.value}", scope, side, period))
+
+
+@router.get(
+    "/exports/crosstab",
+    summary="导出交叉表 (一个指标: 行 × 列, 含行合计与列合计; CSV 带 BOM / XLSX / JSON)",
+    responses={
+        **problem_responses(*CROSS_ERRORS),
+        200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "文件"},
+    },
+)
+async def export_crosstab(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    rows: RowsQuery = CrossBy.type,
+    columns: ColumnsQuery = CrossBy.field,
+    measure: Annotated[CrossMeasure, Query(description="指标")] = CrossMeasure.turnover,
+    format: Annotated[ExportFormat, Query(description="csv / xlsx / json")] = ExportFormat.csv,
+    side: SideQuery = Side.seller,
+    region: RegionQuery = None,
+    year: YearQuery = None,
+    quarter: QuarterQuery = None,
+    start: StartQuery = None,
+    end: EndQuery = None,
+    unit: UnitQuery = Unit.yuan,
+) -> StreamingResponse:
+    scope = resolve_scope(principal, region)
+    period = parse_period(year, quarter, start, end)
+    return await crosstab_download(session, scope, rows, columns, measure, side, period, format, unit)
+
+
+async def crosstab_download(
+    session: SessionDep,
+    scope: str,
+    rows: CrossBy,
+    columns: CrossBy,
+    measure: CrossMeasure,
+    side: Side,
+    period: PeriodRange,
+    fmt: ExportFormat,
+    unit: Unit,
+) -> StreamingResponse:
+    table = await crosstab(session, scope, rows, columns, side, period, unit)
+    meta = table.model_dump(mode="json", include={"rows", "columns_by", "side", "region", "start", "end", "unit"})
+    meta["measure"] = MEASURE_LABELS[measure] + ("" if measure == CrossMeasure.contracts else f" ({table.unit_label})")
+    meta["rounding"] = table.rounding
+    stream = export_stream(
+        fmt,
+        crosstab_columns(table, measure),
+        single_page(crosstab_rows(table, measure)),
+        title="技术合同交叉表",
+        meta=meta,
+    )
+    return _download(stream, fmt, _stem(f"crosstab-{rows.value}-{columns.value}-{measure.value}", scope, side, period))
 
 
 @router.get(
@@ -259,13 +360,21 @@ async def export_registrations(
     quarter: QuarterQuery = None,
     start: StartQuery = None,
     end: EndQuery = None,
+    unit: UnitQuery = Unit.yuan,
 ) -> StreamingResponse:
     scope = resolve_scope(principal, region)
     period = parse_period(year, quarter, start, end)
-    pages = registration_pages(request.app.state.database, side=side.value, prefix=scope_prefix(scope), period=period)
-    meta = {"region": scope, "side": side.value, "start": period.start_text, "end": period.end_text}
-    stream = export_stream(format, REGISTRATION_COLUMNS, pages, title="技术合同登记表", meta=meta)
-    return _download(stream, format, _stem("registrations", scope, side, period))
+    return registrations_download(request, scope, side, period, format, unit)
+
+
+def registrations_download(
+    request: Request, scope: str, side: Side, period: PeriodRange, fmt: ExportFormat, unit: Unit
+) -> StreamingResponse:
+    database = request.app.state.database
+    pages = registration_pages(database, side=side.value, prefix=scope_prefix(scope), period=period, unit=unit)
+    meta = {"region": scope, "side": side.value, "start": period.start_text, "end": period.end_text, "unit": unit.value}
+    stream = export_stream(fmt, registration_columns(unit), pages, title="技术合同登记表", meta=meta)
+    return _download(stream, fmt, _stem("registrations", scope, side, period))
 
 
 # --- charts ----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Hierarchy (see core.errors)::
 
     Forbidden (403)          StatisticsAdminRequired, RegionOutOfScope
-    ValidationFailed (422)   UnknownRegion, InvalidPeriod, InvertedPeriod, PeriodOutOfRange, InvalidTarget
+    ValidationFailed (422)   UnknownRegion, InvalidPeriod, InvertedPeriod, PeriodOutOfRange, InvalidTarget,
+                             SameCrossDimension
     NotFound (404)           TargetNotFound, PublicationNotFound
     Conflict (409)           TargetExists
     ServiceUnavailable (503) ChartFontMissing
@@ -59,6 +60,11 @@ class PeriodOutOfRange(ValidationFailed):
 class InvalidTarget(ValidationFailed):
     code = "invalid_target"
     message = "目标数据无效"
+
+
+class SameCrossDimension(ValidationFailed):
+    code = "same_cross_dimension"
+    message = "交叉表的行与列须为两个不同的维度"
 
 
 class TargetNotFound(NotFound):

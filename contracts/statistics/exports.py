@@ -21,20 +21,33 @@ from contracts.statistics.dimensions import (
     region_name,
 )
 from contracts.statistics.repository import StatisticsRepository
-from contracts.statistics.schemas import AggregateRead, ExportFormat
+from contracts.statistics.schemas import (
+    CROSS_LABELS,
+    UNIT_LABELS,
+    AggregateRead,
+    CrossMeasure,
+    CrossTabRead,
+    ExportFormat,
+    Unit,
+    amount,
+)
 from contracts.statistics.service import PeriodRange
 from core.db import Database
-from core.money import fen_to_yuan
 from core.reference import fields
 from core.tabular import MEDIA_TYPES, Column, export_stream, pages_of
 from market.identity.models import OrganizationKind
 
 __all__ = [
     "AGGREGATE_COLUMNS",
+    "MEASURE_LABELS",
+    "aggregate_columns",
+    "crosstab_columns",
+    "crosstab_rows",
     "MEDIA_TYPES",
     "REGISTRATION_COLUMNS",
     "aggregate_rows",
     "export_stream",
+    "registration_columns",
     "registration_pages",
     "single_page",
 ]
@@ -57,13 +70,47 @@ SUBTYPE_LABELS = {
 }
 
 
-AGGREGATE_COLUMNS = (
-    Column("key", "代码", 16),
-    Column("label", "名称", 28),
-    Column("contracts", "合同数 (项)", 14),
-    Column("turnover", "合同成交额 (元)", 22, amount=True),
-    Column("technology_income", "技术交易额 (元)", 22, amount=True),
-)
+def aggregate_columns(unit: Unit = Unit.yuan) -> tuple[Column, ...]:
+    name = UNIT_LABELS[unit]
+    return (
+        Column("key", "代码", 16),
+        Column("label", "名称", 28),
+        Column("contracts", "合同数 (项)", 14),
+        Column("turnover", f"合同成交额 ({name})", 22, amount=True),
+        Column("technology_income", f"技术交易额 ({name})", 22, amount=True),
+    )
+
+
+AGGREGATE_COLUMNS = aggregate_columns()
+MEASURE_LABELS = {
+    CrossMeasure.turnover: "合同成交额",
+    CrossMeasure.technology_income: "技术交易额",
+    CrossMeasure.contracts: "合同数",
+}
+
+
+def crosstab_columns(table: CrossTabRead, measure: CrossMeasure) -> tuple[Column, ...]:
+    money = measure != CrossMeasure.contracts
+    return (
+        Column("key", "代码", 16),
+        Column("label", CROSS_LABELS[table.rows], 24),
+        *(Column(f"c_{c.key}", c.label, 16, amount=money) for c in table.columns),
+        Column("total", "合计", 18, amount=money),
+    )
+
+
+def crosstab_rows(table: CrossTabRead, measure: CrossMeasure) -> list[list[Any]]:
+    """One measure per file: a row per row key with its total, then the column totals (合计)."""
+    value = lambda cell: getattr(cell, measure.value)  # noqa: E731
+    rows = [[r.key, r.label, *(value(c) for c in r.cells), value(r.total)] for r in table.items]
+    return [*rows, ["total", "合计", *(value(c) for c in table.column_totals), value(table.overall)]]
+
+
+def registration_columns(unit: Unit = Unit.yuan) -> tuple[Column, ...]:
+    name = UNIT_LABELS[unit]
+    return tuple(Column(c.key, c.header.replace("(元)", f"({name})"), c.width, c.amount) for c in REGISTRATION_COLUMNS)
+
+
 REGISTRATION_COLUMNS = (
     Column("registration_number", "登记编号", 20),
     Column("title", "合同名称", 40),
@@ -102,7 +149,7 @@ def _kind(value: Any) -> str:
         return str(value)
 
 
-def registration_row(record: Any) -> list[Any]:
+def registration_row(record: Any, unit: Unit = Unit.yuan) -> list[Any]:
     contract = record[0]
     field = fields().get(contract.field or "")
     registered = contract.registered_at or contract.created_at
@@ -124,8 +171,8 @@ def registration_row(record: Any) -> list[Any]:
         contract.buyer_region,
         region_name(contract.buyer_region),
         _kind(contract.buyer_kind),
-        fen_to_yuan(contract.total_fen),
-        fen_to_yuan(contract.technology_income_fen),
+        amount(contract.total_fen, unit),
+        amount(contract.technology_income_fen, unit),
         contract.signed_on,
         registered.astimezone(CHINA).date() if registered else None,
         STATUS_LABELS.get(contract.status, str(contract.status)),
@@ -133,7 +180,7 @@ def registration_row(record: Any) -> list[Any]:
 
 
 async def registration_pages(
-    database: Database, *, side: str, prefix: str, period: PeriodRange
+    database: Database, *, side: str, prefix: str, period: PeriodRange, unit: Unit = Unit.yuan
 ) -> AsyncIterator[list[list[Any]]]:
     """Pages of 登记表 rows, each read in its own short transaction (keyset on contract id)."""
     since, until = period.bounds()
@@ -146,7 +193,7 @@ async def registration_pages(
         if not records:
             return
         after = records[-1][0].id
-        yield [registration_row(r) for r in records]
+        yield [registration_row(r, unit) for r in records]
         if len(records) < PAGE:
             return
 

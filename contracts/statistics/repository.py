@@ -123,3 +123,24 @@ class StatisticsRepository:
             .limit(limit)
         )
         return list(await self.session.execute(statement))
+
+    # --- cross-tabs -----------------------------------------------------------------------------
+
+    async def fact_sums(
+        self, *, side: str, prefix: str, start: int, end: int, rows: str, columns: str
+    ) -> list[tuple[str, str, int, int, int]]:
+        """(row key, column key, contracts, total_fen, income_fen) over the counted contracts' facts, so a
+        cross-tab adds up to exactly what the one-dimension rollups hold."""
+        facts = ContractFact.__table__.c  # type: ignore[attr-defined]
+        region = facts.seller_region if side == "seller" else facts.buyer_region
+        column_of = {"type": facts.type, "field": facts.field, "region": region}
+        row_column, col_column = column_of[rows], column_of[columns]
+        statement = (
+            select(row_column, col_column, func.count(), func.sum(facts.total_fen), func.sum(facts.income_fen))
+            .where(facts.period >= start, facts.period <= end, *([region.like(f"{prefix}%")] if prefix else []))
+            .group_by(row_column, col_column)
+        )
+        return [
+            (str(r), str(c), int(n), int(t or 0), int(i or 0))
+            for r, c, n, t, i in await self.session.execute(statement)
+        ]

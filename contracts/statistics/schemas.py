@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from contracts.statistics.dimensions import By, Side
+from core.money import fen_to_yuan
 from core.pagination import Page
 from core.validators import RegionCode
 from core.visibility import AdminOnly, Classified, Public, Subject
@@ -28,9 +29,41 @@ YuanSum = Annotated[
     Decimal,
     PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["6171000000.00"], "description": "元, 两位小数"}
+        {
+            "type": "string",
+            "pattern": r"^-?\d+\.\d{2}$",
+            "examples": ["6171000000.00"],
+            "description": "元 (unit=wan: 万元), 两位小数",
+        }
     ),
 ]
+
+
+class Unit(StrEnum):
+    yuan = "yuan"  # 元
+    wan = "wan"  # 万元: as the statistics office files its tables
+
+
+UNIT_LABELS = {Unit.yuan: "元", Unit.wan: "万元"}
+FEN_PER_WAN_CENT = 10_000  # 0.01 万元 = 100 元 = 10 000 分
+WAN_ROUNDING = (
+    "万元金额由整数分换算, 四舍五入 (ROUND_HALF_UP) 至两位小数; 合计由分值先求和再换算, "
+    "故合计可能与各项四舍五入后之和相差几个 0.01 万元"
+)
+
+
+def amount(fen: int, unit: Unit = Unit.yuan) -> Decimal:
+    """Integer fen as decimal 元, or as 万元 rounded half-up to 0.01 (integer arithmetic, never a float)."""
+    if unit == Unit.yuan:
+        return fen_to_yuan(fen)
+    hundredths, rest = divmod(abs(fen), FEN_PER_WAN_CENT)
+    hundredths += 2 * rest >= FEN_PER_WAN_CENT
+    return Decimal(-hundredths if fen < 0 else hundredths).scaleb(-2)
+
+
+def yuan_as(value: Decimal, unit: Unit) -> Decimal:
+    """A decimal-yuan figure (whole fen) in the unit asked."""
+    return value if unit == Unit.yuan else amount(int(value * 100), unit)
 
 
 # Targets may be national (数万亿元): decimal yuan with at most 2 places, no single-contract ceiling.
@@ -60,8 +93,8 @@ class AggregateRow(Classified):
     key: AdminOnly[str] = Field(description="维度取值代码")
     label: AdminOnly[str] = Field(description="中文名称")
     contracts: AdminOnly[int] = Field(description="合同数")
-    turnover: AdminOnly[YuanSum] = Field(description="合同成交额 (元)")
-    technology_income: AdminOnly[YuanSum] = Field(description="技术交易额 (元)")
+    turnover: AdminOnly[YuanSum] = Field(description="合同成交额 (元; unit=wan 时为万元)")
+    technology_income: AdminOnly[YuanSum] = Field(description="技术交易额 (元; unit=wan 时为万元)")
 
 
 class AggregateRead(Classified):
@@ -77,6 +110,8 @@ class AggregateRead(Classified):
     items: AdminOnly[list[AggregateRow]]
     total: AdminOnly[int] = Field(description="items 条数")
     overall: AdminOnly[AggregateRow] = Field(description="合计")
+    unit: AdminOnly[Unit] = Field(default=Unit.yuan, description="金额单位: yuan = 元, wan = 万元")
+    unit_label: AdminOnly[str] = "元"
 
     def visibility_subject(self) -> Subject:
         return Subject(regions=(self.region,))
@@ -95,6 +130,20 @@ class SeriesPoint(Classified):
     reference_value: AdminOnly[Decimal | None] = Field(default=None, description="同年公开统计数据 (如有), 供对照")
 
 
+class YearToDate(Classified):
+    """The running year against the same months of the previous year (platform registrations only)."""
+
+    year: AdminOnly[int]
+    start: AdminOnly[str] = Field(description="起始月份 YYYY-MM")
+    end: AdminOnly[str] = Field(description="截止月份 YYYY-MM (本月, 尚未结束)")
+    value: AdminOnly[Decimal] = Field(description="本年 1 月至本月累计 (合同数指标为件数)")
+    contracts: AdminOnly[int]
+    previous_year: AdminOnly[int]
+    previous_value: AdminOnly[Decimal] = Field(description="上年同期 (同样的月份) 累计")
+    previous_contracts: AdminOnly[int]
+    growth: AdminOnly[Percent | None] = Field(description="同比增长 % (上年同期为 0 时为空)")
+
+
 class SeriesRead(Classified):
     region: AdminOnly[str]
     region_name: AdminOnly[str]
@@ -102,6 +151,66 @@ class SeriesRead(Classified):
     metric_label: AdminOnly[str]
     items: AdminOnly[list[SeriesPoint]]
     total: AdminOnly[int]
+    unit: AdminOnly[Unit] = Field(default=Unit.yuan, description="金额单位 (合同数指标不适用)")
+    unit_label: AdminOnly[str] = "元"
+    year_to_date: AdminOnly[YearToDate | None] = Field(default=None, description="本年累计与上年同期比较")
+
+    def visibility_subject(self) -> Subject:
+        return Subject(regions=(self.region,))
+
+
+class CrossBy(StrEnum):
+    type = "type"  # 合同类型
+    field = "field"  # 技术领域
+    region = "region"  # 盟市 (a 盟市's own view: 旗县)
+
+
+CROSS_LABELS = {CrossBy.type: "合同类型", CrossBy.field: "技术领域", CrossBy.region: "地区"}
+
+
+class CrossMeasure(StrEnum):
+    turnover = "turnover"
+    technology_income = "technology_income"
+    contracts = "contracts"
+
+
+class CrossCell(Classified):
+    key: AdminOnly[str] = Field(description="列 (或合计 total) 的代码")
+    contracts: AdminOnly[int]
+    turnover: AdminOnly[YuanSum]
+    technology_income: AdminOnly[YuanSum]
+
+
+class CrossColumn(Classified):
+    key: AdminOnly[str]
+    label: AdminOnly[str]
+
+
+class CrossRow(Classified):
+    key: AdminOnly[str]
+    label: AdminOnly[str]
+    cells: AdminOnly[list[CrossCell]] = Field(description="与 columns 一一对应")
+    total: AdminOnly[CrossCell] = Field(description="行合计")
+
+
+class CrossTabRead(Classified):
+    """Two-dimension table of registered contracts, with row and column totals."""
+
+    rows: AdminOnly[CrossBy]
+    columns_by: AdminOnly[CrossBy]
+    side: AdminOnly[Side]
+    side_label: AdminOnly[str]
+    region: AdminOnly[str]
+    region_name: AdminOnly[str]
+    start: AdminOnly[str]
+    end: AdminOnly[str]
+    unit: AdminOnly[Unit]
+    unit_label: AdminOnly[str]
+    rounding: AdminOnly[str] = Field(description="金额取整规则")
+    columns: AdminOnly[list[CrossColumn]]
+    items: AdminOnly[list[CrossRow]]
+    column_totals: AdminOnly[list[CrossCell]] = Field(description="列合计, 与 columns 一一对应")
+    overall: AdminOnly[CrossCell] = Field(description="总计")
 
     def visibility_subject(self) -> Subject:
         return Subject(regions=(self.region,))

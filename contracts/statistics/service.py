@@ -34,6 +34,7 @@ from contracts.statistics.repository import StatisticsRepository
 from contracts.statistics.schemas import (
     METRIC_LABELS,
     STATUS_LABELS,
+    UNIT_LABELS,
     AggregateRead,
     AggregateRow,
     Metric,
@@ -46,6 +47,10 @@ from contracts.statistics.schemas import (
     TargetRead,
     TargetStatus,
     TargetUpdate,
+    Unit,
+    YearToDate,
+    amount,
+    yuan_as,
 )
 from core.money import fen_to_yuan, yuan_to_fen
 from core.reference import HOME_PROVINCE, fields, region_contains
@@ -152,13 +157,15 @@ def resolve_scope(principal: Principal, region: str | None) -> str:
     return scope
 
 
-def _row(key: str, by: By | None, n: int, total: int, income: int, text: str | None = None) -> AggregateRow:
+def _row(
+    key: str, by: By | None, n: int, total: int, income: int, text: str | None = None, unit: Unit = Unit.yuan
+) -> AggregateRow:
     return AggregateRow(
         key=key,
         label=text if text is not None else label(by, key) if by else key,
         contracts=n,
-        turnover=fen_to_yuan(total),
-        technology_income=fen_to_yuan(income),
+        turnover=amount(total, unit),
+        technology_income=amount(income, unit),
     )
 
 
@@ -192,7 +199,9 @@ class StatisticsService:
 
     # --- aggregates ----------------------------------------------------------------------------
 
-    async def aggregate(self, scope: str, by: By, side: Side, period: PeriodRange) -> AggregateRead:
+    async def aggregate(
+        self, scope: str, by: By, side: Side, period: PeriodRange, unit: Unit = Unit.yuan
+    ) -> AggregateRead:
         prefix = scope_prefix(scope)
         sums = self.repository.sums
         base = {"side": side.value, "prefix": prefix, "start": period.start, "end": period.end}
@@ -233,7 +242,7 @@ class StatisticsService:
             for key, *values in await sums(dimension=dimension, group=["key"], **base):
                 add(flow_of(key, scope).value if by == By.flow else key, tuple(values))
             keys = [k for k in acc if acc[k][0] or k in _categories(by)]
-        items = [_row(k, by, *acc[k]) for k in keys]
+        items = [_row(k, by, acc[k][0], acc[k][1], acc[k][2], unit=unit) for k in keys]
         return AggregateRead(
             by=by,
             side=side,
@@ -244,12 +253,60 @@ class StatisticsService:
             end=period.end_text,
             items=items,
             total=len(items),
-            overall=_row("total", None, n, total, income, "合计"),
+            overall=_row("total", None, n, total, income, "合计", unit=unit),
+            unit=unit,
+            unit_label=UNIT_LABELS[unit],
         )
 
     # --- reference series ----------------------------------------------------------------------
 
-    async def series(self, scope: str, metric: Metric) -> SeriesRead:
+    async def year_to_date(self, scope: str, metric: Metric) -> YearToDate:
+        """1月 to this month of the running year against the same months of the previous year."""
+        today = china_today()
+        year, month = today.year, today.month
+        figures = []
+        for y in (year, year - 1):
+            rows = await self.repository.sums(
+                side=Side.seller.value,
+                dimension="total",
+                prefix=scope_prefix(scope),
+                start=y * 100 + 1,
+                end=y * 100 + month,
+                group=[],
+            )
+            n, total, income = (int(v or 0) for v in rows[0]) if rows else (0, 0, 0)
+            value = (
+                Decimal(n)
+                if metric == Metric.contracts
+                else fen_to_yuan(total if metric == Metric.contract_turnover else income)
+            )
+            figures.append((n, value))
+        (n, value), (previous_n, previous) = figures
+        return YearToDate(
+            year=year,
+            start=f"{year}-01",
+            end=f"{year}-{month:02d}",
+            value=value,
+            contracts=n,
+            previous_year=year - 1,
+            previous_value=previous,
+            previous_contracts=previous_n,
+            growth=_growth(value, previous),
+        )
+
+    async def series(self, scope: str, metric: Metric, unit: Unit = Unit.yuan) -> SeriesRead:
+        """Growth is computed on exact yuan; values are converted to the unit asked only at the end."""
+        result = await self._series(scope, metric)
+        result.year_to_date = ytd = await self.year_to_date(scope, metric)
+        if unit == Unit.wan and metric != Metric.contracts:
+            for point in result.items:
+                point.value = None if point.value is None else yuan_as(point.value, unit)
+                point.reference_value = None if point.reference_value is None else yuan_as(point.reference_value, unit)
+            ytd.value, ytd.previous_value = yuan_as(ytd.value, unit), yuan_as(ytd.previous_value, unit)
+            result.unit, result.unit_label = unit, UNIT_LABELS[unit]
+        return result
+
+    async def _series(self, scope: str, metric: Metric) -> SeriesRead:
         this_year = china_today().year
         platform = await self.repository.yearly(side=Side.seller.value, prefix=scope_prefix(scope))
         reference_region = "000000" if scope == ALL_REGIONS else scope
@@ -352,7 +409,7 @@ class StatisticsService:
 
     async def progress(self, target: Target) -> TargetProgress:
         metric = Metric(target.metric)
-        series = await self.series(target.region, metric)
+        series = await self._series(target.region, metric)
         this_year = china_today().year
         goal = Decimal(target.target_value_fen) if metric == Metric.contracts else fen_to_yuan(target.target_value_fen)
         yearly = {p.year: p for p in series.items if p.value is not None and (p.source == "platform" or not p.partial)}

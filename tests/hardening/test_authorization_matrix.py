@@ -883,6 +883,19 @@ CASES: list[Case] = [
         static(f"{STAT}/aggregates", params={"by": "region", "region": "all"}),
     ),
     Case(f"GET {STAT}/series", "包头", REVIEWERS, static(f"{STAT}/series", params=Q150200)),
+    Case(
+        f"GET {STAT}/crosstab",
+        "包头",
+        REVIEWERS,
+        static(f"{STAT}/crosstab", params={"rows": "type", "columns": "field", **Q150200}),
+        check=scope_check(),
+    ),
+    Case(
+        f"GET {STAT}/exports/crosstab",
+        "包头",
+        REVIEWERS,
+        static(f"{STAT}/exports/crosstab", params={"rows": "region", "columns": "type", **Q150200}),
+    ),
     Case(f"GET {STAT}/targets", "包头", REVIEWERS, static(f"{STAT}/targets", params=Q150200), check=targets_check),
     Case(f"GET {STAT}/targets", "own scope by default", ADMINS, static(f"{STAT}/targets"), check=targets_check),
     Case(f"POST {STAT}/targets", "create", PLATFORM, unique_body(target_body, f"{STAT}/targets"), fresh=True),
@@ -938,6 +951,13 @@ CASES: list[Case] = [
         "包头",
         REVIEWERS,
         static("/admin/dashboard/charts/region.svg", params=Q150200),
+        cookie=True,
+    ),
+    Case(
+        "GET /admin/dashboard/exports/{kind}.{fmt}",
+        "包头",
+        REVIEWERS,
+        static("/admin/dashboard/exports/crosstab.csv", params=Q150200),
         cookie=True,
     ),
 ]
