@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from app.docs import install_docs
 from app.models import install_listeners
 from app.openapi import TAGS, declare_problems, operation_id
 from app.worker import run_forever
@@ -152,6 +153,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_tags=TAGS,
         generate_unique_id_function=operation_id,
         dependencies=[Depends(reject_invalid_characters)],  # every route, before its own dependencies and validation
+        docs_url=None,  # /docs and /redoc come from app.docs, with their assets served from the package
+        redoc_url=None,
     )
     app.state.settings = settings
     if app_payment_settings is not None:
@@ -179,6 +182,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     declare_write_guard(app)  # after every router: documents the suspension guard on each write route
     describe_codes(app)  # each enum of codes documented with its Chinese labels
     declare_problems(app)  # last: every error response declared as problem+json
+
+    install_docs(app)
 
     @app.get("/healthz", tags=["ops"], summary="进程存活")
     async def healthz() -> dict[str, str]:

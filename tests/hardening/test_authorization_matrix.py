@@ -70,6 +70,7 @@ PUBLIC = {
     "GET /docs": "docs",
     "GET /docs/oauth2-redirect": "docs",
     "GET /redoc": "docs",
+    "GET /docs/assets/{name}": "the docs pages' own scripts and styles",
     "GET /admin/login": "dashboard login form",
     "POST /admin/login": "dashboard login",
     "POST /admin/logout": "dashboard logout (clears the cookie)",

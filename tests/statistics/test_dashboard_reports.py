@@ -108,3 +108,25 @@ def test_the_break_label_does_not_cover_a_bar() -> None:
             for other in [*axes.texts, *(legend.get_texts() if legend else [])]:
                 if other is not label:
                     assert not box.overlaps(other.get_window_extent(renderer)), other.get_text()
+
+
+ASSET = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"]+)"', re.I)
+
+
+async def test_docs_and_dashboard_load_nothing_from_another_host(client: httpx.AsyncClient) -> None:
+    client.headers.pop("Authorization", None)
+    await _browser_login(client, PLATFORM_ADMIN_EMAIL)
+    for page in ("/docs", "/redoc", "/admin/dashboard", "/admin/login"):
+        reply = await client.get(page)
+        assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/html"), page
+        assets = [html.unescape(a) for a in ASSET.findall(reply.text)]
+        if page in ("/docs", "/redoc"):
+            assert any(a.endswith(".js") for a in assets), (page, assets)
+            assert "validator.swagger.io" not in reply.text and "fonts.googleapis" not in reply.text
+        for asset in assets:
+            assert asset.startswith("/") and not asset.startswith("//"), (page, asset)  # same origin
+            loaded = await client.get(asset)
+            assert loaded.status_code == 200 and loaded.content, (page, asset, loaded.status_code)
+    bundle = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.headers["content-type"].startswith("text/javascript") and b"SwaggerUIBundle" in bundle.content
+    assert (await client.get("/docs/assets/..%2Fcore.py")).status_code in (404, 422)
