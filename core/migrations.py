@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -36,8 +37,11 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def head_revisions() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The heads of the migration scripts shipped with this code: read once per process (alembic
+    compiles every script to find them, ~70 ms, and the app checks them at each start)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 async def current_revisions(database: Database) -> set[str]:
