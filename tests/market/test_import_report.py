@@ -47,7 +47,7 @@ async def test_report_xlsx_lists_exactly_the_failed_rows_and_the_fixed_sheet_lan
         office_row(1),
         office_row(2, **{"技术领域": "魔法", "价格(元)": "-5"}),  # two errors in one row
         office_row(3),
-        office_row(4, 成熟度="研发阶段"),  # TRL 6 does not fit 研发阶段
+        office_row(4, 成熟度="研发阶段"),  # TRL 6 does not fit 研发阶段: one error at each of the two columns
         office_row(5, 发布单位="不存在的研究所"),
     ]
     header = OFFICE_HEADER
@@ -55,14 +55,14 @@ async def test_report_xlsx_lists_exactly_the_failed_rows_and_the_fixed_sheet_lan
     reply = await client.post(URL, files=files, params={"report": "xlsx"}, headers=admin)
     assert reply.status_code == 200 and reply.headers["content-type"] == XLSX
     assert (reply.headers["x-import-created"], reply.headers["x-import-failed-rows"]) == ("2", "3")
-    assert reply.headers["x-import-errors"] == "4"
+    assert reply.headers["x-import-errors"] == "5"
     names, failed, summary = sheet_rows(reply.content)
     assert names[0] == "错误原因" and names[1:-1] == header and names[-1] == "原行号"
     assert [(row[2], row[-1]) for row in failed] == [("REP-2", 3), ("REP-4", 5), ("REP-5", 6)]
     reasons = [row[0] for row in failed]
     assert "技术领域: 未知的技术领域代码 魔法" in reasons[0] and "价格（元）: " in reasons[0]
     assert "技术就绪度 6 与成熟度 研发阶段 不一致" in reasons[1] and reasons[2].startswith("发布单位: ")
-    assert (summary["失败的行"], summary["错误条数"], summary["新增"]) == (3, 4, 2)
+    assert (summary["失败的行"], summary["错误条数"], summary["新增"]) == (3, 5, 2)
     assert failed[0][names.index("价格(元)")] == "'-5"  # neutralised like every export
 
     # The clerk fixes the rows in the report and uploads it again as it is.
@@ -81,8 +81,8 @@ async def test_report_xlsx_lists_exactly_the_failed_rows_and_the_fixed_sheet_lan
     assert (again.json()["created"], again.json()["errors"], again.json()["failed_rows"]) == (3, [], 0)
     whole = await client.post(URL, files=files, headers=admin)  # the original file again: nothing new
     body = whole.json()
-    assert (body["created"], body["skipped_existing"], body["failed_rows"], len(body["errors"])) == (0, 2, 3, 4)
-    assert {e["label"] for e in body["errors"]} == {"技术领域", "价格（元）", "", "发布单位"}
+    assert (body["created"], body["skipped_existing"], body["failed_rows"], len(body["errors"])) == (0, 2, 3, 5)
+    assert {e["label"] for e in body["errors"]} == {"技术领域", "价格（元）", "技术就绪度", "成熟度", "发布单位"}
     assert set((await statuses(database, "REP-")).values()) == {"draft"}
 
 
