@@ -83,14 +83,14 @@ def migrate(
 @app.command()
 def demo() -> None:
     """Load demo organizations and users (idempotent; password in README)."""
-    from app.demo import load_demo
+    from app.demo import load_full_demo
     from market.demo import DEMO_PASSWORD, load_demo_listings
 
     settings = _settings()
 
     async def work(database: Database) -> list[str]:
         async with database.unit_of_work() as session:
-            created = await load_demo(session, settings)
+            created = await load_full_demo(session, settings)
         return created + await load_demo_listings(database)
 
     created = _with_database(settings, work)

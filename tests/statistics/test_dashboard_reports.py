@@ -91,7 +91,7 @@ def test_the_break_label_does_not_cover_a_bar() -> None:
         YearPoint(2026, Decimal("0.25") * yi, partial=True, break_before=True),
     ]
     targets = [(2020, 300 * yi), (2025, 100 * yi), (2028, 300 * yi)]
-    with matplotlib.rc_context(_fonts(font.family)):
+    with matplotlib.rc_context(_fonts(font.family)):  # type: ignore[arg-type]
         figure = turnover_figure(points, targets, title="内蒙古自治区技术合同成交额与目标")
         canvas = FigureCanvasAgg(figure)
         canvas.draw()
