@@ -117,7 +117,7 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         response_model=Read,
         summary=f"修改{label} (已发布的修改需重新审核, 审核前公众仍看到原版本)",
         responses=problem_responses(
-            *AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition
+            *AUTH_ERRORS, errors.ListingNotFound, errors.NotListingOwner, errors.InvalidTransition, errors.PriceHeld
         ),
     )
     async def update(listing_id: int, patch: Update, principal: DraftingPrincipal, service: ListingServiceDep) -> Any:  # type: ignore[valid-type]
@@ -130,6 +130,7 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
         errors.NotListingOwner,
         errors.NotReviewer,
         errors.InvalidTransition,
+        errors.PriceHeld,
         OrganizationNotVerified,
     )
 
