@@ -36,6 +36,7 @@ REPORTS = {
     f"{API}/contracts/{{contract_id}}/distributions": "a contract's ledger: rows and totals reconcile",
     f"{API}/statistics/aggregates": "grouped sums with an overall line",
     f"{API}/statistics/series": "a reference series, one row per year",
+    f"{API}/statistics/crosstab": "a two-dimension table with row and column totals",
 }
 INSTITUTE = "institute@demo.techmarket.cn"
 
