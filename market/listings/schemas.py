@@ -106,7 +106,7 @@ def _again(error: Any) -> InitErrorDetails:
     """A reported error as a line of a new ``ValidationError`` (custom errors keep their Chinese message)."""
     kind, ctx = error["type"], error.get("ctx")
     detail: InitErrorDetails = {
-        "type": kind if kind in _KNOWN_ERRORS else PydanticCustomError(kind, error["msg"].replace("{", "{{"), ctx),
+        "type": kind if kind in _KNOWN_ERRORS else PydanticCustomError(kind, error["msg"], ctx),
         "loc": error["loc"],
         "input": error["input"],
     }
