@@ -8,16 +8,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from contracts.statistics.crosstab import crosstab
 from contracts.statistics.dimensions import By, Side, known_region, scope_prefix
 from contracts.statistics.exports import (
-    AGGREGATE_COLUMNS,
-    REGISTRATION_COLUMNS,
+    MEASURE_LABELS,
+    aggregate_columns,
     aggregate_rows,
+    crosstab_columns,
+    crosstab_rows,
     export_stream,
+    registration_columns,
     registration_pages,
     single_page,
 )
-from contracts.statistics.schemas import ExportFormat
+from contracts.statistics.schemas import CrossBy, CrossMeasure, ExportFormat, Unit
 from contracts.statistics.service import StatisticsService, parse_period
 from core import migrations
 from core.db import Database
@@ -39,6 +43,7 @@ QuarterOption = Annotated[int | None, typer.Option(min=1, max=4)]
 StartOption = Annotated[str | None, typer.Option(help="First month YYYY-MM.")]
 EndOption = Annotated[str | None, typer.Option(help="Last month YYYY-MM.")]
 SideOption = Annotated[Side, typer.Option(help="seller (输出) or buyer (吸纳).")]
+UnitOption = Annotated[Unit, typer.Option(help="yuan (元) or wan (万元, rounded half-up from fen).")]
 
 
 def _run(work):  # type: ignore[no-untyped-def]
@@ -81,6 +86,7 @@ def export_statistics(
     quarter: QuarterOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    unit: UnitOption = Unit.yuan,
 ) -> None:
     """One statistics table (by a dimension), e.g. `techmarket export statistics --by region --year 2026 --format xlsx -o t.xlsx`."""
     _check_region(region)
@@ -88,12 +94,10 @@ def export_statistics(
     async def work(database: Database) -> int:
         period = parse_period(year, quarter, start, end)
         async with database.unit_of_work() as session:
-            result = await StatisticsService(session).aggregate(region, by, side, period)
+            result = await StatisticsService(session).aggregate(region, by, side, period, unit)
         meta = result.model_dump(mode="json", exclude={"items", "overall", "total"})
-        return await _write(
-            export_stream(fmt, AGGREGATE_COLUMNS, single_page(aggregate_rows(result)), title="技术合同统计", meta=meta),
-            output,
-        )
+        rows = single_page(aggregate_rows(result))
+        return await _write(export_stream(fmt, aggregate_columns(unit), rows, title="技术合同统计", meta=meta), output)
 
     size = _run(work)
     console.print(f"[green]已导出[/green] {output} ({size} bytes)")
@@ -109,15 +113,52 @@ def export_contracts(
     quarter: QuarterOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    unit: UnitOption = Unit.yuan,
 ) -> None:
     """The contract-level 登记表 (registration number, parties, regions, kinds, type, field, amounts, dates), streamed."""
     _check_region(region)
 
     async def work(database: Database) -> int:
         period = parse_period(year, quarter, start, end)
-        pages = registration_pages(database, side=side.value, prefix=scope_prefix(region), period=period)
+        pages = registration_pages(database, side=side.value, prefix=scope_prefix(region), period=period, unit=unit)
         meta = {"region": region, "side": side.value, "start": period.start_text, "end": period.end_text}
-        return await _write(export_stream(fmt, REGISTRATION_COLUMNS, pages, title="技术合同登记表", meta=meta), output)
+        columns = registration_columns(unit)
+        return await _write(export_stream(fmt, columns, pages, title="技术合同登记表", meta=meta), output)
+
+    size = _run(work)
+    console.print(f"[green]已导出[/green] {output} ({size} bytes)")
+
+
+@export_app.command("crosstab")
+def export_crosstab(
+    output: OutputOption,
+    rows: Annotated[CrossBy, typer.Option(help="type, field or region")] = CrossBy.type,
+    columns: Annotated[CrossBy, typer.Option(help="type, field or region (not the rows')")] = CrossBy.field,
+    measure: Annotated[CrossMeasure, typer.Option(help="turnover, technology_income or contracts")] = (
+        CrossMeasure.turnover
+    ),
+    fmt: FormatOption = ExportFormat.csv,
+    region: RegionOption = "150000",
+    side: SideOption = Side.seller,
+    year: YearOption = None,
+    quarter: QuarterOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    unit: UnitOption = Unit.yuan,
+) -> None:
+    """A two-dimension table with row and column totals (`--rows region --columns type --unit wan`)."""
+    _check_region(region)
+
+    async def work(database: Database) -> int:
+        period = parse_period(year, quarter, start, end)
+        async with database.unit_of_work() as session:
+            table = await crosstab(session, region, rows, columns, side, period, unit)
+        meta = table.model_dump(mode="json", include={"rows", "columns_by", "side", "region", "start", "end", "unit"})
+        meta["measure"], meta["rounding"] = MEASURE_LABELS[measure], table.rounding
+        lines = single_page(crosstab_rows(table, measure))
+        return await _write(
+            export_stream(fmt, crosstab_columns(table, measure), lines, title="技术合同交叉表", meta=meta), output
+        )
 
     size = _run(work)
     console.print(f"[green]已导出[/green] {output} ({size} bytes)")

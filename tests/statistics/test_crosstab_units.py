@@ -9,10 +9,12 @@ import io
 import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from contracts.contract.models import ContractStatus, ContractType
 from contracts.statistics.dimensions import china_today
@@ -242,3 +244,26 @@ async def test_year_to_date_compares_the_same_months_of_last_year(
     expected = (Decimal(now) / Decimal(previous) - 1) * 100
     assert Decimal(ytd["growth"]) == expected.quantize(Decimal("0.01"))
     assert previous < 999_000_00  # the months after this one last year are left out
+
+
+def test_cli_exports_a_crosstab_in_wan(
+    tmp_path: Path, migrated_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from app.cli import app
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(migrated_urls["sqlite"].split("///", 1)[1], copy)
+    monkeypatch.setenv("TECHMARKET_DATABASE_URL", f"sqlite+aiosqlite:///{copy}")
+    monkeypatch.setenv("TECHMARKET_DATA_DIR", str(tmp_path))
+    out = tmp_path / "crosstab.csv"
+    result = CliRunner().invoke(
+        app, ["export", "crosstab", "--rows", "region", "--columns", "type", "--unit", "wan", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    lines = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert lines[0] == ["代码", "地区", "技术开发", "技术转让", "技术许可", "技术咨询", "技术服务", "合计"]
+    assert lines[-1][:2] == ["total", "合计"]
+    same = CliRunner().invoke(app, ["export", "crosstab", "--rows", "type", "--columns", "type", "-o", str(out)])
+    assert same.exit_code == 2
