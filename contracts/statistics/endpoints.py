@@ -143,11 +143,16 @@ async def series(
 
 @router.get("/targets", response_model=TargetPage, summary="目标及完成情况", responses=problem_responses(*SCOPE_ERRORS))
 async def list_targets(
-    principal: CurrentPrincipal, session: SessionDep, page: PageQuery, region: RegionQuery = None
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: PageQuery,
+    region: RegionQuery = None,
+    unit: UnitQuery = Unit.yuan,
 ) -> TargetPage:
     if not principal.is_platform_admin and principal.region_scope is None:
         raise errors.StatisticsAdminRequired()
-    return TargetPage.window(await StatisticsService(session).list_targets(principal, region), page)
+    targets = await StatisticsService(session).list_targets(principal, region)
+    return TargetPage.window([t.in_unit(unit) for t in targets], page)
 
 
 @router.post(
@@ -165,9 +170,11 @@ async def create_target(data: TargetCreate, principal: CurrentPrincipal, session
 @router.get(
     "/targets/{target_id}", response_model=TargetRead, responses=problem_responses(*AUTH_ERRORS, errors.TargetNotFound)
 )
-async def get_target(target_id: int, principal: CurrentPrincipal, session: SessionDep) -> TargetRead:
+async def get_target(
+    target_id: int, principal: CurrentPrincipal, session: SessionDep, unit: UnitQuery = Unit.yuan
+) -> TargetRead:
     service = StatisticsService(session)
-    return await service.read_target(await service.get_target(principal, target_id))
+    return (await service.read_target(await service.get_target(principal, target_id))).in_unit(unit)
 
 
 @router.patch(

@@ -281,6 +281,21 @@ class TargetRead(Classified):
     source_note: AdminOnly[str]
     updated_at: AdminOnly[datetime]
     progress: AdminOnly[TargetProgress]
+    unit: AdminOnly[Unit] = Field(default=Unit.yuan, description="金额单位 (合同数指标不适用)")
+    unit_label: AdminOnly[str] = "元"
+
+    def in_unit(self, unit: Unit) -> TargetRead:
+        """The same target with its amounts in ``unit`` (rates and counts unchanged)."""
+        if unit == Unit.yuan or self.metric == Metric.contracts:
+            return self
+        p = self.progress
+        for name in ("actual", "gap", "latest_full_year_value", "projection"):
+            value = getattr(p, name)
+            if value is not None:
+                setattr(p, name, yuan_as(value, unit))
+        self.target_value = yuan_as(self.target_value, unit)
+        self.unit, self.unit_label = unit, UNIT_LABELS[unit]
+        return self
 
     def visibility_subject(self) -> Subject:
         return Subject(regions=(self.region,))

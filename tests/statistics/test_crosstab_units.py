@@ -192,6 +192,16 @@ async def test_aggregates_series_and_exports_answer_in_wan(client: httpx.AsyncCl
         assert b["yoy_growth"] == a["yoy_growth"]  # growth from exact figures, whatever the unit
         if a["value"] is not None:
             assert Decimal(b["value"]) == amount(int(Decimal(a["value"]) * 100), Unit.wan)
+    targets = (await _get(client, admin, "targets"))["items"]
+    targets_wan = (await _get(client, admin, "targets", unit="wan"))["items"]
+    assert targets and [t["id"] for t in targets] == [t["id"] for t in targets_wan]
+    for a, b in zip(targets, targets_wan, strict=True):
+        assert b["unit_label"] == "万元" and b["progress"]["progress"] == a["progress"]["progress"]
+        assert Decimal(b["target_value"]) == amount(int(Decimal(a["target_value"]) * 100), Unit.wan)
+        if a["progress"]["actual"] is not None:
+            assert Decimal(b["progress"]["actual"]) == amount(int(Decimal(a["progress"]["actual"]) * 100), Unit.wan)
+    one = await _get(client, admin, f"targets/{targets[0]['id']}", unit="wan")
+    assert one["target_value"] == targets_wan[0]["target_value"]
     reply = await client.get(
         f"{STAT}/exports/aggregates", params={"by": "type", "unit": "wan", "format": "csv", **PERIOD}, headers=admin
     )
