@@ -181,6 +181,7 @@ def turnover_figure(points: Sequence[YearPoint], targets: Sequence[tuple[int, De
                 rotation=90,
                 ha="center",
                 va="top",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
                 gid="break-label",
             )
     if targets:
