@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -25,6 +26,7 @@ matplotlib.use("Agg")
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
+from matplotlib.typing import RcKeyType
 
 from contracts.statistics import errors
 
@@ -88,14 +90,14 @@ def cjk_font() -> CjkFont | None:
     for folder in FONT_DIRS:
         if not Path(folder).is_dir():
             continue
-        for path in sorted(Path(folder).rglob("*")):
-            lowered = path.name.lower()
-            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and any(
+        for candidate in sorted(Path(folder).rglob("*")):
+            lowered = candidate.name.lower()
+            if candidate.suffix.lower() in (".ttf", ".otf", ".ttc") and any(
                 t in lowered for t in ("cjk", "wqy", "han", "hei", "song", "ming")
             ):
-                if covers(str(path)):
-                    font_manager.fontManager.addfont(str(path))
-                    return CjkFont(font_manager.FontProperties(fname=str(path)).get_name(), str(path))
+                if covers(str(candidate)):
+                    font_manager.fontManager.addfont(str(candidate))
+                    return CjkFont(font_manager.FontProperties(fname=str(candidate)).get_name(), str(candidate))
     return None
 
 
@@ -125,7 +127,7 @@ def _render(figure: Figure, fmt: str, family: str) -> bytes:
     return buffer.getvalue()
 
 
-def _fonts(family: str) -> dict[str, object]:
+def _fonts(family: str) -> dict[RcKeyType, Any]:
     return {"font.family": [family, "DejaVu Sans"], "svg.fonttype": "path", "axes.unicode_minus": False}
 
 
@@ -195,10 +197,10 @@ def turnover_figure(points: Sequence[YearPoint], targets: Sequence[tuple[int, De
             zorder=3,
             label="目标",
         )
-        for year, value in targets:
+        for year, target in targets:
             axes.annotate(
-                f"目标 {(value / YI).quantize(Decimal('0.1'))}",
-                (year, float(value / YI)),
+                f"目标 {(target / YI).quantize(Decimal('0.1'))}",
+                (year, float(target / YI)),
                 xytext=(0, 6),
                 textcoords="offset points",
                 ha="center",

@@ -46,7 +46,7 @@ SideOption = Annotated[Side, typer.Option(help="seller (输出) or buyer (吸纳
 UnitOption = Annotated[Unit, typer.Option(help="yuan (元) or wan (万元, rounded half-up from fen).")]
 
 
-def _run(work):  # type: ignore[no-untyped-def]
+def _run(work):
     try:
         return migrations.run_with_database(Settings(), work)
     except DomainError as exc:
@@ -64,7 +64,7 @@ def _check_region(region: str) -> None:
         raise typer.Exit(2)
 
 
-async def _write(stream, output: Path) -> int:  # type: ignore[no-untyped-def]
+async def _write(stream, output: Path) -> int:
     size = 0
     with output.open("wb") as handle:
         async for chunk in stream:
@@ -88,7 +88,8 @@ def export_statistics(
     end: EndOption = None,
     unit: UnitOption = Unit.yuan,
 ) -> None:
-    """One statistics table (by a dimension), e.g. `techmarket export statistics --by region --year 2026 --format xlsx -o t.xlsx`."""
+    """One statistics table (by a dimension), e.g.
+    `techmarket export statistics --by region --year 2026 --format xlsx -o t.xlsx`."""
     _check_region(region)
 
     async def work(database: Database) -> int:
@@ -115,7 +116,8 @@ def export_contracts(
     end: EndOption = None,
     unit: UnitOption = Unit.yuan,
 ) -> None:
-    """The contract-level 登记表 (registration number, parties, regions, kinds, type, field, amounts, dates), streamed."""
+    """The contract-level 登记表 (registration number, parties, regions, kinds, type, field, amounts, dates),
+    streamed."""
     _check_region(region)
 
     async def work(database: Database) -> int:

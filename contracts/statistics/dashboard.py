@@ -44,10 +44,12 @@ STYLE = """
 body{font-family:"Noto Sans CJK SC","Noto Sans SC","Microsoft YaHei",sans-serif;margin:0;background:#f4f6f9;color:#222}
 header{background:#1f4e79;color:#fff;padding:12px 24px;display:flex;justify-content:space-between;align-items:center}
 main{padding:16px 24px;max-width:1200px;margin:auto} h2{font-size:18px;border-left:4px solid #2e75b6;padding-left:8px}
-.cards{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border-radius:6px;padding:12px 16px;min-width:260px;flex:1;box-shadow:0 1px 3px #0002}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border-radius:6px;padding:12px 16px;min-width:260px;flex:1;box-shadow:0 1px 3px #0002}
 .bar{background:#e4e9f0;border-radius:4px;height:14px;overflow:hidden}.bar>span{display:block;height:100%;background:#2e75b6}
 .met{color:#38761d}.missed,.behind{color:#c00000}.on_track{color:#2e75b6}.no_data,.unknown{color:#777}
-table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:12px}th,td{border:1px solid #d0d7e2;padding:4px 8px;text-align:right}
+table{border-collapse:collapse;background:#fff;width:100%;margin-bottom:12px}
+th,td{border:1px solid #d0d7e2;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#ddebf7}img{max-width:100%;background:#fff;border-radius:6px}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}.charts .wide{grid-column:1/3}form.inline{display:inline}
 label{display:block;margin:8px 0}input{padding:6px;width:260px}.error{color:#c00000}
@@ -119,8 +121,10 @@ def _login_page(error: str | None, status_code: int = 200) -> HTMLResponse:
         "登录 · 技术市场统计",
         f"""
 <header><strong>科技成果网络交易平台 · 管理后台</strong></header><main><h2>管理员登录</h2>{message}
-<form method="post" action="/admin/login"><label>邮箱 <input name="username" type="email" required autocomplete="username"></label>
-<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button type="submit">登录</button></form></main>""",
+<form method="post" action="/admin/login"><label>邮箱 <input name="username" type="email" required
+autocomplete="username"></label>
+<label>密码 <input name="password" type="password" required autocomplete="current-password"></label><button
+type="submit">登录</button></form></main>""",
         status_code,
     )
 
@@ -133,9 +137,9 @@ async def login(
     try:
         token = await logins.login(username, password)
     except TooManyRequests as exc:
-        response = _login_page(f"{exc.title} ({exc.detail})", status_code=exc.status_code)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        page = _login_page(f"{exc.title} ({exc.detail})", status_code=exc.status_code)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     except DomainError as exc:
         return RedirectResponse("/admin/login?" + urlencode({"error": exc.title}), status_code=303, headers=HEADERS)
     response = RedirectResponse("/admin/dashboard", status_code=303, headers=HEADERS)
@@ -249,14 +253,17 @@ async def dashboard(
         for path, text in _EXPORTS
     )
     cards = "".join(_target_card(t) for t in targets) or "<p>本地区尚未设置目标。</p>"
+    place = region_name(scope) if scope != "all" else "全部地区"
     body = f"""
-<header><strong>科技成果网络交易平台 · 技术市场统计 · {escape(region_name(scope) if scope != "all" else "全部地区")}</strong>
-<span>{escape(principal.user.full_name)} <form class="inline" method="post" action="/admin/logout"><button>退出</button></form></span></header>
+<header><strong>科技成果网络交易平台 · 技术市场统计 · {escape(place)}</strong>
+<span>{escape(principal.user.full_name)} <form class="inline" method="post"
+action="/admin/logout"><button>退出</button></form></span></header>
 <main>
 {_selectors(principal, scope, period.start // 100)}
 <h2>目标完成情况</h2><div class="cards" id="targets">{cards}</div>
 <h2>{period.start // 100} 年认定登记 (截至 {period.end_text})</h2>
-<div class="cards"><div class="card">{_table(seller, "输出 · 流向")}</div><div class="card">{_table(buyer, "吸纳 · 流向")}</div></div>
+<div class="cards"><div class="card">{_table(seller, "输出 · 流向")}</div>
+<div class="card">{_table(buyer, "吸纳 · 流向")}</div></div>
 {_table(fields, "输出 · 按合同类型")}
 <p id="exports">{links}</p>
 <h2>图表</h2><div class="charts">

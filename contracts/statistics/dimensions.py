@@ -190,7 +190,7 @@ def label(by: By | str, key: str) -> str:
     if by in (By.seller_kind, By.buyer_kind):
         return KIND_LABELS.get(OrganizationKind(key), key) if key in OrganizationKind.__members__ else key
     if by == By.ip_type:
-        return IP_LABELS.get(key, key)  # type: ignore[call-overload]
+        return IP_LABELS.get(key, key)
     if by == By.flow:
         return FLOW_LABELS.get(Flow(key), key) if key in Flow.__members__ else key
     if by == By.year:

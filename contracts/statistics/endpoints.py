@@ -59,7 +59,8 @@ PERIOD_ERRORS = (errors.InvalidPeriod, errors.InvertedPeriod, errors.PeriodOutOf
 RegionQuery = Annotated[
     str | None,
     Query(
-        description="地区代码 (GB/T 2260; 境外 99+国家代码; all=全部, 仅平台管理员); 默认: 平台管理员为 150000, 盟市管理员为本辖区"
+        description="地区代码 (GB/T 2260; 境外 99+国家代码; all=全部, 仅平台管理员); "
+        "默认: 平台管理员为 150000, 盟市管理员为本辖区"
     ),
 ]
 YearQuery = Annotated[int | None, Query(description="统计年度 (按认定登记日期); 默认本年")]
@@ -250,7 +251,8 @@ def _download(stream: object, fmt: ExportFormat, stem: str) -> StreamingResponse
         stream,  # type: ignore[arg-type]
         media_type=MEDIA_TYPES[fmt],
         headers={
-            "Content-Disposition": f"attachment; filename=\"{name.encode('ascii', 'ignore').decode()}\"; filename*=UTF-8''{name}"
+            "Content-Disposition": f'attachment; filename="{name.encode("ascii", "ignore").decode()}"; '
+            f"filename*=UTF-8''{name}"
         },
     )
 
@@ -408,7 +410,9 @@ async def breakdown_image(
 ) -> bytes:
     result = await service.aggregate(scope, by, side, period)
     rows = [(row.label, row.turnover) for row in result.items if row.contracts]
-    title = f"{result.region_name} {period.start_text}~{period.end_text} 合同成交额 · {'输出' if side == Side.seller else '吸纳'} · 按{_BY_ZH.get(by, by.value)}"
+    side_zh = "输出" if side == Side.seller else "吸纳"
+    by_zh = _BY_ZH.get(by, by.value)
+    title = f"{result.region_name} {period.start_text}~{period.end_text} 合同成交额 · {side_zh} · 按{by_zh}"
     return breakdown_chart(rows, title=title, fmt=fmt)
 
 

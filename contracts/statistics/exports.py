@@ -160,7 +160,7 @@ def registration_row(record: Any, unit: Unit = Unit.yuan) -> list[Any]:
         TYPE_LABELS.get(ContractType(contract.type), str(contract.type)),
         SUBTYPE_LABELS.get(ContractSubtype(contract.subtype), str(contract.subtype)),
         field.name_zh if field else "",
-        IP_LABELS.get(ip, ip),  # type: ignore[call-overload]
+        IP_LABELS.get(ip, ip),
         record.seller_name,
         record.seller_uscc or "",
         contract.seller_region,

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from contracts.contract.models import Contract
 from contracts.statistics.dimensions import COUNTED_STATUSES
@@ -50,28 +51,30 @@ class StatisticsRepository:
     # --- reference figures and targets ----------------------------------------------------------
 
     async def reference_figures(self, region: str, metric: str) -> Sequence[ReferenceFigure]:
-        statement = select(ReferenceFigure).where(ReferenceFigure.region == region, ReferenceFigure.metric == metric)
+        statement = select(ReferenceFigure).where(
+            col(ReferenceFigure.region) == region, col(ReferenceFigure.metric) == metric
+        )
         return (
-            (await self.session.execute(statement.order_by(ReferenceFigure.year, ReferenceFigure.period)))
+            (await self.session.execute(statement.order_by(col(ReferenceFigure.year), col(ReferenceFigure.period))))
             .scalars()
             .all()
         )
 
     async def targets(self, region_prefix: str | None) -> Sequence[Target]:
-        statement = select(Target).order_by(Target.region, Target.metric, Target.target_year)
+        statement = select(Target).order_by(col(Target.region), col(Target.metric), col(Target.target_year))
         if region_prefix is not None:
-            statement = statement.where(Target.region.like(f"{region_prefix}%"))  # type: ignore[attr-defined]
+            statement = statement.where(col(Target.region).like(f"{region_prefix}%"))
         return (await self.session.execute(statement)).scalars().all()
 
     async def target(self, target_id: int) -> Target | None:
         return await self.session.get(Target, target_id)
 
     async def target_clash(self, region: str, metric: str, year: int, exclude_id: int | None = None) -> bool:
-        statement = select(Target.id).where(
-            Target.region == region, Target.metric == metric, Target.target_year == year
+        statement = select(col(Target.id)).where(
+            col(Target.region) == region, col(Target.metric) == metric, col(Target.target_year) == year
         )
         if exclude_id is not None:
-            statement = statement.where(Target.id != exclude_id)
+            statement = statement.where(col(Target.id) != exclude_id)
         return (await self.session.execute(statement)).first() is not None
 
     async def add(self, *rows: object) -> None:
@@ -83,7 +86,7 @@ class StatisticsRepository:
         await self.session.flush()
 
     async def publications(self) -> Sequence[Publication]:
-        statement = select(Publication).order_by(Publication.published_at.desc(), Publication.id.desc())  # type: ignore[attr-defined]
+        statement = select(Publication).order_by(col(Publication.published_at).desc(), col(Publication.id).desc())
         return (await self.session.execute(statement)).scalars().all()
 
     async def publication(self, publication_id: int) -> Publication | None:
@@ -96,30 +99,30 @@ class StatisticsRepository:
     ) -> list[Any]:
         """One keyset page of counted contracts registered in [since, until), with both parties."""
         seller, buyer = aliased(Organization), aliased(Organization)
-        region_column = Contract.seller_region if side == "seller" else Contract.buyer_region
+        region_column = col(Contract.seller_region) if side == "seller" else col(Contract.buyer_region)
         conditions: list[ColumnElement[bool]] = [
-            Contract.status.in_([s.value for s in COUNTED_STATUSES]),  # type: ignore[attr-defined]
-            Contract.registered_at.is_not(None),  # type: ignore[union-attr]
-            Contract.id > after_id,  # type: ignore[operator]
-            func.coalesce(Contract.registered_at, Contract.created_at) >= since,
-            func.coalesce(Contract.registered_at, Contract.created_at) < until,
+            col(Contract.status).in_([s.value for s in COUNTED_STATUSES]),
+            col(Contract.registered_at).is_not(None),
+            col(Contract.id) > after_id,
+            func.coalesce(col(Contract.registered_at), col(Contract.created_at)) >= since,
+            func.coalesce(col(Contract.registered_at), col(Contract.created_at)) < until,
         ]
         if prefix:
-            conditions.append(region_column.like(f"{prefix}%"))  # type: ignore[attr-defined]
-        statement = (
+            conditions.append(region_column.like(f"{prefix}%"))
+        statement: Select[*tuple[Any, ...]] = (
             select(
                 Contract,
-                seller.name.label("seller_name"),
-                seller.uscc.label("seller_uscc"),
-                buyer.name.label("buyer_name"),
-                buyer.uscc.label("buyer_uscc"),
-                ContractFact.ip_type,  # type: ignore[arg-type]
+                col(seller.name).label("seller_name"),
+                col(seller.uscc).label("seller_uscc"),
+                col(buyer.name).label("buyer_name"),
+                col(buyer.uscc).label("buyer_uscc"),
+                col(ContractFact.ip_type),
             )
-            .join(seller, seller.id == Contract.seller_org_id)
-            .join(buyer, buyer.id == Contract.buyer_org_id)
-            .outerjoin(ContractFact, ContractFact.contract_id == Contract.id)  # type: ignore[arg-type]
+            .join(seller, col(seller.id) == col(Contract.seller_org_id))
+            .join(buyer, col(buyer.id) == col(Contract.buyer_org_id))
+            .outerjoin(ContractFact, col(ContractFact.contract_id) == col(Contract.id))
             .where(and_(*conditions))
-            .order_by(Contract.id)  # type: ignore[arg-type]
+            .order_by(col(Contract.id))
             .limit(limit)
         )
         return list(await self.session.execute(statement))

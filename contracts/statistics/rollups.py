@@ -25,6 +25,7 @@ from sqlalchemy import Connection, delete, event, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
+from sqlmodel import col
 
 from contracts.contract.models import Contract, ContractAchievement
 from contracts.statistics.dimensions import (
@@ -132,9 +133,9 @@ def _ip_types(connection: Connection, ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, list[str]] = {}
     for chunk in _chunks(list(ids)):
         rows = connection.execute(
-            select(ContractAchievement.contract_id, Achievement.ip_type)  # type: ignore[call-overload]
-            .join(Achievement, Achievement.id == ContractAchievement.achievement_id)
-            .where(ContractAchievement.contract_id.in_(chunk))  # type: ignore[attr-defined]
+            select(col(ContractAchievement.contract_id), col(Achievement.ip_type))
+            .join(Achievement, col(Achievement.id) == col(ContractAchievement.achievement_id))
+            .where(col(ContractAchievement.contract_id).in_(chunk))
         )
         for contract_id, ip_type in rows:
             if ip_type is not None:
@@ -292,7 +293,8 @@ def rebuild_statements(dialect: str) -> list[str]:
         "DELETE FROM statistics_contract_facts",
         "INSERT INTO statistics_contract_facts (contract_id, period, seller_region, buyer_region, type, field, "
         "seller_kind, buyer_kind, ip_type, total_fen, income_fen) "
-        f"SELECT c.id, {period_sql(dialect)}, c.seller_region, c.buyer_region, c.type, COALESCE(c.field, '{UNSPECIFIED}'), "
+        f"SELECT c.id, {period_sql(dialect)}, c.seller_region, c.buyer_region, c.type, "
+        f"COALESCE(c.field, '{UNSPECIFIED}'), "
         f"c.seller_kind, c.buyer_kind, {_ip_sql()}, c.total_fen, c.technology_income_fen "
         f"FROM contracts c WHERE {COUNTED_WHERE}",
     ]
@@ -303,8 +305,10 @@ def rebuild_statements(dialect: str) -> list[str]:
         keys = ("''", "f.type", "f.field", "f.seller_kind", "f.buyer_kind", "f.ip_type", _flow_sql(region, counterpart))
         for dimension, key in zip(STORED_DIMENSIONS, keys, strict=True):
             statements.append(
-                "INSERT INTO statistics_rollups (side, dimension, region, period, key, contracts, total_fen, income_fen) "
-                f"SELECT '{side}', '{dimension}', {region}, f.period, {key}, COUNT(*), SUM(f.total_fen), SUM(f.income_fen) "
+                "INSERT INTO statistics_rollups "
+                "(side, dimension, region, period, key, contracts, total_fen, income_fen) "
+                f"SELECT '{side}', '{dimension}', {region}, f.period, {key}, "
+                "COUNT(*), SUM(f.total_fen), SUM(f.income_fen) "
                 f"FROM statistics_contract_facts f GROUP BY {region}, f.period{_also(key)}"
             )
     return statements
@@ -338,7 +342,8 @@ async def verify(session: Any) -> list[dict[str, Any]]:
         for dimension, key in zip(STORED_DIMENSIONS, keys, strict=True):
             rows = await session.execute(
                 text(
-                    f"SELECT {region}, {period_sql(dialect)}, {key}, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
+                    f"SELECT {region}, {period_sql(dialect)}, {key}, "
+                    "COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) "
                     f"FROM contracts c WHERE {COUNTED_WHERE} GROUP BY 1, 2{_also('3') if key != EMPTY else ''}"
                 )
             )

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,7 +108,7 @@ def parse_period(
     if quarter is not None and year is None:
         raise errors.on_field(errors.InvalidPeriod, "query.quarter", "指定季度时须同时指定 year")
     if start or end:
-        periods = []
+        periods: list[int | None] = []
         for name, value in (("start", start), ("end", end)):
             if value is None:
                 periods.append(None)
@@ -118,9 +119,11 @@ def parse_period(
                     errors.InvalidPeriod, f"query.{name}", f"{name} 应为 YYYY-MM 格式的月份, 而不是 {value!r}"
                 )
             periods.append(int(match.group(1)) * 100 + int(match.group(2)))
-        low = periods[0] if periods[0] is not None else (periods[1] // 100) * 100 + 1  # type: ignore[operator]
-        high = periods[1] if periods[1] is not None else (low // 100) * 100 + 12
-        result = PeriodRange(low, high)
+        low, high = periods
+        if low is None:
+            assert high is not None  # start or end was given
+            low = (high // 100) * 100 + 1
+        result = PeriodRange(low, high if high is not None else (low // 100) * 100 + 12)
     else:
         year = this_year if year is None else year
         first, last = (1, 12) if quarter is None else (quarter * 3 - 2, quarter * 3)
@@ -203,9 +206,8 @@ class StatisticsService:
         self, scope: str, by: By, side: Side, period: PeriodRange, unit: Unit = Unit.yuan
     ) -> AggregateRead:
         prefix = scope_prefix(scope)
-        sums = self.repository.sums
-        base = {"side": side.value, "prefix": prefix, "start": period.start, "end": period.end}
-        overall_rows = await sums(dimension="total", group=[], **base)
+        sums = partial(self.repository.sums, side=side.value, prefix=prefix, start=period.start, end=period.end)
+        overall_rows = await sums(dimension="total", group=[])
         n, total, income = (int(v or 0) for v in overall_rows[0]) if overall_rows else (0, 0, 0)
         acc: dict[str, list[int]] = {}
 
@@ -228,18 +230,18 @@ class StatisticsService:
 
             for p in period.months():
                 acc.setdefault(key_of(p), [0, 0, 0])
-            for p, *values in await sums(dimension="total", group=["period"], **base):
+            for p, *values in await sums(dimension="total", group=["period"]):
                 add(key_of(int(p)), tuple(values))
             keys = list(acc)
         elif by == By.region:
-            for region, *values in await sums(dimension="total", group=["region"], **base):
+            for region, *values in await sums(dimension="total", group=["region"]):
                 add(region_row(region, scope), tuple(values))
             keys = sorted(acc)
         else:
             dimension = "flow" if by == By.flow else by.value
             for key in _categories(by):
                 acc.setdefault(key, [0, 0, 0])
-            for key, *values in await sums(dimension=dimension, group=["key"], **base):
+            for key, *values in await sums(dimension=dimension, group=["key"]):
                 add(flow_of(key, scope).value if by == By.flow else key, tuple(values))
             keys = [k for k in acc if acc[k][0] or k in _categories(by)]
         items = [_row(k, by, acc[k][0], acc[k][1], acc[k][2], unit=unit) for k in keys]

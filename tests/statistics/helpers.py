@@ -192,7 +192,8 @@ async def plain_group_by(
         rows = await session.execute(
             text(
                 f"SELECT {key_sql} AS k, COUNT(*), SUM(c.total_fen), SUM(c.technology_income_fen) FROM contracts c "
-                f"WHERE c.status IN {COUNTED} AND c.{region_column} LIKE :prefix AND c.registered_at >= :lo AND c.registered_at < :hi "
+                f"WHERE c.status IN {COUNTED} AND c.{region_column} LIKE :prefix "
+                "AND c.registered_at >= :lo AND c.registered_at < :hi "
                 "GROUP BY 1"
             ),
             {"prefix": f"{prefix}%", "lo": _bound(database, lo), "hi": _bound(database, hi)},

@@ -4,6 +4,7 @@ dialects — also after an amount correction, a termination, and a contract dele
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -43,7 +44,8 @@ async def _expected_ip(database: Database, region_column: str, prefix: str) -> d
             await session.execute(
                 text(
                     f"SELECT c.id, c.total_fen, c.technology_income_fen, a.ip_type FROM contracts c "
-                    f"LEFT JOIN contract_achievements ca ON ca.contract_id = c.id LEFT JOIN achievements a ON a.id = ca.achievement_id "
+                    "LEFT JOIN contract_achievements ca ON ca.contract_id = c.id "
+                    "LEFT JOIN achievements a ON a.id = ca.achievement_id "
                     f"WHERE c.status IN {COUNTED} AND c.{region_column} LIKE :p"
                 ),
                 {"p": f"{prefix}%"},
@@ -69,7 +71,7 @@ async def _check_everything(
         ("seller", "seller_region", "buyer_region"),
         ("buyer", "buyer_region", "seller_region"),
     ):
-        plain = lambda key: plain_group_by(database, key, region_column=column, prefix=prefix, since=SINCE, until=UNTIL)  # noqa: E731
+        plain = partial(plain_group_by, database, region_column=column, prefix=prefix, since=SINCE, until=UNTIL)
         for by, key in (
             ("type", "c.type"),
             ("field", "COALESCE(c.field, 'unspecified')"),

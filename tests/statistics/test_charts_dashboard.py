@@ -26,6 +26,7 @@ from contracts.statistics.service import StatisticsService
 from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL
 from tests.fixtures.app import login
+from tests.prerequisites import needs
 from tests.statistics.helpers import LAST_YEAR, contract_row, organizations
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -104,16 +105,11 @@ def _difference(a: Image.Image, b: Image.Image) -> float:
     return float(sum(ImageStat.Stat(ImageChops.difference(a.convert("L"), b.convert("L"))).mean))
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is not installed (scripts/test installs it when run as root)"
-)
+@needs(CHROMIUM, "Debian chromium is not installed (scripts/test installs it when run as root)")
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=True)  # one browser run is enough
 async def test_dashboard_in_headless_chromium(
     app: FastAPI, client: httpx.AsyncClient, database: Database, dialect: str, tmp_path: Path
 ) -> None:
-    if dialect != "sqlite":
-        pytest.skip(
-            "one browser run is enough; the SQLite copy lets uvicorn's concurrent requests use their own connections"
-        )
     orgs = await organizations(database)
     async with database.unit_of_work() as session:
         session.add(

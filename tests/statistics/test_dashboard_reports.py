@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import httpx
 import matplotlib
-import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Rectangle
 from openpyxl import load_workbook
@@ -20,6 +19,7 @@ from openpyxl import load_workbook
 from contracts.statistics.charts import YearPoint, _fonts, cjk_font, turnover_figure
 from core.db import Database
 from market.demo import DEMO_PASSWORD, PLATFORM_ADMIN_EMAIL, REGION_ADMIN
+from tests.prerequisites import require
 from tests.statistics.helpers import LAST_YEAR, contract_row, organizations
 
 
@@ -79,8 +79,7 @@ async def test_dashboard_selectors_and_export_links_work_with_the_dashboard_logi
 
 def test_the_break_label_does_not_cover_a_bar() -> None:
     font = cjk_font()
-    if font is None:
-        pytest.skip("no CJK font installed")
+    require(font, "no CJK font installed (scripts/test installs fonts-noto-cjk when run as root)")
     # The home province's real shape: 2018, then 2022 after a 口径 change, the platform's partial year,
     # targets up to 2028 (a wide span: narrow gaps between the bars).
     yi = Decimal(100_000_000)
