@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from core import outbox
 from core.db import Database
@@ -173,4 +173,4 @@ async def check_when_due(
 
 async def last_checks(database: Database) -> list[SearchIndexCheck]:
     async with database.sessionmaker() as session:
-        return list((await session.execute(select(SearchIndexCheck).order_by(SearchIndexCheck.kind))).scalars())
+        return list((await session.execute(select(SearchIndexCheck).order_by(col(SearchIndexCheck.kind)))).scalars())

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1/search", tags=["search"])
 
 
 async def get_engine(request: Request) -> SearchEngine:
-    return request.app.state.search  # type: ignore[no-any-return]
+    return request.app.state.search
 
 
 async def get_search_service(

@@ -95,8 +95,8 @@ async def _apply(engine: SearchEngine, kind_name: str, live: list[SearchDocument
             return {listing_id: batch.reason for listing_id in [*(doc.id for doc in live), *gone]}
         refused: dict[int, str] = {}
         singles: list[tuple[int, Callable[[], Awaitable[None]]]] = [
-            *((doc.id, lambda doc=doc: engine.upsert(kind_name, [doc])) for doc in live),  # type: ignore[arg-type,misc]
-            *((i, lambda i=i: engine.delete(kind_name, [i])) for i in gone),  # type: ignore[arg-type,misc]
+            *((doc.id, lambda doc=doc: engine.upsert(kind_name, [doc])) for doc in live),  # type: ignore[arg-type]
+            *((i, lambda i=i: engine.delete(kind_name, [i])) for i in gone),  # type: ignore[arg-type]
         ]
         for position, (listing_id, write) in enumerate(singles):
             try:
@@ -154,14 +154,14 @@ async def relay_round(
         done: list[int] = []
         leased = {event.id: event for event in await outbox.by_ids(session, [event_id for event_id, _, _ in event_ids])}
         for event_id, kind_name, listing_id in event_ids:
-            event = leased.get(event_id)
-            if event is None or event.processed_at is not None:
+            held = leased.get(event_id)
+            if held is None or held.processed_at is not None:
                 continue
             if result.engine_down:
-                outbox.release(event, ENGINE_DOWN)
+                outbox.release(held, ENGINE_DOWN)
             elif (kind_name, listing_id) in refused:
                 reason = refused[(kind_name, listing_id)]
-                outbox.schedule_retry(event, f"rejected by the search engine: {reason}")
+                outbox.schedule_retry(held, f"rejected by the search engine: {reason}")
                 result.rejected[event_id] = reason
             else:
                 done.append(event_id)

@@ -122,9 +122,9 @@ def score(plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_do
                             pseudo += scale[name] * tf
                 else:
                     for name in PINYIN_FIELDS if term.field == "pinyin" else TEXT_FIELDS:
-                        tf = term_frequency(term, doc, name)
-                        if tf:
-                            pseudo += scale[name] * tf
+                        frequency = term_frequency(term, doc, name)
+                        if frequency:
+                            pseudo += scale[name] * frequency
                 if pseudo:
                     best = max(best, term.weight * weights[term.key] * pseudo * (K1 + 1) / (pseudo + K1))
             if best:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 THESAURUS_PATH = Path(__file__).with_name("data") / "thesaurus.txt"
 MAX_QUERY_CHARS = 200
@@ -270,12 +270,17 @@ def _char_pinyin() -> dict[str, str]:
     return table
 
 
+def _blank_per_character(chunk: str) -> Any:
+    """pypinyin's ``errors`` callback: a list gives one syllable per character (its stubs only say str)."""
+    return [""] * len(chunk)
+
+
 def syllables(normalized: str, *, accurate: bool) -> list[str]:
     """One pinyin syllable per character ('' for non-CJK). ``accurate`` resolves polyphones by phrase."""
     if accurate:
         from pypinyin import lazy_pinyin
 
-        result = lazy_pinyin(normalized, errors=lambda chunk: [""] * len(chunk))
+        result = lazy_pinyin(normalized, errors=_blank_per_character)
         if len(result) == len(normalized):
             return [s if is_cjk(c) else "" for s, c in zip(result, normalized, strict=True)]
     table = _char_pinyin()

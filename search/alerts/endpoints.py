@@ -113,7 +113,8 @@ async def mark_read(notification_id: int, principal: CurrentPrincipal, service: 
     response_model=WebhookRead,
     summary="设置提醒回调地址 (返回签名密钥, 只显示一次)",
     description=(
-        "回调地址须为 https 公网地址 (端口 443, 或运维允许的端口), 不能含用户名/密码, 不能是内部主机名或数字形式的主机名, "
+        "回调地址须为 https 公网地址 (端口 443, 或运维允许的端口), 不能含用户名/密码, "
+        "不能是内部主机名或数字形式的主机名, "
         "不能指向回环、私有、链路本地、CGNAT、组播、保留或未指定地址; 每次推送时重新解析域名并只连接检查过的地址, "
         "不跟随重定向。推送失败按通知重试, 最后一次失败后放弃, 状态见 `GET /notifications` 的 `delivery_status`。"
     ),

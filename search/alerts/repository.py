@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.types import utcnow
 from search.alerts.models import DeliveryStatus, ListingKindName, Notification, Subscription, WebhookEndpoint
@@ -25,37 +26,37 @@ class AlertRepository:
     async def subscriptions_of(self, organization_id: int) -> Sequence[Subscription]:
         statement = (
             select(Subscription)
-            .where(Subscription.organization_id == organization_id, Subscription.active)
-            .order_by(Subscription.id)
-        )  # type: ignore[arg-type]
+            .where(col(Subscription.organization_id) == organization_id, col(Subscription.active))
+            .order_by(col(Subscription.id))
+        )
         return (await self.session.execute(statement)).scalars().all()
 
     async def active_for_target(self, target: ListingKindName, exclude_organization: int) -> Sequence[Subscription]:
         statement = select(Subscription).where(
-            Subscription.active,
-            Subscription.target_kind == target,
-            Subscription.organization_id != exclude_organization,  # type: ignore[arg-type]
+            col(Subscription.active),
+            col(Subscription.target_kind) == target,
+            col(Subscription.organization_id) != exclude_organization,
         )
         return (await self.session.execute(statement)).scalars().all()
 
     async def notification_exists(self, subscription_id: int, kind: ListingKindName, listing_id: int) -> bool:
-        statement = select(Notification.id).where(
-            Notification.subscription_id == subscription_id,
-            Notification.listing_kind == kind,
-            Notification.listing_id == listing_id,
+        statement = select(col(Notification.id)).where(
+            col(Notification.subscription_id) == subscription_id,
+            col(Notification.listing_kind) == kind,
+            col(Notification.listing_id) == listing_id,
         )
         return (await self.session.execute(statement)).first() is not None
 
     async def notifications(
         self, organization_id: int, *, unread: bool, delivery: DeliveryStatus | None = None, offset: int, limit: int
     ) -> tuple[Sequence[Notification], int]:
-        statement = select(Notification).where(Notification.organization_id == organization_id)
+        statement = select(Notification).where(col(Notification.organization_id) == organization_id)
         if unread:
-            statement = statement.where(Notification.read_at.is_(None))  # type: ignore[union-attr]
+            statement = statement.where(col(Notification.read_at).is_(None))
         if delivery is not None:
-            statement = statement.where(Notification.delivery_status == delivery)
+            statement = statement.where(col(Notification.delivery_status) == delivery)
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-        page = statement.order_by(Notification.id.desc()).offset(offset).limit(limit)  # type: ignore[union-attr]
+        page = statement.order_by(col(Notification.id).desc()).offset(offset).limit(limit)
         return (await self.session.execute(page)).scalars().all(), total
 
     async def notification(self, notification_id: int) -> Notification | None:
@@ -65,16 +66,16 @@ class AlertRepository:
         result = await self.session.execute(
             update(Notification)
             .where(
-                Notification.id == notification_id,
-                Notification.organization_id == organization_id,
-                Notification.read_at.is_(None),
-            )  # type: ignore[union-attr]
+                col(Notification.id) == notification_id,
+                col(Notification.organization_id) == organization_id,
+                col(Notification.read_at).is_(None),
+            )
             .values(read_at=utcnow())
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def webhook_of(self, organization_id: int) -> WebhookEndpoint | None:
-        statement = select(WebhookEndpoint).where(WebhookEndpoint.organization_id == organization_id)
+        statement = select(WebhookEndpoint).where(col(WebhookEndpoint.organization_id) == organization_id)
         return (await self.session.execute(statement)).scalars().first()
 
     async def remove(self, row: object) -> None:

@@ -183,7 +183,7 @@ class AlertService:
             created.append(notification)
         return created
 
-    async def _score(self, subscription: Subscription, row: Achievement | Demand, document, document_side, names):  # type: ignore[no-untyped-def]
+    async def _score(self, subscription: Subscription, row: Achievement | Demand, document, document_side, names):
         if subscription.query is not None:
             query = profile(
                 subscription.query,

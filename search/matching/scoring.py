@@ -7,6 +7,7 @@ so; it never hides the listing. Region only breaks ties towards local partners.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MATURITY_RANK = {"research": 1, "lab": 2, "pilot": 3, "industrialized": 4}
@@ -77,7 +78,7 @@ def region_reason(achievement_region: str, demand_region: str) -> tuple[float, s
 
 
 def combine(
-    text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: dict[str, str]
+    text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: Mapping[str, str]
 ) -> Match:
     """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]."""
     reasons: list[str] = []

@@ -120,7 +120,7 @@ async def warm_match_counts(
             for search in engine_queries(query_profile(kind, title, body, keywords), {})
         ]
 
-    await engine.warm(target.name, await asyncio.to_thread(build))  # type: ignore[arg-type]
+    await engine.warm(target.name, await asyncio.to_thread(build))
 
 
 class MatchingService:
@@ -160,11 +160,8 @@ class MatchingService:
         reindex)."""
         queries = engine_queries(query, filters)
         if not filters:  # one look-up of the term counts both searches need, not one each
-            await self.engine.warm(target.name, queries)  # type: ignore[arg-type]
-        searches = [
-            asyncio.ensure_future(self.engine.search(target.name, search))  # type: ignore[arg-type]
-            for search in queries
-        ]
+            await self.engine.warm(target.name, queries)
+        searches = [asyncio.ensure_future(self.engine.search(target.name, search)) for search in queries]
         try:
             answers = await asyncio.gather(*searches)
         finally:

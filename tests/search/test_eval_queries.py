@@ -25,14 +25,13 @@ from search.documents import SearchDocument
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
 from tests.fixtures.meilisearch import MeiliServer
+from tests.prerequisites import EVAL_SET, needs
 
-EVAL_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
+EVAL_DIR = EVAL_SET
 FLOOR_RECALL = 0.95
 FLOOR_MRR = 0.90
 
-pytestmark = pytest.mark.skipif(
-    not (EVAL_DIR / "queries.jsonl").is_file(), reason=f"dev evaluation set not found at {EVAL_DIR}"
-)
+pytestmark = needs((EVAL_DIR / "queries.jsonl").is_file(), f"dev evaluation set not found at {EVAL_DIR}")
 
 
 def _jsonl(name: str) -> list[dict[str, Any]]:

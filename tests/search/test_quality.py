@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from tests.fixtures.meilisearch import MeiliServer
+from tests.prerequisites import EVAL_SET, needs
 from tooling.evaluation import evaluate
 
-DEV_SET = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "matching-dev"
-pytestmark = pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/matching-dev not present beside the repo")
+DEV_SET = EVAL_SET
+pytestmark = needs(DEV_SET.is_dir(), f"the matching evaluation set is not at {DEV_SET}")
 
 
 async def test_matching_and_search_quality_on_both_engines(meili_server: MeiliServer) -> None:
