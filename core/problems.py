@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -68,7 +69,7 @@ def _choices(context: dict[str, Any]) -> dict[str, Any]:
     return {**context, "expected": reference.choices_zh(values) or "、".join(values)}
 
 
-def field_errors_from_pydantic(errors: list[dict[str, Any]]) -> list[FieldError]:
+def field_errors_from_pydantic(errors: Sequence[Mapping[str, Any]]) -> list[FieldError]:
     result = []
     for error in errors:
         kind = error.get("type", "value_error")

@@ -6,9 +6,10 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 import typer
 import yaml
+
+from tests.prerequisites import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,10 +176,9 @@ def test_compose_file_is_accepted_by_a_compose_client() -> None:
     from tests.hardening.server_profile import which_compose
 
     client = which_compose()
-    if client is None:
-        pytest.skip(
-            "no compose client here (`docker compose` plugin or `docker-compose`); the YAML checks above still ran"
-        )
+    require(
+        client, "no compose client here (`docker compose` plugin or `docker-compose`); the YAML checks above still ran"
+    )
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
     missing = subprocess.run(
         [*client, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],

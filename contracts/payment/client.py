@@ -126,7 +126,7 @@ class PaymentProvider:
                 last_error, reason = f"{type(exc).__name__}: {exc}", "transport"
             else:
                 if reply.status_code < 400:
-                    return reply.json()  # type: ignore[no-any-return]
+                    return reply.json()
                 if reply.status_code < 500:
                     error = _error_of(reply)
                     raise ProviderRejected(reply.status_code, error.get("code", "rejected"), error.get("message", ""))
