@@ -306,12 +306,12 @@ class ListingReadCommon(Classified):
     published_at: Public[datetime | None]
 
 
-class LicenceRead(BaseModel):
+class LicenceRead(Classified):
     """A completed licence of an achievement, as the market shows it (the licensee stays with the parties)."""
 
-    subtype: str = Field(description="合同子类代码, 如 ordinary_license")
-    label: str = Field(description="如 专利实施许可 (普通)")
-    granted_on: date = Field(description="许可合同履行完毕的日期")
+    subtype: Public[str] = Field(description="合同子类代码, 如 ordinary_license")
+    label: Public[str] = Field(description="如 专利实施许可 (普通)")
+    granted_on: Public[date] = Field(description="许可合同履行完毕的日期")
 
 
 class AchievementRead(ListingReadCommon):
