@@ -346,9 +346,7 @@ class ContractService:
         terms (``_amend``): audited, and a signature given for the old rate is void."""
         if contract.reward_rule is None or contract.reward_rate_bp is None:
             return
-        rate, rule = rules.rate_on_signing(
-            contract.reward_rate_bp, contract.reward_rule, contract.seller_region, today()
-        )
+        rate, rule = rules.rate_on_signing(contract.reward_rate_bp, contract.seller_region, today())
         if (rate, rule.code) == (contract.reward_rate_bp, contract.reward_rule):
             return
 

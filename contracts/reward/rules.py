@@ -158,20 +158,15 @@ def check_rate(
 
 
 def rate_on_signing(
-    rate_bp: int, rule_code: str | None, region_code: str, signed_on: date, kind: RewardKind = RewardKind.income
+    rate_bp: int, region_code: str, signed_on: date, kind: RewardKind = RewardKind.income
 ) -> tuple[int, FloorRule]:
     """The rate and rule of a contract signed on ``signed_on``: the floor is the one in force that day.
 
-    The rate was checked when the contract was drafted, against that day's floor. A rate that was the
-    floor then follows the floor in force on the signing date; a higher rate stays, raised to that
-    floor if it is below it.
+    The agreed rate was checked against the drafting day's floor. Signing under a higher floor raises it
+    to that floor; an agreed rate is never lowered, since only the parties may lower what they agreed.
     """
     rule = floor_rule(region_code, signed_on)
-    floor = rule.floor_bp(kind)
-    drafted = RULES_BY_CODE.get(rule_code or "")
-    if drafted is not None and rate_bp == drafted.floor_bp(kind):
-        return floor, rule
-    return max(rate_bp, floor), rule
+    return max(rate_bp, rule.floor_bp(kind)), rule
 
 
 # --- who is rewarded --------------------------------------------------------------------------

@@ -68,14 +68,17 @@ def test_the_floor_in_force_on_the_signing_date_applies() -> None:
     drafted_2016 = check_rate(None, "150200", date(2016, 6, 1))  # before the regional plan: the national 50%
     assert (drafted_2016[0], drafted_2016[1].code) == (5000, "cn-2015-art45")
     # Drafted at the floor, signed after the regional plan took effect: it takes the new floor.
-    rate, rule = rate_on_signing(5000, "cn-2015-art45", "150200", date(2017, 3, 1))
+    rate, rule = rate_on_signing(5000, "150200", date(2017, 3, 1))
     assert (rate, rule.code) == (7000, "nm-2017-plan")
     # A higher rate agreed under the old floor stays if it clears the new one, else it is raised to it.
-    assert rate_on_signing(8000, "cn-2015-art45", "150200", date(2017, 3, 1))[0] == 8000
-    assert rate_on_signing(6000, "cn-2015-art45", "150200", date(2017, 3, 1))[0] == 7000
+    assert rate_on_signing(8000, "150200", date(2017, 3, 1))[0] == 8000
+    assert rate_on_signing(6000, "150200", date(2017, 3, 1))[0] == 7000
+    # A lower floor on the signing day (here the national 50% outside the region) never lowers what the
+    # parties agreed, even when they agreed exactly the drafting day's floor.
+    assert rate_on_signing(7000, "110000", date(2025, 3, 1)) == (7000, floor_rule("110000", date(2025, 3, 1)))
     # Signed the same day it was drafted: nothing moves.
-    assert rate_on_signing(5000, "cn-2015-art45", "150200", date(2016, 6, 2))[0] == 5000
-    assert rate_on_signing(7500, "nm-2017-plan", "150100", date(2025, 3, 1)) == (
+    assert rate_on_signing(5000, "150200", date(2016, 6, 2))[0] == 5000
+    assert rate_on_signing(7500, "150100", date(2025, 3, 1)) == (
         7500,
         floor_rule("150100", date(2025, 3, 1)),
     )
