@@ -14,6 +14,9 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from core.visibility import Classified, Public
 
@@ -44,6 +47,17 @@ def page_params(offset: Offset = 0, limit: Limit = DEFAULT_LIMIT) -> PageParams:
 
 
 PageQuery = Annotated[PageParams, Depends(page_params)]
+
+
+async def paged(session: AsyncSession, statement: Select[T], offset: int, limit: int) -> tuple[list[T], int]:
+    """One window of an ordered one-entity select and the count of all its rows, so a list is never read whole.
+
+    The statement must be ordered down to a unique column (end ``order_by`` with the id) or pages may
+    overlap or skip rows."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = (await session.execute(counted)).scalar_one()
+    rows = (await session.execute(statement.offset(offset).limit(limit))).scalars().all()
+    return list(rows), int(total)
 
 
 class Page(Classified, Generic[T]):

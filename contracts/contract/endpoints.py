@@ -196,6 +196,6 @@ async def contract_audit(
 ) -> AuditPage:
     service = ContractService(session)
     contract = await service.get(principal, contract_id)
-    entries = await service.repository.audit(contract_id)
+    entries, total = await service.repository.audit(contract_id, page.offset, page.limit)
     subject = contract_subject(contract)
-    return AuditPage.of([AuditRead.model_validate(e).about(subject) for e in page.window(entries)], len(entries), page)
+    return AuditPage.of([AuditRead.model_validate(e).about(subject) for e in entries], total, page)

@@ -12,6 +12,7 @@ from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.payment.models import Payment
 from contracts.reward.models import Deduction
 from core.audit import AuditEntry
+from core.pagination import paged
 from market.identity.models import Organization
 from market.listings.models import Achievement
 
@@ -91,10 +92,10 @@ class ContractRepository:
         )
         return sorted((await self.session.execute(statement)).scalars())
 
-    async def audit(self, contract_id: int) -> Sequence[AuditEntry]:
+    async def audit(self, contract_id: int, offset: int, limit: int) -> tuple[list[AuditEntry], int]:
         statement = (
             select(AuditEntry)
             .where(col(AuditEntry.entity_type) == "contract", col(AuditEntry.entity_id) == contract_id)
             .order_by(col(AuditEntry.id))
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)

@@ -41,8 +41,8 @@ async def open_deal(data: DealCreate, principal: CurrentPrincipal, session: Sess
 
 @router.get("", response_model=DealPage, summary="本单位的意向", responses=problem_responses(*AUTH_ERRORS))
 async def list_deals(principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> DealPage:
-    deals = await DealService(session).mine(principal)
-    return DealPage.of([DealRead.model_validate(d) for d in page.window(deals)], len(deals), page)
+    deals, total = await DealService(session).mine(principal, page.offset, page.limit)
+    return DealPage.of([DealRead.model_validate(d) for d in deals], total, page)
 
 
 @router.get("/{deal_id}", response_model=DealRead, responses=problem_responses(*AUTH_ERRORS, errors.DealNotFound))
@@ -70,10 +70,10 @@ async def post_message(
 )
 async def list_messages(deal_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery) -> MessagePage:
     service = DealService(session)
-    messages = await service.messages(principal, deal_id)
+    messages, total = await service.messages(principal, deal_id, page.offset, page.limit)
     subject = deal_subject(await service.get(principal, deal_id))
-    items = [MessageRead.model_validate(m).about(subject) for m in page.window(messages)]
-    return MessagePage.of(items, len(messages), page)
+    items = [MessageRead.model_validate(m).about(subject) for m in messages]
+    return MessagePage.of(items, total, page)
 
 
 @router.post(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contracts.deal.models import Deal, DealMessage, DealStatus
+from core.pagination import paged
 from market.listings.models import Achievement, Demand
 
 
@@ -42,14 +41,14 @@ class DealRepository:
         )
         return (await self.session.execute(statement)).scalars().first()
 
-    async def deals_of(self, organization_id: int) -> Sequence[Deal]:
+    async def deals_of(self, organization_id: int, offset: int, limit: int) -> tuple[list[Deal], int]:
         statement = (
             select(Deal)
             .where(or_(col(Deal.seller_org_id) == organization_id, col(Deal.buyer_org_id) == organization_id))
             .order_by(col(Deal.id).desc())
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
-    async def messages(self, deal_id: int) -> Sequence[DealMessage]:
+    async def messages(self, deal_id: int, offset: int, limit: int) -> tuple[list[DealMessage], int]:
         statement = select(DealMessage).where(col(DealMessage.deal_id) == deal_id).order_by(col(DealMessage.id))
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)

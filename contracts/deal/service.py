@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors, notices
@@ -63,10 +61,10 @@ class DealService:
             raise errors.DealNotFound()
         return deal
 
-    async def mine(self, principal: Principal) -> Sequence[Deal]:
+    async def mine(self, principal: Principal, offset: int, limit: int) -> tuple[list[Deal], int]:
         if principal.organization is None:
-            return []
-        return await self.repository.deals_of(principal.organization.id or 0)
+            return [], 0
+        return await self.repository.deals_of(principal.organization.id or 0, offset, limit)
 
     async def post(self, principal: Principal, deal_id: int, body: str) -> DealMessage:
         deal = await self.get(principal, deal_id)
@@ -83,9 +81,11 @@ class DealService:
         await notices.deal_message(self.repository.session, principal, deal, message)
         return message
 
-    async def messages(self, principal: Principal, deal_id: int) -> Sequence[DealMessage]:
+    async def messages(
+        self, principal: Principal, deal_id: int, offset: int, limit: int
+    ) -> tuple[list[DealMessage], int]:
         await self.get(principal, deal_id)
-        return await self.repository.messages(deal_id)
+        return await self.repository.messages(deal_id, offset, limit)
 
     async def drop(self, principal: Principal, deal_id: int, reason: str) -> Deal:
         deal = await self.get(principal, deal_id)

@@ -94,9 +94,9 @@ async def list_payments(
     contract_id: int, principal: CurrentPrincipal, session: SessionDep, page: PageQuery
 ) -> PaymentPage:
     contract = await ContractService(session).get(principal, contract_id)
-    payments = await PaymentService(session).repository.of_contract(contract_id)
+    payments, total = await PaymentService(session).repository.of_contract(contract_id, page.offset, page.limit)
     subject = contract_subject(contract)
-    return PaymentPage.of([_read(p).about(subject) for p in page.window(payments)], len(payments), page)
+    return PaymentPage.of([_read(p).about(subject) for p in payments], total, page)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from contracts.payment.models import REFUSED_RESULTS, Payment, PaymentRefund, WebhookEvent
+from core.pagination import paged
 
 
 class PaymentRepository:
@@ -33,9 +34,9 @@ class PaymentRepository:
         )
         return (await self.session.execute(statement)).scalars().first()
 
-    async def of_contract(self, contract_id: int) -> Sequence[Payment]:
+    async def of_contract(self, contract_id: int, offset: int, limit: int) -> tuple[list[Payment], int]:
         statement = select(Payment).where(col(Payment.contract_id) == contract_id).order_by(col(Payment.id))
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
     async def all(self) -> Sequence[Payment]:
         return (await self.session.execute(select(Payment).order_by(col(Payment.id)))).scalars().all()

@@ -152,8 +152,8 @@ async def list_targets(
 ) -> TargetPage:
     if not principal.is_platform_admin and principal.region_scope is None:
         raise errors.StatisticsAdminRequired()
-    targets = await StatisticsService(session).list_targets(principal, region)
-    return TargetPage.window([t.in_unit(unit) for t in targets], page)
+    targets, total = await StatisticsService(session).target_page(principal, region, page.offset, page.limit)
+    return TargetPage.of([t.in_unit(unit) for t in targets], total, page)
 
 
 @router.post(
@@ -224,8 +224,8 @@ async def publish(data: PublicationCreate, principal: CurrentPrincipal, session:
 )
 async def list_published(session: SessionDep, page: PageQuery) -> PublicationPage:
     service = StatisticsService(session)
-    rows = await service.repository.publications()
-    return PublicationPage.of([service.read_publication(p) for p in page.window(rows)], len(rows), page)
+    rows, total = await service.repository.publications(page.offset, page.limit)
+    return PublicationPage.of([service.read_publication(p) for p in rows], total, page)
 
 
 @router.get(

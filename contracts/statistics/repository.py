@@ -14,6 +14,7 @@ from sqlmodel import col
 from contracts.contract.models import Contract
 from contracts.statistics.dimensions import COUNTED_STATUSES
 from contracts.statistics.models import ContractFact, Publication, ReferenceFigure, Rollup, Target
+from core.pagination import paged
 from market.identity.models import Organization
 
 R = Rollup.__table__.c  # type: ignore[attr-defined]
@@ -61,10 +62,19 @@ class StatisticsRepository:
         )
 
     async def targets(self, region_prefix: str | None) -> Sequence[Target]:
-        statement = select(Target).order_by(col(Target.region), col(Target.metric), col(Target.target_year))
+        return (await self.session.execute(self._targets(region_prefix))).scalars().all()
+
+    async def targets_page(self, region_prefix: str | None, offset: int, limit: int) -> tuple[list[Target], int]:
+        return await paged(self.session, self._targets(region_prefix), offset, limit)
+
+    @staticmethod
+    def _targets(region_prefix: str | None) -> Select[Target]:
+        statement = select(Target).order_by(
+            col(Target.region), col(Target.metric), col(Target.target_year), col(Target.id)
+        )
         if region_prefix is not None:
             statement = statement.where(col(Target.region).like(f"{region_prefix}%"))
-        return (await self.session.execute(statement)).scalars().all()
+        return statement
 
     async def target(self, target_id: int) -> Target | None:
         return await self.session.get(Target, target_id)
@@ -85,9 +95,9 @@ class StatisticsRepository:
         await self.session.delete(row)
         await self.session.flush()
 
-    async def publications(self) -> Sequence[Publication]:
+    async def publications(self, offset: int, limit: int) -> tuple[list[Publication], int]:
         statement = select(Publication).order_by(col(Publication.published_at).desc(), col(Publication.id).desc())
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
     async def publication(self, publication_id: int) -> Publication | None:
         return await self.session.get(Publication, publication_id)

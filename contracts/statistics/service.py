@@ -474,12 +474,21 @@ class StatisticsService:
         )
 
     async def list_targets(self, principal: Principal | None, region: str | None = None) -> list[TargetRead]:
+        rows = await self.repository.targets(self._target_prefix(principal, region))
+        return [await self.read_target(t) for t in rows]
+
+    async def target_page(
+        self, principal: Principal, region: str | None, offset: int, limit: int
+    ) -> tuple[list[TargetRead], int]:
+        """One window of the targets in scope, their progress computed for that window only."""
+        rows, total = await self.repository.targets_page(self._target_prefix(principal, region), offset, limit)
+        return [await self.read_target(t) for t in rows], total
+
+    @staticmethod
+    def _target_prefix(principal: Principal | None, region: str | None) -> str | None:
         if principal is not None and not principal.is_platform_admin:
-            scope = resolve_scope(principal, region)
-            prefix: str | None = scope_prefix(scope)
-        else:
-            prefix = scope_prefix(region) if region else None
-        return [await self.read_target(t) for t in await self.repository.targets(prefix)]
+            return scope_prefix(resolve_scope(principal, region))
+        return scope_prefix(region) if region else None
 
     async def get_target(self, principal: Principal, target_id: int) -> Target:
         target = await self.repository.target(target_id)

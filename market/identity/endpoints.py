@@ -217,10 +217,8 @@ async def create_api_key(
 
 @router.get("/api-keys", response_model=ApiKeyPage, tags=["auth"], responses=problem_responses(*AUTH_ERRORS))
 async def list_api_keys(principal: CurrentPrincipal, identity: IdentityServiceDep, page: PageQuery) -> ApiKeyPage:
-    keys = await identity.list_api_keys(principal)
-    return ApiKeyPage.of(
-        [ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in page.window(keys)], len(keys), page
-    )
+    keys, total = await identity.list_api_keys(principal, page.offset, page.limit)
+    return ApiKeyPage.of([ApiKeyRead.model_validate(k).about(Subject(user=k.user_id)) for k in keys], total, page)
 
 
 @router.delete(

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.pagination import paged
 from market.identity.models import ApiKey, LoginThrottle, Organization, OrganizationKind, OrganizationStatus, User
 
 
@@ -64,9 +65,9 @@ class IdentityRepository:
     async def api_key(self, key_id: int) -> ApiKey | None:
         return await self.session.get(ApiKey, key_id)
 
-    async def api_keys_of(self, user_id: int) -> Sequence[ApiKey]:
+    async def api_keys_of(self, user_id: int, offset: int, limit: int) -> tuple[list[ApiKey], int]:
         statement = select(ApiKey).where(col(ApiKey.user_id) == user_id).order_by(col(ApiKey.id))
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
 
 _THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]

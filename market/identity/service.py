@@ -294,8 +294,8 @@ class IdentityService:
         await self.repository.add(record)
         return record, new_key.secret
 
-    async def list_api_keys(self, principal: Principal) -> Sequence[ApiKey]:
-        return await self.repository.api_keys_of(principal.user.id or 0)
+    async def list_api_keys(self, principal: Principal, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+        return await self.repository.api_keys_of(principal.user.id or 0, offset, limit)
 
     async def revoke_api_key(self, principal: Principal, key_id: int) -> ApiKey:
         record = await self.repository.api_key(key_id)

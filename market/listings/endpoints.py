@@ -168,12 +168,12 @@ def build_router(kind: ListingKind, path: str, page_schema: type[AchievementPage
     async def audit_trail(
         listing_id: int, principal: CurrentPrincipal, service: ListingServiceDep, page: PageQuery
     ) -> AuditPage:
-        entries = await service.audit_trail(principal, kind, listing_id)
+        entries, total = await service.audit_trail(principal, kind, listing_id, page.offset, page.limit)
         row = await service.get(principal, kind, listing_id)
         owner = (await service.owners([row])).get(row.owner_id)
         subject = listing_subject(row.owner_id, owner.region if owner else None)
-        items = [AuditRead.model_validate(e).about(subject) for e in page.window(entries)]
-        return AuditPage.of(items, len(entries), page)
+        items = [AuditRead.model_validate(e).about(subject) for e in entries]
+        return AuditPage.of(items, total, page)
 
     return router
 

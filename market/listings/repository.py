@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core.audit import AuditEntry
+from core.pagination import paged
 from market.identity.models import Organization
 from market.listings.models import Achievement, Demand, ListingStatus
 
@@ -101,13 +102,15 @@ class ListingRepository:
         page = statement.order_by(col(model.id).desc()).offset(offset).limit(limit)
         return cast(Sequence[Listing], (await self.session.execute(page)).scalars().all()), total
 
-    async def audit_trail(self, entity_type: str, entity_id: int) -> Sequence[AuditEntry]:
+    async def audit_trail(
+        self, entity_type: str, entity_id: int, offset: int, limit: int
+    ) -> tuple[Sequence[AuditEntry], int]:
         statement = (
             select(AuditEntry)
             .where(col(AuditEntry.entity_type) == entity_type, col(AuditEntry.entity_id) == entity_id)
             .order_by(col(AuditEntry.id))
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
     async def existing_external_ids(self, model: ListingModel, external_ids: Iterable[str]) -> set[str]:
         ids = [e for e in external_ids if e]

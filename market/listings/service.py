@@ -121,11 +121,13 @@ class ListingService:
     async def owners(self, rows: Sequence[Achievement | Demand]) -> dict[int, Owner]:
         return await self.repository.owners(row.owner_id for row in rows)
 
-    async def audit_trail(self, principal: Principal, kind: ListingKind, listing_id: int) -> Sequence[audit.AuditEntry]:
+    async def audit_trail(
+        self, principal: Principal, kind: ListingKind, listing_id: int, offset: int, limit: int
+    ) -> tuple[Sequence[audit.AuditEntry], int]:
         row = await self.get(principal, kind, listing_id)
         if not await self.reviews(principal, row):
             raise errors.NotAdmin()
-        return await self.repository.audit_trail(kind.name, listing_id)
+        return await self.repository.audit_trail(kind.name, listing_id, offset, limit)
 
     # --- writing -------------------------------------------------------------------------------
 

@@ -62,9 +62,9 @@ async def subscribe(
     responses=problem_responses(*AUTH_ERRORS, OtherOrganization),
 )
 async def subscriptions(principal: CurrentPrincipal, service: AlertServiceDep, page: PageQuery) -> SubscriptionPage:
-    rows = await service.subscriptions(principal)
-    items = [SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in page.window(rows)]
-    return SubscriptionPage.of(items, len(rows), page)
+    rows, total = await service.subscriptions(principal, page.offset, page.limit)
+    items = [SubscriptionRead.model_validate(r).about(Subject(owner=r.organization_id)) for r in rows]
+    return SubscriptionPage.of(items, total, page)
 
 
 @router.delete(

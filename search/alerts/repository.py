@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from core.pagination import paged
 from core.types import utcnow
 from search.alerts.models import DeliveryStatus, ListingKindName, Notification, Subscription, WebhookEndpoint
 
@@ -23,13 +24,13 @@ class AlertRepository:
     async def subscription(self, subscription_id: int) -> Subscription | None:
         return await self.session.get(Subscription, subscription_id)
 
-    async def subscriptions_of(self, organization_id: int) -> Sequence[Subscription]:
+    async def subscriptions_of(self, organization_id: int, offset: int, limit: int) -> tuple[list[Subscription], int]:
         statement = (
             select(Subscription)
             .where(col(Subscription.organization_id) == organization_id, col(Subscription.active))
             .order_by(col(Subscription.id))
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return await paged(self.session, statement, offset, limit)
 
     async def active_for_target(self, target: ListingKindName, exclude_organization: int) -> Sequence[Subscription]:
         statement = select(Subscription).where(

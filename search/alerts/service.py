@@ -91,8 +91,8 @@ class AlertService:
         await self.repository.add(subscription)
         return subscription
 
-    async def subscriptions(self, principal: Principal) -> Sequence[Subscription]:
-        return await self.repository.subscriptions_of(_organization_id(principal))
+    async def subscriptions(self, principal: Principal, offset: int, limit: int) -> tuple[list[Subscription], int]:
+        return await self.repository.subscriptions_of(_organization_id(principal), offset, limit)
 
     async def unsubscribe(self, principal: Principal, subscription_id: int) -> None:
         subscription = await self.repository.subscription(subscription_id)
