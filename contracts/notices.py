@@ -1,15 +1,18 @@
 """The contract journey's announcements for notification: a deal message, a signature, a payment, a
-distribution. Each is one outbox event in the transaction of its change, naming whom it concerns;
-``market.notifications`` tells those people (in-app, webhook, e-mail)."""
+distribution (to the seller, and to each linked inventor their own share). Each is one outbox event in
+the transaction of its change, naming whom it concerns; ``market.notifications`` tells those people
+(in-app, webhook, e-mail)."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from contracts.contract.models import Contract, Milestone
 from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment
-from contracts.reward.models import Distribution
+from contracts.reward.models import BeneficiaryKind, Distribution, DistributionLine
 from core.money import fen_to_yuan
 from market.identity.service import Principal
 from market.notifications.service import (
@@ -65,7 +68,8 @@ async def payment(session: AsyncSession, contract: Contract, milestone: Mileston
 
 
 async def distribution(session: AsyncSession, contract: Contract, row: Distribution | None) -> None:
-    """The seller (who pays its inventors) is told how a payment's income was split."""
+    """The seller (who pays its inventors) is told how a payment's income was split; each inventor whose
+    account is linked to their entry is told only their own amount."""
     if row is None:
         return
     data = {
@@ -80,3 +84,23 @@ async def distribution(session: AsyncSession, contract: Contract, row: Distribut
     await announce(
         session, DISTRIBUTION_TOPIC, f"contract:{contract.id}", f"dst_{row.id}", "contract.distribution", data
     )
+    lines = await session.execute(
+        select(DistributionLine).where(
+            col(DistributionLine.distribution_id) == row.id,
+            col(DistributionLine.beneficiary) == BeneficiaryKind.inventor,
+            col(DistributionLine.user_id).is_not(None),
+        )
+    )
+    for line in lines.scalars():  # each linked inventor is told their own amount, in an event of their own
+        credited = {
+            "contract_id": contract.id,
+            "title": contract.title,
+            "name": line.name,
+            "amount": str(fen_to_yuan(line.amount_fen)),
+            "organization_ids": [],
+            "user_ids": [line.user_id],
+        }
+        await announce(
+            session, DISTRIBUTION_TOPIC, f"contract:{contract.id}", f"dst_{row.id}_{line.position}",
+            "contract.distribution_credited", credited,
+        )  # fmt: skip

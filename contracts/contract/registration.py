@@ -49,6 +49,7 @@ from core.money import fen_to_yuan, yuan_to_fen
 from core.pagination import PageParams
 from core.reference import is_known_region, region_contains, region_prefix
 from core.types import utcnow
+from market.identity.models import Organization
 from market.identity.service import Principal
 
 REGISTRATION_TOPIC = "contract.registration"
@@ -172,7 +173,14 @@ class RegistrationService:
     async def _announce(
         self, contract: Contract, request: RegistrationRequest, event_id: str, action: str, reason: str | None
     ) -> None:
-        """An event in the shape of a webhook delivery, naming both parties, for notification to pick up."""
+        """An event in the shape of a webhook delivery for notification to pick up: a request or a
+        resubmission concerns the registrars of the seller's region, a decision both parties."""
+        to_registrars = action in ("registration_requested", "registration_resubmitted")
+        audience: dict[str, Any] = (
+            {"organization_ids": [], "registrar_region": contract.seller_region, "seller": await self._seller(contract)}
+            if to_registrars
+            else {"organization_ids": [contract.seller_org_id, contract.buyer_org_id]}
+        )
         await outbox.enqueue(
             self.session,
             REGISTRATION_TOPIC,
@@ -189,10 +197,14 @@ class RegistrationService:
                     "status": request.status.value,
                     "registration_number": request.registration_number,
                     "reason": reason,
-                    "organization_ids": [contract.seller_org_id, contract.buyer_org_id],
+                    **audience,
                 },
             },
         )
+
+    async def _seller(self, contract: Contract) -> str | None:
+        organization = await self.session.get(Organization, contract.seller_org_id)
+        return organization.name if organization is not None else None
 
     async def _open_round(
         self, principal: Principal, request: RegistrationRequest, digest: str, note: str | None

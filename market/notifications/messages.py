@@ -1,8 +1,9 @@
 """What each announced event tells people, in Chinese, and whom it concerns.
 
-An event names the organizations concerned (``data.organization_ids``); every active user of
-those organizations is told. Events of a type not listed here are consumed and tell nobody
-(a registration request concerns the registrar's queue, not the parties' inboxes).
+An event names whom it concerns: organizations (``data.organization_ids``, every active user of
+them), single users (``data.user_ids``, a linked inventor told their own amount) or a seller region
+(``data.registrar_region``, whoever may act on its registration queue). Events of a type not listed
+here are consumed and tell nobody.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ def _signature(data: dict[str, Any]) -> Message:
 
 
 COMPOSE: dict[str, Callable[[dict[str, Any]], Message]] = {
+    "contract.registration_requested": lambda d: Message(
+        f"新的技术合同登记申请: {d['title']}",
+        f"{d.get('seller') or '卖方'}提交了合同《{d['title']}》的认定登记申请, 请在登记审核队列中处理。",
+    ),
+    "contract.registration_resubmitted": lambda d: Message(
+        f"技术合同登记申请已重新提交: {d['title']}",
+        f"{d.get('seller') or '卖方'}重新提交了合同《{d['title']}》的认定登记申请 (第 {d.get('round') or 1} 轮), "
+        "请在登记审核队列中处理。",
+    ),
     "contract.registration_returned": lambda d: Message(
         f"技术合同登记申请被退回补正: {d['title']}",
         f"登记机构退回了合同《{d['title']}》的认定登记申请 (第 {d.get('round') or 1} 轮), 请按意见补正后重新提交。"
@@ -59,6 +69,10 @@ COMPOSE: dict[str, Callable[[dict[str, Any]], Message]] = {
         f"成果转化收益已分配: {d['title']}",
         f"合同《{d['title']}》本次收入 {d['gross']} 元, 扣除 {d['deductions']} 元后净收入 {d['net']} 元, "
         f"其中 {d['team']} 元奖励完成人团队。",
+    ),
+    "contract.distribution_credited": lambda d: Message(
+        f"您获得成果转化收益奖励: {d['title']}",
+        f"合同《{d['title']}》本次收入分配中, 您作为完成人「{d.get('name') or ''}」获得奖励 {d['amount']} 元。",
     ),
 }
 

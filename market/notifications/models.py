@@ -50,7 +50,9 @@ class UserNotification(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    organization_id: int = Field(foreign_key="organizations.id", ondelete="CASCADE")
+    organization_id: int | None = Field(
+        default=None, foreign_key="organizations.id", ondelete="CASCADE", description="none for a registrar"
+    )
     event_id: str = Field(max_length=64, description="the announcing event's id, also the webhook's event id")
     type: str = Field(max_length=64)
     title: str = Field(max_length=200)
@@ -72,7 +74,9 @@ class NotificationDelivery(SQLModel, table=True):
     event_id: str = Field(max_length=64, index=True)
     channel: Channel = Field(sa_type=str_enum(Channel, 16), nullable=False)
     recipient: str = Field(max_length=280, description="org:<id> for a webhook, the address for an e-mail")
-    organization_id: int = Field(foreign_key="organizations.id", index=True, ondelete="CASCADE")
+    organization_id: int | None = Field(
+        default=None, foreign_key="organizations.id", index=True, ondelete="CASCADE", description="none for a registrar"
+    )
     user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
     subject: str = Field(max_length=200)
     body: str = Field(max_length=2000)

@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from core import outbox
 from core.db import Database
 from core.errors import NotFound
+from core.reference import region_contains
 from core.types import utcnow
-from market.identity.models import User
+from market.identity.models import Role, User
 from market.notifications.messages import compose
 from market.notifications.models import (
     EMAIL_TOPIC,
@@ -60,6 +61,33 @@ async def _exists(session: AsyncSession, model: type[UserNotification | Notifica
     return (await session.execute(statement.limit(1))).first() is not None
 
 
+async def _audience(session: AsyncSession, organization_ids: list[int], data: dict[str, Any]) -> list[User]:
+    """The active users an event concerns: the members of ``organization_ids``, the users named in
+    ``user_ids`` (a linked inventor), and (``registrar_region``) whoever may act on that seller region's
+    registration queue: the platform admins and the region admins whose 盟市 contains it."""
+    user_ids = {int(i) for i in data.get("user_ids") or []}
+    region = data.get("registrar_region")
+    wanted: list[ColumnElement[bool]] = [col(User.organization_id).in_(organization_ids), col(User.id).in_(user_ids)]
+    if region:
+        wanted += [col(User.role) == Role.platform_admin, col(User.role) == Role.region_admin]
+    rows = (
+        await session.execute(select(User).where(or_(*wanted), col(User.is_active)).order_by(col(User.id)))
+    ).scalars()
+    return [
+        user
+        for user in rows
+        if user.organization_id in organization_ids
+        or user.id in user_ids
+        or (region and user.role == Role.platform_admin)
+        or (
+            region
+            and user.role == Role.region_admin
+            and user.region_scope is not None
+            and region_contains(user.region_scope, str(region))
+        )
+    ]
+
+
 async def tell(session: AsyncSession, event: dict[str, Any], *, email: bool) -> int:
     """Notifications, webhook pushes and (``email``) e-mails for one announced event; how many users were told."""
     data = dict(event.get("data") or {})
@@ -68,16 +96,9 @@ async def tell(session: AsyncSession, event: dict[str, Any], *, email: bool) -> 
         return 0
     event_id = str(event["id"])
     organization_ids = sorted({int(i) for i in data.get("organization_ids") or []})
-    users = (
-        await session.execute(
-            select(User)
-            .where(col(User.organization_id).in_(organization_ids), col(User.is_active))
-            .order_by(col(User.id))
-        )
-    ).scalars()
     told = 0
-    for user in users:
-        assert user.id is not None and user.organization_id is not None
+    for user in await _audience(session, organization_ids, data):
+        assert user.id is not None
         if await _exists(session, UserNotification, event_id=event_id, user_id=user.id):
             continue
         session.add(
@@ -114,7 +135,7 @@ async def _push(
     event_id: str,
     channel: Channel,
     recipient: str,
-    organization_id: int,
+    organization_id: int | None,
     message: Any,
     payload: dict[str, Any],
     user_id: int | None = None,

@@ -113,7 +113,8 @@ async def deliver_once(database: Database, egress: EgressClient, *, limit: int =
                 outcomes.append(_Outcome(event.id, error="invalid_event", permanent=True))
                 continue
             notification = await _pushed(session, notification_id, push)
-            endpoint = await repository.webhook_of(notification.organization_id) if notification else None
+            owner = notification.organization_id if notification else None
+            endpoint = await repository.webhook_of(owner) if owner is not None else None
             if notification is None or endpoint is None:
                 outcomes.append(_Outcome(event.id, notification_id, gone=True, push=push))
                 continue

@@ -1,7 +1,8 @@
 """Notifications people receive, on SQLite and PostgreSQL: a registrar's return, a payment, a deal
 message reach the users concerned in-app, at their organization's webhook (a real receiver) and by
 e-mail (a real SMTP server, aiosmtpd, in this process); an SMTP outage loses nothing; two workers
-deliver each notification once.
+deliver each notification once. A linked inventor is told their own share of a distribution; a
+registration request reaches the registrars of the seller's region and no others.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from core.db import Database, create_engine
 from core.egress import EgressPolicy
 from core.outbox import OutboxEvent
 from core.settings import Settings
+from market.demo import REGION_ADMIN
 from market.notifications.email import Mailer, send_email_once
 from market.notifications.models import EMAIL_TOPIC, WEBHOOK_TOPIC
 from market.notifications.service import TOPICS, fan_out_once
@@ -37,7 +39,7 @@ from search.alerts.tasks import sign
 from tests.contracts.conftest import PaymentWorld, _own_database, org_id, published_achievement, wait_for
 from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
 from tests.contracts.test_registrar_desk import RETURN_ITEMS, _requested
-from tests.fixtures.app import TEST_SECRET
+from tests.fixtures.app import TEST_SECRET, login
 from tests.hardening.webhooks import free_port, http_receiver
 
 API = "/api/v1/contracts"
@@ -298,3 +300,83 @@ async def test_a_refused_email_is_dead_lettered_and_shown(client: httpx.AsyncCli
     assert (push["channel"], push["delivery_status"], push["delivery_attempts"]) == ("email", "failed", 1)
     assert push["delivery_error"].startswith("smtp_recipient_refused")
     assert await pending_notification_events(database) == 0  # dead-lettered: out of the backlog, not lost from view
+
+
+async def test_a_linked_inventor_is_told_their_own_share_of_a_distribution(payment_world: PaymentWorld) -> None:
+    """100,000.00 paid at 70%: 甲 and 乙 hold 35,000.00 each; only 甲's account is linked, and only 甲 is told."""
+    world = payment_world
+    h = await headers_of(world.api)
+    seller = await org_id(world.database, INSTITUTE)
+    achievement = await published_achievement(world.database, INSTITUTE, inventors=[])
+    body = transfer_contract(
+        achievement,
+        await org_id(world.database, ENTERPRISE),
+        total="100000.00",
+        technology_income="100000.00",
+        milestones=[{"title": "全款", "amount": "100000.00"}],
+        deductions=[],
+        reward_rate="70",
+        inventors=[{"name": "甲"}, {"name": "乙"}],
+    )
+    contract = await registered_contract(world.api, h, body)
+    cid = contract["id"]
+    account = {"email": "jia@inventors.example.cn", "full_name": "甲", "password": "Inventor-2026-pass"}
+    made = await world.api.post(f"/api/v1/organizations/{seller}/users", json=account, headers=h["seller"])
+    assert made.status_code == 201, made.text
+    jia = await login(world.api, account["email"], account["password"])
+    invited = await world.api.post(
+        f"{API}/{cid}/inventors/1/invitation", json={"email": account["email"]}, headers=h["seller"]
+    )
+    assert invited.status_code in (200, 201), invited.text
+    accepted = await world.api.post(
+        "/api/v1/rewards/invitations/accept", json={"code": invited.json()["code"]}, headers=jia
+    )
+    assert accepted.status_code == 200, accepted.text
+    paid = await world.api.post(f"{API}/{cid}/milestones/{contract['milestones'][0]['id']}/pay", headers=h["buyer"])
+    assert paid.status_code == 200, paid.text
+
+    def credited(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["type"] == "contract.distribution_credited" and i["contract_id"] == cid]
+
+    async def told() -> bool:
+        await fan_out_once(world.database, email=False)
+        return bool(credited((await mine(world.api, jia))["items"]))
+
+    await wait_for(told)
+    notes = credited((await mine(world.api, jia))["items"])
+    assert len(notes) == 1 and "收益奖励" in notes[0]["title"], notes
+    assert "35000.00 元" in notes[0]["body"] and "甲" in notes[0]["body"] and "乙" not in notes[0]["body"]
+    assert credited((await mine(world.api, h["seller"]))["items"]) == []  # the seller's own view is the split
+    assert credited((await mine(world.api, h["buyer"]))["items"]) == []
+
+
+async def test_a_registration_request_reaches_the_registrars_of_the_sellers_region(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    """包头's institute asks: 包头's region admin and the platform admin are told in-app and by e-mail,
+    赤峰's region admin and the parties are not."""
+    h = await headers_of(client)
+    account = {"email": "chifeng-admin@example.cn", "full_name": "赤峰市科技局", "password": "Registrar-2026-pass"}
+    chifeng_admin = {**account, "region_scope": "150400"}
+    made = await client.post("/api/v1/admin/region-admins", json=chifeng_admin, headers=h["admin"])
+    assert made.status_code == 201, made.text
+    chifeng = await login(client, account["email"], account["password"])
+    while await fan_out_once(database, email=False):
+        pass  # the demo's own events
+    port = free_port()
+    async with smtp_server(port) as mailbox:
+        cid = (await _requested(client, database, h))["id"]
+        await run_once(database, app.state.search, app.state.http, egress_policy=INSECURE, mailer=mailer(port))
+
+        def requested(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [i for i in items if i["type"] == "contract.registration_requested" and i["contract_id"] == cid]
+
+        for registrar in ("region", "admin"):
+            notes = requested((await mine(client, h[registrar]))["items"])
+            assert len(notes) == 1 and "登记申请" in notes[0]["title"], (registrar, notes)
+            assert [(p["channel"], p["delivery_status"]) for p in notes[0]["pushes"]] == [("email", "delivered")]
+        mails = [m for m in mailbox.to(REGION_ADMIN[0]) if "登记申请" in str(m["Subject"])]
+        assert len(mails) == 1 and "登记审核队列" in mails[0].get_content()
+        assert mailbox.to(account["email"]) == []
+    for nobody in (chifeng, h["seller"], h["buyer"]):
+        assert requested((await mine(client, nobody))["items"]) == []

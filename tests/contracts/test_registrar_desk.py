@@ -210,7 +210,17 @@ async def test_return_resubmit_and_register_keeps_every_round_and_counts_the_app
         "contract.registration_reclassified",
         "contract.registered",
     ]
-    assert all(e["data"]["organization_ids"] == [final["seller_org_id"], final["buyer_org_id"]] for e in events)
+    # A request or a resubmission concerns the registrars of the seller's region; a decision both parties.
+    to_registrars = {"contract.registration_requested", "contract.registration_resubmitted"}
+    assert all(
+        (e["data"]["organization_ids"], e["data"].get("registrar_region"))
+        == (
+            ([], final["seller_region"])
+            if e["type"] in to_registrars
+            else ([final["seller_org_id"], final["buyer_org_id"]], None)
+        )
+        for e in events
+    )
     assert len({e["id"] for e in events}) == len(events)
 
 
