@@ -1,6 +1,7 @@
 """Every table of the service, imported in one place for Alembic and the tests, and their ORM listeners."""
 
 from contracts.models import (  # noqa: F401  (registers the contracts tables)
+    BudgetEntry,
     Contract,
     ContractAchievement,
     Deal,
@@ -12,6 +13,7 @@ from contracts.models import (  # noqa: F401  (registers the contracts tables)
     Milestone,
     Payment,
     PaymentRefund,
+    SubsidyBudget,
     WebhookEvent,
 )
 from contracts.statistics import rollups

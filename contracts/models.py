@@ -5,8 +5,10 @@ from contracts.contract.registration_models import RegistrationCounter, Registra
 from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
 from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
+from contracts.subsidy.budget_models import BudgetEntry, SubsidyBudget
 
 __all__ = [
+    "BudgetEntry",
     "Contract",
     "ContractAchievement",
     "Deal",
@@ -21,5 +23,6 @@ __all__ = [
     "RegistrationCounter",
     "RegistrationRequest",
     "RegistrationRound",
+    "SubsidyBudget",
     "WebhookEvent",
 ]
