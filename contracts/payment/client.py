@@ -77,6 +77,36 @@ class IntentSnapshot:
         )
 
 
+PAYOUT_STATUSES = ("pending", "in_transit", "paid", "failed")
+
+
+@dataclass(frozen=True)
+class PayoutSnapshot:
+    """What the provider says about one payout (money the platform sends out); ``version`` grows."""
+
+    id: str
+    amount: int
+    currency: str
+    status: str  # pending → in_transit → paid | failed
+    failure_code: str | None
+    failure_message: str | None
+    metadata: dict[str, str]
+    version: int
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> PayoutSnapshot:
+        return cls(
+            id=str(data["id"]),
+            amount=int(data["amount"]),
+            currency=str(data.get("currency", "")).lower(),
+            status=str(data["status"]),
+            failure_code=None if data.get("failure_code") is None else str(data["failure_code"]),
+            failure_message=None if data.get("failure_message") is None else str(data["failure_message"]),
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+            version=int(data.get("version", 0)),
+        )
+
+
 class PaymentProvider:
     def __init__(self, http: httpx.AsyncClient, settings: PaymentSettings) -> None:
         self.http = http
@@ -108,6 +138,28 @@ class PaymentProvider:
     async def list_intents(self) -> list[IntentSnapshot]:
         data = await self._request("GET", "/v1/payment_intents")
         return [IntentSnapshot.parse(item) for item in data.get("data", [])]
+
+    async def create_payout(
+        self, amount: int, destination: dict[str, str], metadata: dict[str, str], idempotency_key: str
+    ) -> PayoutSnapshot:
+        """Send ``amount`` fen to ``destination`` ({"name", "account"}); the outcome arrives by webhook.
+
+        Retried with the same Idempotency-Key (see ``_request``), so one key is at most one payout.
+        """
+        data = await self._request(
+            "POST",
+            "/v1/payouts",
+            {"amount": amount, "currency": CURRENCY, "destination": destination, "metadata": metadata},
+            idempotency_key,
+        )
+        return PayoutSnapshot.parse(data)
+
+    async def get_payout(self, payout_id: str) -> PayoutSnapshot:
+        return PayoutSnapshot.parse(await self._request("GET", f"/v1/payouts/{payout_id}"))
+
+    async def list_payouts(self) -> list[PayoutSnapshot]:
+        data = await self._request("GET", "/v1/payouts")
+        return [PayoutSnapshot.parse(item) for item in data.get("data", [])]
 
     async def _request(
         self, method: str, path: str, body: dict[str, Any] | None = None, idempotency_key: str | None = None

@@ -47,7 +47,9 @@ class PaymentRefund(SQLModel, table=True):
 
 
 # Results of an event whose intent snapshot was not applied because it does not match what we created.
-REFUSED_RESULTS = frozenset({"unknown_intent", "conflicting_intent", "amount_mismatch", "currency_mismatch"})
+REFUSED_RESULTS = frozenset(
+    {"unknown_intent", "conflicting_intent", "amount_mismatch", "currency_mismatch", "unknown_payout"}
+)
 
 
 class WebhookEvent(SQLModel, table=True):

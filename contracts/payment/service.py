@@ -22,8 +22,15 @@ from contracts import errors, notices
 from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
 from contracts.contract.repository import ContractRepository
 from contracts.contract.service import ContractService
-from contracts.payment import signature
-from contracts.payment.client import CURRENCY, IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
+from contracts.payment import payouts, signature
+from contracts.payment.client import (
+    CURRENCY,
+    IntentSnapshot,
+    PaymentProvider,
+    PayoutSnapshot,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from contracts.payment.models import Payment, PaymentRefund, PaymentStatus, WebhookEvent
 from contracts.payment.repository import PaymentRepository
 from contracts.reward.models import DistributionSource
@@ -300,6 +307,8 @@ class PaymentService:
             async with self.session.begin_nested():
                 if isinstance(data, dict) and data.get("object") == "payment_intent":
                     record.result = await self.apply_snapshot(IntentSnapshot.parse(data))
+                elif isinstance(data, dict) and data.get("object") == "payout":
+                    record.result = await payouts.apply(self.session, PayoutSnapshot.parse(data))
                 else:
                     record.result = "ignored"
             record.processed_at, record.error = utcnow(), None

@@ -11,6 +11,10 @@ API (``Authorization: Bearer <key>``)::
     POST /v1/refunds                         {payment_intent, amount}       Idempotency-Key required
     GET  /v1/payment_intents/{id}            the intent (with its refunds and a ``version``)
     GET  /v1/payment_intents                 every intent, for reconciliation
+    POST /v1/payouts                         {amount, currency, destination: {name, account}, metadata}
+                                             Idempotency-Key required; pending → paid (or failed)
+                                             after ``settle_delay``, events payout.created / .paid / .failed
+    GET  /v1/payouts/{id}, GET /v1/payouts   one payout, every payout
 
 Every change of an intent emits an event ``{id, type, created, data: {object: <intent>}}`` POSTed to
 the webhook URL, signed with HMAC-SHA256 over ``timestamp.body`` (header ``Techmarket-Signature``),
@@ -26,7 +30,9 @@ Fault knobs (``POST /_stub/faults``, JSON, any subset)::
     hold_webhooks: bool   queue events instead of sending them; ``POST /_stub/webhooks/release``
                           {"order": "reverse"|"forward"} sends the queue
     drop_webhooks: bool   never deliver (a provider that lost its webhooks; reconcile must notice)
-    settle_delay: S       seconds from confirm to success
+    settle_delay: S       seconds from confirm to success (and from a payout to paid / failed)
+    fail_payouts: N       the next N payouts are accepted, then fail (``account_closed``); a destination
+                          account starting with ``fail`` always fails
 
 ``GET /_stub/state`` shows counters; ``POST /_stub/reset`` forgets everything.
 """
@@ -61,11 +67,13 @@ class Faults:
     hold_webhooks: bool = False
     drop_webhooks: bool = False
     settle_delay: float = 0.05
+    fail_payouts: int = 0
 
 
 @dataclass
 class StubState:
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     held: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -102,6 +110,9 @@ class StubProvider:
                 Route("/v1/payment_intents/{intent_id}", self.get_intent, methods=["GET"]),
                 Route("/v1/payment_intents/{intent_id}/confirm", self.confirm_intent, methods=["POST"]),
                 Route("/v1/refunds", self.create_refund, methods=["POST"]),
+                Route("/v1/payouts", self.create_payout, methods=["POST"]),
+                Route("/v1/payouts", self.list_payouts, methods=["GET"]),
+                Route("/v1/payouts/{payout_id}", self.get_payout, methods=["GET"]),
                 Route("/_stub/faults", self.set_faults, methods=["POST"]),
                 Route("/_stub/state", self.show_state, methods=["GET"]),
                 Route("/_stub/reset", self.reset, methods=["POST"]),
@@ -264,6 +275,69 @@ class StubProvider:
         data = [self._snapshot(i) for i in self.state.intents.values()]
         return await self._answer({"object": "list", "data": data, "has_more": False})
 
+    # --- payouts -------------------------------------------------------------------------------
+
+    async def create_payout(self, request: Request) -> JSONResponse:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+
+        def work(payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            amount = payload.get("amount")
+            if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+                return 400, {"error": {"code": "invalid_amount", "message": "amount must be a positive integer (fen)"}}
+            destination = payload.get("destination")
+            if not isinstance(destination, dict) or not destination.get("account"):
+                return 400, {"error": {"code": "invalid_destination", "message": "destination.account is required"}}
+            payout = {
+                "id": _new_id("po"),
+                "object": "payout",
+                "amount": amount,
+                "currency": payload.get("currency", "cny"),
+                "status": "pending",
+                "destination": {str(k): str(v) for k, v in destination.items()},
+                "failure_code": None,
+                "failure_message": None,
+                "metadata": dict(payload.get("metadata") or {}),
+                "created": int(time.time()),
+                "version": 1,
+            }
+            fails = str(destination["account"]).startswith("fail") or self.faults.fail_payouts > 0
+            if self.faults.fail_payouts > 0:
+                self.faults.fail_payouts -= 1
+            self.state.payouts[payout["id"]] = payout
+            self._emit("payout.created", payout)
+            self._spawn(self._settle_payout(payout["id"], fails))
+            return 200, self._snapshot(payout)
+
+        return await self._idempotent(request, "payout", work)
+
+    async def _settle_payout(self, payout_id: str, fails: bool) -> None:
+        await asyncio.sleep(self.faults.settle_delay)
+        payout = self.state.payouts.get(payout_id)
+        if payout is None or payout["status"] != "pending":
+            return
+        if fails:
+            payout["status"], payout["failure_code"] = "failed", "account_closed"
+            payout["failure_message"] = "收款账户已销户"
+        else:
+            payout["status"] = "paid"
+        payout["version"] += 1
+        self._emit(f"payout.{payout['status']}", payout)
+
+    async def get_payout(self, request: Request) -> JSONResponse:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        payout = self.state.payouts.get(request.path_params["payout_id"])
+        if payout is None:
+            return _error(404, "not_found", "no such payout")
+        return await self._answer(self._snapshot(payout))
+
+    async def list_payouts(self, request: Request) -> JSONResponse:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        data = [self._snapshot(p) for p in self.state.payouts.values()]
+        return await self._answer({"object": "list", "data": data, "has_more": False})
+
     @staticmethod
     def _snapshot(intent: dict[str, Any]) -> dict[str, Any]:
         snapshot: dict[str, Any] = json.loads(json.dumps(intent))
@@ -271,12 +345,12 @@ class StubProvider:
 
     # --- webhooks ------------------------------------------------------------------------------
 
-    def _emit(self, kind: str, intent: dict[str, Any]) -> None:
+    def _emit(self, kind: str, obj: dict[str, Any]) -> None:
         event = {
             "id": _new_id("evt"),
             "type": kind,
             "created": int(time.time()),
-            "data": {"object": self._snapshot(intent)},
+            "data": {"object": self._snapshot(obj)},
         }
         self.state.events.append(event)
         if self.faults.drop_webhooks or not self.webhook_url:
@@ -339,6 +413,7 @@ class StubProvider:
         return JSONResponse(
             {
                 "intents": len(self.state.intents),
+                "payouts": len(self.state.payouts),
                 "events": len(self.state.events),
                 "held": len(self.state.held),
                 "requests": self.state.requests,
