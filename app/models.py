@@ -16,6 +16,7 @@ from contracts.models import (  # noqa: F401  (registers the contracts tables)
     SubsidyBudget,
     WebhookEvent,
 )
+from contracts.payment import payouts
 from contracts.statistics import rollups
 from contracts.statistics.models import (  # noqa: F401  (registers the statistics tables)
     ContractFact,
@@ -24,6 +25,7 @@ from contracts.statistics.models import (  # noqa: F401  (registers the statisti
     Rollup,
     Target,
 )
+from contracts.subsidy.service import PAYOUT_PURPOSE, apply_payout
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
@@ -42,6 +44,7 @@ def install_listeners() -> None:
     changes no global state.
     """
     rollups.install()
+    payouts.register(PAYOUT_PURPOSE, apply_payout)  # 后补助 payouts' webhooks
 
 
 __all__ = [

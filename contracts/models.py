@@ -6,9 +6,12 @@ from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
 from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
 from contracts.subsidy.budget_models import BudgetEntry, SubsidyBudget
+from contracts.subsidy.models import ClaimEvent, ClaimLine, SubsidyClaim
 
 __all__ = [
     "BudgetEntry",
+    "ClaimEvent",
+    "ClaimLine",
     "Contract",
     "ContractAchievement",
     "Deal",
@@ -24,5 +27,6 @@ __all__ = [
     "RegistrationRequest",
     "RegistrationRound",
     "SubsidyBudget",
+    "SubsidyClaim",
     "WebhookEvent",
 ]

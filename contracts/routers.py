@@ -7,6 +7,7 @@ from contracts.contract.registration_endpoints import router as registration_rou
 from contracts.deal.endpoints import router as deals_router
 from contracts.payment.endpoints import router as payments_router
 from contracts.reward.endpoints import router as rewards_router
+from contracts.subsidy.endpoints import router as subsidies_router
 
 ROUTERS = (
     deals_router,
@@ -16,4 +17,5 @@ ROUTERS = (
     payments_router,
     ledger_router,
     rewards_router,
+    subsidies_router,
 )

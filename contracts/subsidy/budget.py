@@ -13,6 +13,8 @@ Usage (each call joins the caller's transaction)::
                          amount_fen=5_000_00, reference="voucher:17")
     await budget.disburse(session, ..., reference="voucher:17")   # when the money has left
     await budget.release(session, ..., reference="voucher:17")    # when it never will
+
+A budget missing from the database is made from ``data/budgets.csv`` when a move first needs it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from contracts.subsidy import errors
+from contracts.subsidy import errors, rules
 from contracts.subsidy.budget_models import BudgetEntry, EntryKind, Instrument, SubsidyBudget
 from core.money import fen_to_yuan
 from core.pagination import paged
@@ -236,10 +238,28 @@ async def _require(
 ) -> SubsidyBudget:
     if amount_fen <= 0:
         raise ValueError(f"a budget move needs a positive amount, not {amount_fen}")
-    budget = await get(session, region_code, year, instrument)
+    budget = await get(session, region_code, year, instrument) or await from_data(
+        session, region_code, year, instrument
+    )
     if budget is None:
         raise errors.BudgetNotConfigured(region_code=region_code, year=year, instrument=instrument)
     return budget
+
+
+async def from_data(session: AsyncSession, region_code: str, year: int, instrument: str) -> SubsidyBudget | None:
+    """The budget as ``data/budgets.csv`` appropriates it, made the first time it is needed."""
+    row = rules.budget_row(region_code, year, instrument)
+    if row is None:
+        return None
+    return await allocate(
+        session,
+        region_code=region_code,
+        year=year,
+        instrument=instrument,
+        amount_fen=row.amount_fen,
+        reference=rules.BUDGETS_FILE,
+        source=row.source_note[:500],
+    )
 
 
 async def _recorded(

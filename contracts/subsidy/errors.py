@@ -70,6 +70,11 @@ class NoRuleInForce(Conflict):
     message = "合同登记日没有适用的后补助政策"
 
 
+class ApplicantYearCapReached(Conflict):
+    code = "applicant_year_cap_reached"
+    message = "超过申请单位本年度后补助上限"
+
+
 class ApprovedAboveClaimed(Conflict):
     code = "approved_above_claimed"
     message = "核定金额不能超过申请金额"
@@ -83,3 +88,13 @@ class PayoutUnavailable(ServiceUnavailable):
 class PayoutRejected(Conflict):
     code = "payout_provider_rejected"
     message = "支付服务拒绝了拨付请求"
+
+
+class BudgetNotFound(NotFound):
+    code = "subsidy_budget_not_found"
+    message = "预算不存在"
+
+
+class BudgetAdminsOnly(Forbidden):
+    code = "budget_admins_only"
+    message = "只有科技厅和盟市管理员可以查看预算"

@@ -193,6 +193,11 @@ def ineligibility(rule: SubsidyRule, *, entity_kind: str, applicant_region: str,
     return None
 
 
+def percent(rate_bp: int) -> str:
+    """Basis points as a two-place percent string (800 → "8.00"), without a float."""
+    return f"{rate_bp // 100}.{rate_bp % 100:02d}"
+
+
 def line_amount(technology_income_fen: int, rule: SubsidyRule) -> int:
     """One contract's subsidy: floor(income × rate), then at most the per-contract cap."""
     if technology_income_fen < 0:
