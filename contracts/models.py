@@ -7,6 +7,7 @@ from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
 from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
 from contracts.subsidy.budget_models import BudgetEntry, SubsidyBudget
 from contracts.subsidy.models import ClaimEvent, ClaimLine, SubsidyClaim
+from contracts.voucher.models import Voucher, VoucherEntry, VoucherProvider, VoucherRedemption, VoucherSpend
 
 __all__ = [
     "BudgetEntry",
@@ -28,5 +29,10 @@ __all__ = [
     "RegistrationRound",
     "SubsidyBudget",
     "SubsidyClaim",
+    "Voucher",
+    "VoucherEntry",
+    "VoucherProvider",
+    "VoucherRedemption",
+    "VoucherSpend",
     "WebhookEvent",
 ]
