@@ -25,6 +25,7 @@ from contracts.statistics.models import (  # noqa: F401  (registers the statisti
     Rollup,
     Target,
 )
+from contracts.voucher import tasks as vouchers
 from contracts.subsidy.service import PAYOUT_PURPOSE, apply_payout
 from core.audit import AuditEntry
 from core.db import metadata
@@ -45,6 +46,7 @@ def install_listeners() -> None:
     """
     rollups.install()
     payouts.register(PAYOUT_PURPOSE, apply_payout)  # 后补助 payouts' webhooks
+    vouchers.install()
 
 
 __all__ = [

@@ -35,6 +35,14 @@ TAGS: list[dict[str, str]] = [
         "name": "subsidies",
         "description": "技术交易后补助: 政策规则、预算台账、申请、审核、核定与拨付 · Post-transaction subsidies",
     },
+    {
+        "name": "vouchers",
+        "description": "科技创新券: 服务机构目录、发放、领取、抵付付款节点、兑付 · Innovation vouchers",
+    },
+    {
+        "name": "policy-reports",
+        "description": "政策资金报表: 按年度、盟市、工具的承诺与拨付, 杠杆率 · Policy support reports",
+    },
     {"name": "statistics", "description": "技术合同统计、目标、导出与图表 · Contract statistics, targets, exports"},
     {"name": "ops", "description": "存活与就绪检查 · Liveness and readiness"},
 ]

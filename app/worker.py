@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import structlog
 
+from contracts.voucher.tasks import expire_once
 from core.db import Database
 from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics, request_context
@@ -46,6 +47,7 @@ def steps(
         ("search_relay", relay.step),
         ("alert_scoring", lambda: evaluate_once(database)),
         ("notification_fanout", lambda: fan_out_once(database, email=mailer is not None)),
+        ("voucher_expiry", lambda: expire_once(database)),
     ]
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))

@@ -8,6 +8,8 @@ from contracts.deal.endpoints import router as deals_router
 from contracts.payment.endpoints import router as payments_router
 from contracts.reward.endpoints import router as rewards_router
 from contracts.subsidy.endpoints import router as subsidies_router
+from contracts.voucher.endpoints import router as vouchers_router
+from contracts.voucher.report_endpoints import router as policy_reports_router
 
 ROUTERS = (
     deals_router,
@@ -18,4 +20,6 @@ ROUTERS = (
     ledger_router,
     rewards_router,
     subsidies_router,
+    vouchers_router,
+    policy_reports_router,
 )
