@@ -243,7 +243,7 @@ async def received_spends(principal: CurrentPrincipal, session: SessionDep, page
     rows, total = await VoucherService(session).repository.received(
         principal.organization.id or 0, page.offset, page.limit
     )
-    return SpendPage.of([_spend(s) for s in rows], total, page).about(Subject(owner=principal.organization.id))
+    return SpendPage.of([_spend(s).about(Subject(owner=s.provider_org_id)) for s in rows], total, page)
 
 
 @router.post(

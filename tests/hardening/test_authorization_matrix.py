@@ -509,6 +509,89 @@ STAT = f"{API}/statistics"
 Q150200 = {"region": "150200"}
 DEMO = lambda w: w.ids["demo_contract"]  # noqa: E731
 
+
+# --- 创新券 ------------------------------------------------------------------------------------------
+
+VOUCHERS = f"{API}/vouchers"
+REPORTS = f"{API}/policy-reports/support"
+HOLDER = frozenset({"other_org"})  # 演示能源集团, 鄂尔多斯 150600
+VOUCHER_ISSUERS = frozenset({"other_region_admin", "platform_admin"})  # governing 150600
+VOUCHER_VIEWERS = HOLDER | VOUCHER_ISSUERS
+
+
+async def _voucher_id(world: World) -> int:
+    if "voucher" not in world.ids:
+        world.ids["voucher"] = await world.voucher()
+    return int(world.ids["voucher"])
+
+
+def _voucher_url(suffix: str) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": f"{VOUCHERS}/{await _voucher_id(world)}{suffix}"}
+
+    return build
+
+
+async def _voucher_issue(world: World) -> Request:
+    await _voucher_id(world)  # allocates the budgets too
+    body = {
+        "organization_id": world.org["other"],
+        "face_value": "100.00",
+        "categories": ["consulting"],
+        "sme_number": "2026150600A0002",
+    }
+    return {"url": VOUCHERS, "json": body}
+
+
+async def _provider_listing(world: World) -> Request:
+    return {
+        "url": f"{VOUCHERS}/providers",
+        "json": {"organization_id": world.org["owner"], "categories": ["research_development"]},
+    }
+
+
+async def _voucher_list(world: World) -> Request:
+    await _voucher_id(world)
+    return {"url": VOUCHERS}
+
+
+async def _voucher_spend(world: World) -> Request:
+    return await world.voucher_spend()
+
+
+async def _received(world: World) -> Request:
+    if "voucher_received" not in world.ids:
+        await world.redeemable_spend()
+        world.ids["voucher_received"] = True
+    return {"url": f"{VOUCHERS}/received"}
+
+
+async def _redeemable(world: World) -> Request:
+    await world.redeemable_spend()
+    return {"url": f"{VOUCHERS}/redemptions"}
+
+
+async def vouchers_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    for v in items:
+        mine = world.role_org.get(role) == v.get("organization_id")
+        assert mine or world.governs(role, v.get("region")), f"{role} sees voucher {v['id']}"
+    if role in VOUCHER_VIEWERS:
+        assert world.ids["voucher"] in {v["id"] for v in items}, f"{role} misses the voucher"
+
+
+async def received_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    assert all(i["provider_org_id"] == world.role_org.get(role) for i in items), f"{role} sees others' spends"
+    if role in OWNER:
+        assert items, f"{role} misses the spends it received"
+
+
+async def report_check(world: World, role: str, reply: httpx.Response) -> None:
+    for row in reply.json()["rows"]:
+        assert world.governs(role, row["region"]), f"{role} sees the budget of {row['region']}"
+
+
 CASES: list[Case] = [
     *listing_cases("achievements"),
     *listing_cases("demands"),
@@ -945,6 +1028,31 @@ CASES: list[Case] = [
     ),
     Case(f"GET {STAT}/rollups/verify", "verify", PLATFORM, static(f"{STAT}/rollups/verify")),
     Case(f"POST {STAT}/rollups/rebuild", "rebuild", PLATFORM, static(f"{STAT}/rollups/rebuild")),
+    # 创新券: the platform admin and the holder's 盟市 admin issue; 演示能源集团 (other_org) holds and spends;
+    # the owner, a listed provider, redeems; reports for admins, a region admin's for its 盟市 only
+    Case(f"GET {VOUCHERS}/rules", "rules and sources", AUTHENTICATED, static(f"{VOUCHERS}/rules")),
+    Case(f"GET {VOUCHERS}/providers", "directory", AUTHENTICATED, static(f"{VOUCHERS}/providers")),
+    Case(
+        f"POST {VOUCHERS}/providers",
+        "list the owner",
+        REVIEWERS,
+        _provider_listing,
+    ),
+    Case(f"POST {VOUCHERS}", "issue to 演示能源集团", VOUCHER_ISSUERS, _voucher_issue),
+    Case(f"GET {VOUCHERS}", "own or governed vouchers", AUTHENTICATED, _voucher_list, check=vouchers_check),
+    Case(
+        f"GET {VOUCHERS}/{{voucher_id}}",
+        "the holder's voucher",
+        VOUCHER_VIEWERS,
+        _voucher_url(""),
+    ),
+    Case(f"POST {VOUCHERS}/{{voucher_id}}/accept", "holder accepts", HOLDER, _voucher_url("/accept")),
+    Case(f"POST {VOUCHERS}/{{voucher_id}}/spend", "pay part of a milestone", HOLDER, _voucher_spend, fresh=True),
+    Case(f"GET {VOUCHERS}/received", "own received spends", ORG_ROLES, _received, check=received_check),
+    Case(f"POST {VOUCHERS}/redemptions", "provider redeems", OWNER_ADMINS, _redeemable, fresh=True),
+    Case(f"GET {REPORTS}", "own scope by default", ADMINS, static(REPORTS), check=report_check),
+    Case(f"GET {REPORTS}", "包头", REVIEWERS, static(REPORTS, params={"region": "150200"}), check=report_check),
+    Case(f"GET {REPORTS}/export", "包头", REVIEWERS, static(f"{REPORTS}/export", params={"region": "150200"})),
     # the server-rendered dashboard (cookie)
     Case("GET /admin/dashboard", "包头", REVIEWERS, static("/admin/dashboard", params=Q150200), cookie=True),
     Case(

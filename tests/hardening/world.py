@@ -37,6 +37,8 @@ from contracts.demo import DEMO_CONTRACT_TITLE
 from contracts.payment.signature import HEADER, sign
 from contracts.payment.stub import StubProvider
 from contracts.settings import PaymentSettings
+from contracts.subsidy import budget
+from contracts.voucher.service import today as voucher_today
 from core import security
 from core.db import Database
 from core.reference import USCC_CHARSET, region_contains, uscc_check_char
@@ -327,6 +329,64 @@ class World:
         return int(
             (await self.call("POST", "/api/v1/organizations", "platform_admin", expect=201, json=org)).json()["id"]
         )
+
+    # --- 创新券: 演示能源集团 (other_org, 鄂尔多斯) holds vouchers; the owner is a listed provider -----------
+
+    async def voucher(self) -> int:
+        """A voucher of 演示能源集团 for research and development, issued by the platform admin and accepted."""
+        async with self.database.unit_of_work() as session:
+            for region in ("150000", "150600"):
+                await budget.allocate(
+                    session,
+                    region_code=region,
+                    year=voucher_today().year,
+                    instrument="voucher",
+                    amount_fen=10**10,
+                    reference="matrix",
+                )
+        body = {
+            "organization_id": self.org["other"],
+            "face_value": "10000.00",
+            "categories": ["research_development"],
+            "sme_number": "2026150600A0001",
+        }
+        voucher = (await self.call("POST", "/api/v1/vouchers", "platform_admin", expect=201, json=body)).json()
+        await self.call("POST", f"/api/v1/vouchers/{voucher['id']}/accept", "other_org", expect=200)
+        return int(voucher["id"])
+
+    async def voucher_spend(self) -> dict[str, Any]:
+        """The body and URL of spending a fresh voucher on the first milestone of a fresh signed contract
+        the owner (listed for research and development) sells to 演示能源集团."""
+        provider = {"organization_id": self.org["owner"], "categories": ["research_development"]}
+        await self.call("POST", "/api/v1/vouchers/providers", "platform_admin", expect=201, json=provider)
+        body = {
+            "title": f"稀土永磁技术开发合同 (创新券) {next(self.serial)}",
+            "type": "development",
+            "subtype": "commissioned_development",
+            "field": "new_materials",
+            "total": "100000.00",
+            "technology_income": "80000.00",
+            "milestones": [{"title": "首付款", "amount": "40000.00"}, {"title": "尾款", "amount": "60000.00"}],
+            "buyer_org_id": self.org["other"],
+        }
+        contract = (await self.call("POST", "/api/v1/contracts", "owner_admin", expect=201, json=body)).json()
+        await self.call("POST", f"/api/v1/contracts/{contract['id']}/sign", "owner_admin", expect=200)
+        await self.call("POST", f"/api/v1/contracts/{contract['id']}/sign", "other_org", expect=200)
+        spend = {"contract_id": contract["id"], "milestone_id": contract["milestones"][0]["id"], "amount": "10000.00"}
+        return {"url": f"/api/v1/vouchers/{await self.voucher()}/spend", "json": spend}
+
+    async def redeemable_spend(self) -> None:
+        """A voucher spend on a milestone whose rest the provider stub has paid: the owner may redeem it."""
+        request = await self.voucher_spend()
+        paid = await self.call("POST", request["url"], "other_org", expect=201, json=request["json"])
+        assert paid.json()["payment_status"] in ("processing", "succeeded"), paid.text
+        milestone = str(request["json"]["milestone_id"])
+        intent = next(i for i in self.stub.state.intents.values() if i["metadata"].get("milestone_id") == milestone)
+        deadline = time.monotonic() + 10
+        while intent["status"] != "succeeded":
+            assert time.monotonic() < deadline, intent
+            await asyncio.sleep(0.01)
+        await self.deliver_webhooks()
 
     async def target(self, region: str = "150200") -> int:
         body = {
