@@ -40,7 +40,7 @@ TAGS: list[dict[str, str]] = [
         "description": "科技创新券: 服务机构目录、发放、领取、抵付付款节点、兑付 · Innovation vouchers",
     },
     {
-        "name": "policy-reports",
+        "name": "policy",
         "description": "政策资金报表: 按年度、盟市、工具的承诺与拨付, 杠杆率 · Policy support reports",
     },
     {"name": "statistics", "description": "技术合同统计、目标、导出与图表 · Contract statistics, targets, exports"},

@@ -30,7 +30,7 @@ from market.identity.deps import CurrentPrincipal
 from market.identity.endpoints import AUTH_ERRORS
 from market.identity.service import Principal
 
-router = APIRouter(prefix="/api/v1/policy-reports", tags=["policy-reports"])
+router = APIRouter(prefix="/api/v1/policy-reports", tags=["policy"])
 REPORT_ERRORS = (*AUTH_ERRORS, errors.ReportAdminsOnly, errors.ReportOutOfScope)
 
 
