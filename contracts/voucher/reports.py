@@ -5,11 +5,12 @@ Committed is the budget's reserved account (approved 后补助 not yet paid; vou
 spent and not yet redeemed); disbursed is what left through payouts. Both come from the shared budget
 ledger (``contracts.subsidy.budget``), so the two instruments are counted the same way.
 
-Leverage (杠杆率) = 技术交易额 of the contracts a voucher paid part of ÷ the voucher value spent on them:
-yuan of registered technology income per yuan of support. A contract counts once however many
-milestones a voucher paid. 后补助 leverage needs the claims' contracts and is left empty until the
-subsidy package exposes them. The target shown is the region's next contract-turnover target
-(``contracts/statistics/data/targets.csv``, read via ``contracts.statistics.reference``).
+Leverage (杠杆率) = 技术交易额 of the supported contracts ÷ the support they got: yuan of registered
+technology income per yuan of support. Vouchers: the contracts a voucher paid part of and the value
+spent on them (a contract counts once however many milestones it paid). 后补助: the contracts of
+claims the 科技厅 approved (reserved, being paid or paid) and the approved amounts. The target shown is
+the region's next contract-turnover target (``contracts/statistics/data/targets.csv``, read via
+``contracts.statistics.reference``).
 """
 
 from __future__ import annotations
@@ -18,16 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from contracts.statistics.dimensions import region_name
 from contracts.statistics.reference import PolicyTarget, policy_targets
-from contracts.subsidy.budget_models import Instrument, SubsidyBudget
-from contracts.voucher.repository import VoucherRepository
+from contracts.subsidy.budget_models import Instrument
+from contracts.voucher.report_repository import ReportRepository
 from core.money import fen_to_yuan
-from core.reference import region_prefix
 from core.tabular import Column
 
 INSTRUMENT_ZH = {Instrument.post_subsidy.value: "技术交易后补助", Instrument.voucher.value: "科技创新券"}
@@ -72,24 +70,15 @@ def target_for(year: int, targets: Sequence[PolicyTarget] | None = None) -> Poli
 
 async def support_lines(session: AsyncSession, *, region: str | None, year: int | None) -> list[SupportLine]:
     """One line per budget in scope (``region``: a 盟市 or the whole region; None: every budget)."""
-    statement = select(SubsidyBudget)
-    if region is not None:
-        statement = statement.where(col(SubsidyBudget.region_code).startswith(region_prefix(region)))
-    if year is not None:
-        statement = statement.where(col(SubsidyBudget.year) == year)
-    statement = statement.order_by(
-        col(SubsidyBudget.year), col(SubsidyBudget.region_code), col(SubsidyBudget.instrument), col(SubsidyBudget.id)
-    )
-    budgets = (await session.execute(statement)).scalars().all()
-    contracts: dict[tuple[int, str], list[tuple[int, int]]] = {}
-    for y, budget_region, _contract, income, spent in await VoucherRepository(session).support_by_contract(
-        region=region, year=year
-    ):
-        contracts.setdefault((y, budget_region), []).append((income, spent))
+    repository = ReportRepository(session)
+    supported = {
+        Instrument.voucher.value: await repository.voucher_support(region=region, year=year),
+        Instrument.post_subsidy.value: await repository.post_subsidy_support(region=region, year=year),
+    }
     lines = []
-    for b in budgets:
+    for b in await repository.budgets(region=region, year=year):
         instrument = b.instrument.value
-        voucher = contracts.get((b.year, b.region_code), []) if instrument == Instrument.voucher.value else None
+        contracts, income, support = supported.get(instrument, {}).get((b.year, b.region_code), (0, 0, 0))
         lines.append(
             SupportLine(
                 year=b.year,
@@ -98,9 +87,9 @@ async def support_lines(session: AsyncSession, *, region: str | None, year: int 
                 allocated_fen=b.total_fen,
                 committed_fen=b.reserved_fen,
                 disbursed_fen=b.disbursed_fen,
-                supported_contracts=None if voucher is None else len(voucher),
-                technology_income_fen=None if voucher is None else sum(i for i, _ in voucher),
-                support_on_contracts_fen=None if voucher is None else sum(s for _, s in voucher),
+                supported_contracts=contracts,
+                technology_income_fen=income,
+                support_on_contracts_fen=support,
             )
         )
     return lines
