@@ -150,10 +150,11 @@ async def release(
     reference: str,
     actor_user_id: int | None = None,
 ) -> None:
-    """Give reserved money back to the available balance (refused, withdrawn, payout failed)."""
+    """Give money reserved under ``reference`` back to the available balance (refused, withdrawn, expired)."""
     budget = await _require(session, region_code, year, instrument, amount_fen)
     if await _recorded(session, budget, EntryKind.release, reference, amount_fen):
         return
+    await _require_outstanding(session, budget, reference, amount_fen)
     reserved = col(SubsidyBudget.reserved_fen)
     if not await _move(
         session, budget, reserved >= amount_fen, {"reserved_fen": reserved - amount_fen, "updated_at": utcnow()}
@@ -172,10 +173,14 @@ async def disburse(
     reference: str,
     actor_user_id: int | None = None,
 ) -> None:
-    """Reserved money has been paid out: it moves to the disbursed account for good."""
+    """Money reserved under ``reference`` has been paid out: it moves to the disbursed account for good.
+
+    A reference may release once and disburse once (e.g. 80 paid and the remaining 20 released), never
+    more than it reserved."""
     budget = await _require(session, region_code, year, instrument, amount_fen)
     if await _recorded(session, budget, EntryKind.disburse, reference, amount_fen):
         return
+    await _require_outstanding(session, budget, reference, amount_fen)
     reserved, disbursed = col(SubsidyBudget.reserved_fen), col(SubsidyBudget.disbursed_fen)
     values = {"reserved_fen": reserved - amount_fen, "disbursed_fen": disbursed + amount_fen, "updated_at": utcnow()}
     if not await _move(session, budget, reserved >= amount_fen, values):
@@ -275,6 +280,28 @@ async def _recorded(
     if recorded != amount_fen:
         raise errors.BudgetReferenceReused(detail=f"{_where(budget)}: {reference}", reference=reference)
     return True
+
+
+async def _require_outstanding(session: AsyncSession, budget: SubsidyBudget, reference: str, amount_fen: int) -> None:
+    """Only money reserved under ``reference`` and not yet released or disbursed may leave the reservation.
+
+    The budget row is locked first (PostgreSQL), so a concurrent release and disbursement of the same
+    reservation cannot both pass this check.
+    """
+    await session.execute(select(col(SubsidyBudget.id)).where(col(SubsidyBudget.id) == budget.id).with_for_update())
+    statement = select(col(BudgetEntry.kind), col(BudgetEntry.amount_fen)).where(
+        col(BudgetEntry.budget_id) == budget.id, col(BudgetEntry.reference) == reference
+    )
+    outstanding = 0
+    for kind, amount in (await session.execute(statement)).all():
+        if kind == EntryKind.reserve:
+            outstanding += amount
+        elif kind in (EntryKind.release, EntryKind.disburse):
+            outstanding -= amount
+    if amount_fen > outstanding:
+        raise errors.BudgetReservationShort(
+            detail=f"{_where(budget)}: {reference} 尚有预留 {fen_to_yuan(max(outstanding, 0))} 元"
+        )
 
 
 async def _move(
