@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from contracts.deps import ProviderDep
+from contracts.errors import ContractNotFound
 from contracts.subsidy import errors, rules
 from contracts.subsidy.budget_models import BudgetEntry, SubsidyBudget
 from contracts.subsidy.desk import BudgetDesk
@@ -216,6 +217,7 @@ async def allocate_subsidy_budget(data: AllocationIn, principal: CurrentPrincipa
     responses=problem_responses(
         *AUTH_ERRORS,
         errors.NotTheApplicant,
+        ContractNotFound,
         errors.ContractNotClaimable,
         errors.ContractAlreadyClaimed,
         errors.NoRuleInForce,

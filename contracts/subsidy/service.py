@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.contract.models import Contract, ContractStatus, MilestoneStatus
+from contracts.errors import ContractNotFound
 from contracts.payment.client import CURRENCY, PaymentProvider, PayoutSnapshot, ProviderRejected, ProviderUnavailable
 from contracts.payment.payouts import PURPOSE
 from contracts.subsidy import budget, errors, rules
@@ -100,8 +101,9 @@ class ClaimService:
         contracts = await self.repository.contracts(ids)
         found = {c.id for c in contracts}
         missing = [i for i in ids if i not in found]
-        if missing:
-            raise errors.ContractNotClaimable(detail=f"合同不存在: {missing}", contract_ids=missing)
+        strangers = [c.id for c in contracts if organization.id not in (c.buyer_org_id, c.seller_org_id)]
+        if missing or strangers:  # a contract the applicant is no party to is one it cannot see
+            raise ContractNotFound(detail=f"合同不存在: {missing + strangers}", contract_ids=missing + strangers)
         taken = await self.repository.claimed_contracts(ids)
         if taken:
             raise errors.ContractAlreadyClaimed(detail=f"已申报的合同: {taken}", contract_ids=taken)
@@ -168,7 +170,7 @@ class ClaimService:
         elif contract.seller_org_id == organization_id:
             side, kind, region = rules.Side.seller, contract.seller_kind.value, contract.seller_region
         else:
-            raise refuse("申请单位不是合同当事方")
+            raise ContractNotFound()
         day = registered_on(contract)
         if day is None:
             raise refuse("合同尚未认定登记")

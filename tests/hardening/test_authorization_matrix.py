@@ -17,6 +17,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,18 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
+from contracts.contract.models import (
+    Contract,
+    ContractStatus,
+    ContractSubtype,
+    ContractType,
+    Milestone,
+    MilestoneStatus,
+)
 from contracts.reward.models import DistributionLine, InventorLink
-from market.identity.models import ApiKey
+from contracts.subsidy import budget
+from contracts.subsidy.models import ClaimLine
+from market.identity.models import ApiKey, Organization
 from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
 from tests.hardening.world import (
@@ -592,6 +603,142 @@ async def report_check(world: World, role: str, reply: httpx.Response) -> None:
         assert world.governs(role, row["region"]), f"{role} sees the budget of {row['region']}"
 
 
+SUBSIDY_CLAIMS = f"{API}/subsidy-claims"
+SUBSIDY_BUDGETS = f"{API}/subsidy-budgets"
+CLAIM_VIEWERS = OWNER | REVIEWERS  # the applicant (the owner, 包头) and the admins governing 包头
+
+
+async def _claim_in(world: World, status: str) -> int:
+    """A 后补助 claim of the owner (seller) on a fresh registered, paid transfer, moved to ``status``.
+
+    The contract is written to the database directly (registered 2026-06-01, its one milestone paid):
+    the API path to such a contract is covered by tests/contracts/test_subsidy_claims.py.
+    """
+    n = next(world.serial)
+    async with world.database.unit_of_work() as session:
+        seller = await session.get(Organization, world.org["owner"])
+        buyer = await session.get(Organization, world.org["enterprise"])
+        assert seller is not None and buyer is not None
+        contract = Contract(
+            title=f"稀土永磁专利权转让合同 (后补助) {n}",
+            type=ContractType.transfer,
+            subtype=ContractSubtype.patent_right,
+            seller_org_id=world.org["owner"],
+            buyer_org_id=world.org["enterprise"],
+            seller_region=seller.region,
+            buyer_region=buyer.region,
+            seller_kind=seller.kind,
+            buyer_kind=buyer.kind,
+            total_fen=1_000_000,
+            technology_income_fen=1_000_000,
+            status=ContractStatus.performing,
+            registration_number=f"2026150288{n:06d}",
+            registered_at=datetime(2026, 6, 1, 2, 0, tzinfo=UTC),
+        )
+        session.add(contract)
+        await session.flush()
+        paid = datetime(2026, 6, 2, tzinfo=UTC)
+        session.add(
+            Milestone(
+                contract_id=contract.id or 0,
+                seq=1,
+                title="全款",
+                amount_fen=1_000_000,
+                status=MilestoneStatus.paid,
+                paid_at=paid,
+            )
+        )
+    body = {"contract_ids": [contract.id], "payee_name": "演示稀土研究院", "payee_account": "6222000011112222"}
+    claim = (await world.call("POST", SUBSIDY_CLAIMS, "owner_admin", expect=201, json=body)).json()["id"]
+    steps = [
+        ("submitted", "submit", "owner_admin", None),
+        ("region_approved", "region-review", "region_admin", {"decision": "approve"}),
+        ("approved", "approve", "platform_admin", {}),
+    ]
+    for reached, action, role, payload in steps:
+        if status == "draft":
+            break
+        await world.call("POST", f"{SUBSIDY_CLAIMS}/{claim}/{action}", role, expect=200, json=payload)
+        if status == reached:
+            break
+    return int(claim)
+
+
+def _claim_action(status: str, action: str, **kwargs: Any) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": f"{SUBSIDY_CLAIMS}/{await _claim_in(world, status)}/{action}", **kwargs}
+
+    return build
+
+
+async def _shared_claim(world: World) -> int:
+    if "subsidy_claim" not in world.ids:
+        world.ids["subsidy_claim"] = await _claim_in(world, "approved")
+    return int(world.ids["subsidy_claim"])
+
+
+def _claim_read(suffix: str) -> Callable[[World], Awaitable[Request]]:
+    async def build(world: World) -> Request:
+        return {"url": f"{SUBSIDY_CLAIMS}/{await _shared_claim(world)}{suffix}"}
+
+    return build
+
+
+async def _claims_list(world: World) -> Request:
+    await _shared_claim(world)
+    return {"url": SUBSIDY_CLAIMS}
+
+
+async def _budget_entries(world: World) -> Request:
+    await _shared_claim(world)  # its approval made the 包头 2026 budget and reserved from it
+    async with world.database.unit_of_work() as session:
+        row = await budget.get(session, "150200", 2026, "post_subsidy")
+        assert row is not None
+        world.ids["subsidy_budget"] = row.id
+    return {"url": f"{SUBSIDY_BUDGETS}/{row.id}/entries"}
+
+
+async def _budgets_list(world: World) -> Request:
+    await _shared_claim(world)
+    return {"url": SUBSIDY_BUDGETS}
+
+
+def _allocation(n: int) -> dict[str, Any]:
+    return {
+        "region_code": "150200",
+        "year": 2026,
+        "instrument": "post_subsidy",
+        "amount": "1.00",
+        "reference": f"matrix-{n}",
+    }
+
+
+async def subsidy_claims_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    for claim in items:
+        mine = world.role_org.get(role) == claim.get("applicant_org_id")
+        assert mine or world.governs(role, claim.get("region_code")), f"{role} sees claim {claim.get('id')}"
+    if role in CLAIM_VIEWERS:
+        assert world.ids["subsidy_claim"] in {c["id"] for c in items}, f"{role} misses the owner's claim"
+
+
+async def subsidy_budgets_check(world: World, role: str, reply: httpx.Response) -> None:
+    items = reply.json()["items"]
+    assert all(world.governs(role, b["region_code"]) for b in items), f"{role} sees another region's budget"
+    if role in REVIEWERS:
+        assert any(b["region_code"] == "150200" for b in items), f"{role} misses 包头's budget"
+
+
+async def _fresh_claim_body(world: World) -> Request:
+    """A draft claim's contract, freed again by withdrawing it, so each role claims a contract of its own."""
+    claim = await _claim_in(world, "draft")
+    await world.call("POST", f"{SUBSIDY_CLAIMS}/{claim}/withdraw", "owner_admin", expect=200, json={})
+    async with world.database.unit_of_work() as session:
+        line = (await session.execute(select(ClaimLine).where(ClaimLine.claim_id == claim))).scalar_one()
+    body = {"contract_ids": [line.contract_id], "payee_name": "演示稀土研究院", "payee_account": "6222000011112222"}
+    return {"url": SUBSIDY_CLAIMS, "json": body}
+
+
 CASES: list[Case] = [
     *listing_cases("achievements"),
     *listing_cases("demands"),
@@ -1053,6 +1200,70 @@ CASES: list[Case] = [
     Case(f"GET {REPORTS}", "own scope by default", ADMINS, static(REPORTS), check=report_check),
     Case(f"GET {REPORTS}", "包头", REVIEWERS, static(REPORTS, params={"region": "150200"}), check=report_check),
     Case(f"GET {REPORTS}/export", "包头", REVIEWERS, static(f"{REPORTS}/export", params={"region": "150200"})),
+    # 技术交易后补助: the owner (包头 institute, seller) claims; 包头's admin reviews; the platform admin
+    # (科技厅) approves, refuses and disburses; budgets for admins, a region admin's for its 盟市 only
+    Case(f"GET {API}/subsidy-rules", "rules and sources", AUTHENTICATED, static(f"{API}/subsidy-rules")),
+    Case(f"GET {SUBSIDY_BUDGETS}", "own scope", ADMINS, _budgets_list, check=subsidy_budgets_check),
+    Case(f"GET {SUBSIDY_BUDGETS}/{{budget_id}}/entries", "包头's ledger", REVIEWERS, _budget_entries),
+    Case(
+        f"POST {SUBSIDY_BUDGETS}/allocations",
+        "科技厅 allocates",
+        PLATFORM,
+        unique_body(_allocation, f"{SUBSIDY_BUDGETS}/allocations"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}",
+        "the owner's admin claims on its paid contract",
+        OWNER_ADMINS,
+        lambda w: _fresh_claim_body(w),
+        fresh=True,
+    ),
+    Case(f"GET {SUBSIDY_CLAIMS}", "own or governed claims", AUTHENTICATED, _claims_list, check=subsidy_claims_check),
+    Case(f"GET {SUBSIDY_CLAIMS}/{{claim_id}}", "the owner's claim", CLAIM_VIEWERS, _claim_read("")),
+    Case(f"GET {SUBSIDY_CLAIMS}/{{claim_id}}/history", "its history", CLAIM_VIEWERS, _claim_read("/history")),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/submit",
+        "applicant",
+        OWNER_ADMINS,
+        _claim_action("draft", "submit"),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/withdraw",
+        "applicant",
+        OWNER_ADMINS,
+        _claim_action("submitted", "withdraw", json={}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/region-review",
+        "包头 recommends",
+        REVIEWERS,
+        _claim_action("submitted", "region-review", json={"decision": "approve"}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/approve",
+        "科技厅 approves",
+        PLATFORM,
+        _claim_action("region_approved", "approve", json={}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/refuse",
+        "科技厅 refuses",
+        PLATFORM,
+        _claim_action("submitted", "refuse", json={"reason": "材料不全"}),
+        fresh=True,
+    ),
+    Case(
+        f"POST {SUBSIDY_CLAIMS}/{{claim_id}}/disburse",
+        "科技厅 pays out",
+        PLATFORM,
+        _claim_action("approved", "disburse"),
+        fresh=True,
+    ),
     # the server-rendered dashboard (cookie)
     Case("GET /admin/dashboard", "包头", REVIEWERS, static("/admin/dashboard", params=Q150200), cookie=True),
     Case(
