@@ -171,6 +171,10 @@ class VoucherRepository:
 
     # --- spends and redemptions -----------------------------------------------------------------
 
+    async def spend_count(self, voucher_id: int) -> int:
+        statement = select(func.count(col(VoucherSpend.id))).where(col(VoucherSpend.voucher_id) == voucher_id)
+        return int((await self.session.execute(statement)).scalar_one())
+
     async def spend_of_milestone(self, milestone_id: int) -> VoucherSpend | None:
         statement = select(VoucherSpend).where(col(VoucherSpend.milestone_id) == milestone_id)
         return (await self.session.execute(statement)).scalars().first()

@@ -13,6 +13,7 @@ once their milestones are paid: one payout for all of them, whose webhook settle
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -55,9 +56,20 @@ from market.identity.models import Organization
 from market.identity.service import Principal
 
 log = structlog.get_logger("techmarket.vouchers")
+BudgetMove = Callable[..., Awaitable[None]]
 CHINA = ZoneInfo("Asia/Shanghai")
 INSTRUMENT = "voucher"
 PURPOSE = "voucher_redemption"  # the payout metadata's purpose (contracts.payment.payouts)
+
+
+def reservation(voucher_id: int, spends: int) -> str:
+    """The budget reference holding a voucher's unspent value after ``spends`` spends.
+
+    The budget lets a reference release once and disburse once, never more than it reserved. So a spend
+    releases the unspent value from the voucher's current reference and reserves it again, split: the
+    spent part under the spend's own reference (disbursed when redeemed), the rest under the next one
+    (released on expiry). The budget's totals do not change; only who holds the reservation does."""
+    return f"voucher:{voucher_id}" if spends == 0 else f"voucher:{voucher_id}:{spends}"
 
 
 def today() -> date:
@@ -169,7 +181,7 @@ class VoucherService:
             year=voucher.year,
             instrument=INSTRUMENT,
             amount_fen=face_fen,
-            reference=f"voucher:{voucher.id}",
+            reference=reservation(voucher.id or 0, 0),
             actor_user_id=principal.user.id,
         )
         return voucher
@@ -239,17 +251,7 @@ class VoucherService:
             technology_income_fen=contract.technology_income_fen,
             spent_by=principal.user.id,
         )
-        await self.repository.add(spend)
-        if not await self.repository.move(
-            voucher,
-            Move.spend,
-            VoucherState.held,
-            VoucherState.spent,
-            amount_fen,
-            f"spend:{spend.id}",
-            principal.user.id,
-        ):
-            raise errors.VoucherNotHeld(detail=f"可用余额 {fen_to_yuan(voucher.held_fen)} 元")
+        await self.record_spend(voucher, spend, principal.user.id)
         # The milestone's payment asks the provider for the rest only.
         payment = Payment(
             contract_id=contract.id or 0,
@@ -282,6 +284,62 @@ class VoucherService:
         if amount_fen > cap or amount_fen >= milestone.amount_fen:
             raise errors.SpendNotAllowed(detail=f"本节点最多可用创新券抵付 {fen_to_yuan(cap)} 元")
         return category
+
+    # --- the ledger and the budget, move by move ---------------------------------------------------
+
+    async def record_spend(self, voucher: Voucher, spend: VoucherSpend, actor_user_id: int | None) -> None:
+        """Write ``spend`` and move its amount from held to spent; its money is then reserved under the
+        spend's own reference, so the payout that redeems it disburses exactly that (see ``reservation``)."""
+        await self.repository.add(spend)
+        amount = spend.amount_fen
+        moved = await self.repository.move(
+            voucher, Move.spend, VoucherState.held, VoucherState.spent, amount, f"spend:{spend.id}", actor_user_id
+        )
+        if not moved:
+            raise errors.VoucherNotHeld(detail=f"可用余额 {fen_to_yuan(voucher.held_fen)} 元")
+        earlier = await self.repository.spend_count(voucher.id or 0) - 1
+        unspent = voucher.issued_fen + voucher.held_fen
+        voucher_id = voucher.id or 0
+        await self._budget(budget.release, voucher, unspent + amount, reservation(voucher_id, earlier))
+        await self._budget(budget.reserve, voucher, amount, f"voucher-spend:{spend.id}")
+        if unspent:
+            await self._budget(budget.reserve, voucher, unspent, reservation(voucher_id, earlier + 1))
+
+    async def _budget(self, move: BudgetMove, voucher: Voucher, amount: int, reference: str) -> None:
+        await move(
+            self.session,
+            region_code=voucher.budget_region,
+            year=voucher.year,
+            instrument=INSTRUMENT,
+            amount_fen=amount,
+            reference=reference,
+        )
+
+    async def redeem_spend(self, spend: VoucherSpend) -> None:
+        """The spend was paid out to its provider: spent → redeemed, and its reservation disbursed."""
+        voucher = await self.repository.get(spend.voucher_id)
+        assert voucher is not None
+        ref = f"redeem:{spend.id}"
+        moved = await self.repository.move(
+            voucher,
+            Move.redeem,
+            VoucherState.spent,
+            VoucherState.redeemed,
+            spend.amount_fen,
+            ref,
+            None,
+            unexpired=False,
+        )
+        if not moved:
+            raise RuntimeError(f"voucher {voucher.id}: spent balance short for {ref}")
+        await budget.disburse(
+            self.session,
+            region_code=voucher.budget_region,
+            year=voucher.year,
+            instrument=INSTRUMENT,
+            amount_fen=spend.amount_fen,
+            reference=f"voucher-spend:{spend.id}",
+        )
 
     # --- redeeming --------------------------------------------------------------------------------
 
@@ -363,28 +421,7 @@ class VoucherService:
 
     async def _settle(self, redemption: VoucherRedemption) -> None:
         for spend in await self.repository.spends_of(redemption.id or 0):
-            voucher = await self.repository.get(spend.voucher_id)
-            assert voucher is not None
-            ref = f"redeem:{spend.id}"
-            if not await self.repository.move(
-                voucher,
-                Move.redeem,
-                VoucherState.spent,
-                VoucherState.redeemed,
-                spend.amount_fen,
-                ref,
-                None,
-                unexpired=False,
-            ):
-                raise RuntimeError(f"voucher {voucher.id}: spent balance short for {ref}")
-            await budget.disburse(
-                self.session,
-                region_code=voucher.budget_region,
-                year=voucher.year,
-                instrument=INSTRUMENT,
-                amount_fen=spend.amount_fen,
-                reference=f"voucher-spend:{spend.id}",
-            )
+            await self.redeem_spend(spend)
         redemption.status, redemption.settled_at = RedemptionStatus.paid, utcnow()
 
     # --- expiry -----------------------------------------------------------------------------------
@@ -417,7 +454,7 @@ class VoucherService:
                 year=voucher.year,
                 instrument=INSTRUMENT,
                 amount_fen=returned,
-                reference=f"voucher-expire:{voucher.id}",
+                reference=reservation(voucher.id or 0, await self.repository.spend_count(voucher.id or 0)),
             )
         log.info("voucher_expired", voucher=voucher.id, returned_fen=returned)
         return returned
