@@ -25,8 +25,8 @@ from contracts.statistics.models import (  # noqa: F401  (registers the statisti
     Rollup,
     Target,
 )
-from contracts.voucher import tasks as vouchers
 from contracts.subsidy.service import PAYOUT_PURPOSE, apply_payout
+from contracts.voucher import tasks as vouchers
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
