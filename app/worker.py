@@ -16,7 +16,9 @@ from pathlib import Path
 import httpx
 import structlog
 
-from contracts.voucher.tasks import expire_once
+from contracts.payment.client import PaymentProvider
+from contracts.settings import PaymentSettings
+from contracts.voucher.tasks import expire_once, settle_once
 from core.db import Database
 from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics, request_context
@@ -48,10 +50,16 @@ def steps(
         ("alert_scoring", lambda: evaluate_once(database)),
         ("notification_fanout", lambda: fan_out_once(database, email=mailer is not None)),
         ("voucher_expiry", lambda: expire_once(database)),
+        ("voucher_settlement", lambda: settle_once(database, lambda: payment_provider(http))),
     ]
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
     return named
+
+
+def payment_provider(http: httpx.AsyncClient) -> PaymentProvider:
+    """The payment provider client from the environment (TECHMARKET_PAYMENT_*), built when first needed."""
+    return PaymentProvider(http, PaymentSettings(env=get_settings().env))
 
 
 def delivery_steps(database: Database, egress: EgressClient, mailer: Mailer | None = None) -> Steps:

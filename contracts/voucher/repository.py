@@ -5,7 +5,7 @@ sees the winner's balance (the CHECK constraints are the last guard)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
@@ -222,11 +222,14 @@ class VoucherRepository:
         )
         return list((await self.session.execute(statement)).scalars().all())
 
-    async def pending_redemptions(self, limit: int) -> list[VoucherRedemption]:
+    async def pending_redemptions(self, created_before: datetime, limit: int) -> list[VoucherRedemption]:
+        """Redemptions still waiting for their payout's outcome, sent before ``created_before``."""
         statement = (
             select(VoucherRedemption)
             .where(
-                col(VoucherRedemption.status) == RedemptionStatus.pending, col(VoucherRedemption.payout_id).is_not(None)
+                col(VoucherRedemption.status) == RedemptionStatus.pending,
+                col(VoucherRedemption.payout_id).is_not(None),
+                col(VoucherRedemption.created_at) < created_before,
             )
             .order_by(col(VoucherRedemption.id))
             .limit(limit)

@@ -10,14 +10,16 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 
+from contracts.payment.client import PaymentProvider
 from contracts.subsidy import budget
 from contracts.subsidy.budget_models import SubsidyBudget
-from contracts.voucher.models import Voucher, VoucherEntry
+from contracts.voucher.models import Voucher, VoucherEntry, VoucherRedemption
 from contracts.voucher.repository import VoucherRepository
 from contracts.voucher.service import today
-from contracts.voucher.tasks import expire_once
+from contracts.voucher.tasks import expire_once, settle_once
 from core.db import Database
 from tests.contracts.conftest import PaymentWorld, org_id, published_achievement, wait_for
 from tests.contracts.helpers import ENERGY, ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
@@ -40,7 +42,9 @@ async def _conserved(database: Database) -> None:
         assert face == parts
         for voucher in (await session.execute(select(Voucher))).scalars():
             balances = {s: 0 for s in ("issued", "held", "spent", "redeemed", "expired")}
-            for entry in (await session.execute(select(VoucherEntry).where(VoucherEntry.voucher_id == voucher.id))).scalars():
+            for entry in (
+                await session.execute(select(VoucherEntry).where(VoucherEntry.voucher_id == voucher.id))
+            ).scalars():
                 if entry.from_state is not None:
                     balances[entry.from_state.value] -= entry.amount_fen
                 balances[entry.to_state.value] += entry.amount_fen
@@ -96,10 +100,14 @@ async def test_voucher_issue_spend_redeem_expire_and_report(payment_world: Payme
     unlisted = await api.post(f"{API}/{vid}/spend", json=spend, headers=h["buyer"])
     assert unlisted.json()["code"] == "voucher_provider_not_listed", unlisted.text
     listed = await api.post(
-        f"{API}/providers", json={"organization_id": institute, "categories": ["technology_transfer"]}, headers=h["admin"]
+        f"{API}/providers",
+        json={"organization_id": institute, "categories": ["technology_transfer"]},
+        headers=h["admin"],
     )
     assert listed.status_code == 201, listed.text
-    directory = (await api.get(f"{API}/providers", params={"category": "technology_transfer"}, headers=h["buyer"])).json()
+    directory = (
+        await api.get(f"{API}/providers", params={"category": "technology_transfer"}, headers=h["buyer"])
+    ).json()
     assert [p["organization_id"] for p in directory["items"]] == [institute]
 
     # At most half of a milestone (the placeholder share); the rest goes through the payment provider.
@@ -181,3 +189,68 @@ async def test_region_admin_issues_from_its_own_budget_only_in_its_region(paymen
     async with payment_world.database.unit_of_work() as session:
         voucher_budget = await budget.get(session, "150200", year, "voucher")
     assert voucher_budget is None
+
+
+async def test_a_failed_payout_frees_the_spends_and_a_lost_webhook_is_settled_by_the_worker(
+    payment_world: PaymentWorld,
+) -> None:
+    world, api = payment_world, payment_world.api
+    h = await headers_of(api)
+    year = today().year
+    enterprise, institute = await org_id(world.database, ENTERPRISE), await org_id(world.database, INSTITUTE)
+    async with world.database.unit_of_work() as session:
+        await budget.allocate(
+            session, region_code="150000", year=year, instrument="voucher", amount_fen=30_000_000, reference="test"
+        )
+    listing = {"organization_id": institute, "categories": ["technology_transfer"]}
+    assert (await api.post(f"{API}/providers", json=listing, headers=h["admin"])).status_code == 201
+    vid = (await api.post(API, json=_issue(enterprise, "100000.00"), headers=h["admin"])).json()["id"]
+    await api.post(f"{API}/{vid}/accept", headers=h["buyer"])
+    achievement = await published_achievement(world.database, INSTITUTE)
+    contract = await registered_contract(api, h, transfer_contract(achievement, enterprise))
+    cid, m1 = contract["id"], contract["milestones"][0]["id"]
+    spend = {"contract_id": cid, "milestone_id": m1, "amount": "60000.00"}
+    assert (await api.post(f"{API}/{vid}/spend", json=spend, headers=h["buyer"])).status_code == 201
+
+    async def milestone_paid() -> bool:
+        c = (await api.get(f"/api/v1/contracts/{cid}", headers=h["buyer"])).json()
+        return bool(c["milestones"][0]["status"] == "paid")
+
+    await wait_for(milestone_paid)
+
+    async def redemption_status(rid: int) -> str:
+        async with world.database.unit_of_work() as session:
+            row = await session.get(VoucherRedemption, rid)
+            assert row is not None
+            return str(row.status.value)
+
+    # The provider's bank refuses the payout: the spends are free again, nothing redeemed or disbursed.
+    await world.faults(fail_payouts=1)
+    first = (await api.post(f"{API}/redemptions", headers=h["seller"])).json()
+
+    async def failed() -> bool:
+        return await redemption_status(first["id"]) == "failed"
+
+    await wait_for(failed)
+    assert (await _budget(world.database, year)).disbursed_fen == 0
+
+    # Again, but the provider's webhooks are lost: the worker asks the provider and settles it.
+    await world.faults(drop_webhooks=True)
+    second = (await api.post(f"{API}/redemptions", headers=h["seller"])).json()
+    assert second["id"] != first["id"] and second["amount"] == "60000.00"
+
+    async def paid_at_provider() -> bool:
+        return any(p["status"] == "paid" for p in world.stub.state.payouts.values())
+
+    await wait_for(paid_at_provider)
+    assert await redemption_status(second["id"]) == "pending"
+    async with httpx.AsyncClient() as http:
+        provider = PaymentProvider(http, world.settings)
+        assert await settle_once(world.database, lambda: provider, older_than=timedelta(0)) == 1
+        assert await settle_once(world.database, lambda: provider, older_than=timedelta(0)) == 0
+    assert await redemption_status(second["id"]) == "paid"
+    balances = (await api.get(f"{API}/{vid}", headers=h["buyer"])).json()["balances"]
+    assert (balances["held"], balances["spent"], balances["redeemed"]) == ("40000.00", "0.00", "60000.00")
+    row = await _budget(world.database, year)
+    assert (row.reserved_fen, row.disbursed_fen) == (4_000_000, 6_000_000)
+    await _conserved(world.database)
