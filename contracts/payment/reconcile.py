@@ -6,6 +6,8 @@ Differences found:
 - ``status_mismatch`` / ``refund_mismatch``: our status or refunded amount differs from the provider's;
 - ``unknown_at_provider``: we hold an intent id the provider does not know;
 - ``unprocessed_event``: an inbox event whose processing failed;
+- ``payout_not_applied``: a payout the provider finished (paid or failed) that our side has not
+  taken in (its webhook was lost); found by applying the snapshot in a transaction rolled back;
 - ``refused_event``: a signed event that claims money moved for an intent we did not create, or with
   another amount or currency than we asked for; it was stored and not applied. Repair leaves it open:
   it is evidence for a person to look at (a leaked webhook secret, a provider fault).
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.demo import DEMO_INTENT_PREFIX
+from contracts.payment import payouts
 from contracts.payment.client import IntentSnapshot, PaymentProvider
 from contracts.payment.models import REFUSED_RESULTS
 from contracts.payment.repository import PaymentRepository
@@ -68,6 +71,7 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
         found.append(Difference(problem[0], intent.id, problem[1], repaired))
     for intent_id in sorted(set(snapshot_of_ours) - seen):
         found.append(Difference("unknown_at_provider", intent_id, "the provider has no such intent"))
+    found.extend(await _payouts(database, provider, repair=repair))
     async with database.unit_of_work() as session:
         service = PaymentService(session, provider)
         for event in await service.repository.unprocessed_events():
@@ -89,6 +93,27 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
                         f"claims {claim.status} {claim.amount} {claim.currency or '?'}",
                     )
                 )
+    return found
+
+
+async def _payouts(database: Database, provider: PaymentProvider, *, repair: bool) -> list[Difference]:
+    """Finished payouts whose outcome our side has not applied (the handler of their purpose decides)."""
+    found = []
+    for payout in await provider.list_payouts():
+        if payout.status not in ("paid", "failed"):
+            continue
+        async with database.sessionmaker() as session:
+            try:
+                result = await payouts.apply(session, payout)
+            except Exception as exc:  # e.g. the disbursing request has not committed yet: look next time
+                result = f"error: {exc}"
+            if result in ("paid", "failed") and repair:
+                await session.commit()
+            else:
+                await session.rollback()
+        if result in ("paid", "failed"):
+            detail = f"provider {payout.status} {payout.amount} fen ({payout.metadata.get(payouts.PURPOSE, '?')})"
+            found.append(Difference("payout_not_applied", payout.id, detail, repair))
     return found
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from contracts.payment.client import PaymentProvider
+from contracts.payment.reconcile import reconcile
 from contracts.subsidy import budget
 from contracts.subsidy.models import ClaimLine
 from tests.contracts.conftest import PaymentWorld, org_id, published_achievement, wait_for
@@ -173,3 +176,36 @@ async def test_a_refused_claim_keeps_its_history_and_frees_its_contract(payment_
     assert energy.status_code == 404  # not a party: a contract it cannot see
     listed = (await world.api.get(f"{API}/subsidy-claims", headers=h["other"])).json()
     assert listed["total"] == 0
+
+
+@pytest.mark.parametrize("dialect", ["sqlite"], indirect=False)
+async def test_a_lost_payout_webhook_is_found_and_repaired_by_reconcile(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    contract = await _paid_contract(world, h)
+    created = await world.api.post(f"{API}/subsidy-claims", json=_claim_body(contract["id"]), headers=h["seller"])
+    cid = created.json()["id"]
+    await world.api.post(f"{API}/subsidy-claims/{cid}/submit", headers=h["seller"])
+    await world.api.post(f"{API}/subsidy-claims/{cid}/region-review", json={"decision": "approve"}, headers=h["region"])
+    await world.api.post(f"{API}/subsidy-claims/{cid}/approve", json={}, headers=h["admin"])
+    await world.faults(drop_webhooks=True)
+    assert (await world.api.post(f"{API}/subsidy-claims/{cid}/disburse", headers=h["admin"])).status_code == 200
+    await wait_for(lambda: _payout_is(world, "paid"))
+
+    async with httpx.AsyncClient() as http:
+        provider = PaymentProvider(http, world.settings)
+        found = await reconcile(world.database, provider)
+        assert [(d.kind, d.repaired) for d in found] == [("payout_not_applied", False)]
+        assert (await world.api.get(f"{API}/subsidy-claims/{cid}", headers=h["seller"])).json()[
+            "status"
+        ] == "disbursing"
+        repaired = await reconcile(world.database, provider, repair=True)
+        assert [(d.kind, d.repaired) for d in repaired] == [("payout_not_applied", True)]
+        assert await reconcile(world.database, provider) == []
+    claim = (await world.api.get(f"{API}/subsidy-claims/{cid}", headers=h["seller"])).json()
+    assert claim["status"] == "paid"
+    assert (await _budget_row(world, h))["disbursed"] == "45000.00"
+
+
+async def _payout_is(world: PaymentWorld, status: str) -> bool:
+    return [p["status"] for p in world.stub.state.payouts.values()] == [status]
