@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
+
+from openpyxl import load_workbook
 
 from contracts.contract.models import Contract, ContractStatus, ContractSubtype, ContractType
 from contracts.statistics.reference import PolicyTarget
@@ -101,6 +104,13 @@ async def test_post_subsidy_leverage_and_the_regions_scope(database: Database) -
         "utf-8-sig"
     )
     assert "\n2026,150200,包头市,技术交易后补助,10000.00,1000.00,0.00,9000.00,2," in csv_text
+    workbook = load_workbook(
+        io.BytesIO(await export_bytes("xlsx", EXPORT_COLUMNS, export_rows(baotou), title="政策资金报表"))
+    )
+    sheet = workbook.worksheets[0]
+    header, first = [c.value for c in sheet[1]], [c.value for c in sheet[2]]
+    assert header[:4] == ["年度", "地区代码", "地区", "政策工具"] and header[11] == "杠杆率 (技术交易额/支持金额)"
+    assert not isinstance(first[4], str) and first[4] == 10000  # amounts stay numbers, not text
 
 
 def test_the_target_beside_a_year_is_the_next_one_in_force() -> None:
