@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter
 
 from contracts.deps import ProviderDep
@@ -104,10 +106,11 @@ def _line(line: ClaimLine) -> ClaimLineRead:
     )
 
 
-def _claim(claim: SubsidyClaim, lines: list[ClaimLine] | None = None) -> ClaimRead:
-    def yuan(fen: int | None) -> object:
-        return None if fen is None else fen_to_yuan(fen)
+def _yuan(fen: int | None) -> Decimal | None:
+    return None if fen is None else fen_to_yuan(fen)
 
+
+def _claim(claim: SubsidyClaim, lines: list[ClaimLine] | None = None) -> ClaimRead:
     return ClaimRead(
         id=claim.id or 0,
         applicant_org_id=claim.applicant_org_id,
@@ -117,8 +120,8 @@ def _claim(claim: SubsidyClaim, lines: list[ClaimLine] | None = None) -> ClaimRe
         rule_code=claim.rule_code,
         budget_region_code=claim.budget_region_code,
         claimed=fen_to_yuan(claim.claimed_fen),
-        recommended=yuan(claim.recommended_fen),
-        approved=yuan(claim.approved_fen),
+        recommended=_yuan(claim.recommended_fen),
+        approved=_yuan(claim.approved_fen),
         status=claim.status,
         payee_name=claim.payee_name,
         payee_account=claim.payee_account,
@@ -134,7 +137,7 @@ def _event(event: ClaimEvent, claim: SubsidyClaim) -> ClaimEventRead:
         id=event.id or 0,
         from_status=event.from_status,
         to_status=event.to_status,
-        amount=None if event.amount_fen is None else fen_to_yuan(event.amount_fen),
+        amount=_yuan(event.amount_fen),
         reason=event.reason,
         actor_user_id=event.actor_user_id,
         at=event.at,
