@@ -33,6 +33,7 @@ Fault knobs (``POST /_stub/faults``, JSON, any subset)::
     settle_delay: S       seconds from confirm to success (and from a payout to paid / failed)
     fail_payouts: N       the next N payouts are accepted, then fail (``account_closed``); a destination
                           account starting with ``fail`` always fails
+    decline_payments: N   the next N confirmed intents fail (``card_declined``) instead of succeeding
 
 ``GET /_stub/state`` shows counters; ``POST /_stub/reset`` forgets everything.
 """
@@ -68,6 +69,7 @@ class Faults:
     drop_webhooks: bool = False
     settle_delay: float = 0.05
     fail_payouts: int = 0
+    decline_payments: int = 0
 
 
 @dataclass
@@ -224,6 +226,12 @@ class StubProvider:
         await asyncio.sleep(self.faults.settle_delay)
         intent = self.state.intents.get(intent_id)
         if intent is not None and intent["status"] == "processing":
+            if self.faults.decline_payments > 0:
+                self.faults.decline_payments -= 1
+                intent["status"] = "failed"
+                intent["version"] += 1
+                self._emit("payment_intent.payment_failed", intent)
+                return
             intent["status"] = "succeeded"
             intent["amount_received"] = intent["amount"]
             intent["version"] += 1
