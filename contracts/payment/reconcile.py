@@ -13,7 +13,7 @@ Differences found:
   it is evidence for a person to look at (a leaked webhook secret, a provider fault).
 Repair applies the provider's current snapshot (the same path as a webhook; a payment lost by a
 rolled-back request is recorded again only when the intent names the milestone, its contract, its
-exact amount and our currency) and reprocesses the inbox.
+cash part (``covered``) and our currency) and reprocesses the inbox.
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors, notices
+from contracts.contract import endings
 from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
 from contracts.contract.repository import ContractRepository
 from contracts.contract.service import ContractService
-from contracts.payment import payouts, signature
+from contracts.payment import covered, payouts, signature
 from contracts.payment.client import (
     CURRENCY,
     IntentSnapshot,
@@ -107,12 +108,12 @@ class PaymentService:
             payment = Payment(
                 contract_id=contract.id or 0,
                 milestone_id=milestone.id or 0,
-                amount_fen=milestone.amount_fen,
+                amount_fen=await covered.cash_part(self.session, milestone),
                 idempotency_key=f"milestone-{milestone.id}-1",
             )
             await self.repository.add(payment)
         elif payment.status == PaymentStatus.failed:  # a new attempt gets a new key and a new intent
-            payment.amount_fen = milestone.amount_fen
+            payment.amount_fen = await covered.cash_part(self.session, milestone)
             payment.attempt += 1
             payment.idempotency_key = f"milestone-{milestone.id}-{payment.attempt}"
             payment.provider_intent_id = None
@@ -181,7 +182,7 @@ class PaymentService:
         Only the intent we created for a milestone is applied, and only with the amount and currency
         we asked for. ``adopt`` (reconciliation only, with a snapshot read from the provider's API)
         records a payment our side lost because the request that created the intent rolled back,
-        when the intent names the milestone and asks for exactly its amount in our currency.
+        when the intent names the milestone and asks for exactly its cash part in our currency.
         """
         payment = await self.repository.by_intent(snapshot.id)
         if payment is not None:
@@ -200,25 +201,28 @@ class PaymentService:
         milestone = await self.contracts.milestone(contract.id or 0, milestone_id)
         assert milestone is not None
         payment = await self.repository.of_milestone(milestone_id)  # re-read under the lock
-        if payment is None and adopt and self._adoptable(contract, milestone, snapshot):
-            payment = Payment(
-                contract_id=contract.id or 0,
-                milestone_id=milestone_id,
-                amount_fen=milestone.amount_fen,
-                idempotency_key=f"adopted-{snapshot.id}"[:64],
-                provider_intent_id=snapshot.id,
-            )
-            await self.repository.add(payment)
+        if payment is None and adopt:
+            cash = await covered.cash_part(self.session, milestone)
+            if self._adoptable(contract, snapshot, cash):
+                payment = Payment(
+                    contract_id=contract.id or 0,
+                    milestone_id=milestone_id,
+                    amount_fen=cash,
+                    idempotency_key=f"adopted-{snapshot.id}"[:64],
+                    provider_intent_id=snapshot.id,
+                )
+                await self.repository.add(payment)
         if payment is None or payment.provider_intent_id is None:
             return "unknown_intent"
         return await self._apply(contract, payment, milestone, snapshot)
 
     @staticmethod
-    def _adoptable(contract: Contract, milestone: Milestone, snapshot: IntentSnapshot) -> bool:
+    def _adoptable(contract: Contract, snapshot: IntentSnapshot, cash_fen: int) -> bool:
+        """The intent names the contract and asks for exactly the milestone's cash part (``covered``)."""
         return (
             contract.status in PAYABLE
             and snapshot.metadata.get("contract_id") == str(contract.id)
-            and snapshot.amount == milestone.amount_fen
+            and snapshot.amount == cash_fen
             and snapshot.currency == CURRENCY
         )
 
@@ -239,11 +243,11 @@ class PaymentService:
             self.session.add_all([payment, milestone])
             await self.session.flush()
             await notices.payment(self.session, contract, milestone, payment)
-            if reward_applies(contract):
+            if reward_applies(contract):  # income is the cash received plus what a voucher paid of it
                 distributed = await rewards.append(
                     contract,
                     payment.id or 0,
-                    snapshot.amount_received,
+                    snapshot.amount_received + await covered.covered(self.session, milestone.id or 0),
                     DistributionSource.payment,
                     f"payment:{payment.id}",
                 )
@@ -253,6 +257,10 @@ class PaymentService:
             payment.status = target
             if target == PaymentStatus.failed:
                 milestone.status = MilestoneStatus.pending
+                if contract.status == ContractStatus.terminated:  # it will never be paid now
+                    self.session.add(milestone)
+                    await self.session.flush()
+                    await endings.terminated(self.session, contract.id or 0, None)
         for refund in snapshot.refunds:
             if await self.repository.refund_recorded(refund.id):
                 continue
