@@ -21,7 +21,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 STATES = ("issued", "held", "spent", "redeemed", "expired")
-MOVES = ("issue", "accept", "spend", "redeem", "expire")
+MOVES = ("issue", "accept", "spend", "redeem", "expire", "void", "void_lapsed")
 
 
 def _text(name: str, length: int, nullable: bool = False) -> sa.Column:
@@ -155,6 +155,7 @@ def upgrade() -> None:
         sa.Column("redemption_id", sa.Integer(), nullable=True),
         sa.Column("spent_by", sa.Integer(), nullable=True),
         _when("created_at"),
+        _when("voided_at", nullable=True),
         _fk("voucher_spends", "voucher_id", "vouchers", "RESTRICT"),
         _fk("voucher_spends", "contract_id", "contracts", "RESTRICT"),
         _fk("voucher_spends", "milestone_id", "contract_milestones", "RESTRICT"),

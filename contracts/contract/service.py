@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors, notices
-from contracts.contract import terms
+from contracts.contract import endings, terms
 from contracts.contract.models import (
     MANUAL_TRANSITIONS,
     SUBTYPES,
@@ -504,6 +504,8 @@ class ContractService:
         if target in (ContractStatus.signed, ContractStatus.terminated):  # the achievements' prices held or freed
             hold = listing_deals.hold_price if target == ContractStatus.signed else listing_deals.release_price
             await hold(self.session, await self.repository.achievement_ids(contract.id or 0), contract.id or 0)
+        if target == ContractStatus.terminated:  # e.g. 创新券 spends on milestones never paid go back
+            await endings.terminated(self.session, contract.id or 0, principal.user.id)
         await audit.record(
             self.session,
             "contract",

@@ -94,6 +94,7 @@ def _spend(spend: VoucherSpend, payment: Payment | None = None) -> SpendRead:
         amount=fen_to_yuan(spend.amount_fen),
         redemption_id=spend.redemption_id,
         created_at=spend.created_at,
+        voided_at=spend.voided_at,
         payment_amount=None if payment is None else fen_to_yuan(payment.amount_fen),
         payment_status=None if payment is None else payment.status,
     )

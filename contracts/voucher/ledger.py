@@ -3,7 +3,9 @@
 A voucher's face value starts ``issued`` (the budget reserved it), the enterprise accepts it into its
 account (``held``), spends part of it on a milestone with a listed provider (``spent``), the provider
 redeems what it received (``redeemed``: paid out, the budget disbursed), and on its expiry day whatever
-is still ``issued`` or ``held`` goes to ``expired`` (the budget released it). Those are the only moves
+is still ``issued`` or ``held`` goes to ``expired`` (the budget released it). A spend whose milestone
+is never paid (the contract terminated) is void: its value goes back to ``held``, or to ``expired``
+when the voucher has expired by then (``void_lapsed``). Those are the only moves
 (``MOVES``); each moves a positive amount from one state to another, so the five balances always sum
 to the face value and none is ever negative. The stored voucher keeps the same five balances under a
 CHECK constraint, and every move is one append-only ledger line.
@@ -38,6 +40,8 @@ class Move(StrEnum):
     spend = "spend"
     redeem = "redeem"
     expire = "expire"
+    void = "void"  # a spend whose milestone will never be paid, back to the holder
+    void_lapsed = "void_lapsed"  # the same, after the voucher expired: back to the budget
 
 
 MOVES: dict[Move, tuple[frozenset[VoucherState], VoucherState]] = {
@@ -46,6 +50,8 @@ MOVES: dict[Move, tuple[frozenset[VoucherState], VoucherState]] = {
     Move.spend: (frozenset({VoucherState.held}), VoucherState.spent),
     Move.redeem: (frozenset({VoucherState.spent}), VoucherState.redeemed),
     Move.expire: (frozenset({VoucherState.issued, VoucherState.held}), VoucherState.expired),
+    Move.void: (frozenset({VoucherState.spent}), VoucherState.held),
+    Move.void_lapsed: (frozenset({VoucherState.spent}), VoucherState.expired),
 }
 
 

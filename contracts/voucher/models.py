@@ -78,7 +78,8 @@ class VoucherEntry(SQLModel, table=True):
 
 
 class VoucherSpend(SQLModel, table=True):
-    """Part of a milestone paid with a voucher (one per milestone); the rest went through the provider."""
+    """Part of a milestone paid with a voucher (one per milestone); the rest went through the provider.
+    Void (``voided_at``) when the milestone will never be paid: its value went back to the voucher."""
 
     __tablename__ = "voucher_spends"
     __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"),)
@@ -94,6 +95,7 @@ class VoucherSpend(SQLModel, table=True):
     redemption_id: int | None = Field(default=None, foreign_key="voucher_redemptions.id", index=True)
     spent_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="its milestone went unpaid")
 
 
 class RedemptionStatus(StrEnum):

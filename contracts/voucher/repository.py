@@ -171,9 +171,34 @@ class VoucherRepository:
 
     # --- spends and redemptions -----------------------------------------------------------------
 
-    async def spend_count(self, voucher_id: int) -> int:
-        statement = select(func.count(col(VoucherSpend.id))).where(col(VoucherSpend.voucher_id) == voucher_id)
+    async def generation(self, voucher_id: int) -> int:
+        """How many moves so far re-split the voucher's budget reservation (spends and voids of spends)."""
+        statement = select(func.count(col(VoucherEntry.id))).where(
+            col(VoucherEntry.voucher_id) == voucher_id, col(VoucherEntry.move).in_([Move.spend, Move.void])
+        )
         return int((await self.session.execute(statement)).scalar_one())
+
+    async def covered(self, milestone_id: int) -> int:
+        """Fen of a milestone paid with a voucher (0 when none, or the spend is void)."""
+        statement = select(col(VoucherSpend.amount_fen)).where(
+            col(VoucherSpend.milestone_id) == milestone_id, col(VoucherSpend.voided_at).is_(None)
+        )
+        return int((await self.session.execute(statement)).scalar_one_or_none() or 0)
+
+    async def unpaid_spends(self, contract_id: int) -> list[VoucherSpend]:
+        """A contract's live spends whose milestone is waiting for payment (none is on its way)."""
+        statement = (
+            select(VoucherSpend)
+            .join(Milestone, col(Milestone.id) == col(VoucherSpend.milestone_id))
+            .where(
+                col(VoucherSpend.contract_id) == contract_id,
+                col(VoucherSpend.voided_at).is_(None),
+                col(VoucherSpend.redemption_id).is_(None),
+                col(Milestone.status) == MilestoneStatus.pending,
+            )
+            .order_by(col(VoucherSpend.id))
+        )
+        return list((await self.session.execute(statement)).scalars().all())
 
     async def spend_of_milestone(self, milestone_id: int) -> VoucherSpend | None:
         statement = select(VoucherSpend).where(col(VoucherSpend.milestone_id) == milestone_id)
@@ -195,6 +220,7 @@ class VoucherRepository:
             .where(
                 col(VoucherSpend.provider_org_id) == provider_org_id,
                 col(VoucherSpend.redemption_id).is_(None),
+                col(VoucherSpend.voided_at).is_(None),
                 col(Milestone.status) == MilestoneStatus.paid,
             )
             .order_by(col(VoucherSpend.id))
@@ -267,6 +293,7 @@ class VoucherRepository:
                 func.sum(col(VoucherSpend.amount_fen)),
             )
             .join(Voucher, col(Voucher.id) == col(VoucherSpend.voucher_id))
+            .where(col(VoucherSpend.voided_at).is_(None))
             .group_by(col(Voucher.year), col(Voucher.budget_region), col(VoucherSpend.contract_id))
         )
         if region is not None:

@@ -108,6 +108,7 @@ class SpendRead(Classified):
     amount: Parties[Yuan] = Field(description="创新券抵付")
     redemption_id: Parties[int | None]
     created_at: Parties[datetime]
+    voided_at: Parties[datetime | None] = Field(default=None, description="合同终止、该节点不再付款时退回创新券")
     payment_amount: Parties[Yuan | None] = Field(default=None, description="通过支付服务支付的余款")
     payment_status: Parties[PaymentStatus | None] = None
 

@@ -62,14 +62,15 @@ INSTRUMENT = "voucher"
 PURPOSE = "voucher_redemption"  # the payout metadata's purpose (contracts.payment.payouts)
 
 
-def reservation(voucher_id: int, spends: int) -> str:
-    """The budget reference holding a voucher's unspent value after ``spends`` spends.
+def reservation(voucher_id: int, generation: int) -> str:
+    """The budget reference holding a voucher's unspent value after ``generation`` spends and voids.
 
     The budget lets a reference release once and disburse once, never more than it reserved. So a spend
     releases the unspent value from the voucher's current reference and reserves it again, split: the
     spent part under the spend's own reference (disbursed when redeemed), the rest under the next one
-    (released on expiry). The budget's totals do not change; only who holds the reservation does."""
-    return f"voucher:{voucher_id}" if spends == 0 else f"voucher:{voucher_id}:{spends}"
+    (released on expiry). A void joins a spend's reservation and the unspent one again under the next
+    reference. The budget's totals do not change; only who holds the reservation does."""
+    return f"voucher:{voucher_id}" if generation == 0 else f"voucher:{voucher_id}:{generation}"
 
 
 def today() -> date:
@@ -252,14 +253,7 @@ class VoucherService:
             spent_by=principal.user.id,
         )
         await self.record_spend(voucher, spend, principal.user.id)
-        # The milestone's payment asks the provider for the rest only.
-        payment = Payment(
-            contract_id=contract.id or 0,
-            milestone_id=milestone.id or 0,
-            amount_fen=milestone.amount_fen - amount_fen,
-            idempotency_key=f"milestone-{milestone.id}-1",
-        )
-        await PaymentRepository(self.session).add(payment)
+        # The milestone's payment asks the provider for the rest only (contracts.payment.covered).
         payment = await PaymentService(self.session, provider).pay(principal, contract.id or 0, milestone.id or 0)
         return spend, payment
 
@@ -292,12 +286,12 @@ class VoucherService:
         spend's own reference, so the payout that redeems it disburses exactly that (see ``reservation``)."""
         await self.repository.add(spend)
         amount = spend.amount_fen
+        earlier = await self.repository.generation(voucher.id or 0)
         moved = await self.repository.move(
             voucher, Move.spend, VoucherState.held, VoucherState.spent, amount, f"spend:{spend.id}", actor_user_id
         )
         if not moved:
             raise errors.VoucherNotHeld(detail=f"可用余额 {fen_to_yuan(voucher.held_fen)} 元")
-        earlier = await self.repository.spend_count(voucher.id or 0) - 1
         unspent = voucher.issued_fen + voucher.held_fen
         voucher_id = voucher.id or 0
         await self._budget(budget.release, voucher, unspent + amount, reservation(voucher_id, earlier))
@@ -314,6 +308,37 @@ class VoucherService:
             amount_fen=amount,
             reference=reference,
         )
+
+    async def void_unpaid(self, contract_id: int, actor_user_id: int | None) -> int:
+        """The contract ended: its spends on milestones never paid go back to their vouchers; how many."""
+        spends = await self.repository.unpaid_spends(contract_id)
+        for spend in spends:
+            await self.void_spend(spend, actor_user_id)
+        return len(spends)
+
+    async def void_spend(self, spend: VoucherSpend, actor_user_id: int | None) -> None:
+        """Spent → held, and the spend's reservation joins the unspent one under the next reference;
+        spent → expired when the voucher has expired by then, and the spend's reservation is released."""
+        voucher = await self.repository.get(spend.voucher_id)
+        assert voucher is not None
+        voucher_id, amount, ref = voucher.id or 0, spend.amount_fen, f"void:{spend.id}"
+        generation = await self.repository.generation(voucher_id)
+        spend.voided_at = utcnow()
+        await self.repository.add(spend)
+        unspent = voucher.issued_fen + voucher.held_fen
+        spend_reference, spent = f"voucher-spend:{spend.id}", VoucherState.spent
+        if await self.repository.move(voucher, Move.void, spent, VoucherState.held, amount, ref, actor_user_id):
+            await self._budget(budget.release, voucher, amount, spend_reference)
+            if unspent:
+                await self._budget(budget.release, voucher, unspent, reservation(voucher_id, generation))
+            await self._budget(budget.reserve, voucher, unspent + amount, reservation(voucher_id, generation + 1))
+        elif await self.repository.move(
+            voucher, Move.void_lapsed, spent, VoucherState.expired, amount, ref, actor_user_id, unexpired=False
+        ):
+            await self._budget(budget.release, voucher, amount, spend_reference)
+        else:
+            raise RuntimeError(f"voucher {voucher_id}: spent balance short for {ref}")
+        log.info("voucher_spend_voided", voucher=voucher_id, spend=spend.id, amount_fen=amount)
 
     async def redeem_spend(self, spend: VoucherSpend) -> None:
         """The spend was paid out to its provider: spent → redeemed, and its reservation disbursed."""
@@ -454,7 +479,7 @@ class VoucherService:
                 year=voucher.year,
                 instrument=INSTRUMENT,
                 amount_fen=returned,
-                reference=reservation(voucher.id or 0, await self.repository.spend_count(voucher.id or 0)),
+                reference=reservation(voucher.id or 0, await self.repository.generation(voucher.id or 0)),
             )
         log.info("voucher_expired", voucher=voucher.id, returned_fen=returned)
         return returned

@@ -15,10 +15,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.payment import payouts
+from contracts.contract import endings
+from contracts.payment import covered, payouts
 from contracts.payment.client import PaymentProvider, PayoutSnapshot
 from contracts.voucher.repository import VoucherRepository
-from contracts.voucher.service import PURPOSE, VoucherService, today
+from contracts.voucher.service import INSTRUMENT, PURPOSE, VoucherService, today
 from core.db import Database
 from core.types import utcnow
 
@@ -63,6 +64,17 @@ async def on_payout(session: AsyncSession, snapshot: PayoutSnapshot) -> str:
     return await VoucherService(session).apply_payout(snapshot)
 
 
+async def covered_part(session: AsyncSession, milestone_id: int) -> int:
+    return await VoucherRepository(session).covered(milestone_id)
+
+
+async def on_terminated(session: AsyncSession, contract_id: int, actor_user_id: int | None) -> None:
+    await VoucherService(session).void_unpaid(contract_id, actor_user_id)
+
+
 def install() -> None:
-    """Route payouts of voucher redemptions here (called by the composition root; idempotent)."""
+    """Route payouts of voucher redemptions here, tell payments what vouchers pay of a milestone and
+    return unpaid spends when a contract ends (called by the composition root; idempotent)."""
     payouts.register(PURPOSE, on_payout)
+    covered.register(INSTRUMENT, covered_part)
+    endings.register(INSTRUMENT, on_terminated)

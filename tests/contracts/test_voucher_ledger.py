@@ -55,6 +55,7 @@ operation = st.one_of(
     st.tuples(st.just("spend"), st.integers(0, 5), st.integers(1, 300_000)),
     st.tuples(st.just("redeem"), st.integers(0, 5), st.integers(1, 300_000)),
     st.tuples(st.just("expire"), st.integers(0, 5)),
+    st.tuples(st.just("void"), st.integers(0, 5), st.integers(1, 300_000)),
 )
 
 
@@ -66,6 +67,7 @@ operation = st.one_of(
 def test_pure_ledger_conserves_every_fen_and_stays_within_the_budget(ops: list[tuple[int | str, ...]]) -> None:
     money = BudgetModel(allocated=ALLOCATED)
     vouchers: list[PureBalances] = []
+    expired: set[int] = set()
     for op in ops:
         kind = op[0]
         try:
@@ -73,7 +75,8 @@ def test_pure_ledger_conserves_every_fen_and_stays_within_the_budget(ops: list[t
                 money.reserve(int(op[1]))
                 vouchers.append(PureBalances.new(int(op[1])))
             elif vouchers:
-                v = vouchers[int(op[1]) % len(vouchers)]
+                index = int(op[1]) % len(vouchers)
+                v = vouchers[index]
                 if kind == "accept":
                     v.move(Move.accept, VoucherState.issued, v.issued)
                 elif kind == "spend":
@@ -81,7 +84,12 @@ def test_pure_ledger_conserves_every_fen_and_stays_within_the_budget(ops: list[t
                 elif kind == "redeem":
                     v.move(Move.redeem, VoucherState.spent, int(op[2]))
                     money.disburse(int(op[2]))
+                elif kind == "void":  # its milestone went unpaid: back to the holder, or lapsed and released
+                    v.move(Move.void_lapsed if index in expired else Move.void, VoucherState.spent, int(op[2]))
+                    if index in expired:
+                        money.release(int(op[2]))
                 else:
+                    expired.add(index)
                     unspent = v.unspent()
                     for state in (VoucherState.issued, VoucherState.held):
                         if v.get(state):
