@@ -25,6 +25,7 @@ from contracts.statistics.models import (  # noqa: F401  (registers the statisti
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
+from market.attachments.models import Attachment, StoredObject
 from market.identity.models import ApiKey, LoginThrottle, Organization, User
 from market.listings.models import Achievement, Demand
 from market.notifications.models import NotificationDelivery, UserNotification
@@ -45,6 +46,7 @@ def install_listeners() -> None:
 __all__ = [
     "Achievement",
     "ApiKey",
+    "Attachment",
     "AuditEntry",
     "Demand",
     "LoginThrottle",
@@ -54,6 +56,7 @@ __all__ = [
     "OutboxEvent",
     "SearchIndexCheck",
     "SearchTermCount",
+    "StoredObject",
     "Subscription",
     "User",
     "UserNotification",
