@@ -1,5 +1,6 @@
 """The contracts package's routers, for the composition root to include."""
 
+from contracts.attachments import contract_attachments_router, deal_attachments_router
 from contracts.contract.endpoints import router as contracts_router
 from contracts.contract.ledger import router as ledger_router
 from contracts.contract.registration_endpoints import queue_router as registrations_router
@@ -16,4 +17,6 @@ ROUTERS = (
     payments_router,
     ledger_router,
     rewards_router,
+    deal_attachments_router,
+    contract_attachments_router,
 )

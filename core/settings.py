@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     search_timeout_seconds: float = Field(default=3.0, gt=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Attachments: files under the data directory, or an S3-compatible object store when its URL is set.
+    storage_s3_url: str | None = Field(default=None, description="S3-compatible endpoint for attachments; unset: files")
+    storage_s3_bucket: str = Field(default="techmarket", min_length=3, max_length=63)
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key: str | None = None
+    storage_s3_secret_key: str | None = None
+    attachment_link_seconds: int = Field(default=300, ge=10, le=3600, description="lifetime of a signed download link")
     # Failed logins allowed per account and per client address (IPv6: per /64) in any window, as a
     # token bucket: the full number at once, then one more every window/number seconds.
     login_account_failures: int = Field(default=40, ge=1)
