@@ -29,6 +29,7 @@ from contracts.reward.models import DistributionLine, InventorLink
 from market.identity.models import ApiKey
 from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
+from tests.hardening.attachment_cases import attachment_cases
 from tests.hardening.world import (
     ADMINS,
     AUTHENTICATED,
@@ -63,6 +64,7 @@ PUBLIC = {
     "GET /api/v1/reference": "code lists with their Chinese labels",
     "GET /api/v1/reference/{name}": "code lists with their Chinese labels",
     "POST /api/v1/payments/webhook": "authenticated by the provider's HMAC signature, not by a user",
+    "GET /api/v1/attachments/{attachment_id}/content": "its expiring HMAC link (tests/market/test_attachments.py)",
     "GET /healthz": "ops",
     "GET /readyz": "ops",
     "GET /metrics": "ops (Prometheus)",
@@ -962,6 +964,7 @@ CASES: list[Case] = [
         cookie=True,
     ),
 ]
+CASES += attachment_cases(Case)
 
 
 async def _async(value: Request) -> Request:
