@@ -8,6 +8,7 @@ import io
 import zipfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -23,8 +24,8 @@ from core.settings import Settings
 from core.storage import build_store
 from core.types import utcnow
 from market.attachments.cleanup import cleanup_once, reconcile
-from market.attachments.models import Attachment, StoredObject
-from market.attachments.service import attachments_of, object_key, signed_link
+from market.attachments.models import Attachment, OwnerKind, StoredObject
+from market.attachments.service import attachments_of, detach_all, object_key, signed_link
 from market.demo import REGION_ADMIN
 from tests.contracts.conftest import published_achievement
 from tests.fixtures.app import login
@@ -144,8 +145,8 @@ async def test_same_content_is_stored_once_and_released_by_the_outbox(
     async with database.unit_of_work() as session:
         assert await session.get(StoredObject, first["sha256"]) is None
         entries = (
-            await session.execute(select(AuditEntry).where(AuditEntry.entity_type == "attachment"))
-        ).scalars().all()
+            (await session.execute(select(AuditEntry).where(AuditEntry.entity_type == "attachment"))).scalars().all()
+        )
     deletes = [e for e in entries if e.action == "delete" and e.entity_id in (first["id"], second["id"])]
     assert {e.changes["filename"] for e in deletes} == {"a.pdf", "b.pdf"}
     assert all(e.actor_user_id is not None for e in deletes)
@@ -229,8 +230,9 @@ async def test_contract_attachments_are_the_parties_and_service_lists_them_by_ca
     assert [i["category"] for i in buyer_sees["items"]] == ["contract_text"]  # the seller's own photo stays theirs
 
     async with database.unit_of_work() as session:
-        texts = await attachments_of(session, owner_kind="contract", owner_id=contract.id or 0, category="contract_text")
-        every = await attachments_of(session, owner_kind="contract", owner_id=contract.id or 0)
+        cid = contract.id or 0
+        texts = await attachments_of(session, owner_kind="contract", owner_id=cid, category="contract_text")
+        every = await attachments_of(session, owner_kind="contract", owner_id=cid)
     assert [a.filename for a in texts] == ["技术转让合同.docx"]
     assert {a.category for a in every} == {"contract_text", "photo"}
 
@@ -262,3 +264,48 @@ async def test_reconcile_reports_orphans_and_missing_objects(
     finally:
         await store.aclose()
 
+
+async def test_an_object_going_away_releases_its_files_through_the_outbox(
+    client: httpx.AsyncClient, database: Database, settings: Settings
+) -> None:
+    """``detach_all`` (for a holder deleted in the same transaction) never orphans nor loses bytes:
+    content shared with another holder stays, content only it had is removed by the worker."""
+    first = await published_achievement(database, INSTITUTE)
+    second = await published_achievement(database, INSTITUTE)
+    owner = await login(client, INSTITUTE)
+    shared = (await upload(client, f"/api/v1/achievements/{first}/attachments", owner, PDF + b"shared")).json()
+    await upload(client, f"/api/v1/achievements/{second}/attachments", owner, PDF + b"shared")
+    alone = (await upload(client, f"/api/v1/achievements/{first}/attachments", owner, PNG)).json()
+    async with database.unit_of_work() as session:
+        assert await detach_all(session, OwnerKind.achievement, first, actor_user_id=None) == 2
+    store = build_store(settings)
+    try:
+        await cleanup_once(database, store)
+        root = settings.data_dir / "storage"
+        assert (root / object_key(shared["sha256"])).exists()
+        assert not (root / object_key(alone["sha256"])).exists()
+        assert (await reconcile(database, store, grace=timedelta(0))).clean
+    finally:
+        await store.aclose()
+    assert (await client.get(f"/api/v1/achievements/{first}/attachments", headers=owner)).json()["total"] == 0
+
+
+def test_reconcile_command_exits_1_on_orphans_and_0_once_removed(tmp_path: Path, monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import app as cli
+    from core import migrations
+
+    monkeypatch.setenv("TECHMARKET_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TECHMARKET_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TECHMARKET_STORAGE_S3_URL", raising=False)
+    migrations.upgrade(f"sqlite+aiosqlite:///{tmp_path / 'techmarket.db'}")
+    orphan = tmp_path / "storage" / object_key("e" * 64)
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"no row knows me")
+    runner = CliRunner()
+    report = runner.invoke(cli, ["attachments", "reconcile", "--grace-minutes", "0"])
+    assert report.exit_code == 1 and "orphan" in report.output, report.output
+    assert orphan.exists()
+    removed = runner.invoke(cli, ["attachments", "reconcile", "--remove", "--grace-minutes", "0"])
+    assert removed.exit_code == 0 and not orphan.exists(), removed.output
