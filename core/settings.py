@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="noreply@techmarket.cn", max_length=254, description="sender of notification e-mail")
     smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS before logging in")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    pdf_font: Path = Field(
+        default=Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+        description="CJK font (.ttc/.otf/.ttf) embedded in generated PDF certificates (Debian fonts-noto-cjk)",
+    )
+    pdf_font_index: int = Field(default=2, ge=0, description="face of a .ttc collection: 2 = Noto Sans CJK SC")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the service's public address for links printed on certificates; unset: the request's own",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
