@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ class FileStore:
 
         def copy() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            partial = target.with_name(f".{target.name}.{secrets.token_hex(8)}.partial")  # one per writer
             with path.open("rb") as source, partial.open("wb") as sink:
                 while chunk := source.read(CHUNK_BYTES):
                     sink.write(chunk)
