@@ -104,6 +104,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"TECHMARKET_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
+            if self.storage_s3_url and not (self.storage_s3_access_key and self.storage_s3_secret_key):
+                raise ValueError(
+                    "TECHMARKET_STORAGE_S3_ACCESS_KEY and _SECRET_KEY are required with TECHMARKET_STORAGE_S3_URL"
+                )
         if self.env == "production" and self.webhook_allow_insecure:
             raise ValueError(
                 "TECHMARKET_WEBHOOK_ALLOW_INSECURE is for development and tests; it cannot be set in production"
