@@ -17,6 +17,7 @@ from contracts.contract.registration_models import (
     RegistrationRound,
     RegistrationStatus,
 )
+from market.identity.models import Organization
 
 COUNTERS = SQLModel.metadata.tables[RegistrationCounter.__tablename__]
 
@@ -135,3 +136,12 @@ class RegistrationRepository:
         )
         rows = [(request, contract) for request, contract in (await self.session.execute(page)).all()]
         return rows, total, counts
+
+    async def registered(self, number: str) -> Contract | None:
+        """The contract a registration number was given to (numbers are unique), if any."""
+        statement = select(Contract).where(col(Contract.registration_number) == number)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def organization_names(self, *ids: int) -> dict[int, str]:
+        statement = select(col(Organization.id), col(Organization.name)).where(col(Organization.id).in_(ids))
+        return {int(i or 0): str(name) for i, name in (await self.session.execute(statement)).all()}

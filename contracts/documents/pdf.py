@@ -9,6 +9,7 @@ the font collection: call it off the event loop (``render_certificate_async``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -51,7 +52,18 @@ class PdfFont:
         return font
 
 
+SFNT_MAGIC = (b"ttcf", b"OTTO", b"\x00\x01\x00\x00", b"true")  # a collection, CFF, TrueType outlines
+
+
 def _load(pdf: FPDF, font: PdfFont) -> None:
+    try:
+        with font.path.open("rb") as file:
+            magic = file.read(4)
+    except OSError as exc:
+        raise PdfFontMissing(detail=f"字体文件无法读取: {font.path.name}") from exc
+    if magic not in SFNT_MAGIC:  # checked first: fontTools leaves the file open when it fails
+        log.error("pdf_font_unreadable", path=str(font.path), magic=magic.hex())
+        raise PdfFontMissing(detail=f"字体文件无法读取: {font.path.name} (不是 TrueType/OpenType 字体)")
     try:
         pdf.add_font(FONT_FAMILY, "", str(font.path), collection_font_number=font.index)
     except Exception as exc:  # fontTools raises many kinds on a file that is not a font, or a bad index
@@ -104,6 +116,7 @@ def render_certificate(
     it off at the foot; ``verification_url`` is printed in full and is a link, so a reader can check
     that the certificate is genuine; ``note`` is a line of small print above it.
     """
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # it logs every subset glyph by glyph at INFO
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=40)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)

@@ -62,6 +62,7 @@ PUBLIC = {
     "GET /api/v1/statistics/published": "frozen published summaries",
     "GET /api/v1/statistics/published/{publication_id}": "frozen published summaries",
     "GET /api/v1/reference": "code lists with their Chinese labels",
+    "GET /api/v1/registrations/verify/{number}": "checks a 登记证明 (particulars only with its code)",
     "GET /api/v1/reference/{name}": "code lists with their Chinese labels",
     "POST /api/v1/payments/webhook": "authenticated by the provider's HMAC signature, not by a user",
     "GET /api/v1/attachments/{attachment_id}/content": "its expiring HMAC link (tests/market/test_attachments.py)",
@@ -311,6 +312,10 @@ async def import_check(world: World, role: str, reply: httpx.Response) -> None:
         assert report["created"] == 1, report
     if role in OWNER_ADMINS:
         assert report["status"] == "draft", "an organization's own import skipped review"
+
+
+async def pdf_check(world: World, role: str, reply: httpx.Response) -> None:
+    assert reply.headers["content-type"] == "application/pdf" and reply.content.startswith(b"%PDF-"), role
 
 
 # --- request builders for fresh targets ------------------------------------------------------------
@@ -736,6 +741,13 @@ CASES: list[Case] = [
         REVIEWERS,
         contract_action("requested", "register", json={}),
         fresh=True,
+    ),
+    Case(
+        f"GET {CONTRACT}/registration/certificate.pdf",
+        "the 登记证明 for the parties and the seller's registrars",
+        CONTRACT_VIEWERS,
+        contract_action("registered", "registration/certificate.pdf"),
+        check=pdf_check,
     ),
     Case(
         f"POST {CONTRACT}/registration/return",
