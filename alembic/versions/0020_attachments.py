@@ -45,6 +45,7 @@ def upgrade() -> None:
             sa.Enum(
                 "contract_text",
                 "patent_certificate",
+                "rights_proof",
                 "evaluation_report",
                 "test_report",
                 "photo",
