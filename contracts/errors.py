@@ -306,3 +306,8 @@ class CertificateNotEntitled(Forbidden):
 class RegistrationUnknown(NotFound):
     code = "registration_unknown"
     message = "未找到该登记编号: 证明不真实, 或编号有误"
+
+
+class RegistrationMaterialsMissing(ValidationFailed):
+    code = "registration_materials_missing"
+    message = "认定登记申请材料不全"

@@ -42,9 +42,13 @@ REGISTRAR_ERRORS = (*AUTH_ERRORS, errors.ContractNotFound, errors.NotCompetentRe
 @router.post(
     "/{contract_id}/registration-request",
     response_model=ContractRead,
-    summary="卖方申请认定登记 (再次申请: 条款经双方重新签署后作为新一轮提交)",
+    summary="卖方申请认定登记 (须先以合同附件上传合同文本等申请材料; 再次申请: 条款经双方重新签署后作为新一轮提交)",
     responses=problem_responses(
-        *SELLER_ERRORS, errors.TermsChanged, errors.RegistrationReturned, errors.RegistrationRefused
+        *SELLER_ERRORS,
+        errors.TermsChanged,
+        errors.RegistrationReturned,
+        errors.RegistrationRefused,
+        errors.RegistrationMaterialsMissing,
     ),
 )
 async def request_registration(
@@ -64,6 +68,7 @@ async def request_registration(
         errors.RegistrationNotRequested,
         errors.RegistrationClosed,
         errors.RegistrationNotReturned,
+        errors.RegistrationMaterialsMissing,
     ),
 )
 async def resubmit_registration(

@@ -162,6 +162,13 @@ class RegistrationRead(Classified):
         )
 
 
+class MaterialRead(Classified):
+    material: Parties[str] = Field(description="材料代码 (contract_text, patent_certificate ...)")
+    label: Parties[str] = Field(description="材料名称")
+    present: Parties[bool] = Field(description="合同 (或所涉成果) 的附件中已有此材料")
+    attachment_ids: Parties[list[int]] = Field(description="对应的附件, 可经 /api/v1/attachments 下载")
+
+
 class QueueItem(Classified):
     request_id: Parties[int]
     contract_id: Parties[int]
@@ -181,6 +188,7 @@ class QueueItem(Classified):
     requested_at: Parties[datetime]
     submitted_at: Parties[datetime]
     age_days: Parties[int] = Field(description="本轮提交至今的天数")
+    materials: Parties[list[MaterialRead]] = Field(description="申请材料 (依合同类型) 及其附件")
 
     def visibility_subject(self) -> Subject:
         seller, buyer = self.seller_org_id, self.buyer_org_id

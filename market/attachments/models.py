@@ -28,6 +28,7 @@ class OwnerKind(StrEnum):
 class AttachmentCategory(StrEnum):
     contract_text = "contract_text"  # 合同文本
     patent_certificate = "patent_certificate"  # 专利证书
+    rights_proof = "rights_proof"  # 权属证明 (技术秘密等无登记证书的技术)
     evaluation_report = "evaluation_report"  # 科技成果评价报告
     test_report = "test_report"  # 检测报告
     photo = "photo"  # 照片
@@ -37,6 +38,7 @@ class AttachmentCategory(StrEnum):
 CATEGORY_ZH = {
     AttachmentCategory.contract_text: "合同文本",
     AttachmentCategory.patent_certificate: "专利证书",
+    AttachmentCategory.rights_proof: "权属证明",
     AttachmentCategory.evaluation_report: "科技成果评价报告",
     AttachmentCategory.test_report: "检测报告",
     AttachmentCategory.photo: "照片",

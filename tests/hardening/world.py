@@ -232,6 +232,14 @@ class World:
             contract = (await self.call("POST", f"/api/v1/contracts/{cid}/sign", partner, expect=200)).json()
         seller = "owner_admin" if owner_side == "seller" else partner
         if order.index(status) >= 2:
+            await self.call(
+                "POST",
+                f"/api/v1/contracts/{cid}/attachments",
+                seller,
+                expect=201,
+                params={"category": "contract_text"},
+                files={"file": ("合同文本.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+            )
             contract = (
                 await self.call("POST", f"/api/v1/contracts/{cid}/registration-request", seller, expect=200)
             ).json()
