@@ -192,8 +192,9 @@ async def test_the_printed_link_verifies_the_certificate(client: httpx.AsyncClie
     assert bare["title"] is None and bare["technology_income"] is None and bare["seller"] is None, (
         "the number alone, which runs in sequence, does not disclose the contract"
     )
-    wrong = (await client.get(printed.path, params={"code": "AAAAAAAAAAAA"})).json()
-    assert wrong["certificate_current"] is False and wrong["title"] is None and "核验码不符" in wrong["verdict"]
+    for bad in ("AAAAAAAAAAAA", "证明码"):
+        wrong = (await client.get(printed.path, params={"code": bad})).json()
+        assert wrong["certificate_current"] is False and wrong["title"] is None and "核验码不符" in wrong["verdict"]
 
     unknown = await client.get(f"/api/v1/registrations/verify/{number[:10]}999999")
     assert unknown.status_code == 404 and unknown.json()["code"] == "registration_unknown"

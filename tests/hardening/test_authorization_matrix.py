@@ -732,7 +732,7 @@ CASES: list[Case] = [
         f"POST {CONTRACT}/registration-request",
         "seller asks for registration",
         OWNER,
-        contract_action("signed", "registration-request"),
+        lambda w: _signed_with_text(w),
         fresh=True,
     ),
     Case(
@@ -1001,6 +1001,12 @@ async def _university_achievement_deal(world: World) -> Request:
 
 async def _deal_id(world: World) -> int:
     return int((await world.deal())["id"])
+
+
+async def _signed_with_text(world: World) -> Request:
+    contract = await world.contract("signed")
+    await world.contract_text(contract["id"], "owner_admin")
+    return {"url": f"{API}/contracts/{contract['id']}/registration-request"}
 
 
 async def _returned_registration(world: World) -> Request:

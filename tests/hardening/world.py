@@ -232,14 +232,7 @@ class World:
             contract = (await self.call("POST", f"/api/v1/contracts/{cid}/sign", partner, expect=200)).json()
         seller = "owner_admin" if owner_side == "seller" else partner
         if order.index(status) >= 2:
-            await self.call(
-                "POST",
-                f"/api/v1/contracts/{cid}/attachments",
-                seller,
-                expect=201,
-                params={"category": "contract_text"},
-                files={"file": ("合同文本.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
-            )
+            await self.contract_text(cid, seller)
             contract = (
                 await self.call("POST", f"/api/v1/contracts/{cid}/registration-request", seller, expect=200)
             ).json()
@@ -255,6 +248,17 @@ class World:
                 )
             ).json()
         return contract
+
+    async def contract_text(self, cid: int, role: str) -> None:
+        """The registration material a development contract needs: its text, as a contract attachment."""
+        await self.call(
+            "POST",
+            f"/api/v1/contracts/{cid}/attachments",
+            role,
+            expect=201,
+            params={"category": "contract_text"},
+            files={"file": ("合同文本.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+        )
 
     async def paid_milestone(self) -> tuple[int, int]:
         """A performing contract (owner as seller) whose first milestone 演示乳业 paid through the stub."""
