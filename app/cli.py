@@ -19,6 +19,7 @@ from contracts.statistics.cli import export_app, statistics_app
 from core import migrations
 from core.db import Database
 from core.settings import Settings
+from market.attachments.cli import attachments_app
 
 T = TypeVar("T")
 
@@ -31,6 +32,7 @@ app = typer.Typer(
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(payments_app, name="payments")
+app.add_typer(attachments_app, name="attachments")
 app.add_typer(export_app, name="export")
 app.add_typer(statistics_app, name="statistics")
 app.command("payments-stub")(payments_stub)

@@ -30,7 +30,12 @@ from core.migrations import ensure_schema_current
 from core.observability import PROCESS_METRICS, Metrics, RequestContextMiddleware, configure_logging, render_metrics
 from core.problems import install_problem_handlers, problem_response
 from core.settings import Settings
+from core.storage import build_store
 from core.visibility import VisibilityMiddleware
+from market.attachments.endpoints import download_router as attachment_download_router
+from market.attachments.kinds import MAX_BYTES as MAX_ATTACHMENT_BYTES
+from market.attachments.listings import achievement_attachments_router, demand_attachments_router
+from market.attachments.service import OBJECT_TOPIC
 from market.identity.deps import declare_write_guard
 from market.identity.endpoints import router as identity_router
 from market.listings.endpoints import achievements_router, demands_router, imports_router
@@ -48,7 +53,7 @@ from search.matching.endpoints import router as matching_router
 from search.matching.features import load_resources as load_matching_resources
 
 log = structlog.get_logger("techmarket.app")
-OUTBOX_TOPICS = (SEARCH_TOPIC, ALERT_TOPIC, WEBHOOK_TOPIC)  # reported on /metrics even when empty
+OUTBOX_TOPICS = (SEARCH_TOPIC, ALERT_TOPIC, WEBHOOK_TOPIC, OBJECT_TOPIC)  # reported on /metrics even when empty
 
 
 class NotReady(ServiceUnavailable):
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.state.database = db
         app.state.http = build_http_client(settings)
         app.state.search = engine = build_engine(settings, db)
+        app.state.store = store = build_store(settings)
         try:
             await engine.ensure_ready()
         except SearchUnavailable:
@@ -125,6 +131,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                     egress_policy=egress,
                     metrics=metrics.search_index,
                     mailer=Mailer.from_settings(settings) or False,
+                    store=store,
                 )
             )
             if settings.runs_worker_in_process
@@ -140,6 +147,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             if worker is not None:
                 await worker
             await engine.aclose()
+            await store.aclose()
             await app.state.http.aclose()
             if owned:
                 await db.dispose()
@@ -163,7 +171,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_problem_handlers(app)
     app.add_middleware(VisibilityMiddleware)  # innermost: each request renders for its own caller
     app.add_middleware(
-        BodySizeLimitMiddleware, default_bytes=1024 * 1024, per_prefix={"/api/v1/imports": 51 * 1024 * 1024}
+        BodySizeLimitMiddleware,
+        default_bytes=1024 * 1024,
+        per_prefix={"/api/v1/imports": 51 * 1024 * 1024},
+        # uploads: each file type's own limit is enforced while the bytes stream in (413 file_too_large)
+        per_suffix={"/attachments": MAX_ATTACHMENT_BYTES + 1024 * 1024},
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)  # outermost: ids and logs cover every reply
     app.include_router(identity_router)
@@ -175,6 +187,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(matching_router)
     app.include_router(alerts_router)
     app.include_router(notifications_router)
+    app.include_router(achievement_attachments_router)
+    app.include_router(demand_attachments_router)
+    app.include_router(attachment_download_router)
     for contracts_router in CONTRACTS_ROUTERS:
         app.include_router(contracts_router)
     for statistics_router in STATISTICS_ROUTERS:

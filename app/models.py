@@ -30,6 +30,7 @@ from contracts.voucher import tasks as vouchers
 from core.audit import AuditEntry
 from core.db import metadata
 from core.outbox import OutboxEvent
+from market.attachments.models import Attachment, StoredObject
 from market.identity.models import ApiKey, LoginThrottle, Organization, User
 from market.listings.models import Achievement, Demand
 from market.notifications.models import NotificationDelivery, UserNotification
@@ -52,6 +53,7 @@ def install_listeners() -> None:
 __all__ = [
     "Achievement",
     "ApiKey",
+    "Attachment",
     "AuditEntry",
     "Demand",
     "LoginThrottle",
@@ -61,6 +63,7 @@ __all__ = [
     "OutboxEvent",
     "SearchIndexCheck",
     "SearchTermCount",
+    "StoredObject",
     "Subscription",
     "User",
     "UserNotification",

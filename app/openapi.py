@@ -43,6 +43,7 @@ TAGS: list[dict[str, str]] = [
         "name": "policy",
         "description": "政策资金报表: 按年度、盟市、工具的承诺与拨付, 杠杆率 · Policy support reports",
     },
+    {"name": "attachments", "description": "附件下载 (短时签名链接) · Attachment downloads by signed link"},
     {"name": "statistics", "description": "技术合同统计、目标、导出与图表 · Contract statistics, targets, exports"},
     {"name": "ops", "description": "存活与就绪检查 · Liveness and readiness"},
 ]

@@ -23,6 +23,8 @@ from core.db import Database
 from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics, request_context
 from core.settings import get_settings
+from core.storage import ObjectStore, build_store
+from market.attachments.cleanup import cleanup_once
 from market.notifications.email import Mailer, send_email_once
 from market.notifications.service import fan_out_once
 from search.alerts.tasks import deliver_once, evaluate_once
@@ -42,6 +44,7 @@ def steps(
     metrics: SearchIndexMetrics | None = None,
     periodic: bool = False,
     mailer: Mailer | None = None,
+    store: ObjectStore | None = None,
 ) -> Steps:
     """``periodic`` adds the search index's consistency check (at most every ``CHECK_EVERY``)."""
     relay = SearchRelay(database, engine, metrics=metrics)  # remembers an outage across rounds
@@ -52,6 +55,8 @@ def steps(
         ("voucher_expiry", lambda: expire_once(database)),
         ("voucher_settlement", lambda: settle_once(database, lambda: payment_provider(http))),
     ]
+    if store is not None:
+        named.append(("attachment_cleanup", lambda: cleanup_once(database, store)))
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
     return named
@@ -87,19 +92,29 @@ async def run_once(
     *,
     egress_policy: EgressPolicy | None = None,
     mailer: Mailer | None | bool = None,
+    store: ObjectStore | None = None,
 ) -> int:
     """Run every step until nothing is due (used by `techmarket worker --once` and tests)."""
     total = 0
     mail = _mailer(mailer)
-    async with _egress(egress_policy) as egress:
-        while True:
-            handled = 0
-            for _, step in steps(database, engine, http, mailer=mail) + delivery_steps(database, egress, mail):
-                with request_context():
-                    handled += await step()
-            if handled == 0:
-                return total
-            total += handled
+    owned = store is None
+    objects = store or build_store(get_settings())
+    try:
+        async with _egress(egress_policy) as egress:
+            while True:
+                handled = 0
+                named = steps(database, engine, http, mailer=mail, store=objects) + delivery_steps(
+                    database, egress, mail
+                )
+                for _, step in named:
+                    with request_context():
+                        handled += await step()
+                if handled == 0:
+                    return total
+                total += handled
+    finally:
+        if owned:
+            await objects.aclose()
 
 
 async def run_forever(
@@ -113,20 +128,28 @@ async def run_forever(
     heartbeat: Path | None = None,
     metrics: SearchIndexMetrics | None = None,
     mailer: Mailer | None | bool = None,
+    store: ObjectStore | None = None,
 ) -> None:
     """Loop until ``stop``; ``heartbeat`` (a file) is touched every round of the main loop, for a
-    container health check. ``egress_policy`` and ``mailer`` default to the environment's settings."""
+    container health check. ``egress_policy``, ``mailer`` and ``store`` (attachment objects) default
+    to the environment's settings."""
     mail = _mailer(mailer)
-    async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
-        loops.create_task(
-            _loop(
-                steps(database, engine, http, metrics=metrics, periodic=True, mailer=mail),
-                stop,
-                idle_seconds,
-                heartbeat,
+    owned = store is None
+    objects = store or build_store(get_settings())
+    try:
+        async with _egress(egress_policy) as egress, asyncio.TaskGroup() as loops:
+            loops.create_task(
+                _loop(
+                    steps(database, engine, http, metrics=metrics, periodic=True, mailer=mail, store=objects),
+                    stop,
+                    idle_seconds,
+                    heartbeat,
+                )
             )
-        )
-        loops.create_task(_loop(delivery_steps(database, egress, mail), stop, idle_seconds, None))
+            loops.create_task(_loop(delivery_steps(database, egress, mail), stop, idle_seconds, None))
+    finally:
+        if owned:
+            await objects.aclose()
 
 
 async def _loop(named_steps: Steps, stop: asyncio.Event, idle_seconds: float, heartbeat: Path | None) -> None:

@@ -71,7 +71,7 @@ async def load_contract_demo(session: AsyncSession) -> list[str]:
     await contracts.sign(seller, cid)
     await contracts.sign(buyer, cid)
     registration = RegistrationService(session)
-    await registration.request(seller, cid)
+    await registration.request(seller, cid, require_materials=False)  # no object store for demo files
     await registration.register(registrar, cid, RegistrationIn())
     contract.status = ContractStatus.performing
     payments = PaymentService(session)

@@ -291,3 +291,23 @@ class ReasonNotChinese(ValidationFailed):
 class InvalidQueueFilter(ValidationFailed):
     code = "invalid_queue_filter"
     message = "登记申请队列的筛选条件无效"
+
+
+class NotRegistered(Conflict):
+    code = "contract_not_registered"
+    message = "合同尚未认定登记, 没有登记证明"
+
+
+class CertificateNotEntitled(Forbidden):
+    code = "certificate_not_entitled"
+    message = "只有合同当事方和卖方所在地的登记机构 (盟市管理员或平台管理员) 可以下载登记证明"
+
+
+class RegistrationUnknown(NotFound):
+    code = "registration_unknown"
+    message = "未找到该登记编号: 证明不真实, 或编号有误"
+
+
+class RegistrationMaterialsMissing(ValidationFailed):
+    code = "registration_materials_missing"
+    message = "认定登记申请材料不全"

@@ -1,5 +1,6 @@
 """The contracts package's routers, for the composition root to include."""
 
+from contracts.attachments import contract_attachments_router, deal_attachments_router
 from contracts.contract.endpoints import router as contracts_router
 from contracts.contract.ledger import router as ledger_router
 from contracts.contract.registration_endpoints import queue_router as registrations_router
@@ -22,4 +23,6 @@ ROUTERS = (
     subsidies_router,
     vouchers_router,
     policy_reports_router,
+    deal_attachments_router,
+    contract_attachments_router,
 )

@@ -9,14 +9,25 @@ from core.problems import problem_response
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, default_bytes: int, per_prefix: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        default_bytes: int,
+        per_prefix: dict[str, int] | None = None,
+        per_suffix: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.default_bytes = default_bytes
         self.per_prefix = per_prefix or {}
+        self.per_suffix = per_suffix or {}
 
     def _limit(self, path: str) -> int:
         for prefix, limit in self.per_prefix.items():
             if path.startswith(prefix):
+                return limit
+        for suffix, limit in self.per_suffix.items():
+            if path.endswith(suffix):
                 return limit
         return self.default_bytes
 

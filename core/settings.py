@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = Field(default=5.0, gt=0)
     search_timeout_seconds: float = Field(default=3.0, gt=0)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Attachments: files under the data directory, or an S3-compatible object store when its URL is set.
+    storage_s3_url: str | None = Field(default=None, description="S3-compatible endpoint for attachments; unset: files")
+    storage_s3_bucket: str = Field(default="techmarket", min_length=3, max_length=63)
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key: str | None = None
+    storage_s3_secret_key: str | None = None
+    attachment_link_seconds: int = Field(default=300, ge=10, le=3600, description="lifetime of a signed download link")
     # Failed logins allowed per account and per client address (IPv6: per /64) in any window, as a
     # token bucket: the full number at once, then one more every window/number seconds.
     login_account_failures: int = Field(default=40, ge=1)
@@ -68,6 +75,16 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="noreply@techmarket.cn", max_length=254, description="sender of notification e-mail")
     smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS before logging in")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    pdf_font: Path = Field(
+        default=Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+        description="CJK font (.ttc/.otf/.ttf) embedded in generated PDF certificates (Debian fonts-noto-cjk)",
+    )
+    pdf_font_index: int = Field(default=2, ge=0, description="face of a .ttc collection: 2 = Noto Sans CJK SC")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the service's public address for links printed on certificates; unset: the request's own",
+    )
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -87,6 +104,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"TECHMARKET_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters")
             if self.search_url and not self.search_key:
                 raise ValueError("TECHMARKET_SEARCH_KEY is required when TECHMARKET_SEARCH_URL is set")
+            if self.storage_s3_url and not (self.storage_s3_access_key and self.storage_s3_secret_key):
+                raise ValueError(
+                    "TECHMARKET_STORAGE_S3_ACCESS_KEY and _SECRET_KEY are required with TECHMARKET_STORAGE_S3_URL"
+                )
         if self.env == "production" and self.webhook_allow_insecure:
             raise ValueError(
                 "TECHMARKET_WEBHOOK_ALLOW_INSECURE is for development and tests; it cannot be set in production"

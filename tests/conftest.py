@@ -2,7 +2,7 @@ import pytest
 
 from tests.prerequisites import check_marks
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.app", "tests.fixtures.meilisearch"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.app", "tests.fixtures.meilisearch", "tests.fixtures.s3"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

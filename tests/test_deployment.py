@@ -20,8 +20,10 @@ SECRETS = (
     "TECHMARKET_PAYMENT_WEBHOOK_SECRET",
     "TECHMARKET_PAYMENT_PROVIDER_API_KEY",
     "TECHMARKET_METRICS_TOKEN",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
 )
-LONG_RUNNING = ("postgres", "meilisearch", "app", "worker", "payments")
+LONG_RUNNING = ("postgres", "meilisearch", "objects", "app", "worker", "payments")
 ONE_SHOT = ("migrate", "search-key")
 
 
@@ -74,6 +76,7 @@ def test_images_are_pinned_to_exact_versions() -> None:
     services = _compose()["services"]
     assert services["meilisearch"]["image"] == "getmeili/meilisearch:v1.21.0"
     assert re.fullmatch(r"postgres:\d+\.\d+(-bookworm)?", services["postgres"]["image"])
+    assert re.fullmatch(r"minio/minio:RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ", services["objects"]["image"])
     base = re.search(r"^FROM (\S+)", _dockerfile(), re.M)
     assert base is not None and re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base.group(1)), base
 
@@ -88,6 +91,7 @@ def test_migrations_run_once_in_a_one_shot_service_that_app_and_worker_wait_for(
         assert _conditions(services[name]) == {
             "postgres": "service_healthy",
             "meilisearch": "service_healthy",
+            "objects": "service_healthy",
             "migrate": "service_completed_successfully",
             "search-key": "service_completed_successfully",
         }, name
@@ -166,7 +170,8 @@ def test_compose_takes_every_secret_from_the_environment_and_keeps_data_in_volum
                 assert str(value).startswith("${"), (name, key)
             if "://" in str(value) and "@" in str(value):  # credentials inside a URL are interpolated too
                 assert re.search(r"://[^:/@]+:\$\{[A-Z_]+(:\?[^}]*)?\}@", str(value)), (name, key)
-    assert set(compose["volumes"]) == {"pgdata", "meilidata", "searchkey"}
+    assert set(compose["volumes"]) == {"pgdata", "meilidata", "searchkey", "objectdata"}
+    assert "objectdata:/data" in compose["services"]["objects"]["volumes"]
     assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
     assert "meilidata:/meili_data" in compose["services"]["meilisearch"]["volumes"]
 
@@ -267,3 +272,15 @@ def test_lock_files_pin_and_hash_every_requirement_the_project_declares() -> Non
     assert "--require-hashes" in scripts["_venv.sh"] and "--no-deps" in scripts["_venv.sh"]
     assert "install_locked requirements-dev.lock" in scripts["test"]
     assert "install_locked requirements.lock" in scripts["start"]
+
+
+def test_app_and_worker_keep_attachments_in_the_object_store_with_its_credentials() -> None:
+    services = _compose()["services"]
+    store = services["objects"]
+    for name in ("app", "worker"):
+        env = services[name]["environment"]
+        assert env["TECHMARKET_STORAGE_S3_URL"] == f"http://objects:{store['expose'][0]}", name
+        assert env["TECHMARKET_STORAGE_S3_ACCESS_KEY"] == store["environment"]["MINIO_ROOT_USER"], name
+        assert env["TECHMARKET_STORAGE_S3_SECRET_KEY"] == store["environment"]["MINIO_ROOT_PASSWORD"], name
+        assert _conditions(services[name])["objects"] == "service_healthy", name
+    assert "ports" not in store  # files leave only through the app's signed links

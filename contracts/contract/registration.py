@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors
+from contracts.contract import registration_materials
 from contracts.contract.models import REGISTRABLE, SUBTYPES, Contract, ContractStatus
 from contracts.contract.registration_models import (
     OPEN_STATUSES,
@@ -34,6 +35,7 @@ from contracts.contract.registration_repository import RegistrationRepository
 from contracts.contract.registration_schemas import (
     CORRECTION_ITEMS,
     IncomeApproval,
+    MaterialRead,
     QueueItem,
     Reclassification,
     RegistrationRefusal,
@@ -136,6 +138,12 @@ class RegistrationService:
             raise errors.RegistrationClosed(registration_status=request.status.value)
         return request
 
+    async def _require_materials(self, contract: Contract) -> None:
+        """The request carries what its type requires (registration_materials.csv), or it is refused."""
+        cid = contract.id or 0
+        on_contract, on_achievements = await self.repository.material_files([cid])
+        registration_materials.require(contract.subtype, on_contract[cid], on_achievements[cid])
+
     # --- recording -----------------------------------------------------------------------------
 
     async def _record(
@@ -226,12 +234,17 @@ class RegistrationService:
 
     # --- the seller ----------------------------------------------------------------------------
 
-    async def request(self, principal: Principal, contract_id: int, note: str | None = None) -> Contract:
+    async def request(
+        self, principal: Principal, contract_id: int, note: str | None = None, *, require_materials: bool = True
+    ) -> Contract:
         """Ask for registration. Asking again for a pending request is a no-op, unless the terms changed
-        since it was submitted (the parties amended and signed again): that submits them as a new round."""
+        since it was submitted (the parties amended and signed again): that submits them as a new round.
+        ``require_materials=False`` only for the demo, which has no object store to hold files."""
         contract = await self._as_seller(principal, contract_id)
         self._require_registrable(contract)
         digest = await self.contracts.require_signed_terms(contract)
+        if require_materials:
+            await self._require_materials(contract)
         request = await self.repository.latest(contract.id or 0)
         current = await self.repository.round(request) if request is not None else None
         if request is not None and request.status == RegistrationStatus.returned:
@@ -264,6 +277,7 @@ class RegistrationService:
             raise errors.RegistrationNotReturned(registration_status=request.status.value)
         self._require_registrable(contract)
         digest = await self.contracts.require_signed_terms(contract)
+        await self._require_materials(contract)
         request.round += 1
         await self._open_round(principal, request, digest, note)
         contract.registration_requested_at = contract.registration_requested_at or utcnow()
@@ -530,6 +544,19 @@ class RegistrationService:
             offset=page.offset,
             limit=page.limit,
         )
+        on_contract, on_achievements = await self.repository.material_files([c.id or 0 for _, c in rows])
+
+        def materials(contract: Contract) -> list[MaterialRead]:
+            cid = contract.id or 0
+            found = {
+                m: registration_materials.answering(m, on_contract[cid], on_achievements[cid])
+                for m in registration_materials.required_for(contract.subtype)
+            }
+            return [
+                MaterialRead(material=m.code, label=m.label, attachment_ids=f, present=bool(f))
+                for m, f in found.items()
+            ]
+
         items = [
             QueueItem(
                 request_id=r.id or 0,
@@ -552,6 +579,7 @@ class RegistrationService:
                 requested_at=r.requested_at,
                 submitted_at=r.submitted_at,
                 age_days=max(0, (now - r.submitted_at).days),
+                materials=materials(c),
             )
             for r, c in rows
         ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
 
 from contracts import errors
 from contracts.contract.registration import RegistrationService
+from contracts.contract.registration_certificate import CertificateService
 from contracts.contract.registration_models import RegistrationStatus
 from contracts.contract.registration_schemas import (
     IncomeApproval,
@@ -17,11 +20,13 @@ from contracts.contract.registration_schemas import (
     RegistrationRequestIn,
     RegistrationResubmission,
     RegistrationReturn,
+    RegistrationVerification,
 )
 from contracts.contract.schemas import ContractRead, RegistrationIn
 from contracts.contract.service import ContractService
+from contracts.documents.errors import PdfFontMissing
 from contracts.statistics.errors import UnknownRegion
-from core.deps import SessionDep
+from core.deps import SessionDep, SettingsDep
 from core.errors import problem_responses
 from core.pagination import PageQuery
 from market.identity.deps import CurrentPrincipal
@@ -37,9 +42,13 @@ REGISTRAR_ERRORS = (*AUTH_ERRORS, errors.ContractNotFound, errors.NotCompetentRe
 @router.post(
     "/{contract_id}/registration-request",
     response_model=ContractRead,
-    summary="卖方申请认定登记 (再次申请: 条款经双方重新签署后作为新一轮提交)",
+    summary="卖方申请认定登记 (须先以合同附件上传合同文本等申请材料; 再次申请: 条款经双方重新签署后作为新一轮提交)",
     responses=problem_responses(
-        *SELLER_ERRORS, errors.TermsChanged, errors.RegistrationReturned, errors.RegistrationRefused
+        *SELLER_ERRORS,
+        errors.TermsChanged,
+        errors.RegistrationReturned,
+        errors.RegistrationRefused,
+        errors.RegistrationMaterialsMissing,
     ),
 )
 async def request_registration(
@@ -59,6 +68,7 @@ async def request_registration(
         errors.RegistrationNotRequested,
         errors.RegistrationClosed,
         errors.RegistrationNotReturned,
+        errors.RegistrationMaterialsMissing,
     ),
 )
 async def resubmit_registration(
@@ -187,3 +197,42 @@ async def registration_queue(
         principal, page, status=status, region=region, min_age_days=min_age_days, max_age_days=max_age_days
     )
     return RegistrationQueue.of(items, total, page, counts=counts)
+
+
+@router.get(
+    "/{contract_id}/registration/certificate.pdf",
+    summary="下载技术合同登记证明 (PDF; 合同当事方和卖方所在地的登记机构)",
+    response_class=Response,
+    responses={
+        **problem_responses(
+            *AUTH_ERRORS,
+            errors.ContractNotFound,
+            errors.CertificateNotEntitled,
+            errors.NotRegistered,
+            PdfFontMissing,
+        ),
+        200: {"content": {"application/pdf": {}}, "description": "登记证明 (A4, 内嵌中文字体)"},
+    },
+)
+async def registration_certificate(
+    contract_id: int, request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> Response:
+    number, pdf = await CertificateService(session, settings).certificate(principal, contract_id, str(request.base_url))
+    chinese = quote(f"登记证明-{number}.pdf")
+    disposition = f"attachment; filename=\"registration-{number}.pdf\"; filename*=UTF-8''{chinese}"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
+@queue_router.get(
+    "/verify/{number}",
+    response_model=RegistrationVerification,
+    summary="核验登记编号 (公开; 附证明上的核验码时显示证明所载内容)",
+    responses=problem_responses(errors.RegistrationUnknown),
+)
+async def verify_registration(
+    session: SessionDep,
+    settings: SettingsDep,
+    number: Annotated[str, Path(pattern=r"^\d{16}$", description="16 位登记编号")],
+    code: Annotated[str | None, Query(max_length=32, description="证明上的核验码")] = None,
+) -> RegistrationVerification:
+    return await CertificateService(session, settings).verify(number, code)

@@ -10,13 +10,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
-from contracts.contract.models import Contract
+from contracts.contract.models import Contract, ContractAchievement
 from contracts.contract.registration_models import (
     RegistrationCounter,
     RegistrationRequest,
     RegistrationRound,
     RegistrationStatus,
 )
+from market.attachments.models import Attachment, OwnerKind
+from market.identity.models import Organization
 
 COUNTERS = SQLModel.metadata.tables[RegistrationCounter.__tablename__]
 
@@ -135,3 +137,40 @@ class RegistrationRepository:
         )
         rows = [(request, contract) for request, contract in (await self.session.execute(page)).all()]
         return rows, total, counts
+
+    async def registered(self, number: str) -> Contract | None:
+        """The contract a registration number was given to (numbers are unique), if any."""
+        statement = select(Contract).where(col(Contract.registration_number) == number)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def organization_names(self, *ids: int) -> dict[int, str]:
+        statement = select(col(Organization.id), col(Organization.name)).where(col(Organization.id).in_(ids))
+        return {int(i or 0): str(name) for i, name in (await self.session.execute(statement)).all()}
+
+    async def material_files(
+        self, contract_ids: Sequence[int]
+    ) -> tuple[dict[int, dict[str, list[int]]], dict[int, dict[str, list[int]]]]:
+        """Attachment ids by category, per contract: those on the contract, and those on its achievements."""
+        on_contract: dict[int, dict[str, list[int]]] = {cid: {} for cid in contract_ids}
+        on_achievements: dict[int, dict[str, list[int]]] = {cid: {} for cid in contract_ids}
+        if not contract_ids:
+            return on_contract, on_achievements
+        own = select(col(Attachment.owner_id), col(Attachment.category), col(Attachment.id)).where(
+            col(Attachment.owner_kind) == OwnerKind.contract, col(Attachment.owner_id).in_(contract_ids)
+        )
+        linked = (
+            select(col(ContractAchievement.contract_id), col(Attachment.category), col(Attachment.id))
+            .join(Attachment, col(Attachment.owner_id) == col(ContractAchievement.achievement_id))
+            .where(
+                col(Attachment.owner_kind) == OwnerKind.achievement,
+                col(ContractAchievement.contract_id).in_(contract_ids),
+            )
+        )
+        for target, statement in ((on_contract, own), (on_achievements, linked)):
+            for cid, category, attachment_id in (
+                await self.session.execute(statement.order_by(col(Attachment.id)))
+            ).all():
+                target[int(cid)].setdefault(str(getattr(category, "value", category)), []).append(
+                    int(attachment_id or 0)
+                )
+        return on_contract, on_achievements

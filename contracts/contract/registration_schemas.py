@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -162,6 +162,13 @@ class RegistrationRead(Classified):
         )
 
 
+class MaterialRead(Classified):
+    material: Parties[str] = Field(description="材料代码 (contract_text, patent_certificate ...)")
+    label: Parties[str] = Field(description="材料名称")
+    present: Parties[bool] = Field(description="合同 (或所涉成果) 的附件中已有此材料")
+    attachment_ids: Parties[list[int]] = Field(description="对应的附件, 可经 /api/v1/attachments 下载")
+
+
 class QueueItem(Classified):
     request_id: Parties[int]
     contract_id: Parties[int]
@@ -181,6 +188,7 @@ class QueueItem(Classified):
     requested_at: Parties[datetime]
     submitted_at: Parties[datetime]
     age_days: Parties[int] = Field(description="本轮提交至今的天数")
+    materials: Parties[list[MaterialRead]] = Field(description="申请材料 (依合同类型) 及其附件")
 
     def visibility_subject(self) -> Subject:
         seller, buyer = self.seller_org_id, self.buyer_org_id
@@ -191,3 +199,26 @@ class QueueItem(Classified):
 
 class RegistrationQueue(Page[QueueItem]):
     counts: Public[dict[str, int]] = Field(description="各状态的申请数 (同一辖区、盟市与天数条件, 不论 status)")
+
+
+class RegistrationVerification(Classified):
+    """What anyone holding a registration number may check. The contract's own particulars (title,
+    parties, 技术交易额) are shown only with the check code printed on the certificate, since numbers
+    run in sequence and could be tried one after another."""
+
+    registration_number: Public[str]
+    genuine: Public[bool] = Field(description="编号为本平台登记机构出具的有效登记")
+    verdict: Public[str] = Field(description="核验结论 (中文)")
+    registered_on: Public[date] = Field(description="登记日期 (北京时间)")
+    registrar_region: Public[str] = Field(description="登记机构所在盟市 (GB/T 2260)")
+    registrar_region_name: Public[str]
+    type: Public[ContractType] = Field(description="认定的合同类型")
+    subtype: Public[ContractSubtype]
+    revision: Public[int] = Field(description="登记经更正后重新出具的次数 (0 为首次登记)")
+    certificate_current: Public[bool | None] = Field(
+        description="所给核验码是否属于现行证明 (null: 未给核验码; false: 核验码有误或证明已被重新出具的证明取代)"
+    )
+    title: Public[str | None] = Field(default=None, description="合同名称 (核验码正确时)")
+    seller: Public[str | None] = Field(default=None, description="卖方 (核验码正确时)")
+    buyer: Public[str | None] = Field(default=None, description="买方 (核验码正确时)")
+    technology_income: Public[Yuan | None] = Field(default=None, description="核定的技术交易额, 元 (核验码正确时)")

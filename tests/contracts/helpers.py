@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from contracts.contract.models import ContractSubtype
+from contracts.contract.registration_materials import required_for
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from tests.fixtures.app import login
 
@@ -39,6 +41,23 @@ def transfer_contract(achievement_id: int, buyer_org_id: int, **overrides: Any) 
     return body
 
 
+MATERIAL_PDF = b"%PDF-1.4\n% registration material for the tests\n%%EOF\n"
+
+
+async def attach_materials(
+    client: httpx.AsyncClient, cid: int, headers: dict[str, str], subtype: str = "patent_right"
+) -> None:
+    """Upload what a registration request of ``subtype`` must carry (one small PDF per material)."""
+    for material in required_for(ContractSubtype(subtype)):
+        reply = await client.post(
+            f"/api/v1/contracts/{cid}/attachments",
+            headers=headers,
+            params={"category": material.categories[0]},
+            files={"file": (f"{material.code}.pdf", MATERIAL_PDF, "application/pdf")},
+        )
+        assert reply.status_code == 201, reply.text
+
+
 async def headers_of(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
     return {
         "seller": await login(client, INSTITUTE),
@@ -58,6 +77,7 @@ async def registered_contract(
     cid = contract["id"]
     for side in ("seller", "buyer"):
         assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])).status_code == 200
+    await attach_materials(client, cid, h["seller"], body.get("subtype", "patent_right"))
     assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["seller"])).status_code == 200
     reply = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["region"])
     assert reply.status_code == 200, reply.text

@@ -21,7 +21,7 @@ from contracts.contract.models import Contract, Milestone
 from contracts.statistics.models import ContractFact
 from market.demo import PLATFORM_ADMIN_EMAIL
 from tests.contracts.conftest import PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, attach_materials, headers_of, transfer_contract
 from tests.fixtures.app import login
 
 API = "/api/v1/contracts"
@@ -95,6 +95,7 @@ async def test_the_buyer_pays_after_signing_and_registration_later_counts_by_its
     assert await _overall(world, admin) == before
 
     # The seller asks for registration while the contract is performing; the registrar registers it.
+    await attach_materials(world.api, cid, h["seller"])
     asked = await world.api.post(f"{API}/{cid}/registration-request", headers=h["seller"])
     assert asked.status_code == 200, asked.text
     registered = await world.api.post(f"{API}/{cid}/register", json={}, headers=h["region"])
@@ -268,6 +269,7 @@ async def test_an_unanswered_claim_completes_when_the_seller_asks_and_a_complete
     assert await _overall(world, admin) == before
 
     # Registration is still given after completion, and the contract then counts.
+    await attach_materials(world.api, cid, h["seller"])
     assert (await world.api.post(f"{API}/{cid}/registration-request", headers=h["seller"])).status_code == 200
     registered = await world.api.post(f"{API}/{cid}/register", json={}, headers=h["region"])
     assert registered.status_code == 200 and registered.json()["status"] == "completed"

@@ -6,7 +6,7 @@ import httpx
 
 from core.db import Database
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, attach_materials, headers_of, transfer_contract
 from tests.fixtures.app import login
 
 
@@ -126,6 +126,7 @@ async def test_lifecycle_registration_corrections_and_authorization(
     ] == "seller_side_only"
     not_asked = await client.post(f"/api/v1/contracts/{cid}/register", json={}, headers=h["region"])
     assert not_asked.status_code == 409 and not_asked.json()["code"] == "registration_not_requested"
+    await attach_materials(client, cid, h["seller"])
     assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=h["seller"])).status_code == 200
     hohhot_seller = await client.post(
         "/api/v1/contracts",
@@ -172,6 +173,7 @@ async def test_a_region_admin_of_another_region_cannot_register(client: httpx.As
     cid = created.json()["id"]
     for side in (university, h["seller"]):
         assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=side)).status_code == 200
+    await attach_materials(client, cid, university)
     assert (await client.post(f"/api/v1/contracts/{cid}/registration-request", headers=university)).status_code == 200
     before = (await client.get(f"/api/v1/contracts/{cid}", headers=h["admin"])).json()
     audit_before = (await client.get(f"/api/v1/contracts/{cid}/audit", headers=h["admin"])).json()["items"]

@@ -28,7 +28,7 @@ from core.outbox import OutboxEvent
 from core.settings import Settings
 from core.types import utcnow
 from tests.contracts.conftest import free_socket, org_id, published_achievement, serve
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, attach_materials, headers_of, transfer_contract
 from tests.contracts.test_concurrency_postgres import Overlap
 from tests.fixtures.app import login
 
@@ -52,6 +52,7 @@ async def _requested(
     cid = created.json()["id"]
     for side in (headers, h["buyer"]):
         assert (await client.post(f"{API}/{cid}/sign", headers=side)).status_code == 200
+    await attach_materials(client, cid, headers)
     asked = await client.post(f"{API}/{cid}/registration-request", headers=headers)
     assert asked.status_code == 200, asked.text
     return dict(asked.json())

@@ -37,3 +37,17 @@ def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_unsupported_database_driver_is_refused() -> None:
     with pytest.raises(ValidationError, match="sqlite\\+aiosqlite"):
         Settings(database_url="mysql://root@localhost/x")
+
+
+def test_an_object_store_outside_development_needs_its_credentials() -> None:
+    secret = "s" * 40
+    with pytest.raises(ValueError, match="TECHMARKET_STORAGE_S3_ACCESS_KEY"):
+        Settings(env="production", secret_key=secret, storage_s3_url="http://objects:9000")
+    settings = Settings(
+        env="production",
+        secret_key=secret,
+        storage_s3_url="http://objects:9000",
+        storage_s3_access_key="techmarket",
+        storage_s3_secret_key="t" * 40,
+    )
+    assert settings.storage_s3_bucket == "techmarket"

@@ -40,6 +40,7 @@ from contracts.subsidy.models import ClaimLine
 from market.identity.models import ApiKey, Organization
 from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
+from tests.hardening.attachment_cases import attachment_cases
 from tests.hardening.world import (
     ADMINS,
     AUTHENTICATED,
@@ -72,8 +73,10 @@ PUBLIC = {
     "GET /api/v1/statistics/published": "frozen published summaries",
     "GET /api/v1/statistics/published/{publication_id}": "frozen published summaries",
     "GET /api/v1/reference": "code lists with their Chinese labels",
+    "GET /api/v1/registrations/verify/{number}": "checks a 登记证明 (particulars only with its code)",
     "GET /api/v1/reference/{name}": "code lists with their Chinese labels",
     "POST /api/v1/payments/webhook": "authenticated by the provider's HMAC signature, not by a user",
+    "GET /api/v1/attachments/{attachment_id}/content": "its expiring HMAC link (tests/market/test_attachments.py)",
     "GET /healthz": "ops",
     "GET /readyz": "ops",
     "GET /metrics": "ops (Prometheus)",
@@ -320,6 +323,10 @@ async def import_check(world: World, role: str, reply: httpx.Response) -> None:
         assert report["created"] == 1, report
     if role in OWNER_ADMINS:
         assert report["status"] == "draft", "an organization's own import skipped review"
+
+
+async def pdf_check(world: World, role: str, reply: httpx.Response) -> None:
+    assert reply.headers["content-type"] == "application/pdf" and reply.content.startswith(b"%PDF-"), role
 
 
 # --- request builders for fresh targets ------------------------------------------------------------
@@ -955,7 +962,7 @@ CASES: list[Case] = [
         f"POST {CONTRACT}/registration-request",
         "seller asks for registration",
         OWNER,
-        contract_action("signed", "registration-request"),
+        lambda w: _signed_with_text(w),
         fresh=True,
     ),
     Case(
@@ -964,6 +971,13 @@ CASES: list[Case] = [
         REVIEWERS,
         contract_action("requested", "register", json={}),
         fresh=True,
+    ),
+    Case(
+        f"GET {CONTRACT}/registration/certificate.pdf",
+        "the 登记证明 for the parties and the seller's registrars",
+        CONTRACT_VIEWERS,
+        contract_action("registered", "registration/certificate.pdf"),
+        check=pdf_check,
     ),
     Case(
         f"POST {CONTRACT}/registration/return",
@@ -1281,6 +1295,7 @@ CASES: list[Case] = [
         cookie=True,
     ),
 ]
+CASES += attachment_cases(Case)
 
 
 async def _async(value: Request) -> Request:
@@ -1305,6 +1320,12 @@ async def _university_achievement_deal(world: World) -> Request:
 
 async def _deal_id(world: World) -> int:
     return int((await world.deal())["id"])
+
+
+async def _signed_with_text(world: World) -> Request:
+    contract = await world.contract("signed")
+    await world.contract_text(contract["id"], "owner_admin")
+    return {"url": f"{API}/contracts/{contract['id']}/registration-request"}
 
 
 async def _returned_registration(world: World) -> Request:

@@ -21,7 +21,14 @@ from contracts.contract import terms
 from contracts.contract.models import Contract, Milestone
 from contracts.reward.models import Deduction
 from tests.contracts.conftest import PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
+from tests.contracts.helpers import (
+    ENTERPRISE,
+    INSTITUTE,
+    attach_materials,
+    headers_of,
+    registered_contract,
+    transfer_contract,
+)
 
 API = "/api/v1/contracts"
 MIGRATION = Path(__file__).resolve().parents[2] / "alembic" / "versions" / "0009_contract_hardening.py"
@@ -98,6 +105,7 @@ async def test_a_change_after_both_signed_reopens_signing_and_nothing_registers_
     cid = contract["id"]
     for side in ("seller", "buyer"):
         assert (await world.api.post(f"{API}/{cid}/sign", headers=h[side])).status_code == 200
+    await attach_materials(world.api, cid, h["seller"])
     assert (await world.api.post(f"{API}/{cid}/registration-request", headers=h["seller"])).status_code == 200
 
     changed = await world.api.patch(

@@ -126,6 +126,8 @@ def demand_body(**overrides: Any) -> dict[str, Any]:
 
 
 BODIES = {"achievements": achievement_body, "demands": demand_body}
+ATTACHMENT_HOLDERS = ("achievements", "demands", "deals", "contracts")  # each with one file per visibility
+ATTACHMENT_LEVELS = ("public", "parties", "owner", "admin")
 
 
 @dataclass
@@ -232,6 +234,7 @@ class World:
             contract = (await self.call("POST", f"/api/v1/contracts/{cid}/sign", partner, expect=200)).json()
         seller = "owner_admin" if owner_side == "seller" else partner
         if order.index(status) >= 2:
+            await self.contract_text(cid, seller)
             contract = (
                 await self.call("POST", f"/api/v1/contracts/{cid}/registration-request", seller, expect=200)
             ).json()
@@ -247,6 +250,17 @@ class World:
                 )
             ).json()
         return contract
+
+    async def contract_text(self, cid: int, role: str) -> None:
+        """The registration material a development contract needs: its text, as a contract attachment."""
+        await self.call(
+            "POST",
+            f"/api/v1/contracts/{cid}/attachments",
+            role,
+            expect=201,
+            params={"category": "contract_text"},
+            files={"file": ("合同文本.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")},
+        )
 
     async def paid_milestone(self) -> tuple[int, int]:
         """A performing contract (owner as seller) whose first milestone 演示乳业 paid through the stub."""
@@ -272,6 +286,29 @@ class World:
         achievement = await self.listing("achievements", "published")
         body = {"achievement_id": achievement["id"], "message": "我们对该成果很感兴趣, 希望进一步沟通许可条件。"}
         return (await self.call("POST", "/api/v1/deals", "enterprise", expect=201, json=body)).json()
+
+    def attachments_url(self, holder: str) -> str:
+        """Where the seeded holders of attachments take files (the owning organization is on each)."""
+        targets = {
+            "achievements": f"achievements/{self.ids['published']['achievements']['id']}",
+            "demands": f"demands/{self.ids['published']['demands']['id']}",
+            "deals": f"deals/{self.ids['deal']['id']}",
+            "contracts": f"contracts/{self.ids['demo_contract']}",
+        }
+        return f"/api/v1/{targets[holder]}/attachments"
+
+    async def attachment(self, holder: str, visibility: str = "public", category: str = "other") -> int:
+        """A fresh file (its own content) attached by the owning organization's admin."""
+        content = b"%PDF-1.7\n" + f"{holder} {visibility} {next(self.serial)}".encode()
+        reply = await self.call(
+            "POST",
+            self.attachments_url(holder),
+            "owner_admin",
+            expect=201,
+            params={"visibility": visibility, "category": category},
+            files={"file": (f"{holder}-{visibility}.pdf", content, "application/pdf")},
+        )
+        return int(reply.json()["id"])
 
     async def subscription(self) -> int:
         body = {"query": f"稀土 {next(self.serial)}", "target_kind": "demand", "threshold": 0.9}
@@ -542,6 +579,10 @@ async def world(
                     ).scalar_one()
                 )
             world.ids["deal"] = await world.deal()
+            world.ids["attachments"] = {
+                holder: {level: await world.attachment(holder, level) for level in ATTACHMENT_LEVELS}
+                for holder in ATTACHMENT_HOLDERS
+            }
             world.ids["subscription"] = await world.subscription()
             world.ids["notification"] = await world.notification()
             world.ids["target"] = await world.target("150200")

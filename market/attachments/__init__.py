@@ -1,0 +1,1 @@
+"""Files attached to achievements, demands, deals and contracts, stored once per content (SHA-256)."""
