@@ -4,22 +4,36 @@ from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.contract.registration_models import RegistrationCounter, RegistrationRequest, RegistrationRound
 from contracts.deal.models import Deal, DealMessage
 from contracts.payment.models import Payment, PaymentRefund, WebhookEvent
+from contracts.pricing.models import (
+    DealNotice,
+    ListingAcceptance,
+    PriceListing,
+    PriceNotice,
+    PriceObjection,
+    TransactionCertificate,
+)
 from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
 
 __all__ = [
     "Contract",
     "ContractAchievement",
     "Deal",
+    "DealNotice",
     "DealMessage",
     "Deduction",
     "Distribution",
     "DistributionLine",
     "InventorLink",
+    "ListingAcceptance",
     "Milestone",
     "Payment",
     "PaymentRefund",
+    "PriceListing",
+    "PriceNotice",
+    "PriceObjection",
     "RegistrationCounter",
     "RegistrationRequest",
     "RegistrationRound",
+    "TransactionCertificate",
     "WebhookEvent",
 ]
