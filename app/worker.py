@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import structlog
 
+from contracts.auction.closing import worker_steps as auction_steps
 from core.db import Database
 from core.egress import EgressClient, EgressPolicy
 from core.observability import SearchIndexMetrics, request_context
@@ -46,6 +47,7 @@ def steps(
         ("search_relay", relay.step),
         ("alert_scoring", lambda: evaluate_once(database)),
         ("notification_fanout", lambda: fan_out_once(database, email=mailer is not None)),
+        *auction_steps(database, http),  # closes lots at their end time, settles awards, refunds deposits
     ]
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))

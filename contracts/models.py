@@ -1,5 +1,6 @@
 """Every table of the contracts package (imported by app.models)."""
 
+from contracts.auction.models import Auction, AuctionBid, AuctionDeposit, AuctionEvent, DepositEntry
 from contracts.contract.models import Contract, ContractAchievement, Milestone
 from contracts.contract.registration_models import RegistrationCounter, RegistrationRequest, RegistrationRound
 from contracts.deal.models import Deal, DealMessage
@@ -15,6 +16,11 @@ from contracts.pricing.models import (
 from contracts.reward.models import Deduction, Distribution, DistributionLine, InventorLink
 
 __all__ = [
+    "Auction",
+    "AuctionBid",
+    "AuctionDeposit",
+    "AuctionEvent",
+    "DepositEntry",
     "Contract",
     "ContractAchievement",
     "Deal",

@@ -1,11 +1,13 @@
 """The contracts package's routers, for the composition root to include."""
 
+from contracts.auction.endpoints import router as auctions_router
 from contracts.contract.endpoints import router as contracts_router
 from contracts.contract.ledger import router as ledger_router
 from contracts.contract.registration_endpoints import queue_router as registrations_router
 from contracts.contract.registration_endpoints import router as registration_router
 from contracts.deal.endpoints import router as deals_router
 from contracts.payment.endpoints import router as payments_router
+from contracts.pricing.endpoints import router as pricing_router
 from contracts.reward.endpoints import router as rewards_router
 
 ROUTERS = (
@@ -16,4 +18,5 @@ ROUTERS = (
     payments_router,
     ledger_router,
     rewards_router,
+    auctions_router,
 )
