@@ -18,5 +18,6 @@ ROUTERS = (
     payments_router,
     ledger_router,
     rewards_router,
+    pricing_router,
     auctions_router,
 )
