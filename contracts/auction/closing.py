@@ -77,7 +77,7 @@ async def close_one(session: AsyncSession, auction_id: int, now: datetime | None
     }
     session.add(AuctionEvent(auction_id=auction_id, seq=auction.event_seq, kind="closed", data=result))
     await repository.add(auction)
-    await audit.record(session, "auction", auction_id, "closed", to_status=auction.status.value)
+    await audit.record(session, "auction", auction_id, "closed", actor_user_id=None, to_status=auction.status.value)
     log.info("auction_closed", auction=auction_id, result=auction.status.value)
     return True
 
@@ -181,7 +181,7 @@ async def settle_one(session: AsyncSession, auction_id: int, now: datetime) -> b
     else:
         return False
     await repository.add(auction)
-    await audit.record(session, "auction", auction_id, "settled", to_status=auction.status.value)
+    await audit.record(session, "auction", auction_id, "settled", actor_user_id=None, to_status=auction.status.value)
     return True
 
 

@@ -105,6 +105,8 @@ class AuctionService:
         auction = await self.get(auction_id)
         if auction.seller_org_id == org_id:
             raise errors.OwnAuction()
+        if auction.status != AuctionStatus.live:
+            raise errors.AuctionNotOpen()
         deposit = await self.repository.deposit_of(auction_id, org_id)
         if deposit is not None and deposit.status == DepositStatus.pending and self.provider is not None:
             await DepositService(self.session, self.provider).refresh(deposit)
