@@ -102,7 +102,11 @@ def _deposit(deposit: AuctionDeposit) -> DepositRead:
     status_code=status.HTTP_201_CREATED,
     summary="卖方发起成果拍卖 (英式增价; 保留价不公开)",
     responses=problem_responses(
-        *AUTH_ERRORS, errors.AchievementNotAuctionable, errors.AuctionAlreadyLive, errors.InvalidAuctionTerms
+        *AUTH_ERRORS,
+        contract_errors.ListingNotFound,
+        errors.AchievementNotAuctionable,
+        errors.AuctionAlreadyLive,
+        errors.InvalidAuctionTerms,
     ),
 )
 async def create_auction(data: AuctionCreate, principal: CurrentPrincipal, session: SessionDep) -> AuctionRead:

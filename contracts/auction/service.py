@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import errors as contract_errors
 from contracts.auction import errors, rules
 from contracts.auction.deposits import DepositService
 from contracts.auction.models import Auction, AuctionBid, AuctionEvent, AuctionStatus, DepositStatus
@@ -47,12 +48,9 @@ class AuctionService:
         """The seller puts one of its published achievements up for auction, if its pricing mode is 拍卖."""
         seller = principal.require_can_publish()
         achievement = await self.session.get(Achievement, data.achievement_id)
-        if (
-            achievement is None
-            or achievement.owner_id != seller.id
-            or achievement.status != ListingStatus.published
-            or achievement.pricing_mode != PricingMode.auction
-        ):
+        if achievement is None or achievement.owner_id != seller.id:
+            raise contract_errors.ListingNotFound()
+        if achievement.status != ListingStatus.published or achievement.pricing_mode != PricingMode.auction:
             raise errors.AchievementNotAuctionable()
         if await self.repository.live_on(data.achievement_id) is not None:
             raise errors.AuctionAlreadyLive()

@@ -13,20 +13,26 @@ API keys, statistics of other regions). The whole matrix runs on SQLite and on P
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from contracts.auction.closing import close_due
+from contracts.auction.models import Auction, AuctionDeposit, DepositStatus
 from contracts.reward.models import DistributionLine, InventorLink
+from core.types import utcnow
 from market.identity.models import ApiKey
+from market.listings.models import Achievement, PricingMode
 from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
 from tests.hardening.world import (
@@ -961,6 +967,48 @@ CASES: list[Case] = [
         static("/admin/dashboard/exports/crosstab.csv", params=Q150200),
         cookie=True,
     ),
+    # auctions (contracts.auction): the owner sells, another verified organization bids
+    Case(
+        "POST /api/v1/auctions",
+        "the owner auctions its achievement",
+        OWNER,
+        lambda w: _auction_request(w),
+        fresh=True,
+    ),
+    Case("GET /api/v1/auctions", "any signed-in caller", AUTHENTICATED, static(f"{API}/auctions")),
+    Case(
+        "GET /api/v1/auctions/{auction_id}",
+        "any signed-in caller",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, ""),
+    ),
+    Case(
+        "GET /api/v1/auctions/{auction_id}/bids",
+        "any signed-in caller",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, "/bids"),
+    ),
+    Case(
+        "GET /api/v1/auctions/{auction_id}/events",
+        "the live stream (of a closed lot: it ends)",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, "/events"),
+    ),
+    Case(
+        "POST /api/v1/auctions/{auction_id}/deposit",
+        "a verified organization other than the seller",
+        frozenset({"other_org"}),
+        fresh(lambda w: _auction_id(w), f"{API}/auctions/{{id}}/deposit"),
+        fresh=True,
+    ),
+    Case(
+        "POST /api/v1/auctions/{auction_id}/bids",
+        "a bidder whose deposit is held",
+        frozenset({"other_org"}),
+        lambda w: _bid_request(w),
+        fresh=True,
+    ),
+    Case("GET /api/v1/auction-deposits", "the deposit ledger", PLATFORM, static(f"{API}/auction-deposits")),
 ]
 
 
@@ -1123,3 +1171,59 @@ async def test_authorization_matrix(world: World, case: Case) -> None:
             elif not case.cookie:
                 assert reply.headers["content-type"].startswith("application/problem+json"), outcome
     assert not failures, f"{case.id}:\n  " + "\n  ".join(failures)
+
+
+# --- auctions ------------------------------------------------------------------------------------
+
+
+async def _auction_request(world: World) -> Request:
+    row = await world.listing("achievements", "published")
+    async with world.database.unit_of_work() as session:
+        await session.execute(
+            update(Achievement).where(Achievement.id == row["id"]).values(pricing_mode=PricingMode.auction)
+        )
+    now = utcnow()
+    body = {
+        "achievement_id": row["id"],
+        "start_price": "10000.00",
+        "reserve_price": "20000.00",
+        "increment": "1000.00",
+        "deposit": "2000.00",
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    return {"url": f"{API}/auctions", "json": body}
+
+
+async def _auction_id(world: World) -> int:
+    request = await _auction_request(world)
+    return int((await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json()["id"])
+
+
+async def _closed_auction(world: World, suffix: str) -> Request:
+    if "closed_auction" not in world.ids:
+        auction_id = await _auction_id(world)
+        async with world.database.unit_of_work() as session:
+            await session.execute(
+                update(Auction).where(Auction.id == auction_id).values(ends_at=utcnow() - timedelta(seconds=1))
+            )
+        assert await close_due(world.database) >= 1
+        world.ids["closed_auction"] = auction_id
+    return {"url": f"{API}/auctions/{world.ids['closed_auction']}{suffix}"}
+
+
+async def _bid_request(world: World) -> Request:
+    auction_id = await _auction_id(world)
+    deposit = (await world.call("POST", f"{API}/auctions/{auction_id}/deposit", "other_org", expect=200)).json()
+    for _ in range(100):
+        await world.deliver_webhooks()
+        async with world.database.unit_of_work() as session:
+            row = await session.get(AuctionDeposit, deposit["id"], populate_existing=True)
+            if row is not None and row.status == DepositStatus.held:
+                break
+        await asyncio.sleep(0.05)
+    return {
+        "url": f"{API}/auctions/{auction_id}/bids",
+        "json": {"amount": "10000.00"},
+        "headers": {"Idempotency-Key": f"matrix-{next(world.serial)}"},
+    }
