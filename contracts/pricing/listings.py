@@ -93,7 +93,7 @@ class ListingService:
         if listing.seller_organization_id == buyer.id:
             raise errors.OwnPriceListing()
         if listing.status != PriceListingStatus.open or utcnow() >= listing.closes_at:
-            raise errors.PriceListingClosed(status=listing.status.value)
+            raise errors.PriceListingClosed(listing_status=listing.status.value)
         bid = listing.price_fen if data.bid is None else yuan_to_fen(data.bid)
         if bid < listing.price_fen or (listing.rule == ListingRule.first_accept and bid != listing.price_fen):
             raise errors.BidBelowListedPrice(
@@ -129,7 +129,7 @@ class ListingService:
             raise errors.PricingOwnerOnly()
         principal.require_can_publish()
         if listing.status != PriceListingStatus.open:
-            raise errors.PriceListingClosed(status=listing.status.value)
+            raise errors.PriceListingClosed(listing_status=listing.status.value)
         if utcnow() < listing.closes_at:
             raise errors.PriceListingStillOpen(closes_at=listing.closes_at.isoformat())
         accepted = await self.repository.acceptances(listing.id or 0)
