@@ -31,6 +31,10 @@ TAGS: list[dict[str, str]] = [
     {"name": "contracts", "description": "技术合同: 签订、认定登记、履行与完成 · Technology contracts"},
     {"name": "payments", "description": "里程碑付款、退款与支付回调 · Milestone payments, refunds, provider webhooks"},
     {"name": "rewards", "description": "职务成果收益分配 · Distribution of income to inventors"},
+    {
+        "name": "auctions",
+        "description": "成果拍卖: 保证金、出价、实时竞价流、成交与保证金台账 · Auctions, deposits, bids, live stream",
+    },
     {"name": "statistics", "description": "技术合同统计、目标、导出与图表 · Contract statistics, targets, exports"},
     {"name": "ops", "description": "存活与就绪检查 · Liveness and readiness"},
 ]

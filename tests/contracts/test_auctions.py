@@ -85,7 +85,9 @@ async def _ledger(world: PaymentWorld, aid: int) -> dict[str, int]:
         return {str(kind.value if hasattr(kind, "value") else kind): int(total) for kind, total in rows.all()}
 
 
-async def _stream(world: PaymentWorld, aid: int, headers: dict[str, str], last: int, count: int) -> list[dict[str, Any]]:
+async def _stream(
+    world: PaymentWorld, aid: int, headers: dict[str, str], last: int, count: int
+) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
     async with world.api.stream(
@@ -165,7 +167,9 @@ async def test_auction_from_deposits_to_credit(payment_world: PaymentWorld) -> N
     assert contract["total"] == "160000.00" and contract["status"] == "draft"
     assert [m["amount"] for m in contract["milestones"]] == ["20000.00", "140000.00"]
     async with world.database.unit_of_work() as session:
-        notice = (await session.execute(select(DealNotice).where(DealNotice.contract_id == contract["id"]))).scalar_one()
+        notice = (
+            await session.execute(select(DealNotice).where(DealNotice.contract_id == contract["id"]))
+        ).scalar_one()
         assert (notice.price_fen, notice.mode.value) == (16_000_000, "auction")
 
     # Losers are refunded through the provider, once, however often the step runs.
