@@ -92,7 +92,7 @@ class PriceListingStillOpen(Conflict):
     message = "竞价挂牌期尚未结束"
 
 
-class OwnPriceListing(Conflict):
+class OwnPriceListing(Forbidden):
     code = "own_price_listing"
     message = "不能接受本单位的挂牌"
 

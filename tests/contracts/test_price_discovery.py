@@ -166,7 +166,7 @@ async def test_listed_price_goes_to_the_first_verified_buyer_who_accepts(
 
     url = f"{API}/price-listings/{listing['id']}/accept"
     own = await client.post(url, headers=h["seller"])
-    assert own.status_code == 409 and own.json()["code"] == "own_price_listing"
+    assert own.status_code == 403 and own.json()["code"] == "own_price_listing"
     above = await client.post(url, json={"bid": "900000.00"}, headers=h["buyer"])
     assert above.status_code == 422 and above.json()["code"] == "bid_below_listed_price"
     first = await client.post(url, headers=h["buyer"])
