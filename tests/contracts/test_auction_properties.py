@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -66,7 +67,8 @@ async def _scenario(url: str, batches: list[list[tuple[str, int, int, int]]]) ->
         await database.dispose()
 
 
-async def _run(database: Database, batches: list[list[tuple[str, int, int, int]]]) -> None:
+async def lot_with_deposits(database: Database, ends_at: datetime) -> tuple[int, list[Principal]]:
+    """A live lot of the institute's with the three bidders' deposits held (the ledger's paid entries)."""
     seller = await _principal(database, INSTITUTE)
     bidders = [await _principal(database, email) for email in BIDDERS]
     achievement_id = await published_achievement(database, INSTITUTE)
@@ -87,8 +89,8 @@ async def _run(database: Database, batches: list[list[tuple[str, int, int, int]]
             increment_fen=INCREMENT,
             deposit_fen=DEPOSIT,
             starts_at=now - timedelta(minutes=1),
-            ends_at=now + timedelta(hours=1),
-            scheduled_end_at=now + timedelta(hours=1),
+            ends_at=ends_at,
+            scheduled_end_at=ends_at,
         )
         session.add(auction)
         await session.flush()
@@ -104,6 +106,12 @@ async def _run(database: Database, batches: list[list[tuple[str, int, int, int]]
             session.add(deposit)
             await session.flush()
             await deposit_ledger.record(session, deposit, LedgerKind.paid, "test")
+    return aid, bidders
+
+
+async def _run(database: Database, batches: list[list[tuple[str, int, int, int]]]) -> None:
+    now = utcnow()
+    aid, bidders = await lot_with_deposits(database, now + timedelta(hours=1))
     close_at = now + timedelta(hours=2)
     placed: dict[tuple[int, str], tuple[int, int]] = {}  # (bidder, key) -> (bid id, amount)
 
@@ -188,4 +196,6 @@ def test_any_interleaving_keeps_the_auction_invariants(
     with tempfile.TemporaryDirectory() as directory:
         copy = Path(directory) / "auction.db"
         shutil.copyfile(template, copy)
-        asyncio.run(_scenario(f"sqlite+aiosqlite:///{copy}", batches))
+        # In a thread of its own: the example owns its event loop whatever loop pytest keeps running.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, _scenario(f"sqlite+aiosqlite:///{copy}", batches)).result()
