@@ -180,13 +180,12 @@ async def place_bid(
     provider: ProviderDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=64)] = None,
 ) -> BidRead:
-    bid, created = await AuctionService(session, provider).bid(
+    bid, created, paddle = await AuctionService(session, provider).bid(
         principal, auction_id, yuan_to_fen(data.amount), idempotency_key
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    deposit = await AuctionRepository(session).deposit_of(auction_id, bid.organization_id)
-    return _bid(bid, deposit.id if deposit else None)
+    return _bid(bid, paddle)
 
 
 @router.get(

@@ -91,32 +91,34 @@ class AuctionService:
 
     async def bid(
         self, principal: Principal, auction_id: int, amount_fen: int, key: str | None, now: datetime | None = None
-    ) -> tuple[AuctionBid, bool]:
-        """Place a bid (``True``) or answer the one this key already placed (``False``)."""
+    ) -> tuple[AuctionBid, bool, int | None]:
+        """Place a bid (``True``) or answer the one this key already placed (``False``); with the paddle."""
         bidder = principal.require_can_publish()
         if not key or len(key) > 64:
             raise errors.IdempotencyKeyRequired()
         org_id = bidder.id or 0
         replay = await self._replay(auction_id, org_id, key, amount_fen)
-        if replay is not None:
-            return replay, False
-        auction = await self.get(auction_id)
-        if auction.seller_org_id == org_id:
-            raise errors.OwnAuction()
-        if auction.status != AuctionStatus.live:
-            raise errors.AuctionNotOpen()
         deposit = await self.repository.deposit_of(auction_id, org_id)
-        if deposit is not None and deposit.status == DepositStatus.pending and self.provider is not None:
-            await DepositService(self.session, self.provider).refresh(deposit)
-        if deposit is None or deposit.status != DepositStatus.held:
-            raise errors.DepositRequired()
+        if replay is not None:
+            return replay, False, deposit.id if deposit else None
+        if deposit is None or deposit.status != DepositStatus.held:  # the slow path: say why not
+            auction = await self.get(auction_id)
+            if auction.seller_org_id == org_id:
+                raise errors.OwnAuction()
+            if auction.status != AuctionStatus.live:
+                raise errors.AuctionNotOpen()
+            if deposit is not None and deposit.status == DepositStatus.pending and self.provider is not None:
+                await DepositService(self.session, self.provider).refresh(deposit)
+            if deposit is None or deposit.status != DepositStatus.held:
+                raise errors.DepositRequired()
 
         locked = await self.repository.auction(auction_id, lock=True)  # bids on one lot queue here
-        assert locked is not None
+        if locked is None:
+            raise errors.AuctionNotFound()
         auction = locked
         replay = await self._replay(auction_id, org_id, key, amount_fen)  # the same key, raced
         if replay is not None:
-            return replay, False
+            return replay, False, deposit.id
         now = now or utcnow()
         if auction.status != AuctionStatus.live or not auction.starts_at <= now < auction.ends_at:
             raise errors.AuctionNotOpen()
@@ -145,7 +147,7 @@ class AuctionService:
             auction.event_seq += 1
             self.session.add(AuctionEvent(auction_id=auction_id, seq=auction.event_seq, kind=kind, data=data))
         await self.repository.add(bid, auction)
-        return bid, True
+        return bid, True, deposit.id
 
     async def _replay(self, auction_id: int, org_id: int, key: str, amount_fen: int) -> AuctionBid | None:
         existing = await self.repository.bid_by_key(auction_id, org_id, key)

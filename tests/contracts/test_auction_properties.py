@@ -127,7 +127,7 @@ async def _run(database: Database, batches: list[list[tuple[str, int, int, int]]
             amount = earlier[1]  # a retry sends the same request again
         try:
             async with database.unit_of_work() as session:
-                placed_bid, created = await AuctionService(session).bid(bidders[who], aid, amount, name)
+                placed_bid, created, _ = await AuctionService(session).bid(bidders[who], aid, amount, name)
                 result = (placed_bid.id or 0, placed_bid.amount_fen)
         except DomainError:
             return
