@@ -87,7 +87,7 @@ async def list_pricing_rules(page: PageQuery) -> PricingRulePage:
     response_model=PricingModeRead,
     summary="设定成果的定价方式 (协议定价 / 挂牌 / 拍卖)",
     responses=problem_responses(
-        *WRITE_ERRORS, errors.PriceNoticeNotFound, errors.PricingOwnerOnly, errors.PricingModeLocked
+        *WRITE_ERRORS, contract_errors.ListingNotFound, errors.PricingOwnerOnly, errors.PricingModeLocked
     ),
 )
 async def set_pricing_mode(
@@ -107,7 +107,7 @@ async def set_pricing_mode(
     summary="发布协议定价公示 (成果名称、拟交易价格、受让方, 不少于15日)",
     responses=problem_responses(
         *WRITE_ERRORS,
-        errors.PriceNoticeNotFound,
+        contract_errors.ListingNotFound,
         errors.PricingOwnerOnly,
         errors.AchievementNotPriceable,
         errors.PricingModeMismatch,
@@ -212,7 +212,7 @@ async def list_open_objections(principal: CurrentPrincipal, session: SessionDep,
     summary="挂牌 (首个接受者成交, 或挂牌期内竞价)",
     responses=problem_responses(
         *WRITE_ERRORS,
-        errors.PriceNoticeNotFound,
+        contract_errors.ListingNotFound,
         errors.PricingOwnerOnly,
         errors.AchievementNotPriceable,
         errors.PricingModeMismatch,

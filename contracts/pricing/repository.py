@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,9 +68,12 @@ class PricingRepository:
         )
         return list((await self.session.execute(statement.order_by(col(PriceNotice.id)))).scalars())
 
-    async def running_notices(self, achievement_id: int) -> int:
+    async def running_notices(self, achievement_id: int, today: date) -> int:
+        """Notices of the achievement whose period has not ended yet."""
         statement = select(col(PriceNotice.id)).where(
-            col(PriceNotice.achievement_id) == achievement_id, col(PriceNotice.status) == NoticeStatus.open
+            col(PriceNotice.achievement_id) == achievement_id,
+            col(PriceNotice.status) == NoticeStatus.open,
+            col(PriceNotice.ends_on) >= today,
         )
         return len((await self.session.execute(statement)).all())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import errors as contract_errors
 from contracts.contract import service as contract_service
 from contracts.pricing import errors, rules
 from contracts.pricing.models import NoticeStatus, ObjectionStatus, PriceNotice, PriceObjection
@@ -49,7 +50,7 @@ class PricingService:
         acting = principal.require_can_publish()
         achievement = await self.repository.achievement(achievement_id, lock=True)
         if achievement is None:
-            raise errors.PriceNoticeNotFound("成果不存在")
+            raise contract_errors.ListingNotFound()
         if achievement.owner_id != acting.id:
             raise errors.PricingOwnerOnly()
         return achievement
@@ -61,7 +62,7 @@ class PricingService:
             return achievement
         busy = (
             achievement.contracts_in_force
-            or await self.repository.running_notices(achievement_id)
+            or await self.repository.running_notices(achievement_id, contract_service.today())
             or await self.repository.open_listing(achievement_id) is not None
         )
         if busy:
