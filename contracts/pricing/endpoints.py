@@ -34,6 +34,7 @@ from contracts.pricing.schemas import (
     PricingModeRead,
     PricingRulePage,
     PricingRuleRead,
+    WithdrawIn,
 )
 from contracts.pricing.service import PricingService
 from core.deps import SessionDep
@@ -140,6 +141,19 @@ async def list_price_notices(
 async def read_price_notice(notice_id: int, session: SessionDep) -> PriceNoticeRead:
     service = PricingService(session)
     return (await service.read_notices([await service.notice(notice_id)]))[0]
+
+
+@router.post(
+    "/price-notices/{notice_id}/withdraw",
+    response_model=PriceNoticeRead,
+    summary="公示单位撤回公示 (此后不能据以签订合同)",
+    responses=problem_responses(*WRITE_ERRORS, errors.PriceNoticeNotFound, errors.PricingOwnerOnly),
+)
+async def withdraw_price_notice(
+    notice_id: int, data: WithdrawIn, principal: CurrentPrincipal, session: SessionDep
+) -> PriceNoticeRead:
+    service = PricingService(session)
+    return (await service.read_notices([await service.withdraw(principal, notice_id, data.reason)]))[0]
 
 
 @router.post(

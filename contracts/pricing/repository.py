@@ -97,13 +97,15 @@ class PricingRepository:
         self, offset: int, limit: int, seller_region_prefix: str | None
     ) -> tuple[list[PriceObjection], int]:
         """Unanswered objections, oldest first; a region admin's only of sellers in its region."""
-        statement = select(PriceObjection).where(col(PriceObjection.status) == ObjectionStatus.open)
+        statement = (
+            select(PriceObjection)
+            .join(PriceNotice, col(PriceNotice.id) == col(PriceObjection.notice_id))
+            .where(col(PriceObjection.status) == ObjectionStatus.open, col(PriceNotice.status) == NoticeStatus.open)
+        )
         if seller_region_prefix is not None:
-            statement = (
-                statement.join(PriceNotice, col(PriceNotice.id) == col(PriceObjection.notice_id))
-                .join(Organization, col(Organization.id) == col(PriceNotice.seller_organization_id))
-                .where(col(Organization.region).startswith(seller_region_prefix))
-            )
+            statement = statement.join(
+                Organization, col(Organization.id) == col(PriceNotice.seller_organization_id)
+            ).where(col(Organization.region).startswith(seller_region_prefix))
         return await paged(self.session, statement.order_by(col(PriceObjection.id)), offset, limit)
 
     async def open_objection_counts(self, notice_ids: Sequence[int]) -> dict[int, int]:

@@ -91,6 +91,12 @@ class ObjectionAnswer(BaseModel):
     answer: Text = Field(description="公示单位的答复")
 
 
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(description="撤回理由 (如采纳异议、调整价格)")
+
+
 class ObjectionRead(Classified):
     id: Public[int]
     notice_id: Public[int]

@@ -161,6 +161,20 @@ class PricingService:
             for n in notices
         ]
 
+    async def withdraw(self, principal: Principal, notice_id: int, reason: str) -> PriceNotice:
+        """The institute takes a notice back (an objection it upheld, a changed price): no contract
+        may rely on it, and its unanswered objections leave the admins' queue."""
+        notice = await self.notice(notice_id)
+        if not principal.belongs_to(notice.seller_organization_id):
+            raise errors.PricingOwnerOnly("只有公示单位可以撤回公示")
+        principal.require_can_publish()
+        notice.status = NoticeStatus.withdrawn
+        await self.repository.add(notice)
+        await audit.record(
+            self.session, "price_notice", notice.id or 0, "withdrawn", actor_user_id=principal.user.id, reason=reason
+        )
+        return notice
+
     # --- objections ----------------------------------------------------------------------------
 
     async def object_to(self, principal: Principal, notice_id: int, reasons: str) -> PriceObjection:

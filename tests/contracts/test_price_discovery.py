@@ -150,6 +150,34 @@ async def test_agreed_price_journey_notice_objection_answer_then_signing(
     assert switch.status_code == 409 and switch.json()["code"] == "pricing_mode_locked"
 
 
+async def test_a_withdrawn_notice_covers_no_contract_and_leaves_the_queue(
+    client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = await headers_of(client)
+    achievement, buyer = await published_achievement(database, INSTITUTE), await org_id(database, ENTERPRISE)
+    body = {"achievement_id": achievement, "transferee_org_id": buyer, "price": "1000000.00"}
+    notice = (await client.post(f"{API}/price-notices", json=body, headers=h["seller"])).json()
+    filed = await client.post(
+        f"{API}/price-notices/{notice['id']}/objections",
+        json={"reasons": "受让方与本单位存在关联关系"},
+        headers=h["other"],
+    )
+    assert filed.status_code == 201
+    url = f"{API}/price-notices/{notice['id']}/withdraw"
+    assert (await client.post(url, json={"reason": "采纳异议"}, headers=h["buyer"])).status_code == 403
+    withdrawn = await client.post(url, json={"reason": "采纳异议, 重新确定受让方"}, headers=h["seller"])
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn", withdrawn.text
+
+    assert (await client.get(f"{API}/price-notices/{notice['id']}")).status_code == 404
+    admin = await login(client, PLATFORM_ADMIN_EMAIL)
+    queue = (await client.get(f"{API}/admin/price-objections", headers=admin)).json()["items"]
+    assert filed.json()["id"] not in [o["id"] for o in queue]
+    _on(monkeypatch, date.fromisoformat(notice["ends_on"]) + timedelta(days=1))
+    cid = await _contract(client, h, transfer_contract(achievement, buyer))
+    refused = await _sign(client, h, cid, "seller")
+    assert refused.status_code == 409 and refused.json()["code"] == "agreed_price_notice_required", refused.text
+
+
 async def test_listed_price_goes_to_the_first_verified_buyer_who_accepts(
     client: httpx.AsyncClient, database: Database
 ) -> None:

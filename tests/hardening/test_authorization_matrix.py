@@ -1005,6 +1005,13 @@ CASES: list[Case] = [
         lambda w: _pricing_url(w, "/price-notices/{notice}"),
     ),
     Case(
+        "POST /api/v1/price-notices/{notice_id}/withdraw",
+        "the institute withdraws its notice",
+        OWNER,
+        lambda w: _withdraw_request(w),
+        fresh=True,
+    ),
+    Case(
         "POST /api/v1/price-notices/{notice_id}/objections",
         "anyone signed in whose organization may write",
         AUTHENTICATED - {"pending"},
@@ -1318,6 +1325,12 @@ async def _pricing_world(world: World) -> dict[str, int]:
 
 async def _pricing_url(world: World, template: str, **kwargs: Any) -> Request:
     return {"url": API + template.format(**await _pricing_world(world)), **kwargs}
+
+
+async def _withdraw_request(world: World) -> Request:
+    request = await _notice_request(world)
+    notice = (await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json()
+    return {"url": f"{API}/price-notices/{notice['id']}/withdraw", "json": {"reason": "调整拟交易价格"}}
 
 
 async def _answer_request(world: World) -> Request:
