@@ -14,7 +14,7 @@ from contracts.contract import service as contract_service
 from contracts.pricing.deal_notices import publish_deal_notice
 from market.listings.models import Achievement, PricingMode
 from tests.contracts.conftest import PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, noticed, transfer_contract
 
 API = "/api/v1"
 TOTAL = "600000.00"
@@ -132,6 +132,7 @@ async def test_certificate_numbers_differ_and_a_day_is_never_reused(payment_worl
     numbers = []
     for _ in range(2):
         achievement = await published_achievement(world.database, INSTITUTE)
+        await noticed(world.api, h["seller"], transfer_contract(achievement, buyer, total=TOTAL))
         contract = await _complete(world, h, achievement, buyer)
         cert = (await world.api.get(f"{API}/contracts/{contract['id']}/certificate", headers=h["buyer"])).json()
         numbers.append(cert["number"])

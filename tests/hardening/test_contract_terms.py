@@ -21,7 +21,7 @@ from contracts.contract import terms
 from contracts.contract.models import Contract, Milestone
 from contracts.reward.models import Deduction
 from tests.contracts.conftest import PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, registered_contract, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, noticed, registered_contract, transfer_contract
 
 API = "/api/v1/contracts"
 MIGRATION = Path(__file__).resolve().parents[2] / "alembic" / "versions" / "0009_contract_hardening.py"
@@ -55,6 +55,8 @@ async def _draft(world: PaymentWorld) -> tuple[dict[str, Any], dict[str, dict[st
     )
     reply = await world.api.post(API, json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
+    for total in ("100000.00", "900000.00"):  # the institute noticed each price these tests sign at (art. 18)
+        await noticed(world.api, h["seller"], body | {"total": total})
     return reply.json(), h
 
 
