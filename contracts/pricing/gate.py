@@ -5,7 +5,8 @@ found by one of the three ways its achievement declared (``Achievement.pricing_m
   period is over and none of whose objections is left unanswered;
 - 挂牌 / 拍卖: a deal notice of this achievement's award to this buyer at exactly that total.
 
-An achievement that declared no mode is not checked (the platform's listings predate the field).
+An achievement that declared no mode is priced by agreement: its seller named neither a listing nor an
+auction, so the notice is what it owes (art. 18 admits no fourth way).
 Called by ``ContractService.sign`` before a signature is written, with the day it signs on.
 """
 
@@ -30,15 +31,12 @@ async def require_price_discovered(
         return
     repository = PricingRepository(session)
     for achievement in achievements:
-        if achievement.pricing_mode is None:
-            continue
-        rule = rules.rule_for(achievement.pricing_mode.value)
+        mode = achievement.pricing_mode or PricingMode.agreed
+        rule = rules.rule_for(mode.value)
         aid = achievement.id or 0
         price = fen_to_yuan(contract.total_fen)
-        if achievement.pricing_mode != PricingMode.agreed:
-            award = await repository.award(
-                aid, achievement.pricing_mode.value, contract.buyer_org_id, contract.total_fen
-            )
+        if mode != PricingMode.agreed:
+            award = await repository.award(aid, mode.value, contract.buyer_org_id, contract.total_fen)
             if award is None:
                 raise errors.PriceNotDiscovered(
                     detail=f"成果《{achievement.title}》以{rule.name}方式定价, 未找到该受让方以 {price} 元成交的结果",

@@ -17,7 +17,7 @@ from core.db import Database
 from market.demo import PLATFORM_ADMIN_EMAIL
 from market.notifications.service import fan_out_once
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENERGY, ENTERPRISE, INSTITUTE, headers_of, transfer_contract
+from tests.contracts.helpers import ENERGY, ENTERPRISE, INSTITUTE, headers_of, noticed, transfer_contract
 from tests.fixtures.app import login
 
 API = "/api/v1"
@@ -148,6 +148,25 @@ async def test_agreed_price_journey_notice_objection_answer_then_signing(
         f"{API}/achievements/{achievement}/pricing-mode", json={"mode": "listed"}, headers=h["seller"]
     )
     assert switch.status_code == 409 and switch.json()["code"] == "pricing_mode_locked"
+
+
+async def test_an_undeclared_mode_is_agreed_pricing_and_needs_its_notice(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Never declaring a mode does not let an institute skip the notice: no mode is 协议定价."""
+    h = await headers_of(client)
+    achievement, buyer = await published_achievement(database, INSTITUTE), await org_id(database, ENTERPRISE)
+    assert (await client.get(f"{API}/achievements/{achievement}")).json()["pricing_mode"] is None
+    cid = await _contract(client, h, transfer_contract(achievement, buyer))
+    refused = await _sign(client, h, cid, "seller")
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["code"], refused.json()["rule"]) == ("agreed_price_notice_required", RULE)
+    assert refused.json()["achievement_id"] == achievement
+    assert (await client.get(f"{API}/contracts/{cid}", headers=h["seller"])).json()["seller_signed_at"] is None
+    # The lawful path still works: a notice whose period is over lets the same contract be signed.
+    await noticed(client, h["seller"], transfer_contract(achievement, buyer))
+    assert (await _sign(client, h, cid, "seller")).status_code == 200
+    assert (await _sign(client, h, cid, "buyer")).json()["status"] == "signed"
 
 
 async def test_a_withdrawn_notice_covers_no_contract_and_leaves_the_queue(
