@@ -67,7 +67,9 @@ async def _scenario(url: str, batches: list[list[tuple[str, int, int, int]]]) ->
         await database.dispose()
 
 
-async def lot_with_deposits(database: Database, ends_at: datetime) -> tuple[int, list[Principal]]:
+async def lot_with_deposits(
+    database: Database, ends_at: datetime, extension_minutes: int = 5
+) -> tuple[int, list[Principal]]:
     """A live lot of the institute's with the three bidders' deposits held (the ledger's paid entries)."""
     seller = await _principal(database, INSTITUTE)
     bidders = [await _principal(database, email) for email in BIDDERS]
@@ -91,6 +93,7 @@ async def lot_with_deposits(database: Database, ends_at: datetime) -> tuple[int,
             starts_at=now - timedelta(minutes=1),
             ends_at=ends_at,
             scheduled_end_at=ends_at,
+            extension_minutes=extension_minutes,
         )
         session.add(auction)
         await session.flush()

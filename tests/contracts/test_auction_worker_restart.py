@@ -41,7 +41,8 @@ async def test_the_lot_closes_once_across_a_killed_worker_and_two_restarted(
     url = await asyncio.to_thread(postgres_database_factory.copy)
     database = Database(create_engine(url, pool_size=2))
     try:
-        aid, bidders = await lot_with_deposits(database, utcnow() + timedelta(seconds=END_IN))
+        # No anti-sniping extension here: the bids below would otherwise move the end 5 minutes on.
+        aid, bidders = await lot_with_deposits(database, utcnow() + timedelta(seconds=END_IN), extension_minutes=0)
         await _bid(database, aid, bidders, [RESERVE, RESERVE + INCREMENT, RESERVE + 3 * INCREMENT])
     finally:
         await database.dispose()
