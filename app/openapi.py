@@ -44,6 +44,15 @@ TAGS: list[dict[str, str]] = [
         "description": "政策资金报表: 按年度、盟市、工具的承诺与拨付, 杠杆率 · Policy support reports",
     },
     {"name": "attachments", "description": "附件下载 (短时签名链接) · Attachment downloads by signed link"},
+    {
+        "name": "auctions",
+        "description": "成果拍卖: 保证金、出价、实时竞价流、成交与保证金台账 · Auctions, deposits, bids, live stream",
+    },
+    {
+        "name": "pricing",
+        "description": "定价方式、协议定价公示与异议、挂牌、成交公示、交易鉴证核验 · "
+        "Pricing modes, agreed-price notices, listings, deal notices, certificates",
+    },
     {"name": "statistics", "description": "技术合同统计、目标、导出与图表 · Contract statistics, targets, exports"},
     {"name": "ops", "description": "存活与就绪检查 · Liveness and readiness"},
 ]

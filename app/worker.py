@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import structlog
 
+from contracts.auction.closing import worker_steps as auction_steps
 from contracts.payment.client import PaymentProvider
 from contracts.settings import PaymentSettings
 from contracts.voucher.tasks import expire_once, settle_once
@@ -54,6 +55,7 @@ def steps(
         ("notification_fanout", lambda: fan_out_once(database, email=mailer is not None)),
         ("voucher_expiry", lambda: expire_once(database)),
         ("voucher_settlement", lambda: settle_once(database, lambda: payment_provider(http))),
+        *auction_steps(database, http),  # closes lots at their end time, settles awards, refunds deposits
     ]
     if store is not None:
         named.append(("attachment_cleanup", lambda: cleanup_once(database, store)))

@@ -11,11 +11,21 @@ import asyncio
 import os
 import sqlite3
 import time
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine
+from sqlmodel import Session
 
+from contracts.contract import service as contract_service
+from contracts.pricing import rules
+from contracts.pricing.models import PriceNotice
+from core.money import yuan_to_fen
 from market.demo import DEMO_ORGANIZATIONS
+from market.identity.models import Organization
+from market.listings.models import Achievement, PricingMode
 from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, transfer_contract
 from tests.hardening.server_profile import free_port, start, stopping, wait_ready
 
@@ -41,6 +51,36 @@ def _ids(database: Path) -> tuple[int, int]:
     return int(buyer), int(achievement)
 
 
+def _noticed(database: Path, achievement: int, buyer: int, total: str) -> None:
+    """The institute's 协议定价公示 of the achievement to the buyer at ``total``, published a month ago and
+    over, as art. 18 asks before its service invention is signed: written into the server's database,
+    since a clock cannot be moved in another process (the in-process tests use ``helpers.noticed``)."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with Session(engine) as session:
+            item, transferee = session.get(Achievement, achievement), session.get(Organization, buyer)
+            assert item is not None and transferee is not None
+            starts = contract_service.today() - timedelta(days=30)
+            item.pricing_mode = PricingMode.agreed
+            session.add(item)
+            session.add(
+                PriceNotice(
+                    achievement_id=achievement,
+                    seller_organization_id=item.owner_id,
+                    transferee_organization_id=buyer,
+                    title=item.title,
+                    transferee_name=transferee.name,
+                    price_fen=yuan_to_fen(Decimal(total)),
+                    starts_on=starts,
+                    ends_on=rules.notice_end(starts, rules.AGREED.notice_days),
+                    rule=rules.AGREED.code,
+                )
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+
 async def test_demo_started_the_readme_way_takes_a_milestone_payment(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     port = free_port()
@@ -51,9 +91,9 @@ async def test_demo_started_the_readme_way_takes_a_milestone_payment(tmp_path: P
         buyer_org, achievement = _ids(data_dir / "techmarket.db")
         async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as api:
             h = await headers_of(api)
-            reply = await api.post(
-                "/api/v1/contracts", json=transfer_contract(achievement, buyer_org), headers=h["seller"]
-            )
+            body = transfer_contract(achievement, buyer_org)
+            _noticed(data_dir / "techmarket.db", achievement, buyer_org, body["total"])
+            reply = await api.post("/api/v1/contracts", json=body, headers=h["seller"])
             assert reply.status_code == 201, reply.text
             cid, milestone = reply.json()["id"], reply.json()["milestones"][0]["id"]
             for side in ("seller", "buyer"):

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import errors
 from contracts.contract.models import Contract, ContractStatus, MilestoneStatus
 from contracts.contract.service import ContractService, today
+from contracts.pricing import certificates
 from contracts.settings import ContractSettings
 from core import audit
 from core.types import utcnow
@@ -96,6 +97,7 @@ class CompletionService:
         await listing_deals.contract_completed(
             self.session, ids, contract.id or 0, contract.subtype.value, today(), principal.user.id
         )
+        await certificates.on_completed(self.session, contract, ids, today())
         reason = "买方确认履行完毕" if buyer else "买方逾期未确认也未提出异议"
         await self._record(
             principal, contract, "completed", reason, claimed_at=contract.completion_claimed_at.isoformat()

@@ -19,6 +19,7 @@ from contracts.contract.schemas import (
     contract_subject,
 )
 from contracts.contract.service import ContractService
+from contracts.pricing import errors as pricing_errors
 from core.deps import SessionDep
 from core.errors import problem_responses
 from core.pagination import PageQuery
@@ -96,6 +97,10 @@ async def get_contract(contract_id: int, principal: CurrentPrincipal, session: S
         errors.NotAContractParty,
         errors.InvalidContractTransition,
         errors.TermsChanged,
+        pricing_errors.AgreedPriceNoticeRequired,
+        pricing_errors.AgreedPriceNoticeRunning,
+        pricing_errors.AgreedPriceObjectionOpen,
+        pricing_errors.PriceNotDiscovered,
     ),
 )
 async def sign_contract(

@@ -43,6 +43,7 @@ from contracts.contract.schemas import (
     MilestoneRead,
 )
 from contracts.deal.models import Deal, DealStatus
+from contracts.pricing import gate as pricing_gate
 from contracts.reward import rules
 from contracts.reward.models import Deduction
 from core import audit
@@ -525,6 +526,8 @@ class ContractService:
             raise errors.NotAContractParty()
         if contract.status != ContractStatus.draft:
             self._require_transition(contract, ContractStatus.signed)
+        achievements = await self.repository.achievements(await self.repository.achievement_ids(contract.id or 0))
+        await pricing_gate.require_price_discovered(self.session, contract, achievements, today())
         await self._apply_signing_floor(principal, contract)
         current = await self.terms_digest(contract)
         if terms_digest is not None and terms_digest != current:

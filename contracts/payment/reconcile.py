@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.auction.deposits import METADATA_KEY as DEPOSIT_METADATA_KEY
 from contracts.demo import DEMO_INTENT_PREFIX
 from contracts.payment import payouts
 from contracts.payment.client import IntentSnapshot, PaymentProvider
@@ -51,6 +52,8 @@ async def reconcile(database: Database, provider: PaymentProvider, *, repair: bo
     seen: set[str] = set()
     for intent in intents:
         seen.add(intent.id)
+        if DEPOSIT_METADATA_KEY in intent.metadata:
+            continue  # an auction deposit: not a milestone payment (contracts.auction.deposits keeps it)
         expected = PROVIDER_STATUS.get(intent.status)
         mine = snapshot_of_ours.get(intent.id)
         problem: tuple[str, str] | None = None

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import errors, notices
+from contracts.auction.deposits import METADATA_KEY as DEPOSIT_METADATA_KEY
+from contracts.auction.deposits import DepositService
 from contracts.contract import endings
 from contracts.contract.models import Contract, ContractStatus, Milestone, MilestoneStatus
 from contracts.contract.repository import ContractRepository
@@ -184,6 +186,8 @@ class PaymentService:
         records a payment our side lost because the request that created the intent rolled back,
         when the intent names the milestone and asks for exactly its cash part in our currency.
         """
+        if DEPOSIT_METADATA_KEY in snapshot.metadata:  # an auction deposit, not a milestone payment
+            return await DepositService(self.session).apply_webhook(snapshot)
         payment = await self.repository.by_intent(snapshot.id)
         if payment is not None:
             milestone_id = payment.milestone_id

@@ -95,7 +95,7 @@ def _licences(row: Achievement | Demand) -> dict[str, Any]:
         }
         for entry in row.licences
     ]
-    return {"licences": licences, "licence_count": len(licences)}
+    return {"pricing_mode": row.pricing_mode, "licences": licences, "licence_count": len(licences)}
 
 
 ACHIEVEMENT = ListingKind(

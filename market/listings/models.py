@@ -69,6 +69,14 @@ class TransactionMode(StrEnum):
     joint_development = "joint_development"
 
 
+class PricingMode(StrEnum):
+    """How a state-funded institute sets the price (促进科技成果转化法 art. 18; rules: contracts.pricing.rules)."""
+
+    agreed = "agreed"  # 协议定价 (after a public notice)
+    listed = "listed"  # 挂牌交易
+    auction = "auction"  # 拍卖
+
+
 class ListingBase(SQLModel):
     id: int | None = Field(default=None, primary_key=True)
     external_id: str | None = Field(default=None, max_length=64, unique=True)
@@ -98,6 +106,9 @@ class Achievement(ListingBase, table=True):
     ip_type: IpType = Field(sa_type=str_enum(IpType, 32), nullable=False)
     ip_numbers: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     price_fen: int | None = Field(default=None, ge=0, sa_type=BigInteger)
+    pricing_mode: PricingMode | None = Field(
+        default=None, sa_type=str_enum(PricingMode, 16), description="定价方式: 协议定价 / 挂牌 / 拍卖"
+    )
     inventors: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     advantages: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
     licences: list[dict[str, Any]] = Field(

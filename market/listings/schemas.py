@@ -36,6 +36,7 @@ from market.listings.models import (
     IpType,
     ListingStatus,
     Maturity,
+    PricingMode,
     TransactionMode,
 )
 
@@ -321,6 +322,9 @@ class AchievementRead(ListingReadCommon):
     ip_type: Public[IpType]
     ip_numbers: Public[list[str]]
     price: Public[Yuan | None]
+    pricing_mode: Public[PricingMode | None] = Field(
+        default=None, description="定价方式: agreed 协议定价 (先公示) / listed 挂牌 / auction 拍卖; 未设定为 null"
+    )
     inventors: Org[list[dict[str, Any]]] = Field(description="完成人姓名与份额 (仅发布单位与管理员可见)")
     advantages: Public[list[str]]
     licences: Public[list[LicenceRead]] = Field(default=[], description="已履行完毕的技术许可 (成果仍可继续许可)")

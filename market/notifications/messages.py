@@ -74,6 +74,15 @@ COMPOSE: dict[str, Callable[[dict[str, Any]], Message]] = {
         f"您获得成果转化收益奖励: {d['title']}",
         f"合同《{d['title']}》本次收入分配中, 您作为完成人「{d.get('name') or ''}」获得奖励 {d['amount']} 元。",
     ),
+    "pricing.objection_filed": lambda d: Message(
+        f"协议定价公示收到异议: {d['title']}",
+        f"成果《{d['title']}》的协议定价公示 (拟交易价格 {d['price']} 元) 收到异议, 请答复; "
+        f"异议答复前不能签订合同。异议理由: {d.get('excerpt') or ''}",
+    ),
+    "pricing.objection_answered": lambda d: Message(
+        f"您的异议已获答复: {d['title']}",
+        f"成果《{d['title']}》的协议定价公示单位答复了您的异议: {d.get('excerpt') or ''}",
+    ),
 }
 
 

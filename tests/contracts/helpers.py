@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from contracts.contract import service as contract_service
 from contracts.contract.models import ContractSubtype
 from contracts.contract.registration_materials import required_for
+from contracts.pricing import rules
 from market.demo import PLATFORM_ADMIN_EMAIL, REGION_ADMIN
 from tests.fixtures.app import login
 
@@ -68,6 +72,23 @@ async def headers_of(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
     }
 
 
+async def noticed(client: httpx.AsyncClient, seller: dict[str, str], body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The seller's 协议定价公示 of each achievement of the contract ``body`` to its buyer at its total,
+    published on a past day (the clock moved back as the pricing tests move it) so that the period is
+    over today: the lawful path by which a state-funded unit's service invention is signed (art. 18)."""
+    past = contract_service.today() - timedelta(days=rules.AGREED.notice_days + 1)
+    terms = {"transferee_org_id": body["buyer_org_id"], "price": body["total"]}
+    notices = []
+    with pytest.MonkeyPatch.context() as clock:
+        clock.setattr(contract_service, "today", lambda: past)
+        for achievement_id in body.get("achievement_ids", []):
+            notice = {"achievement_id": achievement_id, **terms}
+            reply = await client.post("/api/v1/price-notices", json=notice, headers=seller)
+            assert reply.status_code == 201, reply.text
+            notices.append(dict(reply.json()))
+    return notices
+
+
 async def registered_contract(
     client: httpx.AsyncClient, h: dict[str, dict[str, str]], body: dict[str, Any]
 ) -> dict[str, Any]:
@@ -75,6 +96,8 @@ async def registered_contract(
     assert reply.status_code == 201, reply.text
     contract = reply.json()
     cid = contract["id"]
+    if rules.bound(contract["type"], contract["seller_kind"], contract["service_invention"]):
+        await noticed(client, h["seller"], body)
     for side in ("seller", "buyer"):
         assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])).status_code == 200
     await attach_materials(client, cid, h["seller"], body.get("subtype", "patent_right"))

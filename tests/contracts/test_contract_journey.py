@@ -21,7 +21,7 @@ from contracts.contract.models import Contract, Milestone
 from contracts.statistics.models import ContractFact
 from market.demo import PLATFORM_ADMIN_EMAIL
 from tests.contracts.conftest import PaymentWorld, org_id, payment_world, published_achievement, wait_for  # noqa: F401
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, attach_materials, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, attach_materials, headers_of, noticed, transfer_contract
 from tests.fixtures.app import login
 
 API = "/api/v1/contracts"
@@ -34,6 +34,7 @@ async def _signed(world: PaymentWorld, h: dict[str, dict[str, str]], **overrides
     reply = await world.api.post(API, json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
     cid = reply.json()["id"]
+    await noticed(world.api, h["seller"], body)
     for side in ("seller", "buyer"):
         signed = await world.api.post(f"{API}/{cid}/sign", headers=h[side])
     assert signed.json()["status"] == "signed", signed.text

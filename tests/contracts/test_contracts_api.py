@@ -6,7 +6,15 @@ import httpx
 
 from core.db import Database
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, attach_materials, headers_of, transfer_contract
+from tests.contracts.helpers import (
+    ENTERPRISE,
+    INSTITUTE,
+    UNIVERSITY,
+    attach_materials,
+    headers_of,
+    noticed,
+    transfer_contract,
+)
 from tests.fixtures.app import login
 
 
@@ -78,12 +86,10 @@ async def test_lifecycle_registration_corrections_and_authorization(
 ) -> None:
     achievement = await published_achievement(database, INSTITUTE)
     h = await headers_of(client)
-    created = await client.post(
-        "/api/v1/contracts",
-        json=transfer_contract(achievement, await org_id(database, ENTERPRISE)),
-        headers=h["seller"],
-    )
+    body = transfer_contract(achievement, await org_id(database, ENTERPRISE))
+    created = await client.post("/api/v1/contracts", json=body, headers=h["seller"])
     cid = created.json()["id"]
+    await noticed(client, h["seller"], body)
 
     # Only parties and competent admins see it.
     assert (await client.get(f"/api/v1/contracts/{cid}", headers=h["other"])).status_code == 404
@@ -116,6 +122,7 @@ async def test_lifecycle_registration_corrections_and_authorization(
     assert corrected.json()["total"] == "980000.00"
     # Both had signed the old terms: the correction voids both signatures and both sign the new terms.
     assert corrected.json()["status"] == "draft" and corrected.json()["seller_signed_at"] is None
+    await noticed(client, h["seller"], body | {"total": "980000.00"})  # a new price is noticed anew
     for side in ("seller", "buyer"):
         resigned = await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])
     assert resigned.json()["status"] == "signed"
@@ -171,6 +178,7 @@ async def test_a_region_admin_of_another_region_cannot_register(client: httpx.As
     created = await client.post("/api/v1/contracts", json=body, headers=university)
     assert created.status_code == 201, created.text
     cid = created.json()["id"]
+    await noticed(client, university, body)
     for side in (university, h["seller"]):
         assert (await client.post(f"/api/v1/contracts/{cid}/sign", headers=side)).status_code == 200
     await attach_materials(client, cid, university)

@@ -28,7 +28,15 @@ from core.outbox import OutboxEvent
 from core.settings import Settings
 from core.types import utcnow
 from tests.contracts.conftest import free_socket, org_id, published_achievement, serve
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, UNIVERSITY, attach_materials, headers_of, transfer_contract
+from tests.contracts.helpers import (
+    ENTERPRISE,
+    INSTITUTE,
+    UNIVERSITY,
+    attach_materials,
+    headers_of,
+    noticed,
+    transfer_contract,
+)
 from tests.contracts.test_concurrency_postgres import Overlap
 from tests.fixtures.app import login
 
@@ -50,6 +58,7 @@ async def _requested(
     created = await client.post(API, json=body, headers=headers)
     assert created.status_code == 201, created.text
     cid = created.json()["id"]
+    await noticed(client, headers, body)
     for side in (headers, h["buyer"]):
         assert (await client.post(f"{API}/{cid}/sign", headers=side)).status_code == 200
     await attach_materials(client, cid, headers)

@@ -10,7 +10,7 @@ import pytest
 from contracts.contract import service as contract_service
 from core.db import Database
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, headers_of, noticed, transfer_contract
 
 BEFORE_REGIONAL_PLAN = date(2016, 6, 1)  # the national 50% (art. 45); Inner Mongolia's 70% from 2017-01-01
 
@@ -22,7 +22,9 @@ async def test_drafted_before_a_floor_change_and_signed_after_it_gets_the_floor_
     buyer = await org_id(database, ENTERPRISE)
     h = await headers_of(client)
     monkeypatch.setattr(contract_service, "today", lambda: BEFORE_REGIONAL_PLAN)
-    drafted = await client.post("/api/v1/contracts", json=transfer_contract(achievement, buyer), headers=h["seller"])
+    body = transfer_contract(achievement, buyer)
+    await noticed(client, h["seller"], body)
+    drafted = await client.post("/api/v1/contracts", json=body, headers=h["seller"])
     assert drafted.status_code == 201, drafted.text
     assert (drafted.json()["reward_rate"], drafted.json()["reward_rule"]) == ("50", "cn-2015-art45")
     cid = drafted.json()["id"]
@@ -53,6 +55,7 @@ async def test_drafted_and_signed_under_the_same_floor_nothing_moves(
     h = await headers_of(client)
     body = transfer_contract(achievement, await org_id(database, ENTERPRISE), reward_rate="80")
     cid = (await client.post("/api/v1/contracts", json=body, headers=h["seller"])).json()["id"]
+    await noticed(client, h["seller"], body)
     for side in ("buyer", "seller"):
         reply = await client.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])
     assert (reply.json()["status"], reply.json()["reward_rate"]) == ("signed", "80")

@@ -13,19 +13,22 @@ API keys, statistics of other regions). The whole matrix runs on SQLite and on P
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from contracts.auction.closing import close_due
+from contracts.auction.models import Auction, AuctionDeposit, DepositStatus
 from contracts.contract.models import (
     Contract,
     ContractStatus,
@@ -34,10 +37,13 @@ from contracts.contract.models import (
     Milestone,
     MilestoneStatus,
 )
+from contracts.pricing.models import PriceListing, TransactionCertificate
 from contracts.reward.models import DistributionLine, InventorLink
 from contracts.subsidy import budget
 from contracts.subsidy.models import ClaimLine
+from core.types import utcnow
 from market.identity.models import ApiKey, Organization
+from market.listings.models import Achievement, PricingMode
 from market.notifications.models import UserNotification
 from search.alerts.models import Notification, Subscription
 from tests.hardening.attachment_cases import attachment_cases
@@ -327,6 +333,25 @@ async def import_check(world: World, role: str, reply: httpx.Response) -> None:
 
 async def pdf_check(world: World, role: str, reply: httpx.Response) -> None:
     assert reply.headers["content-type"] == "application/pdf" and reply.content.startswith(b"%PDF-"), role
+
+
+async def objection_reasons_check(world: World, role: str, reply: httpx.Response) -> None:
+    seeded = (await _pricing_world(world))["objection"]
+    item = next(i for i in reply.json()["items"] if i["id"] == seeded)
+    entitled = role in OWNER | REVIEWERS | {"other_org"}
+    assert ("reasons" in item) == entitled, f"{role} and the reasons of an objection: {item}"
+
+
+async def objection_queue_check(world: World, role: str, reply: httpx.Response) -> None:
+    seeded = (await _pricing_world(world))["objection"]
+    ids = {i["id"] for i in reply.json()["items"]}
+    assert (seeded in ids) == world.governs(role, "150200"), f"{role} and the owner's objection queue"
+
+
+async def certificate_check(world: World, role: str, reply: httpx.Response) -> None:
+    body = reply.json()
+    assert (body["genuine"], body["digest_matches"]) == (True, True), body
+    assert set(body) == {"number", "genuine", "issued_on", "mode", "digest_matches"}, f"{role} learns more: {body}"
 
 
 # --- request builders for fresh targets ------------------------------------------------------------
@@ -1294,6 +1319,134 @@ CASES: list[Case] = [
         static("/admin/dashboard/exports/crosstab.csv", params=Q150200),
         cookie=True,
     ),
+    # price discovery (contracts.pricing): notices, objections, listings, deal notices, certificates
+    Case("GET /api/v1/pricing/rules", "public", EVERYONE, static(f"{API}/pricing/rules")),
+    Case(
+        "PUT /api/v1/achievements/{achievement_id}/pricing-mode",
+        "the owner declares its mode",
+        OWNER,
+        listing_action("achievements", "published", "pricing-mode", json={"mode": "listed"}),
+        fresh=True,
+    ),
+    Case("POST /api/v1/price-notices", "the owner notices a price", OWNER, lambda w: _notice_request(w), fresh=True),
+    Case("GET /api/v1/price-notices", "public", EVERYONE, static(f"{API}/price-notices")),
+    Case(
+        "GET /api/v1/price-notices/{notice_id}",
+        "public",
+        EVERYONE,
+        lambda w: _pricing_url(w, "/price-notices/{notice}"),
+    ),
+    Case(
+        "POST /api/v1/price-notices/{notice_id}/withdraw",
+        "the institute withdraws its notice",
+        OWNER,
+        lambda w: _withdraw_request(w),
+        fresh=True,
+    ),
+    Case(
+        "POST /api/v1/price-notices/{notice_id}/objections",
+        "anyone signed in whose organization may write",
+        AUTHENTICATED - {"pending"},
+        lambda w: _pricing_url(w, "/price-notices/{notice}/objections", json={"reasons": "拟交易价格偏低"}),
+    ),
+    Case(
+        "GET /api/v1/price-notices/{notice_id}/objections",
+        "signed in; reasons for the objector, the institute and its admins",
+        AUTHENTICATED,
+        lambda w: _pricing_url(w, "/price-notices/{notice}/objections", params={"limit": 100}),
+        check=objection_reasons_check,
+    ),
+    Case(
+        "POST /api/v1/price-notices/{notice_id}/objections/{objection_id}/answer",
+        "the institute answers",
+        OWNER,
+        lambda w: _answer_request(w),
+        fresh=True,
+    ),
+    Case(
+        "GET /api/v1/admin/price-objections",
+        "admins, each of its region",
+        ADMINS,
+        static(f"{API}/admin/price-objections", params={"limit": 100}),
+        check=objection_queue_check,
+    ),
+    Case("POST /api/v1/price-listings", "the owner lists", OWNER, lambda w: _price_listing_request(w), fresh=True),
+    Case(
+        "GET /api/v1/price-listings/{listing_id}",
+        "public",
+        EVERYONE,
+        lambda w: _pricing_url(w, "/price-listings/{listing}"),
+    ),
+    Case(
+        "POST /api/v1/price-listings/{listing_id}/accept",
+        "a verified organization other than the seller",
+        frozenset({"other_org"}),
+        lambda w: _accept_request(w),
+        fresh=True,
+    ),
+    Case(
+        "POST /api/v1/price-listings/{listing_id}/award",
+        "the seller, once a bidding window closed",
+        OWNER,
+        lambda w: _award_request(w),
+        fresh=True,
+    ),
+    Case("GET /api/v1/deal-notices", "public", EVERYONE, static(f"{API}/deal-notices")),
+    Case(
+        f"GET {CONTRACT}/certificate",
+        "the demo contract's",
+        CONTRACT_VIEWERS,
+        lambda w: _certificate_request(w, "contract"),
+    ),
+    Case(
+        "GET /api/v1/certificates/{number}",
+        "public check",
+        EVERYONE,
+        lambda w: _certificate_request(w, "number"),
+        check=certificate_check,
+    ),
+    # auctions (contracts.auction): the owner sells, another verified organization bids
+    Case(
+        "POST /api/v1/auctions",
+        "the owner auctions its achievement",
+        OWNER,
+        lambda w: _auction_request(w),
+        fresh=True,
+    ),
+    Case("GET /api/v1/auctions", "any signed-in caller", AUTHENTICATED, static(f"{API}/auctions")),
+    Case(
+        "GET /api/v1/auctions/{auction_id}",
+        "any signed-in caller",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, ""),
+    ),
+    Case(
+        "GET /api/v1/auctions/{auction_id}/bids",
+        "any signed-in caller",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, "/bids"),
+    ),
+    Case(
+        "GET /api/v1/auctions/{auction_id}/events",
+        "the live stream (of a closed lot: it ends)",
+        AUTHENTICATED,
+        lambda w: _closed_auction(w, "/events"),
+    ),
+    Case(
+        "POST /api/v1/auctions/{auction_id}/deposit",
+        "a verified organization other than the seller",
+        frozenset({"other_org"}),
+        fresh(lambda w: _auction_id(w), f"{API}/auctions/{{id}}/deposit"),
+        fresh=True,
+    ),
+    Case(
+        "POST /api/v1/auctions/{auction_id}/bids",
+        "a bidder whose deposit is held",
+        frozenset({"other_org"}),
+        lambda w: _bid_request(w),
+        fresh=True,
+    ),
+    Case("GET /api/v1/auction-deposits", "the deposit ledger", PLATFORM, static(f"{API}/auction-deposits")),
 ]
 CASES += attachment_cases(Case)
 
@@ -1463,3 +1616,151 @@ async def test_authorization_matrix(world: World, case: Case) -> None:
             elif not case.cookie:
                 assert reply.headers["content-type"].startswith("application/problem+json"), outcome
     assert not failures, f"{case.id}:\n  " + "\n  ".join(failures)
+
+
+# --- price discovery -----------------------------------------------------------------------------
+
+
+async def _priced_achievement(world: World) -> int:
+    return int((await world.listing("achievements", "published"))["id"])
+
+
+async def _notice_request(world: World) -> Request:
+    body = {
+        "achievement_id": await _priced_achievement(world),
+        "transferee_org_id": world.org["enterprise"],
+        "price": "300000.00",
+    }
+    return {"url": f"{API}/price-notices", "json": body}
+
+
+async def _pricing_world(world: World) -> dict[str, int]:
+    """One notice of the owner (objected to by ``other_org``), one open listing, one certificate."""
+    if "pricing" not in world.ids:
+        request = await _notice_request(world)
+        notice = (await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json()
+        objection = (
+            await world.call(
+                "POST",
+                f"{API}/price-notices/{notice['id']}/objections",
+                "other_org",
+                expect=201,
+                json={"reasons": "授权矩阵: 评估价更高"},
+            )
+        ).json()
+        listing = (await _open_listing(world, "first_accept"))["id"]
+        async with world.database.unit_of_work() as session:  # the demo contract completed: certified
+            certificate = (
+                await session.execute(
+                    select(TransactionCertificate).where(
+                        TransactionCertificate.contract_id == world.ids["demo_contract"]
+                    )
+                )
+            ).scalar_one()
+        world.ids["certificate"] = (certificate.number, certificate.terms_digest)
+        world.ids["pricing"] = {"notice": notice["id"], "objection": objection["id"], "listing": listing}
+    return dict(world.ids["pricing"])
+
+
+async def _pricing_url(world: World, template: str, **kwargs: Any) -> Request:
+    return {"url": API + template.format(**await _pricing_world(world)), **kwargs}
+
+
+async def _withdraw_request(world: World) -> Request:
+    request = await _notice_request(world)
+    notice = (await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json()
+    return {"url": f"{API}/price-notices/{notice['id']}/withdraw", "json": {"reason": "调整拟交易价格"}}
+
+
+async def _answer_request(world: World) -> Request:
+    notice = (await _pricing_world(world))["notice"]
+    url = f"{API}/price-notices/{notice}/objections"
+    objection = (await world.call("POST", url, "other_org", expect=201, json={"reasons": "价格偏低"})).json()
+    return {"url": f"{url}/{objection['id']}/answer", "json": {"answer": "拟交易价格不低于评估值"}}
+
+
+async def _price_listing_request(world: World, rule: str = "first_accept") -> Request:
+    body = {"achievement_id": await _priced_achievement(world), "price": "200000.00", "rule": rule}
+    return {"url": f"{API}/price-listings", "json": body}
+
+
+async def _open_listing(world: World, rule: str) -> dict[str, Any]:
+    request = await _price_listing_request(world, rule)
+    return dict((await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json())
+
+
+async def _accept_request(world: World) -> Request:
+    return {"url": f"{API}/price-listings/{(await _open_listing(world, 'first_accept'))['id']}/accept"}
+
+
+async def _award_request(world: World) -> Request:
+    listing = (await _open_listing(world, "bidding"))["id"]
+    await world.call("POST", f"{API}/price-listings/{listing}/accept", "other_org", expect=200)
+    async with world.database.unit_of_work() as session:
+        closed = utcnow() - timedelta(seconds=1)
+        await session.execute(update(PriceListing).where(PriceListing.id == listing).values(closes_at=closed))
+    return {"url": f"{API}/price-listings/{listing}/award"}
+
+
+async def _certificate_request(world: World, by: str) -> Request:
+    await _pricing_world(world)
+    if by == "contract":
+        return {"url": f"{API}/contracts/{world.ids['demo_contract']}/certificate"}
+    number, digest = world.ids["certificate"]
+    return {"url": f"{API}/certificates/{number}", "params": {"digest": digest}}
+
+
+# --- auctions ------------------------------------------------------------------------------------
+
+
+async def _auction_request(world: World) -> Request:
+    row = await world.listing("achievements", "published")
+    async with world.database.unit_of_work() as session:
+        await session.execute(
+            update(Achievement).where(Achievement.id == row["id"]).values(pricing_mode=PricingMode.auction)
+        )
+    now = utcnow()
+    body = {
+        "achievement_id": row["id"],
+        "start_price": "10000.00",
+        "reserve_price": "20000.00",
+        "increment": "1000.00",
+        "deposit": "2000.00",
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    return {"url": f"{API}/auctions", "json": body}
+
+
+async def _auction_id(world: World) -> int:
+    request = await _auction_request(world)
+    return int((await world.call("POST", request["url"], "owner_admin", expect=201, json=request["json"])).json()["id"])
+
+
+async def _closed_auction(world: World, suffix: str) -> Request:
+    if "closed_auction" not in world.ids:
+        auction_id = await _auction_id(world)
+        async with world.database.unit_of_work() as session:
+            await session.execute(
+                update(Auction).where(Auction.id == auction_id).values(ends_at=utcnow() - timedelta(seconds=1))
+            )
+        assert await close_due(world.database) >= 1
+        world.ids["closed_auction"] = auction_id
+    return {"url": f"{API}/auctions/{world.ids['closed_auction']}{suffix}"}
+
+
+async def _bid_request(world: World) -> Request:
+    auction_id = await _auction_id(world)
+    deposit = (await world.call("POST", f"{API}/auctions/{auction_id}/deposit", "other_org", expect=200)).json()
+    for _ in range(100):
+        await world.deliver_webhooks()
+        async with world.database.unit_of_work() as session:
+            row = await session.get(AuctionDeposit, deposit["id"], populate_existing=True)
+            if row is not None and row.status == DepositStatus.held:
+                break
+        await asyncio.sleep(0.05)
+    return {
+        "url": f"{API}/auctions/{auction_id}/bids",
+        "json": {"amount": "10000.00"},
+        "headers": {"Idempotency-Key": f"matrix-{next(world.serial)}"},
+    }

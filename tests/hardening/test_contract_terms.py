@@ -26,6 +26,7 @@ from tests.contracts.helpers import (
     INSTITUTE,
     attach_materials,
     headers_of,
+    noticed,
     registered_contract,
     transfer_contract,
 )
@@ -62,6 +63,8 @@ async def _draft(world: PaymentWorld) -> tuple[dict[str, Any], dict[str, dict[st
     )
     reply = await world.api.post(API, json=body, headers=h["seller"])
     assert reply.status_code == 201, reply.text
+    for total in ("100000.00", "900000.00"):  # the institute noticed each price these tests sign at (art. 18)
+        await noticed(world.api, h["seller"], body | {"total": total})
     return reply.json(), h
 
 

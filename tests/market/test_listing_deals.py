@@ -24,7 +24,7 @@ from search.outbox_relay import relay_once
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
 from tests.contracts.conftest import org_id
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, transfer_contract
+from tests.contracts.helpers import ENTERPRISE, INSTITUTE, noticed, transfer_contract
 from tests.fixtures.app import login
 from tests.fixtures.meilisearch import MeiliServer
 from tests.search.test_relay_and_api import publish
@@ -60,6 +60,7 @@ async def _signed(client: httpx.AsyncClient, database: Database, item: dict[str,
     created = await client.post(CONTRACTS, json=body, headers=seller)
     assert created.status_code == 201, created.text
     cid = int(created.json()["id"])
+    await noticed(client, seller, body)
     for side in (seller, buyer):
         signed = await client.post(f"{CONTRACTS}/{cid}/sign", headers=side)
     assert signed.json()["status"] == "signed", signed.text
