@@ -78,6 +78,10 @@ class ThesaurusIndex:
     by_pinyin: dict[str, tuple[str, ...]]  # "qingneng" → 氢能 (whole CJK terms of 2–4 characters)
     phrases: tuple[tuple[str, ...], ...]  # English terms of several words, split ("rare", "earth")
     cjk_terms: tuple[str, ...]
+    by_abbreviation: dict[str, tuple[str, ...]]  # 性控 → 性别控制: first characters of a 4-character term's halves
+
+    def expansions_of(self, abbreviation: str) -> tuple[str, ...]:
+        return self.by_abbreviation.get(abbreviation, ())
 
     def pinyin_terms(self, letters: str) -> tuple[str, ...]:
         return self.by_pinyin.get(letters, ())
@@ -122,12 +126,20 @@ def build_index(thes: Thesaurus) -> ThesaurusIndex:
     by_pinyin: dict[str, list[str]] = {}
     phrases: list[tuple[str, ...]] = []
     cjk_terms: list[str] = []
+    by_abbreviation: dict[str, list[str]] = {}
     for term in thes.by_term:
         if has_cjk(term):
             cjk_terms.append(term)
+            if len(term) == 4 and all(is_cjk(c) for c in term):  # the usual way 4 characters shorten
+                by_abbreviation.setdefault(term[0] + term[2], []).append(term)
             if 2 <= len(term) <= 4 and all(is_cjk(c) for c in term):
                 reading = "".join(syllables(term, accurate=True))
                 by_pinyin.setdefault(reading, []).append(term)
         elif " " in term and re.fullmatch(r"[a-z][a-z\- ]+", term):
             phrases.append(tuple(term.split()))
-    return ThesaurusIndex({k: tuple(v) for k, v in by_pinyin.items()}, tuple(phrases), tuple(cjk_terms))
+    return ThesaurusIndex(
+        {k: tuple(v) for k, v in by_pinyin.items()},
+        tuple(phrases),
+        tuple(cjk_terms),
+        {k: tuple(v) for k, v in by_abbreviation.items() if k not in thes.by_term and len(v) <= 2},
+    )

@@ -239,6 +239,11 @@ def _jieba() -> object:
     return _jieba_tokenizer
 
 
+def general_word(word: str) -> bool:
+    """Whether jieba's general dictionary knows ``word`` as a word of its own (a frequency above 0)."""
+    return bool(getattr(_jieba(), "FREQ", {}).get(word))
+
+
 def _content(token: str) -> bool:
     return bool(token.strip()) and (has_cjk(token) or bool(_ALNUM.search(token)))
 
@@ -500,6 +505,12 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
     for synonym in synonyms:
         group.add(synonym, weights.thesaurus, exact=True)
     # where the domain thesaurus has little to say: what narrower terms and the broad dictionary know
+    if len(token) == 2 and not synonyms and not general_word(token):
+        # not a word of the general dictionary: an abbreviation the thesaurus spells out (电调 → 电网调度)
+        for term in index.expansions_of(token):
+            group.add(term, weights.abbreviation, exact=True)
+            for synonym in thes.synonyms(term):
+                group.add(synonym, weights.abbreviation * weights.thesaurus, exact=True)
     if has_cjk(token) and len(token) >= 2 and len(synonyms) < weights.fallback_below:
         for narrower in index.containing(token):  # 太阳能 → 太阳能电池 → 光伏
             for synonym in thes.synonyms(narrower):

@@ -37,6 +37,7 @@ class SearchWeights:
     contained_term: float = 0.5  # 太阳能 → 太阳能电池's group (光伏 ...): a narrower term's synonyms
     broad_synonym: float = 0.45  # search/data/synonyms_cnsyn.txt (general language, unchecked)
     broad_group_max: int = 6  # larger groups of the broad dictionary list related things, not synonyms
+    abbreviation: float = 0.6  # 性控 → 性别控制 (1st + 3rd character of a 4-character thesaurus term)
     fallback_below: int = 2  # the last two apply to a word with fewer thesaurus synonyms than this
     # an alternative never weighs more per match than the typed word would (its idf is capped at the
     # typed word's), so a rare synonym cannot outrank the documents that hold what was typed

@@ -77,3 +77,10 @@ def test_broad_dictionary_terms_are_trusted_less_than_the_thesaurus() -> None:
     weights = {t.text: t.weight for group in analyze_query("磁铁").groups for t in group.terms}
     assert weights["磁铁"] == 1.0
     assert 0 < weights["磁石"] < weights["钕铁硼"] < 1.0  # broad dictionary < narrower thesaurus term
+
+
+def test_an_abbreviation_unknown_to_the_dictionaries_is_spelled_out() -> None:
+    terms = {t.text: t.weight for group in analyze_query("电调").groups for t in group.terms}
+    assert terms.get("电网调度") == SearchWeights().abbreviation  # 1st + 3rd character of a thesaurus term
+    common = {t.text for group in analyze_query("光电").groups for t in group.terms}
+    assert "光伏电池" not in common  # 光电 is a word of its own, not short for 光伏电池
