@@ -19,6 +19,7 @@ from contracts.statistics.cli import export_app, statistics_app
 from core import migrations
 from core.db import Database
 from core.settings import Settings
+from search.evaluation.cli import eval_app
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(payments_app, name="payments")
 app.add_typer(export_app, name="export")
 app.add_typer(statistics_app, name="statistics")
+app.add_typer(eval_app, name="eval")
 app.command("payments-stub")(payments_stub)
 console = Console()
 
