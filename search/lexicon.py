@@ -8,6 +8,7 @@ Sources and licences: ``search/data/README.md``. Everything loads lazily, once p
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from search.text import (
     normalize,
     syllables,
     thesaurus,
+    to_simplified,
     typo_budget,
 )
 
@@ -59,9 +61,11 @@ class BroadDictionary:
 def broad() -> BroadDictionary:
     """The cnsyn dictionary (one group a line); an absent file means no broad expansion."""
     groups: list[tuple[str, ...]] = []
-    if BROAD_PATH.exists():
-        for line in BROAD_PATH.read_text(encoding="utf-8").splitlines():
-            terms = tuple(dict.fromkeys(normalize(t) for t in line.split() if len(t) >= 2))
+    if BROAD_PATH.exists():  # normalised as a whole (NFKC, lower case); 繁→简 only on lines that need it
+        text = unicodedata.normalize("NFKC", BROAD_PATH.read_text(encoding="utf-8")).lower()
+        for line in text.splitlines():
+            line = to_simplified(line)
+            terms = tuple(dict.fromkeys(t for t in line.split() if len(t) >= 2))
             if len(terms) >= 2:
                 groups.append(terms)
     by_term: dict[str, list[int]] = {}
@@ -133,7 +137,7 @@ def build_index(thes: Thesaurus) -> ThesaurusIndex:
             if len(term) == 4 and all(is_cjk(c) for c in term):  # the usual way 4 characters shorten
                 by_abbreviation.setdefault(term[0] + term[2], []).append(term)
             if 2 <= len(term) <= 4 and all(is_cjk(c) for c in term):
-                reading = "".join(syllables(term, accurate=True))
+                reading = "".join(syllables(term, accurate=False))  # each character's usual reading
                 by_pinyin.setdefault(reading, []).append(term)
         elif " " in term and re.fullmatch(r"[a-z][a-z\- ]+", term):
             phrases.append(tuple(term.split()))
