@@ -4,9 +4,10 @@ Demands describe problems in plain words; achievements describe solutions in tec
 profile of a query listing therefore carries, besides its own words, the synonyms from the domain
 thesaurus and the solution terms that ``data/concepts.txt`` associates with its problem phrases,
 each at a discount, so they can bridge the vocabulary gap without outweighing the text itself.
-Word weights use jieba's general-purpose IDF table: stateless, the same in every process, and no
-per-corpus build (character bigrams, whose rarity depends on the corpus, are weighted by the
-candidate set instead).
+A demand that states a problem (a cue of ``data/problems.txt``: 退磁, 腐蚀) weighs the cue above its
+context words and carries the remedies that answer it. Word weights use jieba's general-purpose
+IDF table: stateless, the same in every process, and no per-corpus build (character bigrams,
+whose rarity depends on the corpus, are weighted by the candidate set instead).
 """
 
 from __future__ import annotations
