@@ -20,6 +20,7 @@ from core import migrations
 from core.db import Database
 from core.settings import Settings
 from market.attachments.cli import attachments_app
+from search.evaluation.cli import eval_app
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ app.add_typer(payments_app, name="payments")
 app.add_typer(attachments_app, name="attachments")
 app.add_typer(export_app, name="export")
 app.add_typer(statistics_app, name="statistics")
+app.add_typer(eval_app, name="eval")
 app.command("payments-stub")(payments_stub)
 console = Console()
 

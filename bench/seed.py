@@ -43,6 +43,8 @@ ACHIEVEMENT_COLUMNS = [
     "price_fen",
     "inventors",
     "advantages",
+    "licences",
+    "contracts_in_force",
 ]
 DEMAND_COLUMNS = [
     "external_id",
@@ -89,6 +91,8 @@ def achievement_record(row: dict[str, Any], owner_id: int, now: datetime, status
         None if row["price"] is None else row["price"] * 100,
         _dumps([{"name": x["name"], "share": str(x["share"])} for x in row["inventors"]]),
         _dumps(row["advantages"]),
+        "[]",  # licences and contracts in force: none yet (no server default since migration 0016)
+        "[]",
     )
 
 

@@ -19,6 +19,7 @@ from search.documents import Kind, SearchDocument
 from search.query import MAX_WINDOW, SearchQuery, Sort
 from search.rank import SNIPPET_CHARS, Prepared, highlight, score
 from search.text import QueryPlan
+from search.weights import SearchWeights
 
 # candidates re-ranked for a relevance query, at least: fewer lose recall on the dev set, more gain none
 RERANK_WINDOW = 50
@@ -142,11 +143,12 @@ def rank_candidates(
     candidates: Iterable[Mapping[str, Any]],
     df: Mapping[str, int],
     n_docs: int,
+    weights: SearchWeights | None = None,
 ) -> list[tuple[Mapping[str, Any], float]]:
     """Candidates in final order with their scores (re-ranked for relevance, else by the sort)."""
     docs = {int(c["id"]): c for c in candidates}
     prepared = [Prepared.of(c) for c in docs.values()]
-    scores = score(plan, prepared, df, n_docs)
+    scores = score(plan, prepared, df, n_docs, weights)
     if query.sort == "relevance" and not plan.empty:
         newest = sort_key("newest")
         ordered = sorted(docs.values(), key=lambda d: (-scores[int(d["id"])], newest(d)))

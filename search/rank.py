@@ -19,11 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from search.text import QueryPlan, Term, edit_distance, normalize_mapped, normalized_fields, syllables
+from search.weights import SEARCH, SearchWeights, active_search
 
-K1 = 1.2
-TEXT_FIELDS = {"title": (3.0, 0.5), "keywords": (2.5, 0.3), "body": (1.0, 0.75), "owner": (1.0, 0.3)}
+TEXT_FIELDS = SEARCH.text_fields  # the fields' names (and the embedded engine's own BM25 weights)
 PINYIN_FIELDS = {"py_title": (2.5, 0.3), "py_body": (0.8, 0.5)}
-FUZZY_DISCOUNT = 0.8
 SNIPPET_CHARS = 120
 
 
@@ -70,7 +69,7 @@ class Prepared:
         return len(source) if source is not None else sum(self.pinyin[name].values())
 
 
-def term_frequency(term: Term, doc: Prepared, name: str) -> float:
+def term_frequency(term: Term, doc: Prepared, name: str, fuzzy_discount: float = SEARCH.fuzzy_discount) -> float:
     if term.field == "pinyin":
         return float(doc.pinyin[name][term.text]) if name in doc.pinyin else 0.0
     if name not in doc.text:
@@ -82,7 +81,7 @@ def term_frequency(term: Term, doc: Prepared, name: str) -> float:
         counts = doc.words[name]
         tf = float(counts[term.text])
         if budget:
-            tf += FUZZY_DISCOUNT * sum(
+            tf += fuzzy_discount * sum(
                 n
                 for w, n in counts.items()
                 if w != term.text and w[:1] == term.text[:1] and edit_distance(w, term.text, budget) <= budget
@@ -95,15 +94,23 @@ def idf(df: int, n_docs: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-def score(plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_docs: int) -> dict[int, float]:
+def score(
+    plan: QueryPlan,
+    docs: Sequence[Prepared],
+    df: Mapping[str, int],
+    n_docs: int,
+    weights: SearchWeights | None = None,
+) -> dict[int, float]:
     """BM25F score per document id; 0 for documents matching no concept."""
     if not docs or plan.empty:
         return {doc.id: 0.0 for doc in docs}
+    weights = weights or active_search()
+    text_fields, k1, floor = weights.text_fields, weights.k1, weights.coverage_floor
     has_pinyin = any(term.field == "pinyin" for term in plan.terms)
-    fields = {**TEXT_FIELDS, **PINYIN_FIELDS} if has_pinyin else TEXT_FIELDS
+    fields = {**text_fields, **PINYIN_FIELDS} if has_pinyin else text_fields
     average = {name: max(1.0, sum(d.length(name) for d in docs) / len(docs)) for name in fields}
     n_docs = max(n_docs, len(docs))
-    weights = {term.key: idf(min(df.get(term.key, 0), n_docs), n_docs) for term in plan.terms}
+    idfs = term_idfs(plan, df, n_docs, cap=weights.cap_alternative_idf)
     plain = {term.key for term in plan.terms if term.field == "text" and not term.is_ascii_word}
     scores: dict[int, float] = {}
     for doc in docs:
@@ -116,22 +123,36 @@ def score(plan: QueryPlan, docs: Sequence[Prepared], df: Mapping[str, int], n_do
             for term in group.terms:
                 pseudo = 0.0
                 if term.key in plain:  # the common case, inlined: a substring count per field
-                    for name in TEXT_FIELDS:
+                    for name in text_fields:
                         tf = doc.text[name].count(term.text)
                         if tf:
                             pseudo += scale[name] * tf
                 else:
-                    for name in PINYIN_FIELDS if term.field == "pinyin" else TEXT_FIELDS:
-                        frequency = term_frequency(term, doc, name)
+                    for name in PINYIN_FIELDS if term.field == "pinyin" else text_fields:
+                        frequency = term_frequency(term, doc, name, weights.fuzzy_discount)
                         if frequency:
                             pseudo += scale[name] * frequency
                 if pseudo:
-                    best = max(best, term.weight * weights[term.key] * pseudo * (K1 + 1) / (pseudo + K1))
+                    best = max(best, term.weight * idfs[term.key] * pseudo * (k1 + 1) / (pseudo + k1))
             if best:
                 matched += 1
                 total += best
-        scores[doc.id] = total * (0.5 + 0.5 * matched / len(plan.groups))
+        scores[doc.id] = total * (floor + (1 - floor) * matched / len(plan.groups))
     return scores
+
+
+def term_idfs(plan: QueryPlan, df: Mapping[str, int], n_docs: int, *, cap: bool) -> dict[str, float]:
+    """idf per term; with ``cap``, an alternative's idf is at most its concept's typed word's, so a
+    rare synonym (or a word from a broad dictionary) cannot outweigh a match of what was typed."""
+    idfs: dict[str, float] = {}
+    for group in plan.groups:
+        typed = [idf(min(df.get(t.key, 0), n_docs), n_docs) for t in group.terms if t.weight >= 1.0]
+        ceiling = max(typed) if cap and typed else math.inf
+        for term in group.terms:
+            value = idf(min(df.get(term.key, 0), n_docs), n_docs)
+            value = value if term.weight >= 1.0 else min(value, ceiling)
+            idfs[term.key] = max(idfs.get(term.key, 0.0), value)
+    return idfs
 
 
 # ---------------------------------------------------------------- highlights

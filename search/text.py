@@ -22,7 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from search.weights import SearchWeights
 
 THESAURUS_PATH = Path(__file__).with_name("data") / "thesaurus.txt"
 MAX_QUERY_CHARS = 200
@@ -236,6 +239,11 @@ def _jieba() -> object:
     return _jieba_tokenizer
 
 
+def general_word(word: str) -> bool:
+    """Whether jieba's general dictionary knows ``word`` as a word of its own (a frequency above 0)."""
+    return bool(getattr(_jieba(), "FREQ", {}).get(word))
+
+
 def _content(token: str) -> bool:
     return bool(token.strip()) and (has_cjk(token) or bool(_ALNUM.search(token)))
 
@@ -405,13 +413,18 @@ class QueryPlan:
         return list(seen.values())
 
 
-def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
+def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | None = None) -> QueryPlan:
     """Normalise, segment and expand a query (synonyms, English typos, pinyin, 繁→简).
 
     A query with no letters, digits or CJK characters is empty: the caller browses (match-all).
     ``expand=False`` keeps the words as given, one concept each (matching sends key terms it has
     already expanded; parts such as 技术 of 监测技术 would only add costly, unspecific sub-queries).
+    Each source of alternatives is trusted as ``search.weights.SearchWeights`` says.
     """
+    from search import lexicon  # built on this module
+    from search.weights import active_search
+
+    weights = weights or active_search()
     if len(text) > MAX_QUERY_CHARS:
         from search.errors import QueryTooLong
 
@@ -426,7 +439,7 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
         group = Group(token)
         group.add(token, 1.0)
         if expand:
-            _add_alternatives(group, token, thes)
+            _add_alternatives(group, token, thes, weights)
         groups.append(group)
     if not expand:
         return QueryPlan(norm, _cap(groups))
@@ -442,8 +455,22 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
         group = Group(term)
         group.add(term, 1.0)
         for synonym in thes.synonyms(term):
-            group.add(synonym, 0.8, exact=True)
+            group.add(synonym, weights.thesaurus, exact=True)
         groups.append(group)
+    # An English phrase of the thesaurus typed with a typo in each word or without its space.
+    index = lexicon.thesaurus_index()
+    for run in re.finditer(r"[a-z]+(?: [a-z]+)*", norm):
+        typed = run.group().split()
+        for size in range(min(3, len(typed)), 0, -1):
+            for start in range(len(typed) - size + 1):
+                phrase = index.phrase_for(typed[start : start + size])
+                if phrase is None or re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", norm):
+                    continue
+                group = Group(phrase)
+                group.add(phrase, weights.phrase_correction, exact=True)
+                for synonym in thes.synonyms(phrase):
+                    group.add(synonym, weights.thesaurus * weights.phrase_correction, exact=True)
+                groups.append(group)
     # All-letter queries typed with spaces (``xi tu``) are also tried as one pinyin word.
     letters = norm.split()
     if 2 <= len(letters) <= 4 and all(w.isalpha() and w.isascii() and len(w) <= 6 for w in letters):
@@ -453,23 +480,44 @@ def analyze_query(text: str, *, expand: bool = True) -> QueryPlan:
     return QueryPlan(norm, _cap(groups))
 
 
-def _add_alternatives(group: Group, token: str, thes: Thesaurus) -> None:
-    """Other spellings of one query word: its parts, pinyin reading, typo correction, synonyms."""
+def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: SearchWeights) -> None:
+    """Other spellings of one query word: its parts, pinyin reading (and the thesaurus term read so),
+    typo correction, synonyms, a narrower thesaurus term's synonyms and the broad dictionary's."""
+    from search import lexicon
+
+    index = lexicon.thesaurus_index()
     if has_cjk(token):
         if len(token) >= 3:  # a long word's parts still count a little: 植物补光 → 植物, 补光
             parts = [s for s in search_words(token) if s != token and len(s) >= 2]
             if len(token) == 4 and all(is_cjk(c) for c in token):
                 parts += [token[:2], token[2:]]
             for sub in parts:
-                group.add(sub, 0.5)
+                group.add(sub, weights.word_part)
     elif token.isalpha():
-        group.add(token, 0.9, "pinyin")
+        group.add(token, weights.pinyin_reading, "pinyin")
+        for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
+            group.add(term, weights.pinyin_reading, exact=True)
         corrected = thes.correct(token)
         if corrected:
-            group.add(corrected, 0.9, exact=True)
+            group.add(corrected, weights.typo_correction, exact=True)
             token = corrected
-    for synonym in thes.synonyms(token):
-        group.add(synonym, 0.8, exact=True)
+    synonyms = thes.synonyms(token)
+    for synonym in synonyms:
+        group.add(synonym, weights.thesaurus, exact=True)
+    # where the domain thesaurus has little to say: what narrower terms and the broad dictionary know
+    if len(token) == 2 and not synonyms and not general_word(token):
+        # not a word of the general dictionary: an abbreviation the thesaurus spells out (电调 → 电网调度)
+        for term in index.expansions_of(token):
+            group.add(term, weights.abbreviation, exact=True)
+            for synonym in thes.synonyms(term):
+                group.add(synonym, weights.abbreviation * weights.thesaurus, exact=True)
+    if has_cjk(token) and len(token) >= 2 and len(synonyms) < weights.fallback_below:
+        for narrower in index.containing(token):  # 太阳能 → 太阳能电池 → 光伏
+            for synonym in thes.synonyms(narrower):
+                if token not in synonym:
+                    group.add(synonym, weights.contained_term, exact=True)
+        for synonym in lexicon.broad().synonyms(token, weights.broad_group_max):
+            group.add(synonym, weights.broad_synonym, exact=True)
 
 
 def _cap(groups: list[Group]) -> list[Group]:

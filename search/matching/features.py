@@ -4,9 +4,10 @@ Demands describe problems in plain words; achievements describe solutions in tec
 profile of a query listing therefore carries, besides its own words, the synonyms from the domain
 thesaurus and the solution terms that ``data/concepts.txt`` associates with its problem phrases,
 each at a discount, so they can bridge the vocabulary gap without outweighing the text itself.
-Word weights use jieba's general-purpose IDF table: stateless, the same in every process, and no
-per-corpus build (character bigrams, whose rarity depends on the corpus, are weighted by the
-candidate set instead).
+A demand that states a problem (a cue of ``data/problems.txt``: 退磁, 腐蚀) weighs the cue above its
+context words and carries the remedies that answer it. Word weights use jieba's general-purpose
+IDF table: stateless, the same in every process, and no per-corpus build (character bigrams,
+whose rarity depends on the corpus, are weighted by the candidate set instead).
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from search.lexicon import broad, general_stopwords
 from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
+from search.weights import MatchWeights, active_match, active_search
 
 CONCEPTS_PATH = Path(__file__).resolve().parents[1] / "data" / "concepts.txt"
-SYNONYM_WEIGHT = 0.7
-CONCEPT_WEIGHT = 0.5
+PROBLEMS_PATH = CONCEPTS_PATH.with_name("problems.txt")
+# Unit symbols (SI and the usual technical ones): 350℃ normalises to "350°c", 10 kV to "10 kv"; a
+# unit or a figure with its unit is a measure, not a name, so it neither matches nor explains a match.
+UNITS = frozenset(
+    "mm cm dm km um nm kg mg kt mt kw mw gw kwh mwh gwh kv mv ma ka hz khz mhz ghz kpa mpa gpa db ml "
+    "rpm ppm ppb mol kj mj gj kcal cal min".split()
+)
+_MEASURE = re.compile(r"[0-9.]+([a-z]*)")
+_CLAUSE = re.compile(r"[,.;:!?，。；：！？、\n()（）]")
 STOP_WORDS = frozenset(
     "我们 我公司 我厂 公司 企业 单位 希望 引进 需要 需求 寻求 寻找 能够 可以 进行 采用 通过 实现 以及 目前 现有 "
     "问题 技术 方法 工艺 系统 装置 设备 研究 开发 研发 应用 成果 产品 项目 合作 提供 主要 相关 一种 每年 左右 以上 "
@@ -52,9 +62,12 @@ def idf_table() -> tuple[Mapping[str, float], float]:
 
 
 def load_resources() -> None:
-    """Reads the IDF table and the concept lexicon, so the first match after start-up does not."""
+    """Reads the IDF table and the lexicons, so the first match after start-up does not."""
     idf_table()
     concepts()
+    problems()
+    broad()
+    general_stopwords()
 
 
 def idf(word: str) -> float:
@@ -66,6 +79,12 @@ def idf(word: str) -> float:
 class Concept:
     triggers: tuple[str, ...]
     targets: tuple[str, ...]
+
+
+@cache
+def problems() -> tuple[Concept, ...]:
+    """Stated problem → what solves it (data/problems.txt), general across industries."""
+    return concepts(PROBLEMS_PATH)
 
 
 @cache
@@ -87,12 +106,20 @@ def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
 
 
 def content_words(normalized: str) -> list[str]:
-    """Words that can name a thing: no stop words, no single characters, no bare figures (160, 23%)."""
-    return [
-        w
-        for w in words(normalized)
-        if w not in STOP_WORDS and (has_cjk(w) and len(w) > 1 or not has_cjk(w) and _LETTER.search(w))
-    ]
+    """Words that can name a thing: no stop words, no single characters or letters, no bare figures
+    (160, 23%), no units or measures (℃, 10kv)."""
+    return [w for w in words(normalized) if is_content(w)]
+
+
+def is_content(word: str) -> bool:
+    if word in STOP_WORDS or word in general_stopwords():
+        return False
+    if has_cjk(word):
+        return len(word) > 1
+    if len(word) < 2 or not _LETTER.search(word) or word in UNITS:
+        return False
+    measure = _MEASURE.fullmatch(word)
+    return measure is None or not (measure.group(1) in UNITS or len(measure.group(1)) == 1)
 
 
 def _gram_list(normalized: str) -> list[str]:
@@ -122,6 +149,8 @@ class Profile:
     grams: Counter[str]
     own_words: frozenset[str]  # words of the text itself (for reasons)
     expansions: dict[str, str] = field(default_factory=dict)  # added term → what triggered it
+    sources: dict[str, str] = field(default_factory=dict)  # added term → the resource's name, for reasons
+    problem: frozenset[str] = frozenset()  # a stated problem's cues and remedies (empty: none stated)
 
     def key_terms(self, limit: int) -> list[str]:
         """The strongest terms, own words first: what to send the engine instead of raw text."""
@@ -169,37 +198,97 @@ class StoredText:
         return cls(n_title, n_keywords, n_body, " ".join(weighted_words(n_title, n_body, n_keywords)))
 
 
-def profile(title: str, body: str, keywords: Sequence[str] = (), *, expand: str | None = None) -> Profile:
-    """``expand="problem"``: the text states a problem (a demand), add solution terms;
-    ``"solution"``: it states a solution (an achievement), add the problems it answers."""
+def profile(
+    title: str,
+    body: str,
+    keywords: Sequence[str] = (),
+    *,
+    expand: str | None = None,
+    weights: MatchWeights | None = None,
+) -> Profile:
+    """``expand="problem"``: the text states a problem (a demand): the words that state it weigh
+    more, and the solution terms are added; ``"solution"``: it states a solution (an achievement),
+    add the problems it answers. Added terms weigh a share (``search.weights.MatchWeights``) of the
+    strongest own words, by how far their resource is trusted."""
     stored = StoredText.of_listing(title, body, keywords)
     counts = Counter(stored.words.split())
     grams = weighted_bigrams(stored.title, stored.body, stored.keywords)
     if not expand:
         return _profile(counts, grams)
+    w = weights or active_match()
     text = f"{stored.title} {stored.body} {stored.keywords}"
-    weights = word_weights(counts)
+    vector = word_weights(counts)
+    cues: set[str] = set()
+    if expand == "problem":  # what the demand says it must solve, above its context words
+        cues, objects = problem_words(f"{stored.title}。{stored.body}")
+        if cues:  # cues ×focus, what fails ×√focus, the rest (where, what for) as it is
+            for word in vector:
+                vector[word] *= (
+                    w.problem_focus if word in cues else math.sqrt(w.problem_focus) if word in objects else 1.0
+                )
     expansions: dict[str, str] = {}
-    base = sorted(weights.values(), reverse=True)
+    sources: dict[str, str] = {}
+    base = sorted(vector.values(), reverse=True)
     reference = sum(base[:10]) / max(1, min(10, len(base)))
+
+    def add(term: str, trigger: str, weight: float, source: str, scale: float = reference) -> None:
+        """An expansion weighs ``weight`` of ``scale``; a later, stronger source may raise one."""
+        if weight <= 0 or " " in term or (term in vector and term not in expansions):
+            return
+        if vector.get(term, 0.0) < weight * scale:
+            vector[term] = weight * scale
+            expansions[term] = trigger
+            sources[term] = source
+
+    def strength(cue: str) -> float:
+        """How much the text weighs the problem it states: its cue's own words, else the reference."""
+        own = [vector[word] for word in content_words(cue) if word in vector]
+        return max([reference, *own])
+
     lexicon = thesaurus()
     for word in list(counts):
         for synonym in lexicon.synonyms(word):
-            if synonym not in weights and " " not in synonym:
-                weights[synonym] = SYNONYM_WEIGHT * reference
-                expansions[synonym] = word
-    for concept in concepts():
-        sources, targets = (
-            (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
-        )
-        trigger = next((t for t in sources if t in text), None)
-        if trigger is None:
-            continue
-        for target in targets:
-            if target not in weights:
-                weights[target] = CONCEPT_WEIGHT * reference
-                expansions[target] = trigger
-    return Profile(_unit(weights), grams, frozenset(counts), expansions)
+            add(synonym, word, w.synonym, "同义")
+    lexicons = ((concepts(), w.concept, "概念"), (problems(), w.solution, "对策"))
+    for entries, weight, source in lexicons:
+        for concept in entries:
+            sources_, targets = (
+                (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
+            )
+            trigger = next((t for t in sources_ if t in text), None)
+            if trigger is not None:
+                for target in targets:
+                    # a general remedy (低成本, 高效) says less than a specific one (矫顽力): jieba IDF
+                    if source == "概念":
+                        add(target, trigger, weight, source)
+                    else:
+                        specific = min(1.0, idf(target) / idf_table()[1])
+                        add(target, trigger, weight * specific, source, strength(trigger))
+    head = set(content_words(stored.title)) | set(content_words(stored.keywords))
+    for word in head:  # the subject's words only: a broad dictionary on every body word is noise
+        if not lexicon.synonyms(word):
+            for synonym in broad().synonyms(word, active_search().broad_group_max):
+                add(synonym, word, w.broad_synonym, "近义")
+    remedies = {t for t, source in sources.items() if source == "对策"}
+    for remedy in remedies:  # spelled inside a listing's longer words too (高矫顽力钕铁硼)
+        grams.update(_gram_list(remedy))
+    return Profile(_unit(vector), grams, frozenset(counts), expansions, sources, frozenset(cues | remedies))
+
+
+def problem_words(text: str) -> tuple[set[str], set[str]]:
+    """The words that state a problem: each problem cue of data/problems.txt found in a clause
+    (退磁), and the two content words just before it (what fails: 磁钢 高温)."""
+    cues: set[str] = set()
+    objects: set[str] = set()
+    known = [cue for entry in problems() for cue in entry.triggers]
+    for clause in _CLAUSE.split(text):
+        for cue in known:
+            at = clause.find(cue)
+            if at >= 0:
+                cues.update(content_words(cue))
+                cues.add(cue)
+                objects.update(content_words(clause[:at])[-2:])
+    return cues, objects
 
 
 def word_weights(counts: Counter[str]) -> dict[str, float]:
@@ -230,9 +319,17 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(value * b.get(key, 0.0) for key, value in a.items())
 
 
-def matched_terms(query: Profile, document: Mapping[str, float], limit: int = 8) -> list[str]:
-    """Shared words, strongest first (``document``: word → its weight there, at any common
-    scale); an expansion shows what it came from (干旱→抗旱)."""
-    shared = [t for t in query.vector if t in document]
+def matched_terms(
+    query: Profile, document: Mapping[str, float], weights: MatchWeights | None = None, limit: int = 8
+) -> list[str]:
+    """Shared words, strongest first (``document``: word → its weight there, at any common scale),
+    as the listing writes them; an expansion shows the chain that led to it (退磁→矫顽力(对策)).
+    Everyday words (jieba's general IDF below ``reason_min_idf``), stop words, letters, figures and
+    units are left out: they explain nothing to a reader."""
+    floor = (weights or active_match()).reason_min_idf
+    shared = [t for t in query.vector if t in document and is_content(t) and (t in query.expansions or idf(t) >= floor)]
     shared.sort(key=lambda t: -query.vector[t] * document[t])
-    return [f"{query.expansions[t]}→{t}" if t in query.expansions else t for t in shared[:limit]]
+    return [
+        f"{query.expansions[t]}→{t}({query.sources.get(t, '同义')})" if t in query.expansions else t
+        for t in shared[:limit]
+    ]

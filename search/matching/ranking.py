@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from search.matching.features import Profile, StoredText, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
 from search.matching.vectors import gram_cosines, word_cosines
-
-GRAM_WEIGHT = 1.0  # character bigrams catch what segmentation splits differently (苦咸/苦咸水)
+from search.weights import MatchWeights, active_match
 
 
 @dataclass(frozen=True)
@@ -26,21 +25,33 @@ def rank(
     *,
     query_is_demand: bool,
     field_names: Mapping[str, str],
+    weights: MatchWeights | None = None,
 ) -> list[tuple[Candidate, Match]]:
     """Candidates best first. Text is scaled to the best candidate, so scores compare within a list."""
     if not candidates:
         return []
+    weights = weights or active_match()
     texts = [c.text for c in candidates]
     words, shared = word_cosines(query, texts)
-    raw = (words + GRAM_WEIGHT * gram_cosines(query, texts)).tolist()
+    raw = (words + weights.gram * gram_cosines(query, texts)).tolist()
+    if query.problem:  # a demand that states a problem: what names neither it nor a remedy is context
+        raw = [
+            value if addresses(query, text) else weights.unaddressed * value
+            for value, text in zip(raw, texts, strict=True)
+        ]
     top = max(raw) or 1.0
     results = []
     for candidate, text, common in zip(candidates, raw, shared, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
-        match = combine(text / top, matched_terms(query, common), achievement, demand, field_names)
+        match = combine(text / top, matched_terms(query, common, weights), achievement, demand, field_names, weights)
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results
+
+
+def addresses(query: Profile, text: StoredText) -> bool:
+    """Whether a listing names the problem the query states or one of its remedies."""
+    return any(term in text.title or term in text.keywords or term in text.body for term in query.problem)
 
 
 def pair(

@@ -10,15 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from search.weights import MatchWeights, active_match
+
 MATURITY_RANK = {"research": 1, "lab": 2, "pilot": 3, "industrialized": 4}
 MATURITY_ZH = {"research": "研发阶段", "lab": "小试", "pilot": "中试", "industrialized": "产业化"}
 MODE_ZH = {"transfer": "转让", "license": "许可", "equity": "作价入股", "joint_development": "合作开发"}
-
-# Weights of the final score. Text dominates: a perfect fit that does not solve the problem is useless.
-TEXT_WEIGHT = 0.70
-FIELD_WEIGHT = 0.12
-FIT_WEIGHT = 0.15  # shared by maturity, price and mode
-LOCAL_WEIGHT = 0.03
 
 
 @dataclass(frozen=True)
@@ -78,9 +74,16 @@ def region_reason(achievement_region: str, demand_region: str) -> tuple[float, s
 
 
 def combine(
-    text: float, matched_terms: list[str], achievement: Side, demand: Side, field_names: Mapping[str, str]
+    text: float,
+    matched_terms: list[str],
+    achievement: Side,
+    demand: Side,
+    field_names: Mapping[str, str],
+    weights: MatchWeights | None = None,
 ) -> Match:
-    """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]."""
+    """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]. The weights
+    of its parts: ``search.weights.MatchWeights``."""
+    weights = weights or active_match()
     reasons: list[str] = []
     if matched_terms:
         reasons.append("匹配: " + "、".join(matched_terms[:8]))
@@ -93,7 +96,7 @@ def combine(
     local, why_local = region_reason(achievement.region, demand.region)
     reasons += [r for r in (why_maturity, why_price, why_mode, why_local) if r]
     fit = (maturity + price + mode) / 3
-    score = TEXT_WEIGHT * text + FIELD_WEIGHT * same_field + FIT_WEIGHT * fit + LOCAL_WEIGHT * local
+    score = weights.text * text + weights.field * same_field + weights.fit * fit + weights.local * local
     return Match(
         score=round(min(1.0, max(0.0, score)), 4),
         reasons=reasons,

@@ -26,6 +26,7 @@ from search.matching.scoring import Match, Side
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
 from search.repository import SearchRepository
+from search.weights import MatchWeights, active_match
 
 RETRIEVE = 50  # candidates per engine query
 KEY_TERMS = 16
@@ -67,18 +68,19 @@ def profile_of(row: Achievement | Demand, *, as_query: bool = False) -> Profile:
     if as_query:
         kind = ACHIEVEMENT if isinstance(row, Achievement) else DEMAND
         return query_profile(kind, row.title, body_of(row), row.keywords)
-    return _profile(row.title, body_of(row), tuple(row.keywords), None)
+    return _profile(row.title, body_of(row), tuple(row.keywords), None, active_match())
 
 
 def query_profile(kind: ListingKind, title: str, body: str, keywords: Sequence[str]) -> Profile:
     """A listing's profile as the query of its matches."""
-    return _profile(title, body, tuple(keywords), "solution" if kind is ACHIEVEMENT else "problem")
+    return _profile(title, body, tuple(keywords), "solution" if kind is ACHIEVEMENT else "problem", active_match())
 
 
 @lru_cache(maxsize=4096)
-def _profile(title: str, body: str, keywords: tuple[str, ...], expand: str | None) -> Profile:
-    """Keyed by the text itself, so an edit can never be served a stale profile (~25 KB each)."""
-    return profile(title, body, keywords, expand=expand)
+def _profile(title: str, body: str, keywords: tuple[str, ...], expand: str | None, weights: MatchWeights) -> Profile:
+    """Keyed by the text itself (and the weights), so an edit can never be served a stale profile
+    (~25 KB each)."""
+    return profile(title, body, keywords, expand=expand, weights=weights)
 
 
 def field_names() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Ranking metrics of the eval command, and the plain BM25 baseline they are compared with."""
+"""Ranking metrics of the evaluation, and the plain BM25 baseline they are compared with."""
 
 from __future__ import annotations
 

@@ -1,0 +1,149 @@
+"""General language resources beside the domain thesaurus: a broad synonym dictionary, stop words,
+and indexes over the thesaurus that let a query reach a term it did not spell out (pinyin of a
+whole term, an English phrase typed with typos or without its space, a narrower term's synonyms).
+
+Sources and licences: ``search/data/README.md``. Everything loads lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from search.text import (
+    Thesaurus,
+    edit_distance,
+    has_cjk,
+    is_cjk,
+    normalize,
+    syllables,
+    thesaurus,
+    to_simplified,
+    typo_budget,
+)
+
+DATA = Path(__file__).with_name("data")
+BROAD_PATH = DATA / "synonyms_cnsyn.txt"
+STOPWORDS_PATH = DATA / "stopwords_zh.txt"
+MAX_CONTAINING = 6  # a word inside more thesaurus terms than this is too general to expand that way
+
+
+@cache
+def general_stopwords() -> frozenset[str]:
+    """stopwords-iso's Chinese list (function words), normalised."""
+    if not STOPWORDS_PATH.exists():
+        return frozenset()
+    return frozenset(normalize(w) for w in STOPWORDS_PATH.read_text(encoding="utf-8").split())
+
+
+@dataclass(frozen=True)
+class BroadDictionary:
+    groups: tuple[tuple[str, ...], ...]
+    by_term: dict[str, tuple[int, ...]]
+
+    def synonyms(self, term: str, max_group: int) -> list[str]:
+        """Other terms of the groups holding ``term`` that have at most ``max_group`` members (larger
+        groups of this dictionary list related things: minerals, elements, not synonyms)."""
+        seen: dict[str, None] = {}
+        for group_id in self.by_term.get(term, ()):
+            group = self.groups[group_id]
+            if len(group) <= max_group:
+                for other in group:
+                    if other != term and has_cjk(other):
+                        seen[other] = None
+        return list(seen)
+
+
+@cache
+def broad() -> BroadDictionary:
+    """The cnsyn dictionary (one group a line); an absent file means no broad expansion."""
+    groups: list[tuple[str, ...]] = []
+    if BROAD_PATH.exists():  # normalised as a whole (NFKC, lower case); 繁→简 only on lines that need it
+        text = unicodedata.normalize("NFKC", BROAD_PATH.read_text(encoding="utf-8")).lower()
+        for line in text.splitlines():
+            line = to_simplified(line)
+            terms = tuple(dict.fromkeys(t for t in line.split() if len(t) >= 2))
+            if len(terms) >= 2:
+                groups.append(terms)
+    by_term: dict[str, list[int]] = {}
+    for group_id, terms in enumerate(groups):
+        for term in terms:
+            by_term.setdefault(term, []).append(group_id)
+    return BroadDictionary(tuple(groups), {k: tuple(v) for k, v in by_term.items()})
+
+
+@dataclass(frozen=True)
+class ThesaurusIndex:
+    """Look-ups over the thesaurus terms that analysis needs besides synonyms."""
+
+    by_pinyin: dict[str, tuple[str, ...]]  # "qingneng" → 氢能 (whole CJK terms of 2–4 characters)
+    phrases: tuple[tuple[str, ...], ...]  # English terms of several words, split ("rare", "earth")
+    cjk_terms: tuple[str, ...]
+    by_abbreviation: dict[str, tuple[str, ...]]  # 性控 → 性别控制: first characters of a 4-character term's halves
+
+    def expansions_of(self, abbreviation: str) -> tuple[str, ...]:
+        return self.by_abbreviation.get(abbreviation, ())
+
+    def pinyin_terms(self, letters: str) -> tuple[str, ...]:
+        return self.by_pinyin.get(letters, ())
+
+    def containing(self, word: str) -> list[str]:
+        """Thesaurus terms that hold ``word`` inside (太阳能 → 太阳能电池), if few enough to be specific."""
+        found = [t for t in self.cjk_terms if word in t and t != word]
+        return found if len(found) <= MAX_CONTAINING else []
+
+    def phrase_for(self, typed: list[str]) -> str | None:
+        """The English phrase of the thesaurus that ``typed`` spells with a typo or so per word, or
+        with its spaces left out (``rare erth``, ``rareearth`` → ``rare earth``); None if none is near."""
+        best: tuple[int, str] | None = None
+        glued = "".join(typed)
+        for phrase in self.phrases:
+            if len(typed) == len(phrase):
+                total = 0
+                for word, target in zip(typed, phrase, strict=True):
+                    allowed = max(typo_budget(word), 1 if len(word) >= 4 and word.isalpha() else 0)
+                    distance = 0 if word == target else edit_distance(word, target, allowed)
+                    if distance > allowed or (distance and word[:1] != target[:1]):
+                        break
+                    total += distance
+                else:
+                    if best is None or total < best[0]:
+                        best = (total, " ".join(phrase))
+            if len(typed) == 1 and glued[:1] == phrase[0][:1]:
+                joined = "".join(phrase)
+                allowed = typo_budget(glued)
+                distance = edit_distance(glued, joined, allowed)
+                if distance <= allowed and (best is None or distance < best[0]):
+                    best = (distance, " ".join(phrase))
+        return best[1] if best else None
+
+
+@cache
+def thesaurus_index() -> ThesaurusIndex:
+    return build_index(thesaurus())
+
+
+def build_index(thes: Thesaurus) -> ThesaurusIndex:
+    by_pinyin: dict[str, list[str]] = {}
+    phrases: list[tuple[str, ...]] = []
+    cjk_terms: list[str] = []
+    by_abbreviation: dict[str, list[str]] = {}
+    for term in thes.by_term:
+        if has_cjk(term):
+            cjk_terms.append(term)
+            if len(term) == 4 and all(is_cjk(c) for c in term):  # the usual way 4 characters shorten
+                by_abbreviation.setdefault(term[0] + term[2], []).append(term)
+            if 2 <= len(term) <= 4 and all(is_cjk(c) for c in term):
+                reading = "".join(syllables(term, accurate=False))  # each character's usual reading
+                by_pinyin.setdefault(reading, []).append(term)
+        elif " " in term and re.fullmatch(r"[a-z][a-z\- ]+", term):
+            phrases.append(tuple(term.split()))
+    return ThesaurusIndex(
+        {k: tuple(v) for k, v in by_pinyin.items()},
+        tuple(phrases),
+        tuple(cjk_terms),
+        {k: tuple(v) for k, v in by_abbreviation.items() if k not in thes.by_term and len(v) <= 2},
+    )

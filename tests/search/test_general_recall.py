@@ -1,0 +1,86 @@
+"""Queries nobody tuned for, on both engines: typos and glued words in English phrases, pinyin of a
+whole term, words only a broad dictionary or a narrower term's synonyms connect; and expansions
+never outrank what was typed. The corpus is synthetic, written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.pipeline import SearchEngine
+from search.query import SearchQuery
+from search.text import analyze_query
+from search.weights import SearchWeights
+from tests.search.test_conformance import doc, engine_kind, fresh_engine  # noqa: F401  (fixtures)
+
+CORPUS = [
+    doc(1, "烧结钕铁硼永磁体晶界扩散技术", "以重稀土晶界扩散提高钕铁硼磁体矫顽力, 用于新能源汽车驱动电机。"),
+    doc(2, "稀土抛光粉回收再利用", "从废旧稀土抛光粉中回收氧化铈, 回收率达到95%。"),
+    doc(3, "光伏组件清洗机器人", "沙漠电站光伏板自动清洗, 节水90%, 适合大型地面电站。"),
+    doc(4, "氢能重卡加氢站成套装备", "35MPa 加氢站压缩机与储氢瓶组, 服务氢能重卡运输。"),
+    doc(5, "风光制氢与氢能储运系统", "利用弃风弃光电解水制氢, 液态储运, 氢能综合利用。"),
+    doc(6, "节水灌溉智能控制器", "按墒情自动灌溉, 显著减轻能耗负担和人工投入。"),  # 轻能: qing neng, by accident
+    doc(7, "磁铁矿选矿尾矿干排技术", "磁铁矿尾矿压滤干排, 尾矿库减量。"),
+    doc(8, "太阳能热水与采暖系统", "平板太阳能集热器冬季采暖, 适合牧区。"),
+]
+
+
+@pytest.fixture
+async def engine(fresh_engine: SearchEngine) -> SearchEngine:
+    await fresh_engine.upsert("achievement", CORPUS)
+    return fresh_engine
+
+
+async def ids(engine: SearchEngine, text: str) -> list[int]:
+    return [hit.id for hit in (await engine.search("achievement", SearchQuery(text=text, limit=10))).hits]
+
+
+@pytest.mark.parametrize("typed", ["rare erth", "rare earht", "rareearth", "Rare Earth"])
+async def test_an_english_phrase_with_a_typo_per_word_or_no_space_finds_what_it_names(
+    engine: SearchEngine, typed: str
+) -> None:
+    found = await ids(engine, typed)
+    assert {1, 2} <= set(found), found  # 稀土 listings, reached through the thesaurus phrase "rare earth"
+    assert set(found[:2]) == {1, 2}
+
+
+async def test_pinyin_of_a_whole_term_ranks_that_terms_listings_first(engine: SearchEngine) -> None:
+    found = await ids(engine, "qingneng")
+    assert set(found[:2]) == {4, 5}, found  # 氢能, not 减轻能耗 (轻能 read the same)
+
+
+async def test_a_word_no_listing_uses_still_finds_the_things_it_names(engine: SearchEngine) -> None:
+    magnets = await ids(engine, "磁铁")
+    assert 1 in magnets, magnets  # 钕铁硼 (a 钕磁铁 is a 磁铁: the narrower term's synonyms)
+    assert magnets[0] == 7  # but the listing holding the typed word comes first
+
+
+async def test_solar_finds_photovoltaic_listings_below_the_ones_that_say_solar(engine: SearchEngine) -> None:
+    found = await ids(engine, "太阳能")
+    assert 3 in found, found  # 光伏 only
+    assert found[0] == 8  # 太阳能 itself first
+
+
+async def test_an_expansion_never_outweighs_the_typed_word() -> None:
+    from search.rank import Prepared, score
+
+    plan = analyze_query("太阳能")
+    typed = Prepared.of({"id": 1, "title": "太阳能热水器", "body": "", "keywords": [], "owner_name": ""})
+    expanded = Prepared.of({"id": 2, "title": "光伏组件", "body": "", "keywords": [], "owner_name": ""})
+    rare = {t.key: (1 if t.text != "太阳能" else 40) for t in plan.terms}  # the synonym is far rarer
+    scores = score(plan, [typed, expanded], rare, 100)
+    assert scores[1] > scores[2] > 0
+    uncapped = score(plan, [typed, expanded], rare, 100, SearchWeights(cap_alternative_idf=False))
+    assert uncapped[2] > scores[2]  # the cap is what holds the rare synonym down
+
+
+def test_broad_dictionary_terms_are_trusted_less_than_the_thesaurus() -> None:
+    weights = {t.text: t.weight for group in analyze_query("磁铁").groups for t in group.terms}
+    assert weights["磁铁"] == 1.0
+    assert 0 < weights["磁石"] < weights["钕铁硼"] < 1.0  # broad dictionary < narrower thesaurus term
+
+
+def test_an_abbreviation_unknown_to_the_dictionaries_is_spelled_out() -> None:
+    terms = {t.text: t.weight for group in analyze_query("电调").groups for t in group.terms}
+    assert terms.get("电网调度") == SearchWeights().abbreviation  # 1st + 3rd character of a thesaurus term
+    common = {t.text for group in analyze_query("光电").groups for t in group.terms}
+    assert "光伏电池" not in common  # 光电 is a word of its own, not short for 光伏电池

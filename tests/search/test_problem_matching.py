@@ -1,0 +1,79 @@
+"""A demand that states a problem is matched to what solves it, not to what shares its context
+words; and the reasons name only words a reader can check. Synthetic corpus, written for this test."""
+
+from __future__ import annotations
+
+import re
+
+from search.matching.features import StoredText, content_words, problem_words, profile
+from search.matching.ranking import Candidate, rank
+from search.matching.scoring import Side
+from search.weights import MatchWeights
+
+SIDE = Side("new_materials", "150200", ("transfer",), "industrialized", None)
+ACHIEVEMENTS = {
+    1: (
+        "直驱风力发电机永磁磁钢组件",
+        "风电机组永磁转子磁钢组件装配工艺, 发电机效率高, 使用寿命长。",
+        ["风电", "磁钢", "电机"],
+    ),
+    2: (
+        "低镝高矫顽力钕铁硼磁体",
+        "晶界扩散降低重稀土用量, 矫顽力提高30%, 150℃下不可逆磁通损失小于3%。",
+        ["钕铁硼", "矫顽力", "晶界扩散"],
+    ),
+    3: ("耐350℃钐钴永磁体", "钐钴磁体温度系数低, 350℃长期工作性能稳定, 用于高温电机。", ["钐钴", "永磁体"]),
+    4: ("露天矿卡智能调度系统", "矿卡运输路径优化与调度, 降低油耗超过8%, 完成装车统计。", ["矿卡", "调度"]),
+    5: ("永磁同步电机驱动控制器", "电机驱动控制器, 使用方便, 完成调试快。", ["电机", "驱动"]),
+}
+DEMAND = (
+    "矿卡驱动电机磁钢高温退磁",
+    "我矿电动轮矿卡的驱动电机使用两年后, 磁钢在高温下发生不可逆退磁, 功率降低超过10%, 需要尽快完成改造。",
+    ["矿卡", "电机"],
+)
+JUNK = {"使用", "完成", "降低", "超过", "需要", "c", "mpa"}
+
+
+def ranked() -> list[tuple[int, list[str]]]:
+    candidates = [Candidate(i, StoredText.of_listing(t, b, k), SIDE) for i, (t, b, k) in ACHIEVEMENTS.items()]
+    query = profile(*DEMAND, expand="problem")
+    order = rank(query, SIDE, candidates, query_is_demand=True, field_names={})
+    return [(c.id, m.reasons) for c, m in order]
+
+
+def test_the_problem_statement_outweighs_its_context_words() -> None:
+    order = [i for i, _ in ranked()]
+    assert order[0] == 2, order  # what solves 退磁, not the magnets of a wind generator or 矿卡 tools
+    strict = ranked_with(MatchWeights(unaddressed=0.7))  # context-only listings discounted
+    assert set(strict[:2]) == {2, 3}, strict
+    flat = ranked_with(MatchWeights(solution=0.0, problem_focus=1.0))
+    assert flat[0] not in {2, 3}, flat  # without the problem resource the context words win
+
+
+def ranked_with(weights: MatchWeights) -> list[int]:
+    candidates = [Candidate(i, StoredText.of_listing(t, b, k), SIDE) for i, (t, b, k) in ACHIEVEMENTS.items()]
+    query = profile(*DEMAND, expand="problem", weights=weights)
+    return [c.id for c, _ in rank(query, SIDE, candidates, query_is_demand=True, field_names={}, weights=weights)]
+
+
+def test_the_words_that_state_the_problem_are_found() -> None:
+    cues, objects = problem_words("矿卡驱动电机磁钢高温退磁")
+    assert cues == {"退磁"} and objects == {"磁钢", "高温"}
+    assert problem_words("年产十万吨的生产线") == (set(), set())
+
+
+def test_reasons_name_words_and_chains_never_letters_units_figures_or_filler() -> None:
+    for _, reasons in ranked():
+        matched = next((r for r in reasons if r.startswith("匹配: ")), "")
+        terms = matched.removeprefix("匹配: ").split("、") if matched else []
+        for term in terms:
+            words = re.split(r"→|\(", term.rstrip(")"))
+            assert not any(w in JUNK or re.fullmatch(r"[a-z]|[0-9.%]+", w) for w in words), reasons
+    chains = [r for _, reasons in ranked() for r in reasons if "→" in r]
+    assert any("退磁→" in r and "(对策)" in r for r in chains), chains  # the chain that linked them
+
+
+def test_measures_and_letters_are_not_content_words() -> None:
+    words = content_words("耐350°c钐钴, 35mpa储氢, 10kv开关柜, x射线, co2捕集")
+    assert not {"c", "350", "35mpa", "mpa", "10kv", "kv", "x"} & set(words), words
+    assert {"储氢", "开关柜", "co2"} <= set(words)
