@@ -1,7 +1,7 @@
 """innovation vouchers (科技创新券): providers, vouchers, their ledger, spends and redemptions
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06 05:00:00.000000
 
 A voucher keeps five balances (issued, held, spent, redeemed, expired) under a CHECK that they sum to
@@ -15,8 +15,8 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """policy budgets and their ledger; post-transaction subsidy (后补助) claims
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06 05:00:00.000000
 
 ``subsidy_budgets`` (one row per region, year and instrument: post_subsidy, voucher) with the CHECK
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
