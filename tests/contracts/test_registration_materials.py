@@ -17,7 +17,15 @@ from contracts.contract.registration_materials import materials, required_for
 from core.db import Database
 from market.attachments.models import AttachmentCategory
 from tests.contracts.conftest import org_id, published_achievement
-from tests.contracts.helpers import ENTERPRISE, INSTITUTE, MATERIAL_PDF, attach_materials, headers_of, transfer_contract
+from tests.contracts.helpers import (
+    ENTERPRISE,
+    INSTITUTE,
+    MATERIAL_PDF,
+    attach_materials,
+    headers_of,
+    noticed,
+    transfer_contract,
+)
 
 API = "/api/v1/contracts"
 
@@ -40,6 +48,7 @@ async def _signed(client: httpx.AsyncClient, database: Database, h: dict[str, di
     created = await client.post(API, json=body, headers=h["seller"])
     assert created.status_code == 201, created.text
     cid = int(created.json()["id"])
+    await noticed(client, h["seller"], body)
     for side in ("seller", "buyer"):
         assert (await client.post(f"{API}/{cid}/sign", headers=h[side])).status_code == 200
     return cid
