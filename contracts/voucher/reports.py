@@ -9,8 +9,7 @@ Leverage (杠杆率) = 技术交易额 of the supported contracts ÷ the support
 technology income per yuan of support. Vouchers: the contracts a voucher paid part of and the value
 spent on them (a contract counts once however many milestones it paid). 后补助: the contracts of
 claims the 科技厅 approved (reserved, being paid or paid) and the approved amounts. The target shown is
-the region's next contract-turnover target (``contracts/statistics/data/targets.csv``, read via
-``contracts.statistics.reference``).
+the region's next contract-turnover target, as ``contracts.statistics.reference`` reads it.
 """
 
 from __future__ import annotations
