@@ -298,8 +298,8 @@ async def drop_indexes(url: str, key: str | None, prefix: str) -> None:
             for index in listed
             if str(index.get("uid", "")).startswith(f"{prefix}_")
         ]
-        for task in tasks:
-            for _ in range(200):
+        for task in tasks:  # queued behind the run's own indexing on a busy machine: minutes, not seconds
+            for _ in range(2400):
                 if (await client.get(f"/tasks/{task}")).json().get("status") in {"succeeded", "failed", "canceled"}:
                     break
                 await asyncio.sleep(0.05)

@@ -168,14 +168,19 @@ async def test_a_payment_notifies_both_parties_and_the_split_the_seller(payment_
     paid = await world.api.post(f"{API}/{cid}/milestones/{m1}/pay", headers=h["buyer"])
     assert paid.status_code == 200, paid.text
 
-    async def told() -> bool:
+    expected = {"contract.registered", "contract.signature", "contract.payment_succeeded"}
+
+    async def told() -> bool:  # every side has every notice: the outbox fans out in batches, in no set order
         await fan_out_once(world.database, email=False)
-        items = (await mine(world.api, h["seller"]))["items"]
-        return any(i["type"] == "contract.payment_succeeded" and i["contract_id"] == cid for i in items)
+        for side in ("seller", "buyer"):
+            items = (await mine(world.api, h[side], limit=100))["items"]
+            if not expected <= {i["type"] for i in items if i["contract_id"] == cid}:
+                return False
+        return True
 
     await wait_for(told)
     for side in ("seller", "buyer"):
-        items = (await mine(world.api, h[side]))["items"]
+        items = (await mine(world.api, h[side], limit=100))["items"]
         payment = [i for i in items if i["type"] == "contract.payment_succeeded" and i["contract_id"] == cid]
         assert len(payment) == 1 and "300000.00 元" in payment[0]["body"], (side, items)
         assert {"contract.registered", "contract.signature"} <= {i["type"] for i in items if i["contract_id"] == cid}
