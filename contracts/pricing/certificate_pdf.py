@@ -54,7 +54,7 @@ async def certificate_pdf(
         ("定价方式", DEAL_MODE_ZH[certificate.mode]),
         ("成交价格", yuan_text(contract.total_fen)),
         ("鉴证日期", f"{issued.year} 年 {issued.month} 月 {issued.day} 日"),
-        ("合同条款摘要 (SHA-256)", certificate.terms_digest),
+        ("条款摘要", certificate.terms_digest),
     ]
     pdf = await render_certificate_async(
         title=TITLE,
