@@ -5,13 +5,16 @@ Notices, listings, deal notices and the certificate check are public records, an
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
+from fastapi.responses import Response
 
 from contracts import errors as contract_errors
 from contracts.contract.schemas import contract_subject
 from contracts.contract.service import ContractService
-from contracts.pricing import certificates, errors, rules
+from contracts.documents.errors import PdfFontMissing
+from contracts.pricing import certificate_pdf, certificates, errors, rules
 from contracts.pricing.listings import ListingService
 from contracts.pricing.models import DEAL_MODE_ZH, DealNotice
 from contracts.pricing.repository import PricingRepository
@@ -37,7 +40,7 @@ from contracts.pricing.schemas import (
     WithdrawIn,
 )
 from contracts.pricing.service import PricingService
-from core.deps import SessionDep
+from core.deps import SessionDep, SettingsDep
 from core.errors import problem_responses
 from core.money import fen_to_yuan
 from core.pagination import PageQuery
@@ -318,6 +321,32 @@ async def read_certificate(contract_id: int, principal: CurrentPrincipal, sessio
         issued_on=row.issued_on,
     )
     return read.about(contract_subject(contract))
+
+
+@router.get(
+    "/contracts/{contract_id}/certificate.pdf",
+    summary="下载交易鉴证 (PDF; 合同当事方和卖方所在地的管理员)",
+    response_class=Response,
+    responses={
+        **problem_responses(
+            *AUTH_ERRORS,
+            contract_errors.ContractNotFound,
+            errors.CertificatePdfNotEntitled,
+            errors.CertificateNotIssued,
+            PdfFontMissing,
+        ),
+        200: {"content": {"application/pdf": {}}, "description": "交易鉴证 (A4, 内嵌中文字体)"},
+    },
+)
+async def certificate_pdf_download(
+    contract_id: int, request: Request, principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> Response:
+    number, pdf = await certificate_pdf.certificate_pdf(
+        session, settings, principal, contract_id, str(request.base_url)
+    )
+    chinese = quote(f"交易鉴证-{number}.pdf")
+    disposition = f"attachment; filename=\"certificate-{number}.pdf\"; filename*=UTF-8''{chinese}"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @router.get(

@@ -105,3 +105,13 @@ class BidBelowListedPrice(ValidationFailed):
 class CertificateNotFound(NotFound):
     code = "certificate_not_found"
     message = "该合同尚无交易鉴证 (合同履行完毕后出具)"
+
+
+class CertificateNotIssued(Conflict):
+    code = "certificate_not_issued"
+    message = "合同尚未履行完毕, 尚未出具交易鉴证"
+
+
+class CertificatePdfNotEntitled(Forbidden):
+    code = "transaction_certificate_not_entitled"
+    message = "只有合同当事方和卖方所在地的管理员 (盟市管理员或平台管理员) 可以下载交易鉴证"

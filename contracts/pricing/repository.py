@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from contracts.contract.models import ContractAchievement
 from contracts.pricing.models import (
     DealNotice,
     ListingAcceptance,
@@ -179,3 +180,17 @@ class PricingRepository:
     async def certificate(self, number: str) -> TransactionCertificate | None:
         statement = select(TransactionCertificate).where(col(TransactionCertificate.number) == number)
         return (await self.session.execute(statement)).scalars().first()
+
+    async def organization_names(self, *ids: int) -> dict[int, str]:
+        statement = select(col(Organization.id), col(Organization.name)).where(col(Organization.id).in_(ids))
+        return {int(i or 0): str(name) for i, name in (await self.session.execute(statement)).all()}
+
+    async def achievement_titles(self, contract_id: int) -> list[str]:
+        """The contract's object: its achievements' titles, in id order."""
+        statement = (
+            select(col(Achievement.title))
+            .join(ContractAchievement, col(ContractAchievement.achievement_id) == col(Achievement.id))
+            .where(col(ContractAchievement.contract_id) == contract_id)
+            .order_by(col(Achievement.id))
+        )
+        return [str(t) for t in (await self.session.execute(statement)).scalars()]

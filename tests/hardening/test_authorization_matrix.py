@@ -1399,6 +1399,13 @@ CASES: list[Case] = [
         lambda w: _certificate_request(w, "contract"),
     ),
     Case(
+        f"GET {CONTRACT}/certificate.pdf",
+        "the demo contract's 交易鉴证 for the parties and the seller's admins",
+        CONTRACT_VIEWERS,
+        lambda w: _certificate_request(w, "pdf"),
+        check=pdf_check,
+    ),
+    Case(
         "GET /api/v1/certificates/{number}",
         "public check",
         EVERYONE,
@@ -1706,6 +1713,8 @@ async def _certificate_request(world: World, by: str) -> Request:
     await _pricing_world(world)
     if by == "contract":
         return {"url": f"{API}/contracts/{world.ids['demo_contract']}/certificate"}
+    if by == "pdf":
+        return {"url": f"{API}/contracts/{world.ids['demo_contract']}/certificate.pdf"}
     number, digest = world.ids["certificate"]
     return {"url": f"{API}/certificates/{number}", "params": {"digest": digest}}
 
