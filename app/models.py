@@ -1,5 +1,6 @@
 """Every table of the service, imported in one place for Alembic and the tests, and their ORM listeners."""
 
+from contracts.auction import deposits as auction_deposits
 from contracts.models import (  # noqa: F401  (registers the contracts tables)
     BudgetEntry,
     Contract,
@@ -48,6 +49,7 @@ def install_listeners() -> None:
     rollups.install()
     payouts.register(PAYOUT_PURPOSE, apply_payout)  # 后补助 payouts' webhooks
     vouchers.install()
+    auction_deposits.install()  # the winner's deposit pays the award contract's first milestone
 
 
 __all__ = [

@@ -23,12 +23,16 @@ from contracts.auction.models import (
     LedgerKind,
 )
 from contracts.auction.repository import AuctionRepository
+from contracts.contract.models import Milestone
+from contracts.contract.repository import ContractRepository
+from contracts.payment import covered
 from contracts.payment.client import CURRENCY, IntentSnapshot, PaymentProvider, ProviderRejected, ProviderUnavailable
 from core.types import utcnow
 from market.identity.service import Principal
 
 log = structlog.get_logger("techmarket.auctions")
 METADATA_KEY = "auction_deposit_id"
+INSTRUMENT = "auction_deposit"
 
 
 async def record(
@@ -170,3 +174,21 @@ async def refund_one(session: AsyncSession, provider: PaymentProvider, deposit_i
         return False
     await resolve(session, deposit, LedgerKind.refunded, str(refund.get("id", ""))[:64])
     return True
+
+
+async def credited_part(session: AsyncSession, milestone_id: int) -> int:
+    """What the winner's deposit pays of a milestone: of the award contract's first milestone, the
+    deposit up to its amount; of any other, nothing. A deposit still awaiting signature counts once the
+    contract is signed (only then can it be paid), since the worker then credits it, never forfeits it."""
+    milestone = await session.get(Milestone, milestone_id)
+    if milestone is None:
+        return 0
+    milestones = await ContractRepository(session).milestones(milestone.contract_id)
+    if not milestones or milestones[0].id != milestone_id:
+        return 0
+    return min(await AuctionRepository(session).credit_to(milestone.contract_id), milestone.amount_fen)
+
+
+def install() -> None:
+    """Tell payments what the winner's credited deposit pays of a milestone (composition root; idempotent)."""
+    covered.register(INSTRUMENT, credited_part)

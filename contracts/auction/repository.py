@@ -143,6 +143,19 @@ class AuctionRepository:
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    async def credit_to(self, contract_id: int) -> int:
+        """Fen of the winner's deposit credited (or, the contract signed, about to be) to ``contract_id``."""
+        statement = (
+            select(col(AuctionDeposit.amount_fen))
+            .join(Auction, col(Auction.id) == col(AuctionDeposit.auction_id))
+            .where(
+                col(Auction.contract_id) == contract_id,
+                col(AuctionDeposit.organization_id) == col(Auction.winner_org_id),
+                col(AuctionDeposit.status).in_([DepositStatus.credited, DepositStatus.awaiting_signature]),
+            )
+        )
+        return int(sum((await self.session.execute(statement)).scalars()))
+
     async def entry_exists(self, deposit_id: int, kind: str) -> bool:
         statement = select(col(DepositEntry.id)).where(
             col(DepositEntry.deposit_id) == deposit_id, col(DepositEntry.kind) == kind

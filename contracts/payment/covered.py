@@ -1,9 +1,11 @@
-"""The cash part of a milestone: its amount less what other instruments (创新券) paid of it.
+"""The cash part of a milestone: its amount less what other instruments (创新券, an auction winner's
+credited deposit) paid of it.
 
 Every path that asks the payment provider for a milestone's money, or checks what it asked for (the
 first payment, a retry after a failure, reconciliation adopting a lost payment), uses ``cash_part``,
 so a milestone partly paid by a voucher is never charged its full amount. The reward ledger counts
-the covered part as income too (``covered``): the seller is owed it (redeemed from the budget).
+the covered part as income too (``covered``): the seller is owed it (redeemed from the budget, or
+already held as the deposit). A milestone covered in full is paid without asking the provider.
 
 Instruments register how much of a milestone they cover; the composition root registers them
 (``app.models.install_listeners``), so contracts.payment knows none of them.
@@ -32,5 +34,5 @@ async def covered(session: AsyncSession, milestone_id: int) -> int:
 
 
 async def cash_part(session: AsyncSession, milestone: Milestone) -> int:
-    """What the payment provider is asked for: the milestone's amount less the covered part."""
-    return milestone.amount_fen - await covered(session, milestone.id or 0)
+    """What the payment provider is asked for: the milestone's amount less the covered part (never below 0)."""
+    return max(0, milestone.amount_fen - await covered(session, milestone.id or 0))

@@ -120,6 +120,10 @@ class PaymentService:
             payment.idempotency_key = f"milestone-{milestone.id}-{payment.attempt}"
             payment.provider_intent_id = None
             payment.provider_version = 0
+        if payment.amount_fen == 0:  # covered in full (e.g. by the auction deposit): no money to ask for
+            await self._performing(principal, contract)
+            await self._succeeded(contract, payment, milestone, 0)
+            return payment
         provider = self._provider()
         metadata = {"contract_id": str(contract.id), "milestone_id": str(milestone.id)}
         try:
@@ -134,6 +138,11 @@ class PaymentService:
             raise errors.ProviderRejectedError(detail=str(exc), provider_code=exc.code) from exc
         if milestone.status == MilestoneStatus.pending:
             milestone.status = MilestoneStatus.paying
+        await self._performing(principal, contract)
+        await self._apply(contract, payment, milestone, snapshot)
+        return payment
+
+    async def _performing(self, principal: Principal, contract: Contract) -> None:
         if contract.status in (ContractStatus.signed, ContractStatus.registered):
             before, contract.status = contract.status, ContractStatus.performing
             await audit.record(
@@ -146,8 +155,6 @@ class PaymentService:
                 to_status=ContractStatus.performing.value,
                 reason="首笔付款",
             )
-        await self._apply(contract, payment, milestone, snapshot)
-        return payment
 
     async def refund(self, principal: Principal, contract_id: int, milestone_id: int, amount: int | None) -> Payment:
         contract = await ContractService(self.session).get(principal, contract_id, lock=True)
@@ -242,20 +249,7 @@ class PaymentService:
         target = PROVIDER_STATUS.get(snapshot.status, payment.status)
         rewards = RewardService(self.session)
         if target == PaymentStatus.succeeded and payment.status != PaymentStatus.succeeded:
-            payment.status, payment.succeeded_at = PaymentStatus.succeeded, utcnow()
-            milestone.status, milestone.paid_at = MilestoneStatus.paid, utcnow()
-            self.session.add_all([payment, milestone])
-            await self.session.flush()
-            await notices.payment(self.session, contract, milestone, payment)
-            if reward_applies(contract):  # income is the cash received plus what a voucher paid of it
-                distributed = await rewards.append(
-                    contract,
-                    payment.id or 0,
-                    snapshot.amount_received + await covered.covered(self.session, milestone.id or 0),
-                    DistributionSource.payment,
-                    f"payment:{payment.id}",
-                )
-                await notices.distribution(self.session, contract, distributed)
+            await self._succeeded(contract, payment, milestone, snapshot.amount_received)
             result = "succeeded"
         elif payment.status != PaymentStatus.succeeded:
             payment.status = target
@@ -283,6 +277,24 @@ class PaymentService:
         self.session.add_all([payment, milestone])
         await self.session.flush()
         return result
+
+    async def _succeeded(self, contract: Contract, payment: Payment, milestone: Milestone, received_fen: int) -> None:
+        """The milestone is paid; the reward ledger counts the cash received plus what other instruments
+        (a voucher, the auction deposit) paid of it (``covered``)."""
+        payment.status, payment.succeeded_at = PaymentStatus.succeeded, utcnow()
+        milestone.status, milestone.paid_at = MilestoneStatus.paid, utcnow()
+        self.session.add_all([payment, milestone])
+        await self.session.flush()
+        await notices.payment(self.session, contract, milestone, payment)
+        if reward_applies(contract):
+            distributed = await RewardService(self.session).append(
+                contract,
+                payment.id or 0,
+                min(milestone.amount_fen, received_fen + await covered.covered(self.session, milestone.id or 0)),
+                DistributionSource.payment,
+                f"payment:{payment.id}",
+            )
+            await notices.distribution(self.session, contract, distributed)
 
     # --- webhooks ------------------------------------------------------------------------------
 

@@ -17,8 +17,12 @@ from sqlalchemy import func, select, update
 
 from contracts.auction.closing import close_due, refund_due, settle_awards
 from contracts.auction.models import Auction, AuctionDeposit, DepositEntry, DepositStatus
+from contracts.contract.models import Contract
+from contracts.contract.service import today
 from contracts.payment.client import PaymentProvider
 from contracts.pricing.models import DealNotice
+from contracts.reward import rules
+from contracts.reward.models import Distribution
 from core.types import utcnow
 from market.listings.models import Achievement, PricingMode
 from tests.contracts.conftest import PaymentWorld, published_achievement, wait_for
@@ -222,3 +226,81 @@ async def test_unsigned_award_forfeits_and_goes_to_the_runner_up(payment_world: 
     assert await _ledger(world, aid) == {"paid": 4_000_000, "refunded": 2_000_000, "forfeited": 2_000_000}
     forfeits = await world.api.get("/api/v1/auction-deposits", params={"status": "forfeited"}, headers=h["admin"])
     assert forfeits.json()["total"] == 1
+
+
+async def _won_and_signed(world: PaymentWorld, h: dict[str, dict[str, str]], milestones: list[str] | None) -> int:
+    """The buyer wins at 150000 with a 20000 deposit, both sign (after correcting the milestones to
+    ``milestones``), the worker credits the deposit; the contract's id."""
+    aid = (await _lot(world, h))["id"]
+    await _deposit(world, aid, h["buyer"])
+    assert (await _bid(world, aid, h["buyer"], "150000.00", "b1")).status_code == 201
+    await _move_end(world, aid, timedelta(seconds=-1))
+    assert await close_due(world.database) == 1
+    cid = int((await world.api.get(f"{API}/{aid}", headers=h["buyer"])).json()["contract_id"])
+    async with world.database.unit_of_work() as session:  # a service invention: its income rewards the inventors
+        contract = await session.get(Contract, cid)
+        assert contract is not None
+        rate, rule = rules.check_rate(None, contract.seller_region, today())
+        contract.service_invention, contract.reward_rate_bp, contract.reward_rule = True, rate, rule.code
+        contract.inventors = [{"name": "张三", "weight": 1}]
+        session.add(contract)
+    if milestones is not None:
+        body = {
+            "total": "150000.00",
+            "technology_income": "150000.00",
+            "milestones": [{"title": f"第{n}期", "amount": amount} for n, amount in enumerate(milestones, 1)],
+            "reason": "首付款多于保证金",
+        }
+        corrected = await world.api.patch(f"/api/v1/contracts/{cid}/amounts", json=body, headers=h["seller"])
+        assert corrected.status_code == 200, corrected.text
+    for side in ("seller", "buyer"):
+        signed = await world.api.post(f"/api/v1/contracts/{cid}/sign", headers=h[side])
+        assert signed.status_code == 200, signed.text
+    assert await settle_awards(world.database) == 1
+    ledger = await _ledger(world, aid)  # paid = refunded + credited + forfeited
+    assert ledger == {"paid": 2_000_000, "credited": 2_000_000}
+    return cid
+
+
+async def _pay_and_wait(world: PaymentWorld, h: dict[str, dict[str, str]], cid: int, index: int) -> dict[str, Any]:
+    milestone = (await world.api.get(f"/api/v1/contracts/{cid}", headers=h["buyer"])).json()["milestones"][index]
+    paid = await world.api.post(f"/api/v1/contracts/{cid}/milestones/{milestone['id']}/pay", headers=h["buyer"])
+    assert paid.status_code == 200, paid.text
+
+    async def settled() -> bool:
+        contract = (await world.api.get(f"/api/v1/contracts/{cid}", headers=h["buyer"])).json()
+        return bool(contract["milestones"][index]["status"] == "paid")
+
+    await wait_for(settled)
+    return dict(paid.json())
+
+
+async def _gross(world: PaymentWorld, cid: int) -> list[int]:
+    """The income of each payment in the reward ledger, in order."""
+    async with world.database.unit_of_work() as session:
+        statement = select(Distribution.gross_fen).where(Distribution.contract_id == cid).order_by(Distribution.id)
+        return [int(gross) for gross in (await session.execute(statement)).scalars()]
+
+
+async def test_the_winner_pays_the_first_milestone_less_the_credited_deposit(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    cid = await _won_and_signed(world, h, ["50000.00", "100000.00"])
+    before = set(world.stub.state.intents)
+    await _pay_and_wait(world, h, cid, 0)
+    asked = [i["amount"] for k, i in world.stub.state.intents.items() if k not in before]
+    assert asked == [3_000_000]  # 50000 - the 20000 deposit, not 50000 again
+    assert await _gross(world, cid) == [5_000_000]  # the inventors' income: the cash and the deposit
+
+
+async def test_a_first_milestone_the_deposit_covers_is_paid_without_the_provider(payment_world: PaymentWorld) -> None:
+    world = payment_world
+    h = await headers_of(world.api)
+    cid = await _won_and_signed(world, h, None)  # the draft: 20000 (the deposit) + 130000
+    before = set(world.stub.state.intents)
+    await _pay_and_wait(world, h, cid, 0)
+    assert set(world.stub.state.intents) == before  # nothing asked of the provider
+    await _pay_and_wait(world, h, cid, 1)
+    asked = [i["amount"] for k, i in world.stub.state.intents.items() if k not in before]
+    assert asked == [13_000_000]
+    assert await _gross(world, cid) == [2_000_000, 13_000_000]  # the deposit counts as income received
