@@ -101,7 +101,7 @@ class Balances:
 
 @dataclass
 class BudgetModel:
-    """The budget as the vouchers see it (the partner's ledger holds the real one): what it allows,
+    """The budget as the vouchers see it (contracts.subsidy.budget holds the real one): what it allows,
     what vouchers hold reserved (issued, held or spent) and what was paid out. Reserved plus disbursed
     never exceeds the allocation."""
 
