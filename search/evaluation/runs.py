@@ -289,17 +289,29 @@ async def evaluate(folder: Path, engines: Mapping[str, Target], *, folds: int = 
 
 
 async def drop_indexes(url: str, key: str | None, prefix: str) -> None:
-    """Delete the run's indexes from a Meilisearch that outlives it, and wait for the deletions."""
+    """Delete the run's indexes from a Meilisearch that outlives it. The run's last tasks may still be
+    queued (an index is listed only once its creation ran), so settle before listing and after deleting."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as client:
+        await settle(client, prefix)
         listed = (await client.get("/indexes", params={"limit": 1000})).json().get("results", [])
-        tasks = [
-            (await client.delete(f"/indexes/{index['uid']}")).json()["taskUid"]
-            for index in listed
-            if str(index.get("uid", "")).startswith(f"{prefix}_")
-        ]
-        for task in tasks:  # queued behind the run's own indexing on a busy machine: minutes, not seconds
-            for _ in range(2400):
-                if (await client.get(f"/tasks/{task}")).json().get("status") in {"succeeded", "failed", "canceled"}:
-                    break
-                await asyncio.sleep(0.05)
+        for index in listed:
+            if str(index.get("uid", "")).startswith(f"{prefix}_"):
+                await client.delete(f"/indexes/{index['uid']}")
+        await settle(client, prefix)
+
+
+async def settle(client: httpx.AsyncClient, prefix: str, *, timeout: float = 600.0) -> None:
+    """Wait until no task on an index of the run is enqueued or processing; minutes on a busy machine."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pending = (
+            (await client.get("/tasks", params={"statuses": "enqueued,processing", "limit": 1000}))
+            .json()
+            .get("results", [])
+        )
+        if not any(str(task.get("indexUid") or "").startswith(f"{prefix}_") for task in pending):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"Meilisearch tasks on {prefix}_* still pending after {timeout:.0f} s")
+        await asyncio.sleep(0.1)

@@ -118,7 +118,7 @@ async def loaded(
     else:
         server: MeiliServer = request.getfixturevalue("meili_server")
         engine = MeilisearchEngine(
-            server.url, api_key=server.master_key, index_prefix=f"eval{uuid.uuid4().hex[:8]}", wait_for_tasks=True
+            server.url, api_key=server.master_key, index_prefix=f"queries{uuid.uuid4().hex[:8]}", wait_for_tasks=True
         )
     docs = load_documents()
     await engine.ensure_ready()
