@@ -142,15 +142,18 @@ def score(
 
 
 def term_idfs(plan: QueryPlan, df: Mapping[str, int], n_docs: int, *, cap: bool) -> dict[str, float]:
-    """idf per term; with ``cap``, an alternative's idf is at most its concept's typed word's, so a
-    rare synonym (or a word from a broad dictionary) cannot outweigh a match of what was typed."""
+    """idf per term; with ``cap``, an alternative's idf is at most that of its concept's most trusted
+    spelling the corpus holds (the typed word; for pinyin or a typo that occurs nowhere, what it was
+    read as), so a rare synonym or a broad dictionary's word cannot outweigh a match of it."""
     idfs: dict[str, float] = {}
     for group in plan.groups:
-        typed = [idf(min(df.get(t.key, 0), n_docs), n_docs) for t in group.terms if t.weight >= 1.0]
-        ceiling = max(typed) if cap and typed else math.inf
+        present = [t for t in group.terms if df.get(t.key, 0) > 0]
+        strongest = max((t.weight for t in present), default=math.inf)
+        trusted = [idf(min(df[t.key], n_docs), n_docs) for t in present if t.weight >= strongest]
+        ceiling = max(trusted) if cap and trusted else math.inf
         for term in group.terms:
             value = idf(min(df.get(term.key, 0), n_docs), n_docs)
-            value = value if term.weight >= 1.0 else min(value, ceiling)
+            value = value if term.weight >= min(strongest, 1.0) else min(value, ceiling)
             idfs[term.key] = max(idfs.get(term.key, 0.0), value)
     return idfs
 

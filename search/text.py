@@ -497,6 +497,8 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
         group.add(token, weights.pinyin_reading, "pinyin")
         for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
             group.add(term, weights.pinyin_reading, exact=True)
+            for synonym in thes.synonyms(term):  # and what 氢能 itself would reach (氢气, hydrogen)
+                group.add(synonym, weights.pinyin_reading * weights.thesaurus, exact=True)
         corrected = thes.correct(token)
         if corrected:
             group.add(corrected, weights.typo_correction, exact=True)

@@ -21,6 +21,7 @@ CORPUS = [
     doc(6, "节水灌溉智能控制器", "按墒情自动灌溉, 显著减轻能耗负担和人工投入。"),  # 轻能: qing neng, by accident
     doc(7, "磁铁矿选矿尾矿干排技术", "磁铁矿尾矿压滤干排, 尾矿库减量。"),
     doc(8, "太阳能热水与采暖系统", "平板太阳能集热器冬季采暖, 适合牧区。"),
+    doc(9, "焦炉煤气变压吸附提纯氢气", "焦炉煤气经变压吸附得到高纯氢气。"),
 ]
 
 
@@ -46,6 +47,8 @@ async def test_an_english_phrase_with_a_typo_per_word_or_no_space_finds_what_it_
 async def test_pinyin_of_a_whole_term_ranks_that_terms_listings_first(engine: SearchEngine) -> None:
     found = await ids(engine, "qingneng")
     assert set(found[:2]) == {4, 5}, found  # 氢能, not 减轻能耗 (轻能 read the same)
+    assert 9 in found  # what 氢能 reaches (氢气), as if typed in characters
+    assert found.index(9) > max(found.index(4), found.index(5))  # and below it, as if typed
 
 
 async def test_a_word_no_listing_uses_still_finds_the_things_it_names(engine: SearchEngine) -> None:
