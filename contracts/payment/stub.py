@@ -270,17 +270,23 @@ class StubProvider:
         return await self._idempotent(request, "refund", work)
 
     async def get_intent(self, request: Request) -> JSONResponse:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        intent = self.state.intents.get(request.path_params["intent_id"])
-        if intent is None:
-            return _error(404, "not_found", "no such payment intent")
-        return await self._answer(self._snapshot(intent))
+        return await self._one(request, self.state.intents, "intent_id", "no such payment intent")
 
     async def list_intents(self, request: Request) -> JSONResponse:
+        return await self._all(request, self.state.intents)
+
+    async def _one(self, request: Request, store: dict[str, dict[str, Any]], key: str, missing: str) -> JSONResponse:
         if (refused := await self._guard(request)) is not None:
             return refused
-        data = [self._snapshot(i) for i in self.state.intents.values()]
+        item = store.get(request.path_params[key])
+        if item is None:
+            return _error(404, "not_found", missing)
+        return await self._answer(self._snapshot(item))
+
+    async def _all(self, request: Request, store: dict[str, dict[str, Any]]) -> JSONResponse:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        data = [self._snapshot(item) for item in store.values()]
         return await self._answer({"object": "list", "data": data, "has_more": False})
 
     # --- payouts -------------------------------------------------------------------------------
@@ -333,18 +339,10 @@ class StubProvider:
         self._emit(f"payout.{payout['status']}", payout)
 
     async def get_payout(self, request: Request) -> JSONResponse:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        payout = self.state.payouts.get(request.path_params["payout_id"])
-        if payout is None:
-            return _error(404, "not_found", "no such payout")
-        return await self._answer(self._snapshot(payout))
+        return await self._one(request, self.state.payouts, "payout_id", "no such payout")
 
     async def list_payouts(self, request: Request) -> JSONResponse:
-        if (refused := await self._guard(request)) is not None:
-            return refused
-        data = [self._snapshot(p) for p in self.state.payouts.values()]
-        return await self._answer({"object": "list", "data": data, "has_more": False})
+        return await self._all(request, self.state.payouts)
 
     @staticmethod
     def _snapshot(intent: dict[str, Any]) -> dict[str, Any]:
