@@ -112,7 +112,7 @@ def content_words(normalized: str) -> list[str]:
 
 
 def is_content(word: str) -> bool:
-    if word in STOP_WORDS or word in general_stopwords():
+    if word in STOP_WORDS or word in general_stopwords() or word in place_names():
         return False
     if has_cjk(word):
         return len(word) > 1
@@ -120,6 +120,28 @@ def is_content(word: str) -> bool:
         return False
     measure = _MEASURE.fullmatch(word)
     return measure is None or not (measure.group(1) in UNITS or len(measure.group(1)) == 1)
+
+
+_PLACE_SUFFIXES = ("特别行政区", "自治区", "自治旗", "自治县", "省", "市", "盟", "旗", "县", "区")
+
+
+@cache
+def place_names() -> frozenset[str]:
+    """The names of the regions the platform knows (内蒙古, its 盟市 and 旗县, the provinces): where a
+    listing is says nothing of what it does (two listings are not alike for both naming 包头), and
+    nearness of region is a feature of its own. 盟市 and provinces also without their suffix, as
+    they are usually written; a 旗县's bare stem may be a word of its own (库伦, 科尔沁), so it stays."""
+    from core.reference import regions
+
+    names: set[str] = set()
+    for region in regions().values():
+        name = normalize(region.name_zh)
+        names.add(name)
+        for suffix in _PLACE_SUFFIXES if region.level == "province" or region.is_prefecture else ():
+            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                names.add(name.removesuffix(suffix))
+                break
+    return frozenset(names)
 
 
 def _gram_list(normalized: str) -> list[str]:

@@ -73,6 +73,12 @@ def test_reasons_name_words_and_chains_never_letters_units_figures_or_filler() -
     assert any("退磁→" in r and "(对策)" in r for r in chains), chains  # the chain that linked them
 
 
+def test_place_names_are_not_content_words() -> None:
+    words = content_words("位于包头市昆都仑区, 与鄂尔多斯、新巴尔虎左旗合作, 研制库伦效率高的锂电池, 服务内蒙古")
+    assert not {"包头", "包头市", "昆都仑区", "鄂尔多斯", "新巴尔虎左旗", "内蒙古"} & set(words), words
+    assert {"锂电池", "库伦"} <= set(words)  # a 旗's bare stem can be a word of its own (库伦效率)
+
+
 def test_measures_and_letters_are_not_content_words() -> None:
     words = content_words("耐350°c钐钴, 35mpa储氢, 10kv开关柜, x射线, co2捕集")
     assert not {"c", "350", "35mpa", "mpa", "10kv", "kv", "x"} & set(words), words
