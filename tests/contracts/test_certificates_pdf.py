@@ -9,8 +9,12 @@ registration exists, an unknown number is refused, a re-issued certificate's old
 
 from __future__ import annotations
 
+import io
 import re
-from datetime import date
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +22,13 @@ import httpx
 import pypdfium2 as pdfium
 import pytest
 from fastapi import FastAPI
+from fontTools import cffLib, ttLib
+from fpdf import FPDF
 from PIL import Image
 
+from contracts.documents import pdf as pdf_module
 from contracts.documents.errors import PdfFontMissing
-from contracts.documents.pdf import PdfFont, render_certificate
+from contracts.documents.pdf import FONT_FAMILY, PdfFont, render_certificate
 from core.db import Database
 from core.settings import Settings
 from tests.contracts.conftest import org_id, published_achievement
@@ -118,6 +125,104 @@ def test_a_missing_or_unreadable_font_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PdfFontMissing) as unreadable:
         render_certificate(title="证明", number="1", rows=[], verification_url="https://x.cn", font=PdfFont(not_a_font))
     assert "无法读取" in (unreadable.value.detail or "")
+
+    def face(index: int) -> bytes:
+        return render_certificate(
+            title="证明", number="1", rows=[], verification_url="https://x.cn", font=PdfFont(FONT, index)
+        )
+
+    for _ in range(2):  # a face the collection lacks is refused each time, not remembered as parsed
+        with pytest.raises(PdfFontMissing) as no_face:
+            face(99)
+        assert "无法读取" in (no_face.value.detail or "") and "第 99 个" in (no_face.value.detail or "")
+    assert "证明" in page_of(face(2))[0]
+
+
+# --- the font is parsed once per process; every certificate still carries its own text and glyphs -----
+
+POEMS = ("春眠不觉晓处处闻啼鸟夜来风雨声花落知多少", "床前皓月光疑是地上霜举头望山低头思故乡")
+
+
+def poem_certificate(poem: str) -> bytes:
+    return render_certificate(
+        title="交易鉴证证明",
+        number="JZ1",
+        rows=[("诗句", poem)],
+        verification_url="https://x.cn/v",
+        font=PdfFont(FONT, 2),
+    )
+
+
+def font_program(pdf: bytes) -> bytes:
+    """The embedded font file (FontFile3: the CFF outlines of the subset), uncompressed."""
+    ref = re.search(rb"/FontFile3 (\d+) 0 R", pdf)
+    assert ref is not None, "a CFF font is embedded"
+    stream = re.search(rb"\n" + ref.group(1) + rb" 0 obj\n<<(.*?)>>\nstream\n(.*?)\nendstream", pdf, re.S)
+    assert stream is not None
+    return zlib.decompress(stream.group(2)) if b"/FlateDecode" in stream.group(1) else stream.group(2)
+
+
+def embedded_glyphs(pdf: bytes) -> set[str]:
+    """Names of the glyphs in the embedded subset ('cid20321' ...), as in the full font."""
+    cff = cffLib.CFFFontSet()
+    cff.decompile(io.BytesIO(font_program(pdf)), None)
+    return set(cff[cff.fontNames[0]].charset)
+
+
+def glyphs_of(text: str) -> set[str]:
+    face = ttLib.TTFont(FONT, fontNumber=2, lazy=True)
+    try:
+        cmap = face.getBestCmap()
+        return {cmap[ord(char)] for char in text}
+    finally:
+        face.close()
+
+
+def test_certificates_one_after_another_and_at_once_carry_only_their_own_text_and_glyphs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not set(POEMS[0]) & set(POEMS[1])
+    glyphs = [glyphs_of(poem) for poem in POEMS]
+    one_after_another = [(poem, poem_certificate(poem)) for poem in POEMS]
+
+    monkeypatch.setattr(pdf_module, "_parsed", {})  # a fresh process: the first renders wait for one parse
+    start = threading.Barrier(4)
+
+    def at_once(poem: str) -> bytes:
+        start.wait()
+        return poem_certificate(poem)
+
+    with ThreadPoolExecutor(4) as pool:
+        order = [POEMS[0], POEMS[1], POEMS[0], POEMS[1]]
+        at_the_same_time = list(zip(order, pool.map(at_once, order), strict=True))
+
+    for poem, pdf in one_after_another + at_the_same_time:
+        mine, other = POEMS.index(poem), 1 - POEMS.index(poem)
+        text = page_of(pdf)[0].replace("\r\n", "")
+        assert poem in text, f"{poem} not read back from {text!r}"
+        assert not set(POEMS[other]) & set(text), f"the other certificate's text in {text!r}"
+        embedded = embedded_glyphs(pdf)
+        assert glyphs[mine] <= embedded, "the subset holds this certificate's characters"
+        assert not glyphs[other] & embedded, "and none of the other's: each document subsets the font for itself"
+        assert font_program(pdf) == font_program(one_after_another[mine][1]), "same text, same embedded subset"
+
+
+def test_the_once_parsed_font_gives_the_pdf_fpdf_add_font_gives() -> None:
+    """Pins the reuse of fpdf2's parsed font (internals, see ``_add_parsed_face``) against its public path."""
+    text = "交易鉴证证明 稀土永磁材料 No. 17, 1,234.50 元 (ｆｕｌｌ-width) 𓀀 is not in the font"
+
+    def document(load: Any) -> bytes:
+        pdf = FPDF()
+        pdf.set_creation_date(datetime(2026, 12, 6, tzinfo=UTC))
+        load(pdf)
+        pdf.add_page()
+        pdf.set_font(FONT_FAMILY, size=12)
+        pdf.multi_cell(0, 8, text)
+        return bytes(pdf.output())
+
+    via_fpdf = document(lambda pdf: pdf.add_font(FONT_FAMILY, "", str(FONT), collection_font_number=2))
+    for _ in range(2):
+        assert document(lambda pdf: pdf_module._load(pdf, PdfFont(FONT, 2))) == via_fpdf
 
 
 # --- the 技术合同登记证明 through the API ------------------------------------------------------------
