@@ -191,9 +191,8 @@ class AlertService:
                 expand="problem" if subscription.target_kind == ListingKindName.achievement else "solution",
             )
             terms = matched_terms(query, document.vector)
-            return Match(
-                score=round(text_similarity(query, document), 4), reasons=["匹配: " + "、".join(terms)] if terms else []
-            )
+            reasons = ["匹配: " + "、".join(terms)] if terms else []
+            return Match(score=round(text_similarity(query, document), 4), explain=lambda: reasons)
         source = await self.listings.get(KINDS[subscription.source_kind.value].model, subscription.source_id or 0)  # type: ignore[union-attr]
         if source is None or source.status.value != "published":
             return None

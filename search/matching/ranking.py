@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from search.matching.features import Profile, StoredText, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
@@ -43,7 +44,8 @@ def rank(
     results = []
     for candidate, text, common in zip(candidates, raw, shared, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
-        match = combine(text / top, matched_terms(query, common, weights), achievement, demand, field_names, weights)
+        terms = partial(matched_terms, query, common, weights)
+        match = combine(text / top, terms, achievement, demand, field_names, weights)
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results

@@ -7,8 +7,9 @@ so; it never hides the listing. Region only breaks ties towards local partners.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from search.weights import MatchWeights, active_match
 
@@ -31,8 +32,13 @@ class Side:
 @dataclass
 class Match:
     score: float
-    reasons: list[str] = field(default_factory=list)
     components: dict[str, float] = field(default_factory=dict)
+    explain: Callable[[], list[str]] = field(default=list, repr=False, compare=False)
+
+    @cached_property
+    def reasons(self) -> list[str]:
+        """Why, in words; built on first use: a whole candidate set is scored, only a page is shown."""
+        return self.explain()
 
 
 def maturity_fit(achievement: str | None, minimum: str | None) -> tuple[float, str | None]:
@@ -75,31 +81,34 @@ def region_reason(achievement_region: str, demand_region: str) -> tuple[float, s
 
 def combine(
     text: float,
-    matched_terms: list[str],
+    matched_terms: Sequence[str] | Callable[[], Sequence[str]],
     achievement: Side,
     demand: Side,
     field_names: Mapping[str, str],
     weights: MatchWeights | None = None,
 ) -> Match:
     """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]. The weights
-    of its parts: ``search.weights.MatchWeights``."""
+    of its parts: ``search.weights.MatchWeights``. ``matched_terms`` may be a function: reasons are
+    only worked out when read."""
     weights = weights or active_match()
-    reasons: list[str] = []
-    if matched_terms:
-        reasons.append("匹配: " + "、".join(matched_terms[:8]))
     same_field = 1.0 if achievement.field and achievement.field == demand.field else 0.0
-    if same_field:
-        reasons.append(f"同属{field_names.get(achievement.field or '', achievement.field)}领域")
     maturity, why_maturity = maturity_fit(achievement.maturity, demand.maturity)
     price, why_price = price_fit(achievement.price_fen, demand.price_fen)
     mode, why_mode = mode_fit(achievement.transaction_modes, demand.transaction_modes)
     local, why_local = region_reason(achievement.region, demand.region)
-    reasons += [r for r in (why_maturity, why_price, why_mode, why_local) if r]
     fit = (maturity + price + mode) / 3
     score = weights.text * text + weights.field * same_field + weights.fit * fit + weights.local * local
+
+    def explain() -> list[str]:
+        terms = matched_terms() if callable(matched_terms) else matched_terms
+        reasons = ["匹配: " + "、".join(terms[:8])] if terms else []
+        if same_field:
+            reasons.append(f"同属{field_names.get(achievement.field or '', achievement.field)}领域")
+        return reasons + [r for r in (why_maturity, why_price, why_mode, why_local) if r]
+
     return Match(
         score=round(min(1.0, max(0.0, score)), 4),
-        reasons=reasons,
+        explain=explain,
         components={
             "text": text,
             "field": same_field,
