@@ -61,9 +61,22 @@ def idf_table() -> tuple[Mapping[str, float], float]:
     return table, values[len(values) // 2]
 
 
+@cache
+def quantity_words() -> frozenset[str]:
+    """Words jieba's dictionary tags as numerals or quantities (千头, 万吨, 三座): how many of something,
+    never what it is, so they do not explain a match (the Chinese counterpart of ``350℃``)."""
+    import jieba
+
+    with _lock, (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as handle:
+        return frozenset(
+            w for w, _, tag in (line.split() for line in handle if line.count(" ") == 2) if tag in ("m", "mq")
+        )
+
+
 def load_resources() -> None:
     """Reads the IDF table and the lexicons, so the first match after start-up does not."""
     idf_table()
+    quantity_words()
     concepts()
     problems()
     broad()
@@ -346,10 +359,15 @@ def matched_terms(
 ) -> list[str]:
     """Shared words, strongest first (``document``: word → its weight there, at any common scale),
     as the listing writes them; an expansion shows the chain that led to it (退磁→矫顽力(对策)).
-    Everyday words (jieba's general IDF below ``reason_min_idf``), stop words, letters, figures and
-    units are left out: they explain nothing to a reader."""
+    Everyday words (jieba's general IDF below ``reason_min_idf``), stop words, letters, figures,
+    units and quantities are left out: they explain nothing to a reader."""
     floor = (weights or active_match()).reason_min_idf
-    shared = [t for t in query.vector if t in document and is_content(t) and (t in query.expansions or idf(t) >= floor)]
+    quantities = quantity_words()
+    shared = [
+        t
+        for t in query.vector
+        if t in document and is_content(t) and t not in quantities and (t in query.expansions or idf(t) >= floor)
+    ]
     shared.sort(key=lambda t: -query.vector[t] * document[t])
     return [
         f"{query.expansions[t]}→{t}({query.sources.get(t, '同义')})" if t in query.expansions else t

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from search.matching.features import StoredText, content_words, problem_words, profile
+from search.matching.features import StoredText, content_words, matched_terms, problem_words, profile
 from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Side
 from search.weights import MatchWeights
@@ -54,6 +54,15 @@ def ranked_with(weights: MatchWeights) -> list[int]:
     candidates = [Candidate(i, StoredText.of_listing(t, b, k), SIDE) for i, (t, b, k) in ACHIEVEMENTS.items()]
     query = profile(*DEMAND, expand="problem", weights=weights)
     return [c.id for c, _ in rank(query, SIDE, candidates, query_is_demand=True, field_names={}, weights=weights)]
+
+
+def test_a_quantity_is_never_named_as_a_matched_term() -> None:
+    """千头 (a thousand head) is how big a farm is, not what it needs: shared, it explains nothing."""
+    query = profile("千头牧场卧床垫料", "存栏千头以上的牧场, 卧床垫料每年外购。", expand="problem")
+    listing = profile("牧场卧床垫料再生技术", "已在三座千头牧场运行, 牛粪就地再生为卧床垫料。")
+    terms = matched_terms(query, listing.vector)
+    assert "垫料" in terms and "卧床" in terms, terms
+    assert "千头" not in terms, terms
 
 
 def test_the_words_that_state_the_problem_are_found() -> None:
