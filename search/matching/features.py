@@ -5,9 +5,10 @@ profile of a query listing therefore carries, besides its own words, the synonym
 thesaurus and the solution terms that ``data/concepts.txt`` associates with its problem phrases,
 each at a discount, so they can bridge the vocabulary gap without outweighing the text itself.
 A demand that states a problem (a cue of ``data/problems.txt``: 退磁, 腐蚀) weighs the cue above its
-context words and carries the remedies that answer it. Word weights use jieba's general-purpose
-IDF table: stateless, the same in every process, and no per-corpus build (character bigrams,
-whose rarity depends on the corpus, are weighted by the candidate set instead).
+context words and carries the remedies that answer it; a remedy many candidates sell counts for
+little in a listing that names nothing of the demand's subject. Word weights use jieba's
+general-purpose IDF table: stateless, the same in every process, and no per-corpus build
+(character bigrams, whose rarity depends on the corpus, are weighted by the candidate set instead).
 """
 
 from __future__ import annotations
@@ -186,6 +187,13 @@ class Profile:
     expansions: dict[str, str] = field(default_factory=dict)  # added term → what triggered it
     sources: dict[str, str] = field(default_factory=dict)  # added term → the resource's name, for reasons
     problem: frozenset[str] = frozenset()  # a stated problem's cues and remedies (empty: none stated)
+    # a demand's subject: the specific words of its title and keywords, its problem cues aside; a
+    # remedy counts in full only for a listing that names one of them (see vectors.word_cosines)
+    anchors: frozenset[str] = frozenset()
+
+    @property
+    def remedies(self) -> frozenset[str]:
+        return frozenset(t for t, source in self.sources.items() if source == "对策")
 
     def key_terms(self, limit: int) -> list[str]:
         """The strongest terms, own words first: what to send the engine instead of raw text."""
@@ -307,7 +315,10 @@ def profile(
     remedies = {t for t, source in sources.items() if source == "对策"}
     for remedy in remedies:  # spelled inside a listing's longer words too (高矫顽力钕铁硼)
         grams.update(_gram_list(remedy))
-    return Profile(_unit(vector), grams, frozenset(counts), expansions, sources, frozenset(cues | remedies))
+    anchors = {word for word in head - cues if idf(word) >= w.reason_min_idf} if cues else set()
+    return Profile(
+        _unit(vector), grams, frozenset(counts), expansions, sources, frozenset(cues | remedies), frozenset(anchors)
+    )
 
 
 def problem_words(text: str) -> tuple[set[str], set[str]]:

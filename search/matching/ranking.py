@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -33,7 +33,10 @@ def rank(
         return []
     weights = weights or active_match()
     texts = [c.text for c in candidates]
-    words, shared = word_cosines(query, texts)
+    # a remedy named for another subject (抗裂 of a road surface, for a demand on cracking slag) is
+    # not an answer when many candidates sell it: see word_cosines
+    off_subject = [not names_any(query.anchors, text) for text in texts] if query.anchors and query.remedies else []
+    words, shared = word_cosines(query, texts, off_subject)
     raw = (words + weights.gram * gram_cosines(query, texts)).tolist()
     if query.problem:  # a demand that states a problem: what names neither it nor a remedy is context
         raw = [
@@ -53,7 +56,11 @@ def rank(
 
 def addresses(query: Profile, text: StoredText) -> bool:
     """Whether a listing names the problem the query states or one of its remedies."""
-    return any(term in text.title or term in text.keywords or term in text.body for term in query.problem)
+    return names_any(query.problem, text)
+
+
+def names_any(terms: Iterable[str], text: StoredText) -> bool:
+    return any(term in text.title or term in text.keywords or term in text.body for term in terms)
 
 
 def pair(

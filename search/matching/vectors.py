@@ -27,9 +27,15 @@ _CODE_BITS = 43
 _SEP = "\n"  # not CJK and not Latin: no bigram or token spans two parts
 
 
-def word_cosines(query: Profile, texts: Sequence[StoredText]) -> tuple[np.ndarray, list[dict[str, float]]]:
+def word_cosines(
+    query: Profile, texts: Sequence[StoredText], off_subject: Sequence[bool] = ()
+) -> tuple[np.ndarray, list[dict[str, float]]]:
     """cosine(query.vector, unit tf-idf vector of each text's words), and per text the words it
-    shares with the query with their (unnormalised) weight there, for the reasons."""
+    shares with the query with their (unnormalised) weight there, for the reasons. In a text flagged
+    ``off_subject`` (it names nothing of a demand's subject) each of the query's remedies counts
+    1/k, k the number of texts naming it: 矫顽力, named by one listing, keeps its weight there;
+    资源化, named by dozens, is what everyone sells and says little about a listing that names it
+    for another waste."""
     n = len(texts)
     split = [t.words.split() for t in texts]
     flat = list(chain.from_iterable(split))
@@ -46,9 +52,16 @@ def word_cosines(query: Profile, texts: Sequence[StoredText]) -> tuple[np.ndarra
     values = (1 + np.log(counts)) * idf[pair_slot]
     norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
     wanted = np.fromiter(map(query.vector.get, vocabulary, repeat(0.0)), np.float64, len(vocabulary))
-    dots = np.bincount(pair_text, weights=values * wanted[pair_slot], minlength=n)
+    wanted_pair = wanted[pair_slot]
+    if any(off_subject):  # a remedy k candidates name counts 1/k where the subject is not named
+        remedies = query.remedies
+        is_remedy = np.fromiter((word in remedies for word in vocabulary), bool, len(vocabulary))
+        discounted = np.asarray(off_subject, dtype=bool)[pair_text] & is_remedy[pair_slot]
+        naming = np.bincount(pair_slot, minlength=len(vocabulary))[pair_slot]
+        wanted_pair = np.where(discounted, wanted_pair / naming, wanted_pair)
+    dots = np.bincount(pair_text, weights=values * wanted_pair, minlength=n)
     shared: list[dict[str, float]] = [{} for _ in texts]
-    hit = np.flatnonzero(wanted[pair_slot])
+    hit = np.flatnonzero(wanted_pair)
     for text, word, value in zip(pair_text[hit].tolist(), pair_slot[hit].tolist(), values[hit].tolist(), strict=True):
         shared[text][vocabulary[word]] = value
     return np.divide(dots, norms, out=np.zeros(n), where=norms > 0), shared

@@ -92,3 +92,28 @@ def test_measures_and_letters_are_not_content_words() -> None:
     words = content_words("耐350°c钐钴, 35mpa储氢, 10kv开关柜, x射线, co2捕集")
     assert not {"c", "350", "35mpa", "mpa", "10kv", "kv", "x"} & set(words), words
     assert {"储氢", "开关柜", "co2"} <= set(words)
+
+
+def test_a_remedy_many_listings_sell_for_other_subjects_does_not_outrank_the_subject() -> None:
+    """堆存 (piling up) is answered by 资源化 in general, but a buyer of spent denitration catalyst wants
+    the listings about that catalyst, not every other waste's 资源化; a rare remedy keeps its weight
+    without the subject (the magnet test above: 矫顽力 answers 退磁 with no word of the motor)."""
+    others = ("煤矸石", "电石渣", "粉煤灰", "炉渣", "脱硫石膏", "污泥")
+    listings = {
+        i: (f"燃煤电厂{waste}资源化", f"燃煤电厂{waste}综合利用与资源化, 替代危废处置, 省去堆存和处置费用。", [waste])
+        for i, waste in enumerate(others, start=1)
+    }
+    listings[7] = ("蜂窝式SCR催化剂再生技术", "失活催化剂经清洗和活性组分再负载后恢复活性。", ["催化剂", "再生"])
+    listings[8] = ("废催化剂中钒钨钛回收", "从废催化剂中回收五氧化二钒和钛白粉, 实现资源化。", ["废催化剂", "钒"])
+    demand = (
+        "废催化剂越堆越多",
+        "燃煤电厂每年更换下来的脱硝废催化剂约300吨, 属危废, 只能堆存在厂内, 处置费用高。",
+        ["废催化剂"],
+    )
+    side = Side("environment", "150200", ("transfer",), "industrialized", None)
+    candidates = [Candidate(i, StoredText.of_listing(t, b, k), side) for i, (t, b, k) in listings.items()]
+    order = [
+        c.id
+        for c, _ in rank(profile(*demand, expand="problem"), side, candidates, query_is_demand=True, field_names={})
+    ]
+    assert set(order[:2]) == {7, 8}, order
