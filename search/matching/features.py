@@ -261,6 +261,13 @@ def profile(
     w = weights or active_match()
     text = f"{stored.title} {stored.body} {stored.keywords}"
     vector = word_weights(counts)
+
+    @cache
+    def alone() -> frozenset[str]:
+        """The characters that stand as words of the text: a one-character trigger (药, 马) fires
+        only as one, never inside another word (撒药, 马铃薯)."""
+        return frozenset(word for word in words(text) if len(word) == 1)
+
     cues: set[str] = set()
     if expand == "problem":  # what the demand says it must solve, above its context words
         cues, objects = problem_words(f"{stored.title}。{stored.body}")
@@ -298,7 +305,7 @@ def profile(
             sources_, targets = (
                 (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
             )
-            trigger = next((t for t in sources_ if t in text), None)
+            trigger = next((t for t in sources_ if (t in text if len(t) > 1 else t in alone())), None)
             if trigger is not None:
                 for target in targets:
                     # a general remedy (低成本, 高效) says less than a specific one (矫顽力): jieba IDF

@@ -117,3 +117,12 @@ def test_a_remedy_many_listings_sell_for_other_subjects_does_not_outrank_the_sub
         for c, _ in rank(profile(*demand, expand="problem"), side, candidates, query_is_demand=True, field_names={})
     ]
     assert set(order[:2]) == {7, 8}, order
+
+
+def test_a_one_character_trigger_fires_only_as_a_word_of_its_own() -> None:
+    """马 inside 马铃薯, 药 inside 撒药, 盐 inside 盐碱地 are not horses, medicines or salt: a
+    potato grower is not offered horse breeding."""
+    potato = profile("盐碱地马铃薯种薯繁育", "草场边上种马铃薯, 撒药防病, 根据土壤调整施肥。", expand="problem")
+    assert not {"马产业", "原料药", "盐化工", "甘草"} & set(potato.expansions), potato.expansions
+    horses = profile("改良牧场的马", "牧场里的马体格小, 想引进良种。", expand="problem")
+    assert "马产业" in horses.expansions, horses.expansions
