@@ -28,7 +28,10 @@ from search.query import SearchQuery
 from search.repository import SearchRepository
 from search.weights import MatchWeights, active_match
 
-RETRIEVE = 50  # candidates per engine query
+RETRIEVE = 50  # candidates of the engine query of a listing's own key terms
+# and of its expansion query: its 16 terms (synonyms, concepts, remedies) each bring a few documents,
+# and a demand stated as a problem finds its answers there (Meilisearch's pool of 50 missed them)
+RETRIEVE_EXPANSIONS = 100
 KEY_TERMS = 16
 
 
@@ -96,12 +99,12 @@ def engine_queries(query: Profile, filters: dict[str, Any]) -> list[SearchQuery]
     return [
         SearchQuery(
             text=" ".join(words),
-            limit=RETRIEVE,
+            limit=limit,
             candidates_only=True,
             **filters,
             term_weights={w: query.vector[w] / strongest for w in words},
         )
-        for words in (own, expansions)
+        for words, limit in ((own, RETRIEVE), (expansions, RETRIEVE_EXPANSIONS))
         if words
     ]
 
