@@ -42,12 +42,12 @@ STOP_WORDS = frozenset(
     "问题 技术 方法 工艺 系统 装置 设备 研究 开发 研发 应用 成果 产品 项目 合作 提供 主要 相关 一种 每年 左右 以上 "
     "以下 以内 我们的 比较 非常 已经 没有 不能 无法 很多 大量 万元 预算 成熟 可靠".split()
 )
-# an amount in Chinese numerals (千头, 几百公斤, 数十万吨, 一车, 两年): a magnitude, or numerals with a
-# measure word; 三元, 三七, 二次, 三维 and 万向 are names and stay
+# an amount in Chinese numerals (千头, 几百公斤, 数十万吨, 一车, 两年, 每吨): a magnitude, or numerals
+# (or 每, per) with a measure word; 三元, 三七, 二次, 三维 and 万向 are names and stay
 _NUMERALS = "数几一二两三四五六七八九十百千万亿半多"
 _AMOUNT = re.compile(
     f"[{_NUMERALS}]*[十百千万亿][{_NUMERALS}]*"
-    f"|[{_NUMERALS}]+(?:吨|头|只|台|套|座|个|株|亩|公斤|斤|车|批|箱|件|家|户|人|年|天|月|米|公里|倍)"
+    f"|[{_NUMERALS}每]+(?:吨|头|只|台|套|座|个|株|亩|公斤|斤|车|批|箱|件|家|户|人|年|天|月|米|公里|倍)"
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
 _LETTER = re.compile(r"[a-z]")
