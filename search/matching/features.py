@@ -200,7 +200,7 @@ class Profile:
 
     @property
     def remedies(self) -> frozenset[str]:
-        return frozenset(t for t, source in self.sources.items() if source == "对策")
+        return remedies_of(self.sources)
 
     def key_terms(self, limit: int) -> list[str]:
         """The strongest terms, own words first: what to send the engine instead of raw text."""
@@ -326,13 +326,18 @@ def profile(
         if not lexicon.synonyms(word):
             for synonym in broad().synonyms(word, active_search().broad_group_max):
                 add(synonym, word, w.broad_synonym, "近义")
-    remedies = {t for t, source in sources.items() if source == "对策"}
+    remedies = remedies_of(sources)
     for remedy in remedies:  # spelled inside a listing's longer words too (高矫顽力钕铁硼)
         grams.update(_gram_list(remedy))
     anchors = {word for word in head - cues if idf(word) >= w.reason_min_idf} if cues else set()
     return Profile(
         _unit(vector), grams, frozenset(counts), expansions, sources, frozenset(cues | remedies), frozenset(anchors)
     )
+
+
+def remedies_of(sources: Mapping[str, str]) -> frozenset[str]:
+    """The added terms that answer a stated problem (data/problems.txt)."""
+    return frozenset(term for term, source in sources.items() if source == "对策")
 
 
 def problem_words(text: str) -> tuple[set[str], set[str]]:
