@@ -33,8 +33,7 @@ def rank(
         return []
     weights = weights or active_match()
     texts = [c.text for c in candidates]
-    # a remedy named for another subject (抗裂 of a road surface, for a demand on cracking slag) is
-    # not an answer when many candidates sell it: see word_cosines
+    # candidates naming none of a demand's subject words: its remedies count less there (word_cosines)
     off_subject = [not names_any(query.anchors, text) for text in texts] if query.anchors and query.remedies else []
     words, shared = word_cosines(query, texts, off_subject)
     raw = (words + weights.gram * gram_cosines(query, texts)).tolist()
