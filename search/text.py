@@ -487,18 +487,17 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
 
     index = lexicon.thesaurus_index()
     if has_cjk(token):
-        if len(token) >= 3:  # a long word's parts still count a little: 植物补光 → 植物, 补光
-            parts = [s for s in search_words(token) if s != token and len(s) >= 2]
-            if len(token) == 4 and all(is_cjk(c) for c in token):
-                parts += [token[:2], token[2:]]
-            for sub in parts:
-                group.add(sub, weights.word_part)
+        for sub in word_parts(token):
+            group.add(sub, weights.word_part)
     elif token.isalpha():
         group.add(token, weights.pinyin_reading, "pinyin")
         for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
             group.add(term, weights.pinyin_reading, exact=True)
-            for synonym in thes.synonyms(term):  # and what 氢能 itself would reach (氢气, hydrogen)
+            # and what the term typed in characters would reach: its synonyms and its parts
+            for synonym in thes.synonyms(term):
                 group.add(synonym, weights.pinyin_reading * weights.thesaurus, exact=True)
+            for sub in word_parts(term):
+                group.add(sub, weights.pinyin_reading * weights.word_part)
         corrected = thes.correct(token)
         if corrected:
             group.add(corrected, weights.typo_correction, exact=True)
@@ -520,6 +519,16 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
                     group.add(synonym, weights.contained_term, exact=True)
         for synonym in lexicon.broad().synonyms(token, weights.broad_group_max):
             group.add(synonym, weights.broad_synonym, exact=True)
+
+
+def word_parts(token: str) -> list[str]:
+    """The parts of a long word that still count a little: 植物补光 → 植物, 补光; 气化渣 → 气化."""
+    if len(token) < 3:
+        return []
+    parts = [s for s in search_words(token) if s != token and len(s) >= 2]
+    if len(token) == 4 and all(is_cjk(c) for c in token):
+        parts += [token[:2], token[2:]]
+    return parts
 
 
 def _cap(groups: list[Group]) -> list[Group]:

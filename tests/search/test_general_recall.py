@@ -25,6 +25,7 @@ CORPUS = [
     doc(7, "磁铁矿选矿尾矿干排技术", "磁铁矿尾矿压滤干排, 尾矿库减量。"),
     doc(8, "太阳能热水与采暖系统", "平板太阳能集热器冬季采暖, 适合牧区。"),
     doc(9, "焦炉煤气变压吸附提纯氢气", "焦炉煤气经变压吸附得到高纯氢气。"),
+    doc(10, "煤气化细渣浮选脱碳技术", "气化细渣浮选回收残炭, 尾渣残炭低于5%。"),
 ]
 
 
@@ -52,6 +53,11 @@ async def test_pinyin_of_a_whole_term_ranks_that_terms_listings_first(engine: Se
     assert set(found[:2]) == {4, 5}, found  # 氢能, not 减轻能耗 (轻能 read the same)
     assert 9 in found  # what 氢能 reaches (氢气), as if typed in characters
     assert found.index(9) > max(found.index(4), found.index(5))  # and below it, as if typed
+
+
+@pytest.mark.parametrize("typed", ["气化渣", "qihuazha"])
+async def test_pinyin_of_a_term_reaches_its_parts_as_the_characters_do(engine: SearchEngine, typed: str) -> None:
+    assert 10 in await ids(engine, typed)  # 气化细渣 holds 气化, a part of 气化渣, whether typed or spelt
 
 
 async def test_a_word_no_listing_uses_still_finds_the_things_it_names(engine: SearchEngine) -> None:
