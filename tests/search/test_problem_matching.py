@@ -135,3 +135,12 @@ def test_a_one_character_trigger_fires_only_as_a_word_of_its_own() -> None:
     assert not {"马产业", "原料药", "盐化工", "甘草"} & set(potato.expansions), potato.expansions
     horses = profile("改良牧场的马", "牧场里的马体格小, 想引进良种。", expand="problem")
     assert "马产业" in horses.expansions, horses.expansions
+
+
+def test_a_remedy_comes_only_from_a_cue_of_its_own_domain() -> None:
+    """超标 alone says only that a figure is over a limit: milk over its somatic-cell limit is not
+    offered flue-gas remedies, an emission over its limit is."""
+    milk = profile("牛奶体细胞超标", "交的奶体细胞数经常超标被扣钱, 查不出是哪头牛的问题。", expand="problem")
+    assert not {"超低排放", "达标排放", "提标改造"} & set(milk.expansions), milk.expansions
+    flue = profile("锅炉氮氧化物超标", "低负荷时氮氧化物超标被罚款。", expand="problem")
+    assert {"超低排放", "达标排放"} <= set(flue.expansions), flue.expansions
