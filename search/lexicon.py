@@ -1,6 +1,8 @@
-"""General language resources beside the domain thesaurus: a broad synonym dictionary, stop words,
-and indexes over the thesaurus that let a query reach a term it did not spell out (pinyin of a
-whole term, an English phrase typed with typos or without its space, a narrower term's synonyms).
+"""Language resources beside the domain thesaurus: a broad synonym dictionary, stop words, the
+concept and problem lexicons (how people word a problem → the technical terms that answer it; search
+and matching both use them), and indexes over the thesaurus that let a query reach a term it did
+not spell out (pinyin of a whole term, an English phrase typed with typos or without its space, a
+narrower term's synonyms).
 
 Sources and licences: ``search/data/README.md``. Everything loads lazily, once per process.
 """
@@ -28,6 +30,8 @@ from search.text import (
 DATA = Path(__file__).with_name("data")
 BROAD_PATH = DATA / "synonyms_cnsyn.txt"
 STOPWORDS_PATH = DATA / "stopwords_zh.txt"
+CONCEPTS_PATH = DATA / "concepts.txt"
+PROBLEMS_PATH = DATA / "problems.txt"
 MAX_CONTAINING = 6  # a word inside more thesaurus terms than this is too general to expand that way
 
 
@@ -55,6 +59,36 @@ class BroadDictionary:
                     if other != term and has_cjk(other):
                         seen[other] = None
         return list(seen)
+
+
+@dataclass(frozen=True)
+class Concept:
+    triggers: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+@cache
+def problems() -> tuple[Concept, ...]:
+    """Stated problem → what solves it (data/problems.txt), general across industries."""
+    return concepts(PROBLEMS_PATH)
+
+
+@cache
+def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
+    """Problem phrase → solution terms; missing file means no expansion (the rest still works)."""
+    if not path.exists():
+        return ()
+    result = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if "=>" not in line:
+            continue
+        left, right = line.split("=>", 1)
+        triggers = tuple(normalize(t.replace("_", " ")) for t in left.split() if t)
+        targets = tuple(normalize(t.replace("_", " ")) for t in right.split() if t)
+        if triggers and targets:
+            result.append(Concept(triggers, targets))
+    return tuple(result)
 
 
 @cache

@@ -457,6 +457,7 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
         for synonym in thes.synonyms(term):
             group.add(synonym, weights.thesaurus, exact=True)
         groups.append(group)
+    _add_concepts(norm, groups, weights)
     # An English phrase of the thesaurus typed with a typo in each word or without its space.
     index = lexicon.thesaurus_index()
     for run in re.finditer(r"[a-z]+(?: [a-z]+)*", norm):
@@ -478,6 +479,33 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
         group.add("".join(letters), 1.0, "pinyin")
         groups.append(group)
     return QueryPlan(norm, _cap(groups))
+
+
+def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> None:
+    """Words people use for a problem or a thing (井水, 排土场, 屋里冷) reach the technical terms of
+    concepts.txt, as alternatives of the query word where the phrase starts: a query worded like a
+    demand finds what a demand would be matched to. A one-character phrase counts only as a word."""
+    from search import lexicon
+
+    if weights.concept <= 0:
+        return
+    spans: list[tuple[int, int, Group]] = []
+    at = 0
+    for group in groups:
+        start = norm.find(group.label, at)
+        if start >= 0:
+            spans.append((start, start + len(group.label), group))
+            at = start + len(group.label)
+    for concept in lexicon.concepts():
+        for trigger in concept.triggers:
+            start = norm.find(trigger)
+            if start < 0:
+                continue
+            owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
+            if owner is not None:
+                for term in concept.targets:
+                    owner.add(term, weights.concept, exact=True)
+                break
 
 
 def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: SearchWeights) -> None:

@@ -62,6 +62,7 @@ SEARCH_GRID: Grid = (
     ("word_part", (0.3, 0.5, 0.7)),
     ("thesaurus", (0.6, 0.8, 0.95)),
     ("pinyin_reading", (0.7, 0.9, 1.0)),
+    ("concept", (0.15, 0.25, 0.35)),
 )
 
 

@@ -23,12 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from search.lexicon import broad, general_stopwords
+from search.lexicon import broad, concepts, general_stopwords, problems
 from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 from search.weights import MatchWeights, active_match, active_search
 
-CONCEPTS_PATH = Path(__file__).resolve().parents[1] / "data" / "concepts.txt"
-PROBLEMS_PATH = CONCEPTS_PATH.with_name("problems.txt")
 # Unit symbols (SI and the usual technical ones): 350℃ normalises to "350°c", 10 kV to "10 kv"; a
 # unit or a figure with its unit is a measure, not a name, so it neither matches nor explains a match.
 UNITS = frozenset(
@@ -94,36 +92,6 @@ def load_resources() -> None:
 def idf(word: str) -> float:
     table, median = idf_table()
     return table.get(word, median)
-
-
-@dataclass(frozen=True)
-class Concept:
-    triggers: tuple[str, ...]
-    targets: tuple[str, ...]
-
-
-@cache
-def problems() -> tuple[Concept, ...]:
-    """Stated problem → what solves it (data/problems.txt), general across industries."""
-    return concepts(PROBLEMS_PATH)
-
-
-@cache
-def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
-    """Problem phrase → solution terms; missing file means no expansion (the rest still works)."""
-    if not path.exists():
-        return ()
-    result = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if "=>" not in line:
-            continue
-        left, right = line.split("=>", 1)
-        triggers = tuple(normalize(t.replace("_", " ")) for t in left.split() if t)
-        targets = tuple(normalize(t.replace("_", " ")) for t in right.split() if t)
-        if triggers and targets:
-            result.append(Concept(triggers, targets))
-    return tuple(result)
 
 
 def content_words(normalized: str) -> list[str]:

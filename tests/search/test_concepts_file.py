@@ -58,7 +58,8 @@ def test_no_duplicate_lines() -> None:
 def test_no_association_starts_from_or_leads_to_a_place_name() -> None:
     """Where a listing is says nothing of what it needs: a 包头 dairy farm is not a rare-earth buyer.
     Place names are not matching words (features.place_names), so no lexicon may bring them back."""
-    from search.matching.features import concepts, place_names, problems
+    from search.lexicon import concepts, problems
+    from search.matching.features import place_names
 
     places = place_names()
     for entry in (*concepts(), *problems()):

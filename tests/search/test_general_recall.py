@@ -26,6 +26,8 @@ CORPUS = [
     doc(8, "太阳能热水与采暖系统", "平板太阳能集热器冬季采暖, 适合牧区。"),
     doc(9, "焦炉煤气变压吸附提纯氢气", "焦炉煤气经变压吸附得到高纯氢气。"),
     doc(10, "煤气化细渣浮选脱碳技术", "气化细渣浮选回收残炭, 尾渣残炭低于5%。"),
+    doc(11, "村级小型净水设备", "活性氧化铝吸附除氟除砷, 出水达到生活饮用水标准。"),
+    doc(12, "井水水位自动监测仪", "牧区机井井水水位与用水量远程监测。"),
 ]
 
 
@@ -58,6 +60,12 @@ async def test_pinyin_of_a_whole_term_ranks_that_terms_listings_first(engine: Se
 @pytest.mark.parametrize("typed", ["气化渣", "qihuazha"])
 async def test_pinyin_of_a_term_reaches_its_parts_as_the_characters_do(engine: SearchEngine, typed: str) -> None:
     assert 10 in await ids(engine, typed)  # 气化细渣 holds 气化, a part of 气化渣, whether typed or spelt
+
+
+async def test_a_query_worded_as_people_word_a_problem_reaches_its_technical_terms(engine: SearchEngine) -> None:
+    found = await ids(engine, "村里井水")  # concepts.txt: 井水 → 小型净水设备, 除氟除砷
+    assert 11 in found, found
+    assert found[0] == 12  # the listing that says 井水 still comes first
 
 
 async def test_a_word_no_listing_uses_still_finds_the_things_it_names(engine: SearchEngine) -> None:
