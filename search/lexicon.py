@@ -10,7 +10,9 @@ Sources and licences: ``search/data/README.md``. Everything loads lazily, once p
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,6 +34,7 @@ BROAD_PATH = DATA / "synonyms_cnsyn.txt"
 STOPWORDS_PATH = DATA / "stopwords_zh.txt"
 CONCEPTS_PATH = DATA / "concepts.txt"
 PROBLEMS_PATH = DATA / "problems.txt"
+_lock = threading.Lock()
 MAX_CONTAINING = 6  # a word inside more thesaurus terms than this is too general to expand that way
 
 
@@ -59,6 +62,38 @@ class BroadDictionary:
                     if other != term and has_cjk(other):
                         seen[other] = None
         return list(seen)
+
+
+@cache
+def idf_table() -> tuple[Mapping[str, float], float]:
+    """jieba's IDF table, read directly (importing jieba.analyse leaves the file open)."""
+    import jieba
+
+    with _lock, (Path(jieba.__file__).parent / "analyse" / "idf.txt").open(encoding="utf-8") as handle:
+        table = {}
+        for line in handle:
+            word, _, value = line.strip().partition(" ")
+            if value:
+                table[word] = float(value)
+    values = sorted(table.values())
+    return table, values[len(values) // 2]
+
+
+def idf(word: str) -> float:
+    table, median = idf_table()
+    return table.get(word, median)
+
+
+@cache
+def quantity_words() -> frozenset[str]:
+    """Words jieba's dictionary tags as numerals or quantities (千头, 万吨, 三座): how many of something,
+    never what it is, so they do not explain a match (the Chinese counterpart of ``350℃``)."""
+    import jieba
+
+    with _lock, (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as handle:
+        return frozenset(
+            w for w, _, tag in (line.split() for line in handle if line.count(" ") == 2) if tag in ("m", "mq")
+        )
 
 
 @dataclass(frozen=True)

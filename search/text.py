@@ -541,7 +541,9 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
             for synonym in thes.synonyms(term):
                 group.add(synonym, weights.abbreviation * weights.thesaurus, exact=True)
     if has_cjk(token) and len(token) >= 2 and len(synonyms) < weights.fallback_below:
-        for narrower in index.containing(token):  # 太阳能 → 太阳能电池 → 光伏
+        # 太阳能 → 太阳能电池 → 光伏; but 处理 is no more a kind of 处理器 (cpu) than of 热处理
+        narrower_terms = index.containing(token) if lexicon.idf(token) >= weights.narrower_min_idf else []
+        for narrower in narrower_terms:
             for synonym in thes.synonyms(narrower):
                 if token not in synonym:
                     group.add(synonym, weights.contained_term, exact=True)

@@ -40,6 +40,7 @@ class SearchWeights:
     broad_group_max: int = 6  # larger groups of the broad dictionary list related things, not synonyms
     abbreviation: float = 0.6  # 性控 → 性别控制 (1st + 3rd character of a 4-character thesaurus term)
     fallback_below: int = 2  # the last two apply to a word with fewer thesaurus synonyms than this
+    narrower_min_idf: float = 6.0  # an everyday word (处理, 利用: jieba IDF below) reaches no narrower term
     # an alternative never weighs more per match than the typed word would (its idf is capped at the
     # typed word's), so a rare synonym cannot outrank the documents that hold what was typed
     cap_alternative_idf: bool = True

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-from search.lexicon import broad, concepts, general_stopwords, problems
+from search.lexicon import broad, concepts, general_stopwords, idf, idf_table, problems, quantity_words
 from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 from search.weights import MatchWeights, active_match, active_search
 
@@ -49,34 +47,6 @@ _AMOUNT = re.compile(
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9]+")
 _LETTER = re.compile(r"[a-z]")
-_lock = threading.Lock()
-
-
-@cache
-def idf_table() -> tuple[Mapping[str, float], float]:
-    """jieba's IDF table, read directly (importing jieba.analyse leaves the file open)."""
-    import jieba
-
-    with _lock, (Path(jieba.__file__).parent / "analyse" / "idf.txt").open(encoding="utf-8") as handle:
-        table = {}
-        for line in handle:
-            word, _, value = line.strip().partition(" ")
-            if value:
-                table[word] = float(value)
-    values = sorted(table.values())
-    return table, values[len(values) // 2]
-
-
-@cache
-def quantity_words() -> frozenset[str]:
-    """Words jieba's dictionary tags as numerals or quantities (千头, 万吨, 三座): how many of something,
-    never what it is, so they do not explain a match (the Chinese counterpart of ``350℃``)."""
-    import jieba
-
-    with _lock, (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8") as handle:
-        return frozenset(
-            w for w, _, tag in (line.split() for line in handle if line.count(" ") == 2) if tag in ("m", "mq")
-        )
 
 
 def load_resources() -> None:
@@ -87,11 +57,6 @@ def load_resources() -> None:
     problems()
     broad()
     general_stopwords()
-
-
-def idf(word: str) -> float:
-    table, median = idf_table()
-    return table.get(word, median)
 
 
 def content_words(normalized: str) -> list[str]:

@@ -16,7 +16,8 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from search.matching.features import Profile, StoredText, idf_table
+from search.lexicon import idf_table
+from search.matching.features import Profile, StoredText
 
 _ASCII_TOKEN = re.compile(r"[a-z0-9]{2,}")  # what features' bigram list keeps of a Latin run
 _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF

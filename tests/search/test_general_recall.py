@@ -91,6 +91,13 @@ def test_a_word_is_as_general_as_its_nearest_narrower_terms(tmp_path: Path) -> N
     assert index.containing("电池") == []
 
 
+def test_an_everyday_word_reaches_no_narrower_terms_synonyms() -> None:
+    """处理 sits inside 处理器 and 图形处理器, but a query for 处理 is not about processors."""
+    alternatives = {t.text for t in analyze_query("处理").terms}
+    assert not {"cpu", "gpu", "显卡"} & alternatives, alternatives
+    assert "光伏组件" in {t.text for t in analyze_query("太阳能").terms}  # a specific word still does
+
+
 async def test_an_expansion_never_outweighs_the_typed_word() -> None:
     from search.rank import Prepared, score
 
