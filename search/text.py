@@ -505,6 +505,8 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
             if owner is not None:
                 for term in concept.targets:
                     owner.add(term, weights.concept, exact=True)
+                    for sub in word_parts(term):  # 除氟除砷 → 除氟: a listing may name one part
+                        owner.add(sub, weights.concept * weights.word_part)
                 break
 
 

@@ -28,6 +28,7 @@ CORPUS = [
     doc(10, "煤气化细渣浮选脱碳技术", "气化细渣浮选回收残炭, 尾渣残炭低于5%。"),
     doc(11, "村级小型净水设备", "活性氧化铝吸附除氟除砷, 出水达到生活饮用水标准。"),
     doc(12, "井水水位自动监测仪", "牧区机井井水水位与用水量远程监测。"),
+    doc(13, "饮用水吸附剂", "改性活性氧化铝除氟, 吸附饱和后碱液再生。"),
 ]
 
 
@@ -65,6 +66,7 @@ async def test_pinyin_of_a_term_reaches_its_parts_as_the_characters_do(engine: S
 async def test_a_query_worded_as_people_word_a_problem_reaches_its_technical_terms(engine: SearchEngine) -> None:
     found = await ids(engine, "村里井水")  # concepts.txt: 井水 → 小型净水设备, 除氟除砷
     assert 11 in found, found
+    assert 13 in found  # 除氟, a part of the technical term 除氟除砷
     assert found[0] == 12  # the listing that says 井水 still comes first
 
 
