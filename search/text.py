@@ -484,7 +484,9 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
 def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> None:
     """Words people use for a problem or a thing (井水, 排土场, 屋里冷) reach the technical terms of
     concepts.txt, as alternatives of the query word where the phrase starts: a query worded like a
-    demand finds what a demand would be matched to. A one-character phrase counts only as a word."""
+    demand finds what a demand would be matched to. A one-character phrase counts only as a word; a
+    word the thesaurus already expands (风机) is left to it, or every 风机 search would also count
+    every pump and motor in its total and facets."""
     from search import lexicon
 
     if weights.concept <= 0:
@@ -502,11 +504,12 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
             if start < 0:
                 continue
             owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
-            if owner is not None:
+            if owner is not None and len(thesaurus().synonyms(owner.label)) < weights.fallback_below:
                 for term in concept.targets:
                     owner.add(term, weights.concept, exact=True)
                     for sub in word_parts(term):  # 除氟除砷 → 除氟: a listing may name one part
-                        owner.add(sub, weights.concept * weights.word_part)
+                        if lexicon.idf(sub) >= weights.narrower_min_idf:  # not 应用 of 卫星应用
+                            owner.add(sub, weights.concept * weights.word_part)
                 break
 
 

@@ -34,12 +34,12 @@ class SearchWeights:
     typo_correction: float = 0.9  # a misspelt English word → the dictionary word
     phrase_correction: float = 0.9  # rare erth / rareearth → rare earth
     thesaurus: float = 0.8  # search/data/thesaurus.txt (domain, hand-checked)
+    concept: float = 0.25  # search/data/concepts.txt: how people word a problem → its technical terms
     contained_term: float = 0.5  # 太阳能 → 太阳能电池's group (光伏 ...): a narrower term's synonyms
     broad_synonym: float = 0.45  # search/data/synonyms_cnsyn.txt (general language, unchecked)
-    concept: float = 0.25  # search/data/concepts.txt: how people word a problem → its technical terms
     broad_group_max: int = 6  # larger groups of the broad dictionary list related things, not synonyms
     abbreviation: float = 0.6  # 性控 → 性别控制 (1st + 3rd character of a 4-character thesaurus term)
-    fallback_below: int = 2  # the last two apply to a word with fewer thesaurus synonyms than this
+    fallback_below: int = 2  # contained_term and broad_synonym: only for words with fewer synonyms
     narrower_min_idf: float = 6.0  # an everyday word (处理, 利用: jieba IDF below) reaches no narrower term
     # an alternative never weighs more per match than the typed word would (its idf is capped at the
     # typed word's), so a rare synonym cannot outrank the documents that hold what was typed

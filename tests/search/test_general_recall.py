@@ -70,6 +70,13 @@ async def test_a_query_worded_as_people_word_a_problem_reaches_its_technical_ter
     assert found[0] == 12  # the listing that says 井水 still comes first
 
 
+def test_concept_terms_only_where_the_thesaurus_says_little() -> None:
+    """风机 has its thesaurus synonyms; its concepts.txt terms (变频调速, 高效电机) would make every
+    风机 search count every motor in its total. 井水 has none: its concept terms are its alternatives."""
+    assert not {"变频调速", "高效电机"} & {t.text for t in analyze_query("风机").terms}
+    assert "小型净水设备" in {t.text for t in analyze_query("井水").terms}
+
+
 async def test_a_word_no_listing_uses_still_finds_the_things_it_names(engine: SearchEngine) -> None:
     magnets = await ids(engine, "磁铁")
     assert 1 in magnets, magnets  # 钕铁硼 (a 钕磁铁 is a 磁铁: the narrower term's synonyms)
