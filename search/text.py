@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 THESAURUS_PATH = Path(__file__).with_name("data") / "thesaurus.txt"
 MAX_QUERY_CHARS = 200
 MAX_QUERY_TERMS = 24  # bounds the work per query (sub-queries on Meilisearch, OR branches in FTS5)
+# one Chinese and one English word: the first query loads jieba, opencc, the pinyin tables and the
+# English glossary, so an engine warms up with it off the event loop
+WARM_UP_QUERY = "预热 warm"
 
 _lock = threading.Lock()
 _WS = re.compile(r"\s+")
@@ -525,16 +528,17 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
     elif token.isalpha():
         group.add(token, weights.pinyin_reading, "pinyin")
         for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
-            group.add(term, weights.pinyin_reading, exact=True)
-            # and what the term typed in characters would reach: its synonyms and its parts
-            for synonym in thes.synonyms(term):
-                group.add(synonym, weights.pinyin_reading * weights.thesaurus, exact=True)
-            for sub in word_parts(term):
-                group.add(sub, weights.pinyin_reading * weights.word_part)
+            _add_reading(group, term, weights.pinyin_reading, thes, weights)
         corrected = thes.correct(token)
         if corrected:
             group.add(corrected, weights.typo_correction, exact=True)
             token = corrected
+        elif not thes.synonyms(token):  # an English word the thesaurus lacks (ecg, mastitus)
+            english, chinese = lexicon.translation(token)
+            trust = weights.translation * (1.0 if english == token else weights.typo_correction)
+            for term in chinese:
+                if lexicon.idf(term) >= weights.narrower_min_idf:  # not 材料 for data
+                    _add_reading(group, term, trust, thes, weights)
     synonyms = thes.synonyms(token)
     for synonym in synonyms:
         group.add(synonym, weights.thesaurus, exact=True)
@@ -554,6 +558,16 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
                     group.add(synonym, weights.contained_term, exact=True)
         for synonym in lexicon.broad().synonyms(token, weights.broad_group_max):
             group.add(synonym, weights.broad_synonym, exact=True)
+
+
+def _add_reading(group: Group, term: str, trust: float, thes: Thesaurus, weights: SearchWeights) -> None:
+    """A Chinese term an ASCII word was read as (pinyin, translation), and what the term typed in
+    characters would reach: its synonyms and its parts."""
+    group.add(term, trust, exact=True)
+    for synonym in thes.synonyms(term):
+        group.add(synonym, trust * weights.thesaurus, exact=True)
+    for sub in word_parts(term):
+        group.add(sub, trust * weights.word_part)
 
 
 def word_parts(token: str) -> list[str]:

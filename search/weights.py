@@ -39,6 +39,7 @@ class SearchWeights:
     broad_synonym: float = 0.45  # search/data/synonyms_cnsyn.txt (general language, unchecked)
     broad_group_max: int = 6  # larger groups of the broad dictionary list related things, not synonyms
     abbreviation: float = 0.6  # 性控 → 性别控制 (1st + 3rd character of a 4-character thesaurus term)
+    translation: float = 0.6  # an English word or phrase the thesaurus lacks → CC-CEDICT's Chinese (ecg → 心电图)
     fallback_below: int = 2  # contained_term and broad_synonym: only for words with fewer synonyms
     narrower_min_idf: float = 6.0  # an everyday word (处理, 利用: jieba IDF below) reaches no narrower term
     # an alternative never weighs more per match than the typed word would (its idf is capped at the

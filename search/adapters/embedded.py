@@ -200,10 +200,11 @@ class EmbeddedEngine:
             return self._write, self._read
 
     async def ensure_ready(self) -> None:
+        from search.text import WARM_UP_QUERY
         from search.text import analyze_query as warm
 
         await self._guard(self._connect)
-        await asyncio.to_thread(warm, "预热")  # loads jieba, opencc, pinyin tables off the event loop
+        await asyncio.to_thread(warm, WARM_UP_QUERY)  # off the event loop
 
     async def aclose(self) -> None:
         for connection in (self._read, self._write):

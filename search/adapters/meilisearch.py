@@ -28,7 +28,7 @@ from search.pipeline import CANDIDATE_FIELDS, RERANK_WINDOW, Candidates, SearchR
 from search.query import FACETS, MAX_WINDOW, SearchQuery
 from search.rank import idf
 from search.term_counts import TermCounts
-from search.text import QueryPlan, Term, analyze_query
+from search.text import WARM_UP_QUERY, QueryPlan, Term, analyze_query
 
 log = structlog.get_logger("techmarket.search.meilisearch")
 
@@ -272,7 +272,7 @@ class MeilisearchEngine:
     async def ensure_ready(self) -> None:
         for kind in KINDS:
             await self._create_index(self.uid(kind))
-        await asyncio.to_thread(analyze_query, "预热")  # loads jieba, opencc, pinyin off the event loop
+        await asyncio.to_thread(analyze_query, WARM_UP_QUERY)  # off the event loop
 
     async def health(self) -> bool:
         try:

@@ -29,6 +29,8 @@ CORPUS = [
     doc(11, "村级小型净水设备", "活性氧化铝吸附除氟除砷, 出水达到生活饮用水标准。"),
     doc(12, "井水水位自动监测仪", "牧区机井井水水位与用水量远程监测。"),
     doc(13, "饮用水吸附剂", "改性活性氧化铝除氟, 吸附饱和后碱液再生。"),
+    doc(14, "奶牛乳腺炎快速检测试纸", "牛奶滴加试纸, 3分钟判读体细胞水平。"),
+    doc(15, "牧民动态心电图监测贴", "贴敷式记录72小时心电图, 蓝牙上传。"),
 ]
 
 
@@ -68,6 +70,20 @@ async def test_a_query_worded_as_people_word_a_problem_reaches_its_technical_ter
     assert 11 in found, found
     assert 13 in found  # 除氟, a part of the technical term 除氟除砷
     assert found[0] == 12  # the listing that says 井水 still comes first
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("mastitis", 14), ("Mastitus", 14), ("ECG", 15)])
+async def test_an_english_word_the_thesaurus_lacks_finds_listings_in_chinese(
+    engine: SearchEngine, typed: str, expected: int
+) -> None:
+    """CC-CEDICT's senses: mastitis → 乳腺炎 (also misspelt), ECG → 心电图 (an abbreviation it gives)."""
+    assert (await ids(engine, typed))[:1] == [expected]
+
+
+def test_an_english_word_too_general_to_translate_reaches_no_chinese() -> None:
+    """new, data, cloud: dozens of definitions use them; their Chinese (新任, 基准, 云彩) would be noise."""
+    for word in ("new", "data", "cloud"):
+        assert all(t.text.isascii() for t in analyze_query(word).terms), word
 
 
 def test_concept_terms_only_where_the_thesaurus_says_little() -> None:
