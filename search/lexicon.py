@@ -14,7 +14,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -248,7 +248,7 @@ def translation(word: str) -> tuple[str, tuple[str, ...]]:
 class ThesaurusIndex:
     """Look-ups over the thesaurus terms that analysis needs besides synonyms."""
 
-    by_pinyin: dict[str, tuple[str, ...]]  # "qingneng" → 氢能 (whole CJK terms of 2–4 characters)
+    by_pinyin: dict[str, tuple[str, ...]]  # "qingneng" → 氢能: whole CJK terms of 2–4 characters
     phrases: tuple[tuple[str, ...], ...]  # English terms of several words, split ("rare", "earth")
     cjk_terms: tuple[str, ...]
     by_abbreviation: dict[str, tuple[str, ...]]  # 性控 → 性别控制: first characters of a 4-character term's halves
@@ -295,11 +295,14 @@ class ThesaurusIndex:
 
 @cache
 def thesaurus_index() -> ThesaurusIndex:
-    return build_index(thesaurus())
+    lexicon_terms = (t for entry in (*concepts(), *problems()) for t in (*entry.triggers, *entry.targets))
+    return build_index(thesaurus(), lexicon_terms)
 
 
-def build_index(thes: Thesaurus) -> ThesaurusIndex:
-    by_pinyin: dict[str, list[str]] = {}
+def build_index(thes: Thesaurus, lexicon_terms: Iterable[str] = ()) -> ThesaurusIndex:
+    """``lexicon_terms`` (the concept and problem lexicons' terms) are read in pinyin too: 煤自燃 is
+    a term people type as ``meiziran`` though no thesaurus group holds it."""
+    by_pinyin: dict[str, dict[str, None]] = {}
     phrases: list[tuple[str, ...]] = []
     cjk_terms: list[str] = []
     by_abbreviation: dict[str, list[str]] = {}
@@ -308,11 +311,12 @@ def build_index(thes: Thesaurus) -> ThesaurusIndex:
             cjk_terms.append(term)
             if len(term) == 4 and all(is_cjk(c) for c in term):  # the usual way 4 characters shorten
                 by_abbreviation.setdefault(term[0] + term[2], []).append(term)
-            if 2 <= len(term) <= 4 and all(is_cjk(c) for c in term):
-                reading = "".join(syllables(term, accurate=False))  # each character's usual reading
-                by_pinyin.setdefault(reading, []).append(term)
         elif " " in term and re.fullmatch(r"[a-z][a-z\- ]+", term):
             phrases.append(tuple(term.split()))
+    for term in (*thes.by_term, *lexicon_terms):
+        if 2 <= len(term) <= 4 and all(is_cjk(c) for c in term):
+            reading = "".join(syllables(term, accurate=False))  # each character's usual reading
+            by_pinyin.setdefault(reading, {})[term] = None
     return ThesaurusIndex(
         {k: tuple(v) for k, v in by_pinyin.items()},
         tuple(phrases),

@@ -31,6 +31,7 @@ CORPUS = [
     doc(13, "饮用水吸附剂", "改性活性氧化铝除氟, 吸附饱和后碱液再生。"),
     doc(14, "奶牛乳腺炎快速检测试纸", "牛奶滴加试纸, 3分钟判读体细胞水平。"),
     doc(15, "牧民动态心电图监测贴", "贴敷式记录72小时心电图, 蓝牙上传。"),
+    doc(16, "储煤场测温预警系统", "煤堆温度与一氧化碳在线监测, 提前发现煤自燃。"),
 ]
 
 
@@ -58,6 +59,10 @@ async def test_pinyin_of_a_whole_term_ranks_that_terms_listings_first(engine: Se
     assert set(found[:2]) == {4, 5}, found  # 氢能, not 减轻能耗 (轻能 read the same)
     assert 9 in found  # what 氢能 reaches (氢气), as if typed in characters
     assert found.index(9) > max(found.index(4), found.index(5))  # and below it, as if typed
+
+
+async def test_pinyin_of_a_term_only_the_problem_lexicons_know_finds_it(engine: SearchEngine) -> None:
+    assert (await ids(engine, "meiziran"))[:1] == [16]  # 煤自燃: a concepts.txt term, in no thesaurus group
 
 
 @pytest.mark.parametrize("typed", ["气化渣", "qihuazha"])
