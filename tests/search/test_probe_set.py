@@ -1,18 +1,22 @@
-"""bench/probe-set is scored by ``techmarket eval matching`` like the development set: every label
-names a listing of the set, every demand has an answer that solves it, every query kind is there."""
+"""bench/probe-set and bench/probe-set-2 are scored by ``techmarket eval matching`` like the
+development set: every label names a listing of the set, every demand has an answer that solves it,
+every query kind is there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from search.evaluation.runs import load_labels
 
-PROBE = Path(__file__).resolve().parents[2] / "bench" / "probe-set"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 KINDS = {"exact", "synonym", "abbreviation", "traditional", "typo", "pinyin", "mixed_english", "long_phrase"}
 
 
-def test_the_probe_set_is_complete_and_consistent() -> None:
-    labels = load_labels(PROBE)
+@pytest.mark.parametrize("name", ["probe-set", "probe-set-2"])
+def test_the_probe_set_is_complete_and_consistent(name: str) -> None:
+    labels = load_labels(BENCH / name)
     achievements = {a["external_id"] for a in labels.achievements}
     demands = {d["external_id"] for d in labels.demands}
     assert len(achievements) == len(labels.achievements) == 120 and len(demands) == 24
