@@ -98,6 +98,14 @@ def place_names() -> frozenset[str]:
     return frozenset(names)
 
 
+@cache
+def stage_names() -> frozenset[str]:
+    """The maturity stages as the platform names them (研发阶段, 小试, 中试, 产业化)."""
+    from core.reference import code_list
+
+    return frozenset(normalize(item.label) for item in code_list("maturity"))
+
+
 def _gram_list(normalized: str) -> list[str]:
     grams: list[str] = []
     for run in _CJK_RUN.findall(normalized):
@@ -323,13 +331,14 @@ def matched_terms(
     """Shared words, strongest first (``document``: word → its weight there, at any common scale),
     as the listing writes them; an expansion shows the chain that led to it (退磁→矫顽力(对策)).
     Everyday words (jieba's general IDF below ``reason_min_idf``), stop words, letters, figures,
-    units and quantities are left out: they explain nothing to a reader."""
+    units, quantities and maturity stages (中试: the maturity reason speaks of that) are left out:
+    they explain nothing to a reader."""
     floor = (weights or active_match()).reason_min_idf
-    quantities = quantity_words()
+    unexplaining = quantity_words() | stage_names()
     shared = [
         t
         for t in query.vector
-        if t in document and is_content(t) and t not in quantities and (t in query.expansions or idf(t) >= floor)
+        if t in document and is_content(t) and t not in unexplaining and (t in query.expansions or idf(t) >= floor)
     ]
     shared.sort(key=lambda t: -query.vector[t] * document[t])
     return [
