@@ -160,7 +160,7 @@ _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 @dataclass(frozen=True)
 class Glossary:
     """English → Chinese terms, read off CC-CEDICT's definitions: a whole sense (``mastitis`` →
-    乳腺炎, ``fuel cell`` → 燃料电池) or an abbreviation given with one (``ECG`` → 心电图)."""
+    乳腺炎, ``heart attack`` → 心梗) or an abbreviation given with one (``ECG`` → 心电图)."""
 
     by_sense: Mapping[str, tuple[str, ...]]
     known: frozenset[str]  # every English word the definitions use: such a word is no typo

@@ -461,13 +461,16 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
             group.add(synonym, weights.thesaurus, exact=True)
         groups.append(group)
     _add_concepts(norm, groups, weights)
-    # An English phrase of the thesaurus typed with a typo in each word or without its space.
+    # An English phrase of the thesaurus typed with a typo in each word or without its space; one it
+    # lacks, as the general dictionary translates it (heart attack → 心梗).
     index = lexicon.thesaurus_index()
     for run in re.finditer(r"[a-z]+(?: [a-z]+)*", norm):
         typed = run.group().split()
         for size in range(min(3, len(typed)), 0, -1):
             for start in range(len(typed) - size + 1):
                 phrase = index.phrase_for(typed[start : start + size])
+                if phrase is None and size > 1:
+                    _add_translated_phrase(" ".join(typed[start : start + size]), groups, thes, weights)
                 if phrase is None or re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", norm):
                     continue
                 group = Group(phrase)
@@ -482,6 +485,17 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
         group.add("".join(letters), 1.0, "pinyin")
         groups.append(group)
     return QueryPlan(norm, _cap(groups))
+
+
+def _add_translated_phrase(phrase: str, groups: list[Group], thes: Thesaurus, weights: SearchWeights) -> None:
+    from search import lexicon
+
+    group = Group(phrase)
+    for term in lexicon.glossary().chinese(phrase):
+        if lexicon.idf(term) >= weights.narrower_min_idf:
+            _add_reading(group, term, weights.translation, thes, weights)
+    if group.terms:
+        groups.append(group)
 
 
 def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> None:
@@ -530,6 +544,8 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
         for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
             _add_reading(group, term, weights.pinyin_reading, thes, weights)
         corrected = thes.correct(token)
+        if corrected and token in lexicon.glossary().known and not token.startswith(corrected):
+            corrected = None  # a word of its own (heart is no typo of heat); a plural still reads as one
         if corrected:
             group.add(corrected, weights.typo_correction, exact=True)
             token = corrected

@@ -85,6 +85,13 @@ async def test_an_english_word_the_thesaurus_lacks_finds_listings_in_chinese(
     assert (await ids(engine, typed))[:1] == [expected]
 
 
+def test_an_english_phrase_the_thesaurus_lacks_is_translated_and_a_real_word_is_no_typo() -> None:
+    terms = {t.text for t in analyze_query("heart attack").terms}
+    assert "心梗" in terms, terms  # CC-CEDICT's sense of the phrase
+    assert "heat" not in terms  # heart is a word of its own, not a misspelt thesaurus word
+    assert "合金" in {t.text for t in analyze_query("alloys").terms}  # a plural still reads as its singular
+
+
 def test_an_english_word_too_general_to_translate_reaches_no_chinese() -> None:
     """new, data, cloud: dozens of definitions use them; their Chinese (新任, 基准, 云彩) would be noise."""
     for word in ("new", "data", "cloud"):
