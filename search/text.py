@@ -491,11 +491,20 @@ def _add_translated_phrase(phrase: str, groups: list[Group], thes: Thesaurus, we
     from search import lexicon
 
     group = Group(phrase)
-    for term in lexicon.glossary().chinese(phrase):
-        if lexicon.idf(term) >= weights.narrower_min_idf:
-            _add_reading(group, term, weights.translation, thes, weights)
+    _add_translations(group, lexicon.glossary().chinese(phrase), weights.translation, thes, weights)
     if group.terms:
         groups.append(group)
+
+
+def _add_translations(
+    group: Group, chinese: Iterable[str], trust: float, thes: Thesaurus, weights: SearchWeights
+) -> None:
+    """CC-CEDICT's Chinese for an English word or phrase, but no everyday term (材料 for data)."""
+    from search import lexicon
+
+    for term in chinese:
+        if lexicon.idf(term) >= weights.narrower_min_idf:
+            _add_reading(group, term, trust, thes, weights)
 
 
 def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> None:
@@ -552,9 +561,7 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
         elif not thes.synonyms(token):  # an English word the thesaurus lacks (ecg, mastitus)
             english, chinese = lexicon.translation(token)
             trust = weights.translation * (1.0 if english == token else weights.typo_correction)
-            for term in chinese:
-                if lexicon.idf(term) >= weights.narrower_min_idf:  # not 材料 for data
-                    _add_reading(group, term, trust, thes, weights)
+            _add_translations(group, chinese, trust, thes, weights)
     synonyms = thes.synonyms(token)
     for synonym in synonyms:
         group.add(synonym, weights.thesaurus, exact=True)
