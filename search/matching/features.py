@@ -334,11 +334,15 @@ def matched_terms(
     units, quantities and maturity stages (中试: the maturity reason speaks of that) are left out:
     they explain nothing to a reader."""
     floor = (weights or active_match()).reason_min_idf
-    unexplaining = quantity_words() | stage_names()
+    quantities, stages = quantity_words(), stage_names()
     shared = [
         t
         for t in query.vector
-        if t in document and is_content(t) and t not in unexplaining and (t in query.expansions or idf(t) >= floor)
+        if t in document
+        and is_content(t)
+        and t not in quantities
+        and t not in stages
+        and (t in query.expansions or idf(t) >= floor)
     ]
     shared.sort(key=lambda t: -query.vector[t] * document[t])
     return [
