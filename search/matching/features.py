@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from search.lexicon import broad, concepts, general_stopwords, idf, idf_table, problems, quantity_words
-from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
+from search.lexicon import Concept, broad, concepts, general_stopwords, idf, idf_table, problems, quantity_words
+from search.text import has_cjk, normalize, normalized_fields, search_words, thesaurus, words
 from search.weights import MatchWeights, active_match, active_search
 
 # Unit symbols (SI and the usual technical ones): 350℃ normalises to "350°c", 10 kV to "10 kv"; a
@@ -53,8 +53,8 @@ def load_resources() -> None:
     """Reads the IDF table and the lexicons, so the first match after start-up does not."""
     idf_table()
     quantity_words()
-    concepts()
-    problems()
+    _trigger_words(concepts)
+    _trigger_words(problems)
     broad()
     general_stopwords()
 
@@ -247,13 +247,15 @@ def profile(
     for word in list(counts):
         for synonym in lexicon.synonyms(word):
             add(synonym, word, w.synonym, "同义")
-    lexicons = ((concepts(), w.concept, "概念"), (problems(), w.solution, "对策"))
+    lexicons = ((concepts, w.concept, "概念"), (problems, w.solution, "对策"))
     for entries, weight, source in lexicons:
-        for concept in entries:
+        reworded = worded_triggers(entries, text) if expand == "problem" else {}
+        for line, concept in enumerate(entries()):
             sources_, targets = (
                 (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
             )
             trigger = next((t for t in sources_ if (t in text if len(t) > 1 else t in alone())), None)
+            trigger = trigger or reworded.get(line)
             if trigger is not None:
                 for target in targets:
                     # a general remedy (低成本, 高效) says less than a specific one (矫顽力): jieba IDF
@@ -274,6 +276,33 @@ def profile(
     return Profile(
         _unit(vector), grams, frozenset(counts), expansions, sources, frozenset(cues | remedies), frozenset(anchors)
     )
+
+
+def worded_triggers(entries: Callable[[], tuple[Concept, ...]], text: str) -> dict[int, str]:
+    """Lines of a lexicon whose phrase ``text`` states in other words: every content word of a
+    trigger of two or more (水里 煤粉 of 水里全是煤粉) within one clause (矿井水里全都是煤粉), as the
+    clause's words or inside them. Line number → that trigger."""
+    index = _trigger_words(entries)
+    found: dict[int, str] = {}
+    for clause in _CLAUSE.split(text):
+        present = frozenset(search_words(clause))
+        for word in present:
+            for line, trigger, needed in index.get(word, ()):
+                if line not in found and needed <= present:
+                    found[line] = trigger
+    return found
+
+
+@cache
+def _trigger_words(entries: Callable[[], tuple[Concept, ...]]) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
+    """The triggers of two or more content words, under their rarest word (jieba IDF)."""
+    index: dict[str, list[tuple[int, str, frozenset[str]]]] = {}
+    for line, concept in enumerate(entries()):
+        for trigger in concept.triggers:
+            needed = frozenset(content_words(trigger))
+            if len(needed) >= 2:
+                index.setdefault(max(sorted(needed), key=idf), []).append((line, trigger, needed))
+    return index
 
 
 def remedies_of(sources: Mapping[str, str]) -> frozenset[str]:

@@ -154,3 +154,12 @@ def test_a_remedy_comes_only_from_a_cue_of_its_own_domain() -> None:
     assert not {"超低排放", "达标排放", "提标改造"} & set(milk.expansions), milk.expansions
     flue = profile("锅炉氮氧化物超标", "低负荷时氮氧化物超标被罚款。", expand="problem")
     assert {"超低排放", "达标排放"} <= set(flue.expansions), flue.expansions
+
+
+def test_a_phrase_worded_differently_within_one_clause_still_states_the_problem() -> None:
+    """巷子压扁了 written as 巷子被顶板压扁了一截 is the same complaint; the same words in two
+    clauses (a dark alley, crushed boxes) are not."""
+    roadway = profile("运输巷道维护", "井下运输巷子被顶板压扁了一截, 矿车过不去。", expand="problem")
+    assert {"巷道围岩控制", "软岩支护"} <= set(roadway.expansions), roadway.expansions
+    alley = profile("运输巷子照明", "巷子里太暗, 堆放的纸箱都压扁了。", expand="problem")
+    assert "巷道围岩控制" not in alley.expansions, alley.expansions
