@@ -116,6 +116,12 @@ def problems() -> tuple[Concept, ...]:
 
 
 @cache
+def problem_cues() -> frozenset[str]:
+    """The words that state a problem (data/problems.txt's left sides: 结垢, 退磁)."""
+    return frozenset(cue for entry in problems() for cue in entry.triggers)
+
+
+@cache
 def concepts(path: Path = CONCEPTS_PATH) -> tuple[Concept, ...]:
     """Problem phrase → solution terms; missing file means no expansion (the rest still works)."""
     if not path.exists():

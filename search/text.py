@@ -512,7 +512,8 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
     concepts.txt, as alternatives of the query word where the phrase starts: a query worded like a
     demand finds what a demand would be matched to. A one-character phrase counts only as a word; a
     word the thesaurus already expands (风机) is left to it, or every 风机 search would also count
-    every pump and motor in its total and facets."""
+    every pump and motor in its total and facets; unless it states a problem (水垢 → 阻垢), whose
+    remedies are what its searcher wants."""
     from search import lexicon
 
     if weights.concept <= 0:
@@ -530,7 +531,9 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
             if start < 0:
                 continue
             owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
-            if owner is not None and len(thesaurus().synonyms(owner.label)) < weights.fallback_below:
+            if owner is not None and (
+                len(thesaurus().synonyms(owner.label)) < weights.fallback_below or owner.label in lexicon.problem_cues()
+            ):
                 for term in concept.targets:
                     owner.add(term, weights.concept, exact=True)
                     for sub in word_parts(term):  # 除氟除砷 → 除氟: a listing may name one part

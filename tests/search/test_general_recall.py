@@ -159,3 +159,10 @@ def test_an_abbreviation_unknown_to_the_dictionaries_is_spelled_out() -> None:
     assert terms.get("电网调度") == SearchWeights().abbreviation  # 1st + 3rd character of a thesaurus term
     common = {t.text for group in analyze_query("光电").groups for t in group.terms}
     assert "光伏电池" not in common  # 光电 is a word of its own, not short for 光伏电池
+
+
+def test_a_word_that_states_a_problem_reaches_its_remedies_even_with_thesaurus_synonyms() -> None:
+    """水垢 has names of its own (水碱, 锅垢), yet a search for it wants the listings that prevent or
+    remove it (阻垢, 结垢): a problem word keeps its concept lines, an object word (风机) does not."""
+    scale = {t.text for group in analyze_query("换热器水垢").groups for t in group.terms}
+    assert {"水碱", "阻垢", "结垢"} <= scale, scale
