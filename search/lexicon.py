@@ -14,7 +14,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from search.text import (
     has_cjk,
     is_cjk,
     normalize,
+    search_words,
     syllables,
     thesaurus,
     to_simplified,
@@ -119,6 +120,38 @@ def problems() -> tuple[Concept, ...]:
 def problem_cues() -> frozenset[str]:
     """The words that state a problem (data/problems.txt's left sides: 结垢, 退磁)."""
     return frozenset(cue for entry in problems() for cue in entry.triggers)
+
+
+Lexicon = Callable[[], tuple[Concept, ...]]
+ContentWords = Callable[[str], Iterable[str]]
+CLAUSE = re.compile(r"[,.;:!?，。；：！？、\n()（）]")  # what ends a clause
+
+
+def worded_triggers(entries: Lexicon, content: ContentWords, text: str) -> dict[int, str]:
+    """Lines of a lexicon whose phrase ``text`` states in other words: every content word of a
+    trigger of two or more (巷子 压扁 of 巷子压扁了) within one clause (巷子被顶板压扁了一截), as the
+    clause's words or inside them. Line number → that trigger."""
+    index = trigger_index(entries, content)
+    found: dict[int, str] = {}
+    for clause in CLAUSE.split(text):
+        present = frozenset(search_words(clause))
+        for word in present:
+            for line, trigger, needed in index.get(word, ()):
+                if line not in found and needed <= present:
+                    found[line] = trigger
+    return found
+
+
+@cache
+def trigger_index(entries: Lexicon, content: ContentWords) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
+    """The triggers of two or more content words, under their rarest word (jieba IDF)."""
+    index: dict[str, list[tuple[int, str, frozenset[str]]]] = {}
+    for line, concept in enumerate(entries()):
+        for trigger in concept.triggers:
+            needed = frozenset(content(trigger))
+            if len(needed) >= 2:
+                index.setdefault(max(sorted(needed), key=idf), []).append((line, trigger, needed))
+    return index
 
 
 @cache

@@ -525,21 +525,31 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
         if start >= 0:
             spans.append((start, start + len(group.label), group))
             at = start + len(group.label)
-    for concept in lexicon.concepts():
-        for trigger in concept.triggers:
-            start = norm.find(trigger)
-            if start < 0:
-                continue
-            owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
-            if owner is not None and (
-                len(thesaurus().synonyms(owner.label)) < weights.fallback_below or owner.label in lexicon.problem_cues()
-            ):
-                for term in concept.targets:
-                    owner.add(term, weights.concept, exact=True)
-                    for sub in word_parts(term):  # 除氟除砷 → 除氟: a listing may name one part
-                        if lexicon.idf(sub) >= weights.narrower_min_idf:  # not 应用 of 卫星应用
-                            owner.add(sub, weights.concept * weights.word_part)
-                break
+    reworded = lexicon.worded_triggers(lexicon.concepts, query_content_words, norm)
+    for line, concept in enumerate(lexicon.concepts()):
+        found = next(((norm.find(t), t) for t in concept.triggers if t in norm), None)
+        if found is None and line in reworded:  # worded differently: where its first word is
+            found = (min(norm.find(w) for w in query_content_words(reworded[line]) if w in norm), reworded[line])
+        if found is None:
+            continue
+        start, trigger = found
+        owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
+        if owner is not None and (
+            len(thesaurus().synonyms(owner.label)) < weights.fallback_below or owner.label in lexicon.problem_cues()
+        ):
+            for term in concept.targets:
+                owner.add(term, weights.concept, exact=True)
+                for sub in word_parts(term):  # 除氟除砷 → 除氟: a listing may name one part
+                    if lexicon.idf(sub) >= weights.narrower_min_idf:  # not 应用 of 卫星应用
+                        owner.add(sub, weights.concept * weights.word_part)
+
+
+def query_content_words(text: str) -> list[str]:
+    """The words of a phrase that must occur for it to be stated in other words: no single
+    characters, no function words."""
+    from search import lexicon
+
+    return [w for w in words(text) if len(w) > 1 and w not in STOPWORDS and w not in lexicon.general_stopwords()]
 
 
 def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: SearchWeights) -> None:

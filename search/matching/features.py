@@ -16,13 +16,24 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from search.lexicon import Concept, broad, concepts, general_stopwords, idf, idf_table, problems, quantity_words
-from search.text import has_cjk, normalize, normalized_fields, search_words, thesaurus, words
+from search.lexicon import (
+    CLAUSE,
+    broad,
+    concepts,
+    general_stopwords,
+    idf,
+    idf_table,
+    problems,
+    quantity_words,
+    trigger_index,
+    worded_triggers,
+)
+from search.text import has_cjk, normalize, normalized_fields, thesaurus, words
 from search.weights import MatchWeights, active_match, active_search
 
 # Unit symbols (SI and the usual technical ones): 350℃ normalises to "350°c", 10 kV to "10 kv"; a
@@ -32,7 +43,6 @@ UNITS = frozenset(
     "rpm ppm ppb mol kj mj gj kcal cal min".split()
 )
 _MEASURE = re.compile(r"[0-9.]+([a-z]*)")
-_CLAUSE = re.compile(r"[,.;:!?，。；：！？、\n()（）]")
 STOP_WORDS = frozenset(
     "我们 我公司 我厂 公司 企业 单位 希望 引进 需要 需求 寻求 寻找 能够 可以 进行 采用 通过 实现 以及 目前 现有 "
     "问题 技术 方法 工艺 系统 装置 设备 研究 开发 研发 应用 成果 产品 项目 合作 提供 主要 相关 一种 每年 左右 以上 "
@@ -53,8 +63,8 @@ def load_resources() -> None:
     """Reads the IDF table and the lexicons, so the first match after start-up does not."""
     idf_table()
     quantity_words()
-    _trigger_words(concepts)
-    _trigger_words(problems)
+    trigger_index(concepts, content_words)
+    trigger_index(problems, content_words)
     broad()
     general_stopwords()
 
@@ -249,7 +259,7 @@ def profile(
             add(synonym, word, w.synonym, "同义")
     lexicons = ((concepts, w.concept, "概念"), (problems, w.solution, "对策"))
     for entries, weight, source in lexicons:
-        reworded = worded_triggers(entries, text) if expand == "problem" else {}
+        reworded = worded_triggers(entries, content_words, text) if expand == "problem" else {}
         for line, concept in enumerate(entries()):
             sources_, targets = (
                 (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
@@ -278,33 +288,6 @@ def profile(
     )
 
 
-def worded_triggers(entries: Callable[[], tuple[Concept, ...]], text: str) -> dict[int, str]:
-    """Lines of a lexicon whose phrase ``text`` states in other words: every content word of a
-    trigger of two or more (水里 煤粉 of 水里全是煤粉) within one clause (矿井水里全都是煤粉), as the
-    clause's words or inside them. Line number → that trigger."""
-    index = _trigger_words(entries)
-    found: dict[int, str] = {}
-    for clause in _CLAUSE.split(text):
-        present = frozenset(search_words(clause))
-        for word in present:
-            for line, trigger, needed in index.get(word, ()):
-                if line not in found and needed <= present:
-                    found[line] = trigger
-    return found
-
-
-@cache
-def _trigger_words(entries: Callable[[], tuple[Concept, ...]]) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
-    """The triggers of two or more content words, under their rarest word (jieba IDF)."""
-    index: dict[str, list[tuple[int, str, frozenset[str]]]] = {}
-    for line, concept in enumerate(entries()):
-        for trigger in concept.triggers:
-            needed = frozenset(content_words(trigger))
-            if len(needed) >= 2:
-                index.setdefault(max(sorted(needed), key=idf), []).append((line, trigger, needed))
-    return index
-
-
 def remedies_of(sources: Mapping[str, str]) -> frozenset[str]:
     """The added terms that answer a stated problem (data/problems.txt)."""
     return frozenset(term for term, source in sources.items() if source == "对策")
@@ -316,7 +299,7 @@ def problem_words(text: str) -> tuple[set[str], set[str]]:
     cues: set[str] = set()
     objects: set[str] = set()
     known = [cue for entry in problems() for cue in entry.triggers]
-    for clause in _CLAUSE.split(text):
+    for clause in CLAUSE.split(text):
         for cue in known:
             at = clause.find(cue)
             if at >= 0:

@@ -166,3 +166,10 @@ def test_a_word_that_states_a_problem_reaches_its_remedies_even_with_thesaurus_s
     remove it (阻垢, 结垢): a problem word keeps its concept lines, an object word (风机) does not."""
     scale = {t.text for group in analyze_query("换热器水垢").groups for t in group.terms}
     assert {"水碱", "阻垢", "结垢"} <= scale, scale
+
+
+def test_a_query_wording_a_concept_phrase_differently_still_reaches_its_terms() -> None:
+    """巷子被顶板压扁了 says 巷子压扁了 in other words; 巷子 alone does not."""
+    reworded = {t.text for t in analyze_query("巷子被顶板压扁了怎么办").terms}
+    assert {"巷道围岩控制", "软岩支护"} <= reworded, reworded
+    assert "巷道围岩控制" not in {t.text for t in analyze_query("巷子 照明").terms}
