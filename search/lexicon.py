@@ -142,6 +142,32 @@ def worded_triggers(entries: Lexicon, content: ContentWords, text: str) -> dict[
     return found
 
 
+def stated_triggers(entries: Lexicon, text: str) -> dict[int, tuple[int, str]]:
+    """Lines of a lexicon whose phrase ``text`` holds: line number → (where, the line's first such
+    trigger). Looks up each span of ``text`` as long as some trigger, not each trigger in ``text``."""
+    by_trigger, lengths = _trigger_lines(entries)
+    first: dict[int, tuple[int, str]] = {}  # line → (the trigger's place in its line, the trigger)
+    for start in range(len(text)):
+        for length in lengths:
+            if start + length > len(text):
+                break
+            span = text[start : start + length]
+            for line, rank in by_trigger.get(span, ()):
+                if line not in first or rank < first[line][0]:
+                    first[line] = (rank, span)
+    return {line: (text.find(trigger), trigger) for line, (_, trigger) in sorted(first.items())}
+
+
+@cache
+def _trigger_lines(entries: Lexicon) -> tuple[dict[str, list[tuple[int, int]]], list[int]]:
+    """Each trigger's lines (with its place there), and the lengths triggers have, shortest first."""
+    by_trigger: dict[str, list[tuple[int, int]]] = {}
+    for line, concept in enumerate(entries()):
+        for rank, trigger in enumerate(concept.triggers):
+            by_trigger.setdefault(trigger, []).append((line, rank))
+    return by_trigger, sorted({len(trigger) for trigger in by_trigger})
+
+
 @cache
 def trigger_index(entries: Lexicon, content: ContentWords) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
     """The triggers of two or more content words, under their rarest word (jieba IDF)."""

@@ -525,14 +525,14 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
         if start >= 0:
             spans.append((start, start + len(group.label), group))
             at = start + len(group.label)
-    reworded = lexicon.worded_triggers(lexicon.concepts, query_content_words, norm)
-    for line, concept in enumerate(lexicon.concepts()):
-        found = next(((norm.find(t), t) for t in concept.triggers if t in norm), None)
-        if found is None and line in reworded:  # worded differently: where its first word is
-            found = (min(norm.find(w) for w in query_content_words(reworded[line]) if w in norm), reworded[line])
-        if found is None:
-            continue
-        start, trigger = found
+    stated = lexicon.stated_triggers(lexicon.concepts, norm)
+    for line, trigger in lexicon.worded_triggers(lexicon.concepts, query_content_words, norm).items():
+        if line not in stated:  # worded differently: where its first word is
+            stated[line] = (min(norm.find(w) for w in query_content_words(trigger) if w in norm), trigger)
+    entries = lexicon.concepts()
+    for line in sorted(stated):
+        start, trigger = stated[line]
+        concept = entries[line]
         owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
         if owner is not None and (
             len(thesaurus().synonyms(owner.label)) < weights.fallback_below or owner.label in lexicon.problem_cues()
