@@ -142,30 +142,36 @@ def worded_triggers(entries: Lexicon, content: ContentWords, text: str) -> dict[
     return found
 
 
-def stated_triggers(entries: Lexicon, text: str) -> dict[int, tuple[int, str]]:
-    """Lines of a lexicon whose phrase ``text`` holds: line number → (where, the line's first such
-    trigger). Looks up each span of ``text`` as long as some trigger, not each trigger in ``text``."""
-    by_trigger, lengths = _trigger_lines(entries)
-    first: dict[int, tuple[int, str]] = {}  # line → (the trigger's place in its line, the trigger)
+def stated_triggers(
+    entries: Lexicon, text: str, *, side: str = "triggers", words: frozenset[str] | None = None
+) -> dict[int, tuple[int, str]]:
+    """Lines of a lexicon whose phrase (of ``side``: its triggers, or its targets read backwards)
+    ``text`` holds: line number → (where, the line's first such phrase). A one-character phrase
+    counts only as one of ``words`` when they are given (马 is not in 马铃薯). Looks up each span
+    of ``text`` as long as some phrase, not each phrase in ``text``."""
+    by_phrase, lengths = _phrase_lines(entries, side)
+    first: dict[int, tuple[int, str]] = {}  # line → (the phrase's place in its line, the phrase)
     for start in range(len(text)):
         for length in lengths:
             if start + length > len(text):
                 break
             span = text[start : start + length]
-            for line, rank in by_trigger.get(span, ()):
+            if length == 1 and words is not None and span not in words:
+                continue
+            for line, rank in by_phrase.get(span, ()):
                 if line not in first or rank < first[line][0]:
                     first[line] = (rank, span)
-    return {line: (text.find(trigger), trigger) for line, (_, trigger) in sorted(first.items())}
+    return {line: (text.find(phrase), phrase) for line, (_, phrase) in sorted(first.items())}
 
 
 @cache
-def _trigger_lines(entries: Lexicon) -> tuple[dict[str, list[tuple[int, int]]], list[int]]:
-    """Each trigger's lines (with its place there), and the lengths triggers have, shortest first."""
-    by_trigger: dict[str, list[tuple[int, int]]] = {}
+def _phrase_lines(entries: Lexicon, side: str) -> tuple[dict[str, list[tuple[int, int]]], list[int]]:
+    """Each phrase's lines (with its place there), and the lengths phrases have, shortest first."""
+    by_phrase: dict[str, list[tuple[int, int]]] = {}
     for line, concept in enumerate(entries()):
-        for rank, trigger in enumerate(concept.triggers):
-            by_trigger.setdefault(trigger, []).append((line, rank))
-    return by_trigger, sorted({len(trigger) for trigger in by_trigger})
+        for rank, phrase in enumerate(concept.triggers if side == "triggers" else concept.targets):
+            by_phrase.setdefault(phrase, []).append((line, rank))
+    return by_phrase, sorted({len(phrase) for phrase in by_phrase})
 
 
 @cache

@@ -30,6 +30,7 @@ from search.lexicon import (
     idf_table,
     problems,
     quantity_words,
+    stated_triggers,
     trigger_index,
     worded_triggers,
 )
@@ -220,12 +221,9 @@ def profile(
     text = f"{stored.title} {stored.body} {stored.keywords}"
     vector = word_weights(counts)
 
-    @cache
-    def alone() -> frozenset[str]:
-        """The characters that stand as words of the text: a one-character trigger (药, 马) fires
-        only as one, never inside another word (撒药, 马铃薯)."""
-        return frozenset(word for word in words(text) if len(word) == 1)
-
+    # the characters that stand as words of the text: a one-character trigger (药, 马) fires only
+    # as one, never inside another word (撒药, 马铃薯)
+    alone = frozenset(word for word in words(text) if len(word) == 1)
     cues: set[str] = set()
     if expand == "problem":  # what the demand says it must solve, above its context words
         cues, objects = problem_words(f"{stored.title}。{stored.body}")
@@ -259,23 +257,22 @@ def profile(
             add(synonym, word, w.synonym, "同义")
     lexicons = ((concepts, w.concept, "概念"), (problems, w.solution, "对策"))
     for entries, weight, source in lexicons:
-        reworded = worded_triggers(entries, content_words, text) if expand == "problem" else {}
-        for line, concept in enumerate(entries()):
-            sources_, targets = (
-                (concept.triggers, concept.targets) if expand == "problem" else (concept.targets, concept.triggers)
-            )
-            trigger = next((t for t in sources_ if (t in text if len(t) > 1 else t in alone())), None)
-            trigger = trigger or reworded.get(line)
-            if trigger is not None:
-                for target in targets:
-                    # a general remedy (低成本, 高效) says less than a specific one (矫顽力): jieba IDF
-                    if source == "概念":
-                        add(target, trigger, weight, source)
-                    else:
-                        specific = min(1.0, idf(target) / idf_table()[1])
-                        add(target, trigger, weight * specific, source, strength(trigger))
+        side = "triggers" if expand == "problem" else "targets"  # an achievement: what it answers
+        stated = {line: phrase for line, (_, phrase) in stated_triggers(entries, text, side=side, words=alone).items()}
+        if expand == "problem":
+            for line, phrase in worded_triggers(entries, content_words, text).items():
+                stated.setdefault(line, phrase)
+        for line in sorted(stated):
+            trigger, concept = stated[line], entries()[line]
+            for target in concept.targets if expand == "problem" else concept.triggers:
+                # a general remedy (低成本, 高效) says less than a specific one (矫顽力): jieba IDF
+                if source == "概念":
+                    add(target, trigger, weight, source)
+                else:
+                    specific = min(1.0, idf(target) / idf_table()[1])
+                    add(target, trigger, weight * specific, source, strength(trigger))
     head = set(content_words(stored.title)) | set(content_words(stored.keywords))
-    for word in head:  # the subject's words only: a broad dictionary on every body word is noise
+    for word in sorted(head):  # the subject's words only: a broad dictionary on every body word is noise
         if not lexicon.synonyms(word):
             for synonym in broad().synonyms(word, active_search().broad_group_max):
                 add(synonym, word, w.broad_synonym, "近义")
