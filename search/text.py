@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -281,6 +282,12 @@ def _char_pinyin() -> dict[str, str]:
     return table
 
 
+@cache
+def pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable a character reads as (xi, tu, zhuang)."""
+    return frozenset(_char_pinyin().values())
+
+
 def _blank_per_character(chunk: str) -> Any:
     """pypinyin's ``errors`` callback: a list gives one syllable per character (its stubs only say str)."""
     return [""] * len(chunk)
@@ -484,6 +491,13 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
         group = Group("".join(letters))
         group.add("".join(letters), 1.0, "pinyin")
         groups.append(group)
+    # Pinyin typed a syllable at a time (``re shi kong yu jing``): each pair of neighbours, as a
+    # listing's two characters read (热失, 失控, …); a lone syllable names nothing.
+    if len(letters) >= 3 and all(w in pinyin_syllables() for w in letters):
+        for first, second in pairwise(letters):
+            group = Group(first + second)
+            group.add(first + second, 1.0, "pinyin")
+            groups.append(group)
     return QueryPlan(norm, _cap(groups))
 
 

@@ -221,6 +221,7 @@ async def test_health_and_count(engine: SearchEngine) -> None:
         ("馬鈴薯", 2),  # traditional characters
         ("xitu", 1),  # pinyin
         ("xi tu", 1),  # pinyin typed with a space
+        ("ma ling shu dian fen", 2),  # pinyin typed a syllable at a time
         ("lithum", 3),  # English typo
         ("hydrometalurgical", 3),  # English typo in a long word
         ("led", 4),  # full-width ＬＥＤ in the document

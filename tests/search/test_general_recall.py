@@ -173,3 +173,12 @@ def test_a_query_wording_a_concept_phrase_differently_still_reaches_its_terms() 
     reworded = {t.text for t in analyze_query("巷子被顶板压扁了怎么办").terms}
     assert {"巷道围岩控制", "软岩支护"} <= reworded, reworded
     assert "巷道围岩控制" not in {t.text for t in analyze_query("巷子 照明").terms}
+
+
+def test_pinyin_typed_a_syllable_at_a_time_reads_as_neighbouring_pairs() -> None:
+    """re shi kong yu jing is 热失控预警 read aloud: its pairs (reshi, shikong, yujing) are what a
+    listing's characters read as; an English phrase is no pinyin."""
+    pinyin = {t.text for t in analyze_query("re shi kong yu jing").terms if t.field == "pinyin"}
+    assert {"shikong", "yujing"} <= pinyin, pinyin
+    english = {t.text for t in analyze_query("cold weather pump").terms if t.field == "pinyin"}
+    assert not {"coldweather", "weatherpump"} & english, english
