@@ -64,8 +64,10 @@ def load_resources() -> None:
     """Reads the IDF table and the lexicons, so the first match after start-up does not."""
     idf_table()
     quantity_words()
-    trigger_index(concepts, content_words)
-    trigger_index(problems, content_words)
+    for entries in (concepts, problems):
+        trigger_index(entries, content_words)
+        for side in ("triggers", "targets"):
+            stated_triggers(entries, "", side=side)
     broad()
     general_stopwords()
 
