@@ -28,6 +28,7 @@ from search.lexicon import (
     general_stopwords,
     idf,
     idf_table,
+    problem_cues,
     problems,
     quantity_words,
     stated_triggers,
@@ -297,9 +298,8 @@ def problem_words(text: str) -> tuple[set[str], set[str]]:
     (退磁), and the two content words just before it (what fails: 磁钢 高温)."""
     cues: set[str] = set()
     objects: set[str] = set()
-    known = [cue for entry in problems() for cue in entry.triggers]
     for clause in CLAUSE.split(text):
-        for cue in known:
+        for cue in problem_cues():
             at = clause.find(cue)
             if at >= 0:
                 cues.update(content_words(cue))
