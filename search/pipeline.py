@@ -50,6 +50,7 @@ class SearchResult(BaseModel):
     total: int
     facets: dict[str, dict[str, int]] = Field(default_factory=dict)
     took_ms: float = 0.0
+    relaxed: bool = False
 
 
 @dataclass
@@ -114,6 +115,13 @@ async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchRes
     started = time.perf_counter()
     plan = query.plan()
     found = await engine.candidates(kind, query, plan)
+    relaxed = False
+    if not found.total and not query.candidates_only and not plan.empty:
+        # nothing holds any word as typed or as the lexicons read it: its characters, near each other
+        fallback = plan.relaxed()
+        if not fallback.empty:
+            plan, relaxed = fallback, True
+            found = await engine.candidates(kind, query, plan)
     if query.candidates_only:
         result = SearchResult(hits=candidate_hits(found.docs), total=found.total)
     elif query.offset >= min(found.total, MAX_WINDOW):
@@ -125,6 +133,7 @@ async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchRes
             hits=to_hits(plan, page, highlights=query.highlight), total=found.total, facets=found.facets
         )
     result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+    result.relaxed = relaxed
     return result
 
 

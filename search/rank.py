@@ -24,6 +24,7 @@ from search.weights import SEARCH, SearchWeights, active_search
 TEXT_FIELDS = SEARCH.text_fields  # the fields' names (and the embedded engine's own BM25 weights)
 PINYIN_FIELDS = {"py_title": (2.5, 0.3), "py_body": (0.8, 0.5)}
 SNIPPET_CHARS = 120
+SCATTERED_CHARS = 0.2  # term frequency of a relaxed word whose characters a field holds, but apart
 
 
 class Prepared:
@@ -74,6 +75,10 @@ def term_frequency(term: Term, doc: Prepared, name: str, fuzzy_discount: float =
         return float(doc.pinyin[name][term.text]) if name in doc.pinyin else 0.0
     if name not in doc.text:
         return 0.0
+    if term.field == "chars":  # the word's characters near each other count, merely present a little
+        text = doc.text[name]
+        near = len(term.in_order.findall(text))
+        return float(near) if near else SCATTERED_CHARS * all(c in text for c in term.text)
     if term.is_ascii_word:
         budget = term.typo_budget
         if not budget and term.text not in doc.text[name]:
@@ -167,6 +172,8 @@ def _spans(plan: QueryPlan, norm: str) -> list[tuple[int, int]]:
     for term in plan.terms:
         if term.field == "pinyin":
             pinyin_terms.add(term.text)
+        elif term.field == "chars":
+            spans += [match.span() for match in term.in_order.finditer(norm)]
         elif term.is_ascii_word:
             budget = term.typo_budget
             for match in re.finditer(r"[a-z0-9]+", norm):

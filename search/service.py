@@ -26,6 +26,10 @@ class SearchItem(Classified):
 class SearchPage(Page[SearchItem]):
     facets: Public[dict[str, dict[str, int]]]
     took_ms: Public[float]
+    relaxed: Public[bool] = Field(
+        default=False,
+        description="无任何成果含查询词时为 true: 结果按查询词的单字 (相近排列者优先) 给出, 如 冻车 → 敞车防冻液",
+    )
 
 
 class SearchService:
@@ -51,5 +55,6 @@ class SearchService:
             limit=query.limit,
             offset=query.offset,
             facets=result.facets,
+            relaxed=result.relaxed,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )

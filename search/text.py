@@ -354,13 +354,16 @@ def analyze_document(title: str, body: str, keywords: Iterable[str], owner_name:
 
 # ---------------------------------------------------------------- queries
 
-TermField = Literal["text", "pinyin"]
+TermField = Literal["text", "pinyin", "chars"]
+CHARS_GAP = 3  # characters a relaxed word's characters may lie apart and still read as that word (湿式静电 for 湿电)
 
 
 @dataclass(frozen=True)
 class Term:
     """One string to look for. ``text`` terms match the t_* fields (a substring; an ASCII word may
-    carry typos), ``pinyin`` terms match the py_* fields exactly."""
+    carry typos), ``pinyin`` terms match the py_* fields exactly, ``chars`` terms (a relaxed query's
+    word) match where every character of the word occurs, and count where they stand in order within
+    ``CHARS_GAP`` of each other."""
 
     text: str
     weight: float
@@ -383,6 +386,12 @@ class Term:
     @cached_property
     def is_ascii_word(self) -> bool:
         return self.field == "text" and re.fullmatch(r"[a-z0-9]+", self.text) is not None
+
+    @cached_property
+    def in_order(self) -> re.Pattern[str]:
+        """A ``chars`` term's characters in order, at most ``CHARS_GAP`` apart, no punctuation between."""
+        gap = rf"\w{{0,{CHARS_GAP}}}"
+        return re.compile(gap.join(re.escape(c) for c in self.text))
 
 
 @dataclass
@@ -412,6 +421,17 @@ class QueryPlan:
     @property
     def empty(self) -> bool:
         return not self.groups
+
+    def relaxed(self) -> QueryPlan:
+        """For a query nothing matched: each word of two to six characters as its characters, so
+        冻车 finds 敞车防冻液 and 湿电 finds 湿式静电除尘 rather than an empty page. Words that
+        cannot be relaxed (letters, one character) are left out: they matched nothing already."""
+        groups = []
+        for group in self.groups:
+            label = group.label
+            if 2 <= len(label) <= 6 and all(is_cjk(c) for c in label):
+                groups.append(Group(label, [Term(label, 1.0, "chars")]))
+        return QueryPlan(self.text, groups)
 
     @property
     def terms(self) -> list[Term]:

@@ -373,6 +373,8 @@ class EmbeddedEngine:
     async def _match(self, read: aiosqlite.Connection, kind: Kind, term: Term) -> str:
         if term.field == "pinyin":
             return f"{_PINYIN_SCOPE} : {_fts_phrase(term.text)}"
+        if term.field == "chars":
+            return f"{_TEXT_SCOPE} : ({' AND '.join(_fts_phrase(c) for c in term.text)})"
         if term.is_ascii_word:
             variants = await self._variants(read, kind, term.text, term.typo_budget)
             return f"{_TEXT_SCOPE} : ({' OR '.join(_fts_phrase(v) for v in variants)})"

@@ -111,6 +111,8 @@ def build_filter(query: SearchQuery) -> list[str | list[str]]:
 def term_query(term: Term) -> dict[str, Any]:
     if term.field == "pinyin":
         return {"q": f'"{term.text}"', "attributesToSearchOn": PINYIN_ATTRIBUTES}
+    if term.field == "chars":  # each character a word of its own; matchingStrategy "all" wants them all
+        return {"q": " ".join(term.text), "attributesToSearchOn": TEXT_ATTRIBUTES}
     if term.is_ascii_word and term.typo_budget:  # unquoted: Meilisearch's typo tolerance applies
         return {"q": term.text, "attributesToSearchOn": TEXT_ATTRIBUTES}
     return {"q": f'"{term.phrase}"', "attributesToSearchOn": TEXT_ATTRIBUTES}

@@ -236,6 +236,20 @@ async def test_word_inside_longer_word_is_found(engine: SearchEngine) -> None:
     assert 6 in await ids(engine, "调度")
 
 
+async def test_a_word_no_listing_holds_reads_as_its_characters(engine: SearchEngine) -> None:
+    """A shortening or folk word nothing holds (冻车, 湿电) gets the listings holding its characters,
+    near each other and in order first, and says so, rather than an empty page."""
+    await engine.upsert("achievement", [doc(8, "永久磁铁充磁检测", "适用于稀有金属元件。")])  # apart
+    result = await engine.search("achievement", SearchQuery(text="稀磁"))
+    assert result.relaxed
+    assert [hit.id for hit in result.hits] == [1, 8]
+    assert result.total == 2
+    assert result.hits[0].highlights["title"] == "<em>稀土永磁</em>材料制备技术"
+    assert not (await engine.search("achievement", SearchQuery(text="稀土"))).relaxed
+    nothing = await engine.search("achievement", SearchQuery(text="猫腻"))
+    assert (nothing.total, nothing.relaxed) == (0, True)
+
+
 async def test_kinds_are_separate(engine: SearchEngine) -> None:
     assert 1 in await ids(engine, "稀土")
     demands = await engine.search("demand", SearchQuery(text="稀土"))
