@@ -20,6 +20,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from search.text import (
+    STOPWORDS,
     Thesaurus,
     edit_distance,
     has_cjk,
@@ -136,8 +137,8 @@ def worded_triggers(entries: Lexicon, content: ContentWords, text: str) -> dict[
     for clause in CLAUSE.split(text):
         present = frozenset(search_words(clause))
         for word in present:
-            for line, trigger, needed in index.get(word, ()):
-                if line not in found and needed <= present:
+            for line, trigger, needed, characters in index.get(word, ()):
+                if line not in found and needed <= present and all(c in clause for c in characters):
                     found[line] = trigger
     return found
 
@@ -150,7 +151,7 @@ def stated_triggers(
     counts only as one of ``words`` when they are given (马 is not in 马铃薯). Looks up each span
     of ``text`` as long as some phrase, not each phrase in ``text``."""
     by_phrase, lengths = _phrase_lines(entries, side)
-    first: dict[int, tuple[int, str]] = {}  # line → (the phrase's place in its line, the phrase)
+    found: list[tuple[int, int, str]] = []  # (start, end, phrase) of every phrase the text holds
     for start in range(len(text)):
         for length in lengths:
             if start + length > len(text):
@@ -158,9 +159,16 @@ def stated_triggers(
             span = text[start : start + length]
             if length == 1 and words is not None and span not in words:
                 continue
-            for line, rank in by_phrase.get(span, ()):
-                if line not in first or rank < first[line][0]:
-                    first[line] = (rank, span)
+            if span in by_phrase:
+                found.append((start, start + length, span))
+    first: dict[int, tuple[int, str]] = {}  # line → (the phrase's place in its line, the phrase)
+    for start, end, span in found:
+        inside = any(s <= start and end <= e and e - s > end - start for s, e, _ in found)
+        if inside:
+            continue  # the longest phrase speaks: 疲劳 within 疲劳驾驶 is no tired metal
+        for line, rank in by_phrase[span]:
+            if line not in first or rank < first[line][0]:
+                first[line] = (rank, span)
     return {line: (text.find(phrase), phrase) for line, (_, phrase) in sorted(first.items())}
 
 
@@ -175,14 +183,20 @@ def _phrase_lines(entries: Lexicon, side: str) -> tuple[dict[str, list[tuple[int
 
 
 @cache
-def trigger_index(entries: Lexicon, content: ContentWords) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
-    """The triggers of two or more content words, under their rarest word (jieba IDF)."""
-    index: dict[str, list[tuple[int, str, frozenset[str]]]] = {}
+def trigger_index(
+    entries: Lexicon, content: ContentWords
+) -> dict[str, list[tuple[int, str, frozenset[str], frozenset[str]]]]:
+    """The triggers of two or more content words, under their rarest word (jieba IDF), with the
+    one-character words they also need (坑 of 路上全是坑: without it, 路上全是黑灰 would do)."""
+    index: dict[str, list[tuple[int, str, frozenset[str], frozenset[str]]]] = {}
     for line, concept in enumerate(entries()):
         for trigger in concept.triggers:
             needed = frozenset(content(trigger))
             if len(needed) >= 2:
-                index.setdefault(max(sorted(needed), key=idf), []).append((line, trigger, needed))
+                characters = frozenset(
+                    w for w in search_words(trigger) if len(w) == 1 and is_cjk(w) and w not in STOPWORDS
+                ) - set("".join(needed))
+                index.setdefault(max(sorted(needed), key=idf), []).append((line, trigger, needed, characters))
     return index
 
 

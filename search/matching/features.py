@@ -28,7 +28,6 @@ from search.lexicon import (
     general_stopwords,
     idf,
     idf_table,
-    problem_cues,
     problems,
     quantity_words,
     stated_triggers,
@@ -299,12 +298,10 @@ def problem_words(text: str) -> tuple[set[str], set[str]]:
     cues: set[str] = set()
     objects: set[str] = set()
     for clause in CLAUSE.split(text):
-        for cue in problem_cues():
-            at = clause.find(cue)
-            if at >= 0:
-                cues.update(content_words(cue))
-                cues.add(cue)
-                objects.update(content_words(clause[:at])[-2:])
+        for at, cue in stated_triggers(problems, clause).values():
+            cues.update(content_words(cue))
+            cues.add(cue)
+            objects.update(content_words(clause[:at])[-2:])
     return cues, objects
 
 

@@ -163,3 +163,20 @@ def test_a_phrase_worded_differently_within_one_clause_still_states_the_problem(
     assert {"巷道围岩控制", "软岩支护"} <= set(roadway.expansions), roadway.expansions
     alley = profile("运输巷子照明", "巷子里太暗, 堆放的纸箱都压扁了。", expand="problem")
     assert "巷道围岩控制" not in alley.expansions, alley.expansions
+
+
+def test_a_cue_inside_a_longer_cue_does_not_speak_for_itself() -> None:
+    """疲劳驾驶 is a tired driver: the remedies of metal fatigue (疲劳) are not offered."""
+    driver = profile("矿卡司机疲劳驾驶", "夜班矿卡司机疲劳驾驶, 容易出事故。", expand="problem")
+    assert "疲劳监测" in driver.expansions, driver.expansions
+    assert not {"喷丸强化", "抗疲劳"} & set(driver.expansions), driver.expansions
+    shaft = profile("传动轴疲劳断裂", "传动轴用半年就疲劳断了。", expand="problem")
+    assert "喷丸强化" in shaft.expansions, shaft.expansions
+
+
+def test_a_reworded_phrase_needs_its_one_character_words_too() -> None:
+    """路上全是坑 reworded is still about potholes; 路上全是黑灰 is dust, not a road to repave."""
+    potholes = profile("村道维修", "村里的路上到处全是坑, 下雨没法走。", expand="problem")
+    assert "路面养护" in potholes.expansions, potholes.expansions
+    dust = profile("运煤道路扬尘", "拉煤车一过路上全是黑灰, 沿途村民投诉。", expand="problem")
+    assert "路面养护" not in dust.expansions, dust.expansions
