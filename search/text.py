@@ -154,6 +154,23 @@ class Thesaurus:
                     seen[other] = None
         return list(seen)
 
+    @cached_property
+    def _order(self) -> tuple[dict[str, int], tuple[int, ...]]:
+        order = {term: i for i, term in enumerate(self.by_term) if len(term) >= 2}
+        return order, tuple(sorted({len(term) for term in order}))
+
+    def terms_in(self, text: str) -> list[str]:
+        """The terms of two or more characters ``text`` holds, in the thesaurus's order; each span of
+        ``text`` is looked up, rather than each of the thousands of terms searched for."""
+        order, lengths = self._order
+        found = {
+            text[start : start + length]
+            for start in range(len(text))
+            for length in lengths
+            if start + length <= len(text) and text[start : start + length] in order
+        }
+        return sorted(found, key=order.__getitem__)
+
     def correct(self, word: str) -> str | None:
         """The thesaurus English word within typo distance of ``word`` (closest, then shortest)."""
         allowed = typo_budget(word)
@@ -477,8 +494,8 @@ def analyze_query(text: str, *, expand: bool = True, weights: SearchWeights | No
     # that word is a thesaurus term itself (风机叶片 already stands for 风机 and 叶片).
     token_set = set(tokens)
     covered = [t for t in token_set if t in thes.by_term]
-    for term in thes.by_term:
-        if len(term) < 2 or term in token_set or term not in norm or any(term in t for t in covered):
+    for term in thes.terms_in(norm):
+        if term in token_set or any(term in t for t in covered):
             continue
         if not has_cjk(term) and not re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", norm):
             continue
