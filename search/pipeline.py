@@ -117,9 +117,10 @@ async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchRes
     found = await engine.candidates(kind, query, plan)
     relaxed = False
     if not found.total and not query.candidates_only and not plan.empty:
-        # nothing holds any word as typed or as the lexicons read it: its characters, near each other
+        # nothing holds any word as typed or as the lexicons read it: its characters, near each other;
+        # unless listings outside the filters hold it (稀土 in another region is still 稀土)
         fallback = plan.relaxed()
-        if not fallback.empty:
+        if not fallback.empty and not (query.filtered and await _held_anywhere(engine, kind, query, plan)):
             plan, relaxed = fallback, True
             found = await engine.candidates(kind, query, plan)
     if query.candidates_only:
@@ -135,6 +136,11 @@ async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchRes
     result.took_ms = round((time.perf_counter() - started) * 1000, 2)
     result.relaxed = relaxed
     return result
+
+
+async def _held_anywhere(engine: SearchEngine, kind: Kind, query: SearchQuery, plan: QueryPlan) -> bool:
+    unfiltered = SearchQuery(text=query.text, limit=1, sort="newest", highlight=False)
+    return (await engine.candidates(kind, unfiltered, plan)).total > 0
 
 
 def sort_key(sort: Sort) -> Any:

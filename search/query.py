@@ -104,6 +104,13 @@ class SearchQuery(BaseModel):
             raise ValidationFailed(errors=field_errors_from_pydantic([dict(e) for e in exc.errors()])) from exc
 
     @property
+    def filtered(self) -> bool:
+        """Whether any filter narrows the listings searched."""
+        return bool(
+            self.fields or self.regions or self.maturity or self.transaction_modes or self.ip_types or self.owner_kinds
+        ) or any(v is not None for v in (self.trl_min, self.trl_max, self.price_min_fen, self.price_max_fen))
+
+    @property
     def window(self) -> int:
         return min(self.offset + self.limit, MAX_WINDOW)
 

@@ -248,6 +248,9 @@ async def test_a_word_no_listing_holds_reads_as_its_characters(engine: SearchEng
     assert not (await engine.search("achievement", SearchQuery(text="稀土"))).relaxed
     nothing = await engine.search("achievement", SearchQuery(text="猫腻"))
     assert (nothing.total, nothing.relaxed) == (0, True)
+    # a word listings hold, only none within the filters, is not read as characters
+    elsewhere = await engine.search("achievement", SearchQuery(text="永磁", regions=["150900"]))
+    assert (elsewhere.total, elsewhere.relaxed) == (0, False)
 
 
 async def test_kinds_are_separate(engine: SearchEngine) -> None:
