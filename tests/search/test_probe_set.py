@@ -1,4 +1,4 @@
-"""bench/probe-set, probe-set-2 and probe-set-3 are scored by ``techmarket eval matching`` like the
+"""bench/probe-set … probe-set-4 are scored by ``techmarket eval matching`` like the
 development set: every label names a listing of the set, every demand has an answer that solves it,
 every query kind is there."""
 
@@ -14,7 +14,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 KINDS = {"exact", "synonym", "abbreviation", "traditional", "typo", "pinyin", "mixed_english", "long_phrase"}
 
 
-@pytest.mark.parametrize("name", ["probe-set", "probe-set-2", "probe-set-3"])
+@pytest.mark.parametrize("name", ["probe-set", "probe-set-2", "probe-set-3", "probe-set-4"])
 def test_the_probe_set_is_complete_and_consistent(name: str) -> None:
     labels = load_labels(BENCH / name)
     achievements = {a["external_id"] for a in labels.achievements}
