@@ -560,8 +560,9 @@ def _add_translations(
 
 def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> None:
     """Words people use for a problem or a thing (井水, 排土场, 屋里冷) reach the technical terms of
-    concepts.txt, as alternatives of the query word where the phrase starts: a query worded like a
-    demand finds what a demand would be matched to. A one-character phrase counts only as a word; a
+    concepts.txt, and a stated problem (翻浆) its remedies in problems.txt, as alternatives of the
+    query word where the phrase starts: a query worded like a demand finds what a demand would be
+    matched to. A one-character phrase counts only as a word; a
     word the thesaurus already expands (风机) is left to it, or every 风机 search would also count
     every pump and motor in its total and facets; unless it states a problem (水垢 → 阻垢), whose
     remedies are what its searcher wants."""
@@ -576,14 +577,14 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
         if start >= 0:
             spans.append((start, start + len(group.label), group))
             at = start + len(group.label)
-    stated = lexicon.stated_triggers(lexicon.concepts, norm)
-    for line, trigger in lexicon.worded_triggers(lexicon.concepts, query_content_words, norm).items():
-        if line not in stated:  # worded differently: where its first word is
-            stated[line] = (min(norm.find(w) for w in query_content_words(trigger) if w in norm), trigger)
-    entries = lexicon.concepts()
-    for line in sorted(stated):
-        start, trigger = stated[line]
-        concept = entries[line]
+    found: list[tuple[int, str, lexicon.Concept]] = []
+    for entries in (lexicon.concepts, lexicon.problems):
+        stated = lexicon.stated_triggers(entries, norm)
+        for line, trigger in lexicon.worded_triggers(entries, query_content_words, norm).items():
+            if line not in stated:  # worded differently: where its first word is
+                stated[line] = (min(norm.find(w) for w in query_content_words(trigger) if w in norm), trigger)
+        found += [(*stated[line], entries()[line]) for line in sorted(stated)]
+    for start, trigger, concept in found:
         owner = next((g for s, e, g in spans if s <= start < e and (len(trigger) > 1 or e - s == 1)), None)
         if owner is not None and (
             len(thesaurus().synonyms(owner.label)) < weights.fallback_below or owner.label in lexicon.problem_cues()

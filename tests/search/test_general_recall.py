@@ -168,6 +168,13 @@ def test_a_word_that_states_a_problem_reaches_its_remedies_even_with_thesaurus_s
     assert {"水碱", "阻垢", "结垢"} <= scale, scale
 
 
+def test_a_query_that_states_a_problem_reaches_the_remedies_a_demand_would() -> None:
+    """翻浆 (a road heaving and sinking with the frost) is a problem only problems.txt knows: the
+    search finds what prevents it, as matching would for a demand that says it."""
+    heave = {t.text for t in analyze_query("翻浆").terms}
+    assert {"防冻胀", "换填"} <= heave, heave
+
+
 def test_a_query_wording_a_concept_phrase_differently_still_reaches_its_terms() -> None:
     """巷子被顶板压扁了 says 巷子压扁了 in other words; 巷子 alone does not."""
     reworded = {t.text for t in analyze_query("巷子被顶板压扁了怎么办").terms}
