@@ -28,7 +28,7 @@ class SearchPage(Page[SearchItem]):
     took_ms: Public[float]
     relaxed: Public[bool] = Field(
         default=False,
-        description="无任何成果含查询词时为 true: 结果按查询词的单字 (相近排列者优先) 给出, 如 冻车 → 敞车防冻液",
+        description="没有条目含查询词时为 true: 结果按查询词的单字给出 (相近且顺序一致者优先), 如 冻车 → 敞车防冻液",
     )
 
 

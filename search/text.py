@@ -562,10 +562,9 @@ def _add_concepts(norm: str, groups: list[Group], weights: SearchWeights) -> Non
     """Words people use for a problem or a thing (井水, 排土场, 屋里冷) reach the technical terms of
     concepts.txt, and a stated problem (翻浆) its remedies in problems.txt, as alternatives of the
     query word where the phrase starts: a query worded like a demand finds what a demand would be
-    matched to. A one-character phrase counts only as a word; a
-    word the thesaurus already expands (风机) is left to it, or every 风机 search would also count
-    every pump and motor in its total and facets; unless it states a problem (水垢 → 阻垢), whose
-    remedies are what its searcher wants."""
+    matched to. A one-character phrase counts only as a word; a word the thesaurus already expands
+    (风机) is left to it, or every 风机 search would also count every pump and motor in its total and
+    facets; unless it states a problem (水垢 → 阻垢), whose remedies are what its searcher wants."""
     from search import lexicon
 
     if weights.concept <= 0:
