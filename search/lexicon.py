@@ -27,6 +27,7 @@ from search.text import (
     is_cjk,
     normalize,
     search_words,
+    spans_in,
     syllables,
     thesaurus,
     to_simplified,
@@ -149,18 +150,13 @@ def stated_triggers(
     """Lines of a lexicon whose phrase (of ``side``: its triggers, or its targets read backwards)
     ``text`` holds: line number → (where, the line's first such phrase). A one-character phrase
     counts only as one of ``words`` when they are given (马 is not in 马铃薯). Looks up each span
-    of ``text`` as long as some phrase, not each phrase in ``text``."""
+    of ``text`` as long as some phrase (``spans_in``)."""
     by_phrase, lengths = _phrase_lines(entries, side)
-    found: list[tuple[int, int, str]] = []  # (start, end, phrase) of every phrase the text holds
-    for start in range(len(text)):
-        for length in lengths:
-            if start + length > len(text):
-                break
-            span = text[start : start + length]
-            if length == 1 and words is not None and span not in words:
-                continue
-            if span in by_phrase:
-                found.append((start, start + length, span))
+    found = [  # (start, end, phrase) of every phrase the text holds
+        (start, start + len(span), span)
+        for start, span in spans_in(text, lengths, by_phrase)
+        if len(span) > 1 or words is None or span in words
+    ]
     first: dict[int, tuple[int, str]] = {}  # line → (the phrase's place in its line, the phrase)
     for start, end, span in found:
         inside = any(s <= start and end <= e and e - s > end - start for s, e, _ in found)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import pairwise
@@ -137,6 +137,18 @@ def ascii_words(normalized: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", normalized)
 
 
+def spans_in(text: str, lengths: Sequence[int], known: Container[str]) -> Iterator[tuple[int, str]]:
+    """(start, span) of every span of ``text`` that ``known`` holds, ``lengths`` (ascending) being
+    the lengths it has: each span is looked up, rather than each of thousands of phrases searched for."""
+    for start in range(len(text)):
+        for length in lengths:
+            if start + length > len(text):
+                break
+            span = text[start : start + length]
+            if span in known:
+                yield start, span
+
+
 # ---------------------------------------------------------------- thesaurus
 
 
@@ -160,16 +172,9 @@ class Thesaurus:
         return order, tuple(sorted({len(term) for term in order}))
 
     def terms_in(self, text: str) -> list[str]:
-        """The terms of two or more characters ``text`` holds, in the thesaurus's order; each span of
-        ``text`` is looked up, rather than each of the thousands of terms searched for."""
+        """The terms of two or more characters ``text`` holds, in the thesaurus's order."""
         order, lengths = self._order
-        found = {
-            text[start : start + length]
-            for start in range(len(text))
-            for length in lengths
-            if start + length <= len(text) and text[start : start + length] in order
-        }
-        return sorted(found, key=order.__getitem__)
+        return sorted({span for _, span in spans_in(text, lengths, order)}, key=order.__getitem__)
 
     def correct(self, word: str) -> str | None:
         """The thesaurus English word within typo distance of ``word`` (closest, then shortest)."""
