@@ -51,6 +51,7 @@ from search.endpoints import router as search_router
 from search.errors import SearchUnavailable
 from search.matching.endpoints import router as matching_router
 from search.matching.features import load_resources as load_matching_resources
+from search.semantic.encoder import fingerprint
 
 log = structlog.get_logger("techmarket.app")
 OUTBOX_TOPICS = (SEARCH_TOPIC, ALERT_TOPIC, WEBHOOK_TOPIC, OBJECT_TOPIC)  # reported on /metrics even when empty
@@ -113,6 +114,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         except SearchUnavailable:
             log.warning("search_engine_unavailable_at_start")  # /readyz says so; the relay catches up later
         await asyncio.to_thread(load_matching_resources)
+        # which model's listing vectors matching reads (a folder that is no model fails the start here)
+        model = settings.embedding_model
+        app.state.vector_model = await asyncio.to_thread(fingerprint, model) if model else None
         if settings.env != "test":  # a test process starts hundreds of apps; freezing each would pile up
             # Everything loaded so far (jieba's dictionary, IDF and pinyin tables, the app) lives as
             # long as the process: keep it out of the collector, so a full collection scans what

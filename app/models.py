@@ -37,6 +37,7 @@ from market.listings.models import Achievement, Demand
 from market.notifications.models import NotificationDelivery, UserNotification
 from search.alerts.models import Notification, Subscription, WebhookEndpoint
 from search.consistency import SearchIndexCheck
+from search.semantic.models import ListingVector
 from search.term_counts import SearchTermCount
 
 
@@ -58,6 +59,7 @@ __all__ = [
     "Attachment",
     "AuditEntry",
     "Demand",
+    "ListingVector",
     "LoginThrottle",
     "Notification",
     "NotificationDelivery",

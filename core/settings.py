@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         default=None, description="read the search key from this file (written by `techmarket search-key`)"
     )
     search_index_prefix: str = "techmarket"
+    embedding_model: Path | None = Field(
+        default=None,
+        description="folder of a sentence-embedding model (BERT, safetensors): listings' vectors join matching",
+    )
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     log_json: bool | None = None

@@ -60,6 +60,8 @@ class MatchWeights:
     # 0.7 ranks remedies first on problem-style demands but costs the dev set where a remedy misfits)
     unaddressed: float = 1.0
     gram: float = 1.0  # character bigrams next to words (苦咸/苦咸水)
+    # share of the text score given to sentence-vector similarity when vectors exist (search/semantic/)
+    semantic: float = 0.5
     # the final score: text dominates, a perfect fit that does not solve the problem is useless
     text: float = 0.70
     field: float = 0.12

@@ -39,6 +39,7 @@ from search.matching.service import MatchingService, body_of, engine_queries, fi
 from search.outbox_relay import reindex
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
+from search.semantic.tasks import embed_once, load_encoder
 from search.text import normalize, words
 from search.weights import MATCH, SEARCH, MatchWeights, SearchWeights, using
 
@@ -50,6 +51,7 @@ MATCHING_GRID: Grid = (
     ("fit", (0.08, 0.15, 0.25)),
     ("local", (0.0, 0.03)),
     ("gram", (0.5, 1.0, 1.5)),
+    ("semantic", (0.3, 0.5, 0.7)),  # only moves anything when a sentence model is configured
     ("synonym", (0.5, 0.7, 0.9)),
     ("concept", (0.3, 0.5, 0.7)),
     ("solution", (0.4, 0.6, 0.8)),
@@ -164,10 +166,14 @@ class MatchInput:
     keywords: tuple[str, ...]
     side: Side
     candidates: tuple[Candidate, ...]
+    semantic: tuple[float | None, ...] = ()  # per candidate, its sentence-vector cosine (none: no model)
 
 
-async def match_inputs(engine: SearchEngine, demands: Mapping[str, Achievement | Demand]) -> list[MatchInput]:
-    """Each demand's candidates as the matching service fetches them (shipped weights)."""
+async def match_inputs(
+    engine: SearchEngine, demands: Mapping[str, Achievement | Demand], service: MatchingService | None = None
+) -> list[MatchInput]:
+    """Each demand's candidates as the matching service fetches them (shipped weights), with their
+    sentence-vector nearness when ``service`` reads vectors."""
     inputs = []
     for external_id, row in demands.items():
         query = query_profile(DEMAND, row.title, body_of(row), row.keywords)
@@ -185,8 +191,17 @@ async def match_inputs(engine: SearchEngine, demands: Mapping[str, Achievement |
                     document.get("price_fen"),
                 )
                 found[hit.id] = Candidate(hit.id, StoredText.of_document(document), side)
+        nearness = await service.nearness(DEMAND, row.id or 0, ACHIEVEMENT, list(found)) if service else []
         inputs.append(
-            MatchInput(external_id, row.title, body_of(row), tuple(row.keywords), side_of(row), tuple(found.values()))
+            MatchInput(
+                external_id,
+                row.title,
+                body_of(row),
+                tuple(row.keywords),
+                side_of(row),
+                tuple(found.values()),
+                tuple(nearness),
+            )
         )
     return inputs
 
@@ -211,18 +226,21 @@ async def engine_report(
         await engine.ensure_ready()
         for kind_name in ("achievement", "demand"):
             await reindex(database, engine, kind_name)
+        encoder = load_encoder(settings.embedding_model) if settings.embedding_model else None
+        while encoder is not None and await embed_once(database, encoder):
+            pass
         async with database.sessionmaker() as session:
             listings = ListingRepository(session)
             external = {row.id: row.external_id for row in await listings.all_published(ACHIEVEMENT.model)}
             published = {row.external_id: row for row in await listings.all_published(DEMAND.model)}
             demands = {d["external_id"]: published[d["external_id"]] for d in labels.judged}
-            service = MatchingService(engine, listings)
+            service = MatchingService(engine, listings, vector_model=encoder.model if encoder else None)
             served: dict[str, list[str]] = {}
             for key, row in demands.items():
                 assert row.id is not None
                 page = await service.matches(None, DEMAND, row.id, limit=10, filters={})
                 served[key] = [item.listing.external_id or "" for item in page.items]
-            inputs = await match_inputs(engine, demands)
+            inputs = await match_inputs(engine, demands, service)
 
         names = field_names()
 
@@ -231,7 +249,14 @@ async def engine_report(
             with using(match=weights):
                 for item in inputs:
                     query = profile(item.title, item.body, item.keywords, expand="problem")
-                    order = rank(query, item.side, item.candidates, query_is_demand=True, field_names=names)
+                    order = rank(
+                        query,
+                        item.side,
+                        item.candidates,
+                        query_is_demand=True,
+                        field_names=names,
+                        semantic=item.semantic,
+                    )
                     ranked[item.external_id] = [external.get(c.id) or "" for c, _ in order[:10]]
             return matching_figures(ranked, labels)
 

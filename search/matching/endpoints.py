@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from core.deps import SessionDep
 from core.errors import problem_responses
@@ -23,9 +23,9 @@ router = APIRouter(prefix="/api/v1", tags=["matching"])
 
 
 async def get_matching_service(
-    session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]
+    request: Request, session: SessionDep, engine: Annotated[SearchEngine, Depends(get_engine)]
 ) -> MatchingService:
-    return MatchingService(engine, ListingRepository(session))
+    return MatchingService(engine, ListingRepository(session), vector_model=request.app.state.vector_model)
 
 
 MatchingDep = Annotated[MatchingService, Depends(get_matching_service)]

@@ -27,8 +27,11 @@ def rank(
     query_is_demand: bool,
     field_names: Mapping[str, str],
     weights: MatchWeights | None = None,
+    semantic: Sequence[float | None] = (),
 ) -> list[tuple[Candidate, Match]]:
-    """Candidates best first. Text is scaled to the best candidate, so scores compare within a list."""
+    """Candidates best first. Text is scaled to the best candidate, so scores compare within a list.
+    ``semantic``: per candidate, the cosine of its sentence vector with the query's (None: it has none
+    yet); rescaled over the set and blended into the text score by ``weights.semantic``."""
     if not candidates:
         return []
     weights = weights or active_match()
@@ -43,14 +46,27 @@ def rank(
             for value, text in zip(raw, texts, strict=True)
         ]
     top = max(raw) or 1.0
+    scaled = [value / top for value in raw]
+    if any(value is not None for value in semantic):
+        share = weights.semantic
+        scaled = [(1 - share) * t + share * n for t, n in zip(scaled, rescaled(semantic), strict=True)]
     results = []
-    for candidate, text, common in zip(candidates, raw, shared, strict=True):
+    for candidate, text, common in zip(candidates, scaled, shared, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
         terms = partial(matched_terms, query, common, weights)
-        match = combine(text / top, terms, achievement, demand, field_names, weights)
+        match = combine(text, terms, achievement, demand, field_names, weights)
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results
+
+
+def rescaled(similarities: Sequence[float | None]) -> list[float]:
+    """Cosines to [0, 1] over the set (the least similar 0, the most 1): a model's cosines crowd a
+    narrow band whose place differs by model. A candidate without a vector counts as the least."""
+    present = [value for value in similarities if value is not None]
+    low, high = min(present), max(present)
+    span = (high - low) or 1.0
+    return [0.0 if value is None else (value - low) / span for value in similarities]
 
 
 def addresses(query: Profile, text: StoredText) -> bool:

@@ -26,6 +26,7 @@ from search.matching.scoring import Match, Side
 from search.pipeline import SearchEngine
 from search.query import SearchQuery
 from search.repository import SearchRepository
+from search.semantic.repository import VectorRepository
 from search.weights import MatchWeights, active_match
 
 RETRIEVE = 50  # candidates of the engine query of a listing's own key terms
@@ -129,10 +130,14 @@ async def warm_match_counts(
 
 
 class MatchingService:
-    def __init__(self, engine: SearchEngine, listings: ListingRepository) -> None:
+    """``vector_model``: the fingerprint of the sentence-embedding model whose stored listing vectors
+    join the text score (``search.semantic``); None: text features only."""
+
+    def __init__(self, engine: SearchEngine, listings: ListingRepository, *, vector_model: str | None = None) -> None:
         self.engine = engine
         self.listings = listings
         self.search = SearchRepository(listings.session)
+        self.vector_model = vector_model
 
     async def matches(
         self,
@@ -152,7 +157,15 @@ class MatchingService:
         query = profile_of(row, as_query=True)
         terms = query.key_terms(KEY_TERMS)
         candidates = await self._candidates(target, query, filters)
-        ranked = rank(query, side_of(row), candidates, query_is_demand=kind is DEMAND, field_names=field_names())
+        nearness = await self.nearness(kind, listing_id, target, [c.id for c in candidates])
+        ranked = rank(
+            query,
+            side_of(row),
+            candidates,
+            query_is_demand=kind is DEMAND,
+            field_names=field_names(),
+            semantic=nearness,
+        )
         items = await self._page(target, ranked[offset:], limit)
         took_ms = round((time.perf_counter() - started) * 1000, 2)
         return MatchPage.of(items, len(ranked), PageParams(offset, limit), query_terms=terms, took_ms=took_ms)
@@ -197,6 +210,20 @@ class MatchingService:
                     Candidate(row.id, StoredText.of_listing(row.title, body_of(row), row.keywords), side_of(row))
                 )
         return candidates
+
+    async def nearness(
+        self, kind: ListingKind, listing_id: int, target: ListingKind, candidate_ids: Sequence[int]
+    ) -> list[float | None]:
+        """Per candidate, the cosine of its stored sentence vector with the listing's (None: it has no
+        vector yet); empty when no model is configured or the listing's own vector is not computed yet."""
+        if self.vector_model is None or not candidate_ids:
+            return []
+        vectors = VectorRepository(self.listings.session)
+        own = (await vectors.vectors(kind.name, self.vector_model, [listing_id])).get(listing_id)
+        if own is None:
+            return []
+        theirs = await vectors.vectors(target.name, self.vector_model, candidate_ids)
+        return [None if (v := theirs.get(i)) is None else float(v @ own) for i in candidate_ids]
 
     async def _page(
         self, target: ListingKind, ranked: Sequence[tuple[Candidate, Match]], limit: int

@@ -1,0 +1,108 @@
+"""Queries for sentence vectors: which listings need one, storing them, reading a candidate set's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+import numpy as np
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from market.listings.models import Achievement, Demand, ListingStatus
+from search.semantic.models import ListingVector
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A published listing whose vector is missing, from another model, or older than its text."""
+
+    listing_id: int
+    updated_at: datetime
+    title: str
+    body: str
+    keywords: tuple[str, ...]
+    digest: str | None  # of the text the stored vector was computed from (None: none of this model)
+
+
+@dataclass(frozen=True)
+class Computed:
+    listing_id: int
+    updated_at: datetime
+    digest: str
+    vector: bytes | None  # None: the text is unchanged, only the time is brought up to date
+
+
+class VectorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def pending(
+        self, model_class: type[Achievement] | type[Demand], kind: str, model: str, limit: int
+    ) -> list[Pending]:
+        statement = (
+            select(model_class, col(ListingVector.model), col(ListingVector.digest))
+            .outerjoin(
+                ListingVector,
+                and_(col(ListingVector.kind) == kind, col(ListingVector.listing_id) == col(model_class.id)),
+            )
+            .where(
+                col(model_class.status) == ListingStatus.published,
+                or_(
+                    col(ListingVector.listing_id).is_(None),
+                    col(ListingVector.model) != model,
+                    col(ListingVector.source_updated_at) != col(model_class.updated_at),
+                ),
+            )
+            .order_by(col(model_class.id))
+            .limit(limit)
+        )
+        pending = []
+        for row, vector_model, digest in await self.session.execute(statement):
+            listing = cast(Achievement | Demand, row)
+            body = listing.summary if isinstance(listing, Achievement) else listing.description
+            pending.append(
+                Pending(
+                    listing.id or 0,
+                    listing.updated_at,
+                    listing.title,
+                    body,
+                    tuple(listing.keywords),
+                    digest if vector_model == model else None,
+                )
+            )
+        return pending
+
+    async def save(self, kind: str, model: str, rows: Sequence[Computed]) -> None:
+        """Upserts: two workers that computed one listing wrote the same vector."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        for row in rows:
+            if row.vector is None:
+                await self.session.execute(
+                    update(ListingVector)
+                    .where(col(ListingVector.kind) == kind, col(ListingVector.listing_id) == row.listing_id)
+                    .values(source_updated_at=row.updated_at)
+                )
+                continue
+            values = {"model": model, "digest": row.digest, "source_updated_at": row.updated_at, "vector": row.vector}
+            statement = insert(ListingVector).values(kind=kind, listing_id=row.listing_id, **values)
+            await self.session.execute(
+                statement.on_conflict_do_update(index_elements=["kind", "listing_id"], set_=values)
+            )
+
+    async def vectors(self, kind: str, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        if not ids:
+            return {}
+        statement = select(col(ListingVector.listing_id), col(ListingVector.vector)).where(
+            col(ListingVector.kind) == kind, col(ListingVector.model) == model, col(ListingVector.listing_id).in_(ids)
+        )
+        return {
+            listing_id: np.frombuffer(vector, dtype=np.float32)
+            for listing_id, vector in await self.session.execute(statement)
+        }

@@ -1,0 +1,62 @@
+"""The worker step that keeps every published listing's sentence vector current.
+
+A vector costs ~30 ms of CPU, so it is computed here, off the request path, and stored; matching
+only reads stored vectors. Several workers may run this at once: each writes what it computed with
+an upsert, and two that computed the same listing wrote the same vector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+from core.db import Database
+from market.listings.kinds import ACHIEVEMENT, DEMAND
+from search.semantic.encoder import SentenceEncoder
+from search.semantic.repository import Computed, VectorRepository
+
+BATCH = 32  # listings per round and kind: ~1 s of encoding, so a round stays short
+
+
+def text_of(title: str, body: str, keywords: Sequence[str]) -> str:
+    """What a listing's vector is computed from: its title, text and keywords."""
+    return f"{title}。{body} {' '.join(keywords)}"
+
+
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@cache
+def load_encoder(folder: Path) -> SentenceEncoder:
+    """One encoder per process and folder (~100 MB of weights)."""
+    return SentenceEncoder(folder)
+
+
+async def embed_once(database: Database, encoder: SentenceEncoder, *, limit: int = BATCH) -> int:
+    """Compute the vectors of up to ``limit`` listings per kind that lack a current one; returns how many
+    listings were brought up to date."""
+    done = 0
+    for kind in (ACHIEVEMENT, DEMAND):
+        async with database.sessionmaker() as session:
+            pending = await VectorRepository(session).pending(kind.model, kind.name, encoder.model, limit)
+        if not pending:
+            continue
+        texts = [text_of(p.title, p.body, p.keywords) for p in pending]
+        digests = [digest_of(text) for text in texts]
+        changed = [i for i, (p, d) in enumerate(zip(pending, digests, strict=True)) if p.digest != d]
+        by_position: dict[int, bytes] = {}
+        if changed:
+            vectors = await asyncio.to_thread(encoder.encode, [texts[i] for i in changed])
+            by_position = {i: vectors[n].tobytes() for n, i in enumerate(changed)}
+        rows = [
+            Computed(p.listing_id, p.updated_at, d, by_position.get(i))
+            for i, (p, d) in enumerate(zip(pending, digests, strict=True))
+        ]
+        async with database.unit_of_work() as session:
+            await VectorRepository(session).save(kind.name, encoder.model, rows)
+        done += len(pending)
+    return done
