@@ -47,14 +47,16 @@ def rank(
         ]
     top = max(raw) or 1.0
     scaled = [value / top for value in raw]
+    near: list[float | None] = [None] * len(candidates)
     if any(value is not None for value in semantic):
         share = weights.semantic
-        scaled = [(1 - share) * t + share * n for t, n in zip(scaled, rescaled(semantic), strict=True)]
+        near = list(rescaled(semantic))
+        scaled = [(1 - share) * t + share * (n or 0.0) for t, n in zip(scaled, near, strict=True)]
     results = []
-    for candidate, text, common in zip(candidates, scaled, shared, strict=True):
+    for candidate, text, common, nearness in zip(candidates, scaled, shared, near, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
         terms = partial(matched_terms, query, common, weights)
-        match = combine(text, terms, achievement, demand, field_names, weights)
+        match = combine(text, terms, achievement, demand, field_names, weights, nearness)
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results

@@ -15,6 +15,7 @@ from search.weights import MatchWeights, active_match
 
 MATURITY_RANK = {"research": 1, "lab": 2, "pilot": 3, "industrialized": 4}
 MATURITY_ZH = {"research": "研发阶段", "lab": "小试", "pilot": "中试", "industrialized": "产业化"}
+NEAR_REASON = 0.8  # a candidate's rescaled sentence-vector nearness from which the reasons say so
 MODE_ZH = {"transfer": "转让", "license": "许可", "equity": "作价入股", "joint_development": "合作开发"}
 
 
@@ -86,10 +87,12 @@ def combine(
     demand: Side,
     field_names: Mapping[str, str],
     weights: MatchWeights | None = None,
+    nearness: float | None = None,
 ) -> Match:
     """Final score in [0, 1] with its reasons; ``text`` is already normalised to [0, 1]. The weights
     of its parts: ``search.weights.MatchWeights``. ``matched_terms`` may be a function: reasons are
-    only worked out when read."""
+    only worked out when read. ``nearness``: the sentence-vector part already blended into ``text``
+    (rescaled over the candidates), kept as a component and said when high."""
     weights = weights or active_match()
     same_field = 1.0 if achievement.field and achievement.field == demand.field else 0.0
     maturity, why_maturity = maturity_fit(achievement.maturity, demand.maturity)
@@ -102,19 +105,13 @@ def combine(
     def explain() -> list[str]:
         terms = matched_terms() if callable(matched_terms) else matched_terms
         reasons = ["匹配: " + "、".join(terms[:8])] if terms else []
+        if nearness is not None and nearness >= NEAR_REASON:
+            reasons.append("全文语义相近 (语义模型)")
         if same_field:
             reasons.append(f"同属{field_names.get(achievement.field or '', achievement.field)}领域")
         return reasons + [r for r in (why_maturity, why_price, why_mode, why_local) if r]
 
-    return Match(
-        score=round(min(1.0, max(0.0, score)), 4),
-        explain=explain,
-        components={
-            "text": text,
-            "field": same_field,
-            "maturity": maturity,
-            "price": price,
-            "mode": mode,
-            "local": local,
-        },
-    )
+    components = {"text": text, "field": same_field, "maturity": maturity, "price": price, "mode": mode, "local": local}
+    if nearness is not None:
+        components["semantic"] = nearness
+    return Match(score=round(min(1.0, max(0.0, score)), 4), explain=explain, components=components)

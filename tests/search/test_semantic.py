@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 
 from app.factory import create_app
+from app.worker import run_once
 from core.db import Database
 from core.settings import Settings
 from core.types import utcnow
@@ -257,7 +258,7 @@ async def test_every_published_listing_gets_a_vector_that_follows_its_text(
 
 
 async def test_matching_ranks_the_listing_whose_vector_is_nearest_higher(
-    settings: Settings, database: Database, tmp_path: Path
+    settings: Settings, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two achievements answer the demand's keyword alike; the one that says more of it in its title
     leads on words. The model places the other's wording (养殖废弃物, 异味) beside the demand's."""
@@ -273,6 +274,7 @@ async def test_matching_ranks_the_listing_whose_vector_is_nearest_higher(
 
     folder = write_model(tmp_path / "model", demand_text + near_text + far_text + "处理技术", layers=0, vectors=vectors)
     configured = settings.model_copy(update={"embedding_model": folder})
+    monkeypatch.setenv("TECHMARKET_EMBEDDING_MODEL", str(folder))  # what the worker reads
     application = create_app(configured, database=database)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
@@ -298,11 +300,12 @@ async def test_matching_ranks_the_listing_whose_vector_is_nearest_higher(
             )
             await relay_once(database, application.state.search)
 
-            async def order() -> list[int]:
+            async def order() -> list[tuple[int, bool]]:
                 reply = await client.get(f"/api/v1/demands/{wanted}/matches", params={"limit": 5})
                 assert reply.status_code == 200, reply.text
-                return [item["listing"]["id"] for item in reply.json()["items"]]
+                said = "全文语义相近 (语义模型)"
+                return [(item["listing"]["id"], said in item["reasons"]) for item in reply.json()["items"]]
 
-            assert await order() == [far, near]  # no vectors yet: words alone, and nothing fails
-            assert await embed_once(database, SentenceEncoder(folder)) == 3
-            assert await order() == [near, far]
+            assert await order() == [(far, False), (near, False)]  # no vectors yet: words alone, nothing fails
+            assert await run_once(database, application.state.search, application.state.http) >= 3  # the worker
+            assert await order() == [(near, True), (far, False)]
