@@ -18,9 +18,14 @@ two engine queries of up to 50 candidates each, profiles from the stored analysi
 of every candidate.
 Also printed: the server's own ``took_ms`` (without HTTP and JSON encoding).
 
+With ``--vectors MODEL`` (a sentence-model folder, search/semantic/) the server reads listing
+vectors too: every listing gets a random unit vector of the model's size under its fingerprint
+(reading and scoring them costs the same whatever they hold; computing real ones for 100k listings
+is the worker's job, ~30 ms each, and is not what a request pays).
+
 Target: p95 <= 50 ms with 100k listings. Exits non-zero only on errors.
 
-    .venv/bin/python -m bench.matching_latency [--n 100000] [--demands 100] [--concurrency 4]
+    .venv/bin/python -m bench.matching_latency [--n 100000] [--demands 100] [--concurrency 4] [--vectors DIR]
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ import asyncio
 import json
 import statistics
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
+import numpy as np
 from sqlalchemy import func, select
 
 import app.models  # noqa: F401  (every table)
@@ -45,6 +52,7 @@ from market.listings.kinds import DEMAND
 from market.listings.models import Demand
 from search.adapters.meilisearch import MeilisearchEngine
 from search.matching.service import warm_match_counts
+from search.semantic.encoder import fingerprint
 from search.term_counts import SearchTermCount, TermCounts
 from tooling.meili_process import running_meilisearch
 
@@ -67,6 +75,29 @@ async def warm_demands(url: str, meili_url: str, key: str) -> int:
     finally:
         await engine.aclose()
         await database.dispose()
+
+
+async def fill_vectors(dsn: str, folder: Path) -> int:
+    """A random unit vector per listing under the model's fingerprint; returns how many."""
+    model = fingerprint(folder)
+    size = json.loads((folder / "config.json").read_text(encoding="utf-8"))["hidden_size"]
+    rng = np.random.default_rng(0)
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = []
+        for kind, table in (("achievement", "achievements"), ("demand", "demands")):
+            for record in await connection.fetch(f"SELECT id, updated_at FROM {table}"):
+                vector = rng.normal(size=size).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                rows.append((kind, record["id"], model, "bench", record["updated_at"], vector.tobytes()))
+        await connection.copy_records_to_table(
+            "listing_vectors",
+            records=rows,
+            columns=["kind", "listing_id", "model", "digest", "source_updated_at", "vector"],
+        )
+        return len(rows)
+    finally:
+        await connection.close()
 
 
 def took(bucket: list[float]):  # type: ignore[no-untyped-def]
@@ -116,6 +147,7 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=10, help="matches per request (the API default is 10)")
     parser.add_argument("--dsn", default=DEFAULT_DSN)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--vectors", type=Path, help="a sentence-model folder: matching reads listing vectors")
     args = parser.parse_args()
 
     corpus = Corpus(seed=args.seed)
@@ -123,6 +155,7 @@ async def main() -> None:
     demands = corpus.demands(args.demands)
     async with temp_database(args.dsn) as (dsn, url):
         await copy_published(dsn, corpus, achievements, demands)
+        vectors = await fill_vectors(dsn, args.vectors.resolve()) if args.vectors else 0
         with running_meilisearch() as meili:
             engine = MeilisearchEngine(meili.url, api_key=meili.master_key, index_prefix=PREFIX)
             try:
@@ -158,12 +191,15 @@ async def main() -> None:
             print(
                 f"bench: matches for {len(rows)} demands against {args.n:,} achievements (limit {args.limit}); "
                 f"setup indexed them in {setup:.0f} s and, as the worker does on publishing, counted "
-                f"{warmed:,} terms their matches need\n"
+                f"{warmed:,} terms their matches need"
+                + (f"; {vectors:,} listing vectors ({args.vectors.name})" if vectors else "")
+                + "\n"
             )
 
             match_paths = [f"/api/v1/demands/{r['id']}/matches?limit={args.limit}" for r in rows]
             search_paths = [f"/api/v1/search/achievements?q={quote(r['title'])}" for r in rows]
-            with api_server(url, meili.url, meili.master_key) as api:
+            model = {"TECHMARKET_EMBEDDING_MODEL": str(args.vectors.resolve())} if args.vectors else {}
+            with api_server(url, meili.url, meili.master_key, settings=model) as api:
                 await run_load(
                     "warm-up", api, [("GET", p, None) for p in match_paths[:10] + search_paths[:10]], concurrency=2
                 )

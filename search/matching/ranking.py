@@ -47,11 +47,11 @@ def rank(
         ]
     top = max(raw) or 1.0
     scaled = [value / top for value in raw]
-    near: list[float | None] = [None] * len(candidates)
+    near: Sequence[float | None] = [None] * len(candidates)
     if any(value is not None for value in semantic):
-        share = weights.semantic
-        near = list(rescaled(semantic))
-        scaled = [(1 - share) * t + share * (n or 0.0) for t, n in zip(scaled, near, strict=True)]
+        share, rescaled_near = weights.semantic, rescaled(semantic)
+        scaled = [(1 - share) * t + share * n for t, n in zip(scaled, rescaled_near, strict=True)]
+        near = rescaled_near
     results = []
     for candidate, text, common, nearness in zip(candidates, scaled, shared, near, strict=True):
         achievement, demand = (candidate.side, query_side) if query_is_demand else (query_side, candidate.side)
@@ -64,11 +64,15 @@ def rank(
 
 def rescaled(similarities: Sequence[float | None]) -> list[float]:
     """Cosines to [0, 1] over the set (the least similar 0, the most 1): a model's cosines crowd a
-    narrow band whose place differs by model. A candidate without a vector counts as the least."""
+    narrow band whose place differs by model. A candidate without a vector yet (published a moment
+    ago, or while the worker encodes a new model's) counts as the mean of the others: neither
+    favoured nor pushed down."""
     present = [value for value in similarities if value is not None]
     low, high = min(present), max(present)
     span = (high - low) or 1.0
-    return [0.0 if value is None else (value - low) / span for value in similarities]
+    scaled = [None if value is None else (value - low) / span for value in similarities]
+    middle = sum(value for value in scaled if value is not None) / len(present)
+    return [middle if value is None else value for value in scaled]
 
 
 def addresses(query: Profile, text: StoredText) -> bool:

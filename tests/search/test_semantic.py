@@ -202,8 +202,9 @@ def test_a_folder_that_is_no_model_is_refused_and_new_weights_are_a_new_model(tm
         SentenceEncoder(other)
 
 
-def test_nearness_is_rescaled_over_the_candidates_and_a_missing_vector_counts_least() -> None:
-    assert rescaled([0.80, 0.90, None, 0.85]) == pytest.approx([0.0, 1.0, 0.0, 0.5])
+def test_nearness_is_rescaled_over_the_candidates_and_a_missing_vector_counts_as_their_mean() -> None:
+    assert rescaled([0.80, 0.90, None, 0.85]) == pytest.approx([0.0, 1.0, 0.5, 0.5])
+    assert rescaled([0.80, 0.90, 0.88, None]) == pytest.approx([0.0, 1.0, 0.8, 0.6])
     assert rescaled([0.7, 0.7]) == [0.0, 0.0]
 
 
