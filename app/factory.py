@@ -97,6 +97,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # which model's listing vectors matching reads: a folder that is no model fails the start,
+        # before anything is opened
+        model = settings.embedding_model
+        app.state.vector_model = await asyncio.to_thread(fingerprint, model) if model else None
         owned = database is None
         db = database or Database.from_settings(settings)
         try:
@@ -114,9 +118,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         except SearchUnavailable:
             log.warning("search_engine_unavailable_at_start")  # /readyz says so; the relay catches up later
         await asyncio.to_thread(load_matching_resources)
-        # which model's listing vectors matching reads (a folder that is no model fails the start here)
-        model = settings.embedding_model
-        app.state.vector_model = await asyncio.to_thread(fingerprint, model) if model else None
         if settings.env != "test":  # a test process starts hundreds of apps; freezing each would pile up
             # Everything loaded so far (jieba's dictionary, IDF and pinyin tables, the app) lives as
             # long as the process: keep it out of the collector, so a full collection scans what

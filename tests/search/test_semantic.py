@@ -310,3 +310,15 @@ async def test_matching_ranks_the_listing_whose_vector_is_nearest_higher(
             assert await order() == [(far, False), (near, False)]  # no vectors yet: words alone, nothing fails
             assert await run_once(database, application.state.search, application.state.http) >= 3  # the worker
             assert await order() == [(near, True), (far, False)]
+
+
+async def test_a_configured_folder_that_is_no_model_stops_the_start(
+    settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    (tmp_path / "not-a-model").mkdir()
+    application = create_app(
+        settings.model_copy(update={"embedding_model": tmp_path / "not-a-model"}), database=database
+    )
+    with pytest.raises(ModelFolderInvalid, match="config.json missing"):
+        async with application.router.lifespan_context(application):
+            pass
