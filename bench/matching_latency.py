@@ -53,6 +53,7 @@ from market.listings.models import Demand
 from search.adapters.meilisearch import MeilisearchEngine
 from search.matching.service import warm_match_counts
 from search.semantic.encoder import fingerprint
+from search.semantic.repository import stored_form
 from search.term_counts import SearchTermCount, TermCounts
 from tooling.meili_process import running_meilisearch
 
@@ -87,9 +88,9 @@ async def fill_vectors(dsn: str, folder: Path) -> int:
         rows = []
         for kind, table in (("achievement", "achievements"), ("demand", "demands")):
             for record in await connection.fetch(f"SELECT id, updated_at FROM {table}"):
-                vector = rng.normal(size=size).astype(np.float32)
+                vector = rng.normal(size=size)
                 vector /= np.linalg.norm(vector)
-                rows.append((kind, record["id"], model, "bench", record["updated_at"], vector.tobytes()))
+                rows.append((kind, record["id"], model, "bench", record["updated_at"], stored_form(vector)))
         await connection.copy_records_to_table(
             "listing_vectors",
             records=rows,

@@ -11,7 +11,8 @@ from core.types import UTCDateTime
 
 
 class ListingVector(SQLModel, table=True):
-    """The vector of one listing's text under one model (``encoder.fingerprint``), as float32 bytes.
+    """The vector of one listing's text under one model (``encoder.fingerprint``), in half precision
+    (``repository.stored_form``).
     ``source_updated_at`` is the listing's ``updated_at`` when it was computed: an edit bumps that,
     and the worker computes the vector again (only if the text itself changed: ``digest``)."""
 

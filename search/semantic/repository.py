@@ -35,7 +35,13 @@ class Computed:
     listing_id: int
     updated_at: datetime
     digest: str
-    vector: bytes | None  # None: the text is unchanged, only the time is brought up to date
+    vector: np.ndarray | None  # None: the text is unchanged, only the time is brought up to date
+
+
+def stored_form(vector: np.ndarray) -> bytes:
+    """Half precision: a 512-wide vector takes 1 KB and stays in its row (at 2 KB PostgreSQL moves it
+    out of line, and reading a candidate set's took 8 ms instead of 3); cosines move by ~1e-3."""
+    return vector.astype(np.float16).tobytes()
 
 
 class VectorRepository:
@@ -90,7 +96,12 @@ class VectorRepository:
                     .values(source_updated_at=row.updated_at)
                 )
                 continue
-            values = {"model": model, "digest": row.digest, "source_updated_at": row.updated_at, "vector": row.vector}
+            values = {
+                "model": model,
+                "digest": row.digest,
+                "source_updated_at": row.updated_at,
+                "vector": stored_form(row.vector),
+            }
             statement = insert(ListingVector).values(kind=kind, listing_id=row.listing_id, **values)
             await self.session.execute(
                 statement.on_conflict_do_update(index_elements=["kind", "listing_id"], set_=values)
@@ -103,6 +114,6 @@ class VectorRepository:
             col(ListingVector.kind) == kind, col(ListingVector.model) == model, col(ListingVector.listing_id).in_(ids)
         )
         return {
-            listing_id: np.frombuffer(vector, dtype=np.float32)
+            listing_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32)
             for listing_id, vector in await self.session.execute(statement)
         }

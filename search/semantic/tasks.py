@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from core.db import Database
 from market.listings.kinds import ACHIEVEMENT, DEMAND
 from search.semantic.encoder import SentenceEncoder
@@ -48,10 +50,10 @@ async def embed_once(database: Database, encoder: SentenceEncoder, *, limit: int
         texts = [text_of(p.title, p.body, p.keywords) for p in pending]
         digests = [digest_of(text) for text in texts]
         changed = [i for i, (p, d) in enumerate(zip(pending, digests, strict=True)) if p.digest != d]
-        by_position: dict[int, bytes] = {}
+        by_position: dict[int, np.ndarray] = {}
         if changed:
             vectors = await asyncio.to_thread(encoder.encode, [texts[i] for i in changed])
-            by_position = {i: vectors[n].tobytes() for n, i in enumerate(changed)}
+            by_position = {i: vectors[n] for n, i in enumerate(changed)}
         rows = [
             Computed(p.listing_id, p.updated_at, d, by_position.get(i))
             for i, (p, d) in enumerate(zip(pending, digests, strict=True))
