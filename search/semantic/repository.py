@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import cast
 
 import numpy as np
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,8 +111,16 @@ class VectorRepository:
     async def vectors(self, kind: str, model: str, ids: Sequence[int]) -> dict[int, np.ndarray]:
         if not ids:
             return {}
-        statement = select(col(ListingVector.listing_id), col(ListingVector.vector)).where(
-            col(ListingVector.kind) == kind, col(ListingVector.model) == model, col(ListingVector.listing_id).in_(ids)
+        listing_id = col(ListingVector.listing_id)
+        # PostgreSQL: one array parameter, so every candidate set is the same prepared statement (an
+        # IN list is a new statement, parsed and planned, for each count of candidates: 7 ms, not 1)
+        wanted = (
+            listing_id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+            if self.session.get_bind().dialect.name == "postgresql"
+            else listing_id.in_(ids)
+        )
+        statement = select(listing_id, col(ListingVector.vector)).where(
+            col(ListingVector.kind) == kind, col(ListingVector.model) == model, wanted
         )
         return {
             listing_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32)
