@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,18 @@ def test_nearness_is_rescaled_over_the_candidates_and_a_missing_vector_counts_as
     assert rescaled([0.7, 0.7]) == [0.0, 0.0]
 
 
+class CountingEncoder(SentenceEncoder):
+    """Remembers how many texts each call encoded."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.batches: list[int] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.batches.append(len(texts))
+        return super().encode(texts)
+
+
 async def _stored(database: Database) -> dict[tuple[str, int], ListingVector]:
     async with database.sessionmaker() as session:
         rows = (await session.execute(select(ListingVector))).scalars().all()
@@ -221,10 +233,8 @@ async def test_every_published_listing_gets_a_vector_that_follows_its_text(
     magnets = await _published(client, institute, "achievements", achievement())
     manure = await _published(client, institute, "achievements", achievement(title="牧场粪污除臭技术"))
     smell = await _published(client, enterprise, "demands", demand())
-    encoder = SentenceEncoder(write_model(tmp_path / "model", "".join(TEXTS) + "牧场粪污除臭技术稀土"))
-    encoded: list[int] = []
-    encode = encoder.encode
-    encoder.encode = lambda texts: encoded.append(len(texts)) or encode(texts)  # type: ignore[method-assign]
+    encoder = CountingEncoder(write_model(tmp_path / "model", "".join(TEXTS) + "牧场粪污除臭技术稀土"))
+    encoded = encoder.batches
 
     assert await embed_once(database, encoder) == 3
     assert await embed_once(database, encoder) == 0  # all current: nothing to do
