@@ -32,7 +32,7 @@ from search.alerts.tasks import deliver_once, evaluate_once
 from search.consistency import check_when_due
 from search.outbox_relay import SearchRelay
 from search.pipeline import SearchEngine
-from search.semantic.tasks import embed_once, load_encoder
+from search.semantic.tasks import VectorKeeper
 
 log = structlog.get_logger("techmarket.worker")
 Steps = list[tuple[str, Callable[[], Awaitable[int]]]]
@@ -61,8 +61,8 @@ def steps(
     if store is not None:
         named.append(("attachment_cleanup", lambda: cleanup_once(database, store)))
     model = get_settings().embedding_model
-    if model is not None:  # loaded at the step's first run: a wrong folder fails that step, not the worker
-        named.append(("listing_vectors", lambda: embed_once(database, load_encoder(model))))
+    if model is not None:
+        named.append(("listing_vectors", VectorKeeper(database, model).step))
     if periodic:
         named.append(("search_consistency", lambda: check_when_due(database, engine, metrics=metrics)))
     return named

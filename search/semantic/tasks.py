@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,9 @@ from search.semantic.encoder import SentenceEncoder
 from search.semantic.repository import Computed, VectorRepository
 
 BATCH = 32  # listings per round and kind: ~1 s of encoding, so a round stays short
+# after a scan found nothing to encode, the next waits this long: a scan joins every published
+# listing with its vector, too much to repeat on each idle round of the worker (every 0.5 s)
+IDLE_SCAN_SECONDS = 15.0
 
 
 def text_of(title: str, body: str, keywords: Sequence[str]) -> str:
@@ -62,3 +66,24 @@ async def embed_once(database: Database, encoder: SentenceEncoder, *, limit: int
             await VectorRepository(session).save(kind.name, encoder.model, rows)
         done += len(pending)
     return done
+
+
+class VectorKeeper:
+    """The worker's step: encodes what is pending; once nothing is, scans again only after
+    ``idle_seconds`` (a listing published meanwhile is matched by words alone until then, and counts
+    as the others' mean nearness as a candidate)."""
+
+    def __init__(self, database: Database, folder: Path, *, idle_seconds: float = IDLE_SCAN_SECONDS) -> None:
+        self.database = database
+        self.folder = folder
+        self.idle_seconds = idle_seconds
+        self.quiet_until = 0.0
+
+    async def step(self) -> int:
+        now = time.monotonic()
+        if now < self.quiet_until:
+            return 0
+        done = await embed_once(self.database, load_encoder(self.folder))  # a broken folder fails here
+        if done == 0:
+            self.quiet_until = now + self.idle_seconds
+        return done

@@ -28,7 +28,7 @@ from search.matching.ranking import rescaled
 from search.outbox_relay import relay_once
 from search.semantic.encoder import ModelFolderInvalid, SentenceEncoder, fingerprint
 from search.semantic.models import ListingVector
-from search.semantic.tasks import embed_once
+from search.semantic.tasks import VectorKeeper, embed_once
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
 from tests.search.test_matching import _published
@@ -266,6 +266,20 @@ async def test_every_published_listing_gets_a_vector_that_follows_its_text(
 
     await client.post(f"/api/v1/achievements/{magnets['id']}/withdraw", headers=institute)
     assert await embed_once(database, encoder) == 2  # the withdrawn one is nobody's candidate: left as it is
+
+
+async def test_the_worker_step_rests_after_a_scan_that_found_nothing(
+    client: httpx.AsyncClient, database: Database, tmp_path: Path
+) -> None:
+    institute = await login(client, INSTITUTE)
+    await _published(client, institute, "achievements", achievement())
+    keeper = VectorKeeper(database, write_model(tmp_path / "model", "".join(TEXTS)), idle_seconds=3600)
+    assert await keeper.step() == 1
+    assert await keeper.step() == 0  # nothing pending: rests
+    await _published(client, institute, "achievements", achievement(title="风电"))
+    assert await keeper.step() == 0  # resting: not scanned
+    keeper.quiet_until = 0.0  # an hour later
+    assert await keeper.step() == 1
 
 
 async def test_matching_ranks_the_listing_whose_vector_is_nearest_higher(
