@@ -286,6 +286,14 @@ def worker(
     # Logging as for `serve`: JSON lines in the server profile, and never the console renderer's tracebacks
     # with local variables (they print connection arguments, passwords included) into service logs.
     settings = _settings()
+    if settings.embedding_model is not None:  # as `serve` does: a folder that is no model stops the start
+        from search.semantic.encoder import ModelFolderInvalid, fingerprint
+
+        try:
+            fingerprint(settings.embedding_model)
+        except ModelFolderInvalid as exc:
+            console.print(f"[red]配置错误 / invalid settings:[/red] TECHMARKET_EMBEDDING_MODEL: {exc}")
+            raise typer.Exit(2) from exc
 
     async def work(database: Database) -> int:
         async with build_http_client(settings) as http:

@@ -17,7 +17,9 @@ from fastapi import FastAPI
 from safetensors.numpy import save_file
 from sqlalchemy import select, update
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from typer.testing import CliRunner
 
+from app.cli import app as cli
 from app.factory import create_app
 from app.worker import run_once
 from core.db import Database
@@ -346,3 +348,14 @@ async def test_a_configured_folder_that_is_no_model_stops_the_start(
     with pytest.raises(ModelFolderInvalid, match="config.json missing"):
         async with application.router.lifespan_context(application):
             pass
+
+
+def test_a_worker_whose_model_folder_is_no_model_does_not_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-model").mkdir()
+    monkeypatch.setenv("TECHMARKET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TECHMARKET_EMBEDDING_MODEL", str(tmp_path / "not-a-model"))
+    result = CliRunner().invoke(cli, ["worker", "--once"])
+    assert result.exit_code == 2
+    assert "TECHMARKET_EMBEDDING_MODEL" in result.output and "config.json missing" in result.output
