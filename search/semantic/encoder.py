@@ -58,7 +58,7 @@ def fingerprint(folder: Path) -> str:
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    return f"{folder.name}:{digest.hexdigest()[:16]}"
+    return f"{folder.name[:40]}:{digest.hexdigest()[:16]}"  # fits listing_vectors.model (64)
 
 
 class SentenceEncoder:
@@ -70,19 +70,19 @@ class SentenceEncoder:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if config.get("model_type", "bert") != "bert":
             raise ModelFolderInvalid(f"{folder}: model_type {config.get('model_type')!r}, expected bert")
-        self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.pooling = _pooling(folder)
         stored = load_file(folder / "model.safetensors")
         weights = {_strip(name): value.astype(np.float32) for name, value in stored.items()}
         try:
+            self.heads = int(config["num_attention_heads"])
             self.words = weights["embeddings.word_embeddings.weight"]
             self.positions = weights["embeddings.position_embeddings.weight"]
             self.segment = weights["embeddings.token_type_embeddings.weight"][0]
             self.norm0 = _norm(weights, "embeddings.LayerNorm")
             self.layers = [_layer(weights, f"encoder.layer.{i}") for i in range(int(config["num_hidden_layers"]))]
         except KeyError as missing:
-            raise ModelFolderInvalid(f"{folder}: weight {missing} missing") from None
+            raise ModelFolderInvalid(f"{folder}: {missing} missing") from None
         self.max_tokens = min(max_tokens, self.positions.shape[0])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)

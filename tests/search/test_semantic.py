@@ -195,8 +195,14 @@ def test_a_folder_that_is_no_model_is_refused_and_new_weights_are_a_new_model(tm
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFolderInvalid, match="config.json"):
         SentenceEncoder(tmp_path / "empty")
-    other = write_model(tmp_path / "other", "".join(TEXTS), seed=1)
-    assert fingerprint(other) != before
+    other = write_model(tmp_path / ("其他模型" * 20), "".join(TEXTS), seed=1)
+    assert fingerprint(other) != before and len(fingerprint(other)) <= 64  # a long name still fits the column
+    config = json.loads((other / "config.json").read_text())
+    del config["num_hidden_layers"]
+    (other / "config.json").write_text(json.dumps(config))
+    fingerprint.cache_clear()
+    with pytest.raises(ModelFolderInvalid, match="num_hidden_layers"):
+        SentenceEncoder(other)
     config = json.loads((other / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
     fingerprint.cache_clear()
