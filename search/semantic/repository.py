@@ -20,18 +20,6 @@ from search.semantic.models import ListingVector
 
 
 @dataclass(frozen=True)
-class Pending:
-    """A published listing whose vector is missing, from another model, or older than its text."""
-
-    listing_id: int
-    updated_at: datetime
-    title: str
-    body: str
-    keywords: tuple[str, ...]
-    digest: str | None  # of the text the stored vector was computed from (None: none of this model)
-
-
-@dataclass(frozen=True)
 class Computed:
     listing_id: int
     updated_at: datetime
@@ -49,9 +37,15 @@ class VectorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @property
+    def _on_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
     async def pending(
         self, model_class: type[Achievement] | type[Demand], kind: str, model: str, limit: int
-    ) -> list[Pending]:
+    ) -> list[tuple[Achievement | Demand, str | None]]:
+        """Published listings whose vector is missing, from another model, or older than their text,
+        each with the digest of the text its vector of this model was computed from (None: none)."""
         statement = (
             select(model_class, col(ListingVector.model), col(ListingVector.digest))
             .outerjoin(
@@ -69,26 +63,14 @@ class VectorRepository:
             .order_by(col(model_class.id))
             .limit(limit)
         )
-        pending = []
-        for row, vector_model, digest in await self.session.execute(statement):
-            listing = cast(Achievement | Demand, row)
-            body = listing.summary if isinstance(listing, Achievement) else listing.description
-            pending.append(
-                Pending(
-                    listing.id or 0,
-                    listing.updated_at,
-                    listing.title,
-                    body,
-                    tuple(listing.keywords),
-                    digest if vector_model == model else None,
-                )
-            )
-        return pending
+        return [
+            (cast(Achievement | Demand, row), digest if vector_model == model else None)
+            for row, vector_model, digest in await self.session.execute(statement)
+        ]
 
     async def save(self, kind: str, model: str, rows: Sequence[Computed]) -> None:
         """Upserts: two workers that computed one listing wrote the same vector."""
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        insert = pg_insert if self._on_postgres else sqlite_insert
         for row in rows:
             if row.vector is None:
                 await self.session.execute(
@@ -116,7 +98,7 @@ class VectorRepository:
         # IN list is a new statement, parsed and planned, for each count of candidates: 7 ms, not 1)
         wanted = (
             listing_id == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
-            if self.session.get_bind().dialect.name == "postgresql"
+            if self._on_postgres
             else listing_id.in_(ids)
         )
         statement = select(listing_id, col(ListingVector.vector)).where(

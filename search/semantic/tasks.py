@@ -18,6 +18,7 @@ import numpy as np
 
 from core.db import Database
 from market.listings.kinds import ACHIEVEMENT, DEMAND
+from search.matching.service import body_of
 from search.semantic.encoder import SentenceEncoder
 from search.semantic.repository import Computed, VectorRepository
 
@@ -51,16 +52,16 @@ async def embed_once(database: Database, encoder: SentenceEncoder, *, limit: int
             pending = await VectorRepository(session).pending(kind.model, kind.name, encoder.model, limit)
         if not pending:
             continue
-        texts = [text_of(p.title, p.body, p.keywords) for p in pending]
+        texts = [text_of(row.title, body_of(row), row.keywords) for row, _ in pending]
         digests = [digest_of(text) for text in texts]
-        changed = [i for i, (p, d) in enumerate(zip(pending, digests, strict=True)) if p.digest != d]
+        changed = [i for i, ((_, old), new) in enumerate(zip(pending, digests, strict=True)) if old != new]
         by_position: dict[int, np.ndarray] = {}
         if changed:
             vectors = await asyncio.to_thread(encoder.encode, [texts[i] for i in changed])
             by_position = {i: vectors[n] for n, i in enumerate(changed)}
         rows = [
-            Computed(p.listing_id, p.updated_at, d, by_position.get(i))
-            for i, (p, d) in enumerate(zip(pending, digests, strict=True))
+            Computed(row.id or 0, row.updated_at, digest, by_position.get(i))
+            for i, ((row, _), digest) in enumerate(zip(pending, digests, strict=True))
         ]
         async with database.unit_of_work() as session:
             await VectorRepository(session).save(kind.name, encoder.model, rows)
