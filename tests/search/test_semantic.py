@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi import FastAPI
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 from sqlalchemy import select, update
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from typer.testing import CliRunner
@@ -120,8 +120,6 @@ def write_model(
 def reference_vector(folder: Path, text: str) -> np.ndarray:
     """The textbook computation, one token and one head at a time, with erf's GELU."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    from safetensors.numpy import load_file
-
     w: Mapping[str, np.ndarray] = {k: v.astype(np.float64) for k, v in load_file(folder / "model.safetensors").items()}
     ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode(text).ids
     hidden, heads = config["hidden_size"], config["num_attention_heads"]
