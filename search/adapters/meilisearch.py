@@ -420,13 +420,18 @@ class MeilisearchEngine:
     async def _nothing_indexed(self, reply: dict[str, Any]) -> bool:
         """Whether an error reply only says the index holds no documents yet. Meilisearch learns a
         field from the first document that has it, so until then it refuses ``attributesToSearchOn``
-        (a kind nobody has published yet, a fresh deployment); any other cause stays an error."""
+        (a kind nobody has published yet, a fresh deployment); any other cause stays an error. The
+        message lists the fields the index knew when it answered: none means it was empty then, even
+        if its first documents have landed since (counting them now would call that an outage)."""
         code = reply.get("code")
         if code == "index_not_found":
             return True
         if code != "invalid_search_attributes_to_search_on":
             return False
-        index = re.search(r"Index `([^`]+)`", str(reply.get("message", "")))
+        message = str(reply.get("message", ""))
+        if "Available searchable attributes are: ``" in message:
+            return True
+        index = re.search(r"Index `([^`]+)`", message)
         stats = await self._call("GET", f"/indexes/{index.group(1)}/stats", allow=("index_not_found",)) if index else {}
         if int(stats.get("numberOfDocuments", 1)) == 0:
             return True
