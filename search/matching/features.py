@@ -112,11 +112,12 @@ def place_names() -> frozenset[str]:
 
 
 @cache
-def stage_names() -> frozenset[str]:
-    """The maturity stages as the platform names them (研发阶段, 小试, 中试, 产业化)."""
+def stage_and_mode_names() -> frozenset[str]:
+    """The maturity stages and transaction modes as the platform names them (中试, 产业化; 转让,
+    许可, 作价入股, 合作开发): the maturity and mode reasons already say how two listings compare."""
     from core.reference import code_list
 
-    return frozenset(normalize(item.label) for item in code_list("maturity"))
+    return frozenset(normalize(item.label) for codes in ("maturity", "transaction_modes") for item in code_list(codes))
 
 
 def _gram_list(normalized: str) -> list[str]:
@@ -339,10 +340,10 @@ def matched_terms(
     """Shared words, strongest first (``document``: word → its weight there, at any common scale),
     as the listing writes them; an expansion shows the chain that led to it (退磁→矫顽力(对策)).
     Everyday words (jieba's general IDF below ``reason_min_idf``), stop words, letters, figures,
-    units, quantities and maturity stages (中试: the maturity reason speaks of that) are left out:
-    they explain nothing to a reader."""
+    units, quantities, maturity stages and transaction modes (中试, 许可: the maturity and mode reasons
+    speak of those) are left out: they explain nothing to a reader."""
     floor = (weights or active_match()).reason_min_idf
-    quantities, stages = quantity_words(), stage_names()
+    quantities, stages = quantity_words(), stage_and_mode_names()
     shared = [
         t
         for t in query.vector
