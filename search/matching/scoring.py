@@ -100,7 +100,8 @@ def combine(
     mode, why_mode = mode_fit(achievement.transaction_modes, demand.transaction_modes)
     local, why_local = region_reason(achievement.region, demand.region)
     fit = (maturity + price + mode) / 3
-    score = weights.text * text + weights.field * same_field + weights.fit * fit + weights.local * local
+    parts = weights.text * text + weights.field * same_field + weights.fit * fit + weights.local * local
+    score = parts / (weights.text + weights.field + weights.fit + weights.local)  # shares of 1, whatever their sum
 
     def explain() -> list[str]:
         terms = matched_terms() if callable(matched_terms) else matched_terms

@@ -17,6 +17,7 @@ from search.matching.features import StoredText, matched_terms, profile
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
 from search.matching.vectors import gram_cosines, word_cosines
 from search.outbox_relay import reindex
+from search.weights import MatchWeights
 from tests.fixtures.app import login
 from tests.market.test_listings import ENTERPRISE, INSTITUTE, achievement, demand
 
@@ -37,6 +38,18 @@ def test_constraints_lower_the_score_and_say_why() -> None:
     assert 0 <= poor.score < good.score <= 1
     assert "同属环境保护与资源综合利用领域" in good.reasons and "同一盟市, 便于对接" in good.reasons
     assert any("超出预算" in r for r in poor.reasons) and any("交易方式不一致" in r for r in poor.reasons)
+
+
+def test_weights_that_sum_above_one_still_rank_by_every_part() -> None:
+    """The evaluation fits weights one at a time (text 0.85 with field 0.20, ...): a score clamped at
+    1 would tie the best candidates and leave their order to their ids."""
+    demand_side = Side("environment", "150600", ("transfer",), "industrialized", 2_000_000_00)
+    fits = Side("environment", "150600", ("transfer",), "industrialized", 1_000_000_00)
+    heavy = MatchWeights(text=0.85, field=0.20, fit=0.25)
+    best = combine(1.0, [], fits, demand_side, {}, heavy)
+    close = combine(0.8, [], fits, demand_side, {}, heavy)
+    assert close.score < best.score <= 1
+    assert best.score == 1 and math.isclose(close.score, 1 - 0.85 * 0.2 / 1.33, abs_tol=1e-4)
 
 
 def test_problem_profile_brings_in_synonyms_at_a_discount() -> None:
