@@ -68,7 +68,9 @@ def test_a_quantity_is_never_named_as_a_matched_term() -> None:
 def test_a_maturity_stage_or_transaction_mode_is_never_named_as_a_matched_term() -> None:
     """A demand wanting 中试 by 许可 and a listing that passed 中试 and is offered by 许可 share a stage
     and a mode, not a subject; the maturity and mode reasons already say how the two compare."""
-    query = profile("电动客车冬季续航衰减", "冬季续航衰减一半, 要求至少完成中试, 可接受许可或合作开发。", expand="problem")
+    query = profile(
+        "电动客车冬季续航衰减", "冬季续航衰减一半, 要求至少完成中试, 可接受许可或合作开发。", expand="problem"
+    )
     listing = profile("动力电池低温自加热技术", "已完成中试, 冬季续航提升30%, 可许可也可合作开发。")
     terms = matched_terms(query, listing.vector)
     assert "续航" in terms, terms
