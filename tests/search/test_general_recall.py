@@ -189,3 +189,13 @@ def test_pinyin_typed_a_syllable_at_a_time_reads_as_neighbouring_pairs() -> None
     assert {"shikong", "yujing"} <= pinyin, pinyin
     english = {t.text for t in analyze_query("cold weather pump").terms if t.field == "pinyin"}
     assert not {"coldweather", "weatherpump"} & english, english
+
+
+def test_a_word_in_either_spelling_reaches_the_other_and_its_chinese() -> None:
+    """colour and color are one word; CC-CEDICT writes anemia and sulfur, a British reader types
+    anaemia and sulphur, and the listings may hold either spelling."""
+    for typed, other in (("colour", "color"), ("color", "colour"), ("aluminium", "aluminum")):
+        terms = {t.text: t.weight for t in analyze_query(typed).terms}
+        assert terms.get(other) == 1.0, terms
+    assert "贫血" in {t.text for t in analyze_query("anaemia").terms}
+    assert "硫黄" in {t.text for t in analyze_query("sulphur").terms}
