@@ -62,7 +62,8 @@ class MatchWeights:
     gram: float = 1.0  # character bigrams next to words (苦咸/苦咸水)
     # share of the text score given to sentence-vector similarity when vectors exist (search/semantic/)
     semantic: float = 0.5
-    # the final score: text dominates, a perfect fit that does not solve the problem is useless
+    # the final score, each part over their sum: text dominates, a perfect fit that does not solve
+    # the problem is useless
     text: float = 0.70
     field: float = 0.12
     fit: float = 0.15  # shared by maturity, price and mode
