@@ -343,14 +343,14 @@ def matched_terms(
     units, quantities, maturity stages and transaction modes (中试, 许可: the maturity and mode reasons
     speak of those) are left out: they explain nothing to a reader."""
     floor = (weights or active_match()).reason_min_idf
-    quantities, stages = quantity_words(), stage_and_mode_names()
+    quantities, deal_terms = quantity_words(), stage_and_mode_names()
     shared = [
         t
         for t in query.vector
         if t in document
         and is_content(t)
         and t not in quantities
-        and t not in stages
+        and t not in deal_terms
         and (t in query.expansions or idf(t) >= floor)
     ]
     shared.sort(key=lambda t: -query.vector[t] * document[t])
