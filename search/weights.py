@@ -62,6 +62,11 @@ class MatchWeights:
     gram: float = 1.0  # character bigrams next to words (苦咸/苦咸水)
     # share of the text score given to sentence-vector similarity when vectors exist (search/semantic/)
     semantic: float = 0.5
+    # pseudo-relevance feedback (ranking.with_feedback): likeness to the best few candidates' words,
+    # in units of the best's text score; the development set scores alike from 0.3 to 5
+    feedback: float = 2.0
+    feedback_depth: int = 5
+    feedback_off_subject: float = 0.25  # share of a feedback candidate naming nothing of the subject
     # the final score, each part over their sum: text dominates, a perfect fit that does not solve
     # the problem is useless
     text: float = 0.70

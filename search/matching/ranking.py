@@ -6,9 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
+
 from search.matching.features import Profile, StoredText, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
-from search.matching.vectors import gram_cosines, word_cosines
+from search.matching.vectors import WordMatrix, centroid_cosines, gram_cosines, word_cosines, word_matrix
 from search.weights import MatchWeights, active_match
 
 
@@ -37,14 +39,18 @@ def rank(
     weights = weights or active_match()
     texts = [c.text for c in candidates]
     # candidates naming none of a demand's subject words: its remedies count less there (word_cosines)
-    off_subject = [not names_any(query.anchors, text) for text in texts] if query.anchors and query.remedies else []
-    words, shared = word_cosines(query, texts, off_subject)
+    on_subject = [names_any(query.anchors, text) for text in texts] if query.anchors else [True] * len(texts)
+    off_subject = [not named for named in on_subject] if query.remedies else []
+    matrix = word_matrix(texts)
+    words, shared = word_cosines(query, matrix, off_subject)
     raw = (words + weights.gram * gram_cosines(query, texts)).tolist()
     if query.problem:  # a demand that states a problem: what names neither it nor a remedy is context
         raw = [
             value if addresses(query, text) else weights.unaddressed * value
             for value, text in zip(raw, texts, strict=True)
         ]
+    if weights.feedback:
+        raw = with_feedback(raw, matrix, weights, on_subject)
     top = max(raw) or 1.0
     scaled = [value / top for value in raw]
     near: Sequence[float | None] = [None] * len(candidates)
@@ -60,6 +66,26 @@ def rank(
         results.append((candidate, match))
     results.sort(key=lambda pair: (-pair[1].score, pair[0].id))
     return results
+
+
+def with_feedback(
+    raw: list[float], matrix: WordMatrix, weights: MatchWeights, on_subject: Sequence[bool]
+) -> list[float]:
+    """Pseudo-relevance feedback: the best few candidates, each by its score, stand for what the
+    query means in the words listings use, so a candidate that reads like them gains even where it
+    shares no word with the query (a demand says 磁钢退磁, its answers 矫顽力 and 钐钴). One naming
+    nothing of a demand's subject speaks with ``feedback_off_subject`` of its voice: six look-alike
+    listings of other wastes must not pull their kind above the one about the buyer's catalyst.
+    It needs at least as many candidates outside the best few as in them: among five, all are "best"."""
+    top, depth = max(raw), weights.feedback_depth
+    if top <= 0 or len(raw) < 2 * depth:
+        return raw
+    scores = np.asarray(raw)
+    best = np.argsort(-scores, kind="stable")[:depth]
+    shares = np.zeros(len(raw))
+    shares[best] = scores[best] / top
+    shares = np.where(on_subject, shares, weights.feedback_off_subject * shares)
+    return (scores + weights.feedback * top * centroid_cosines(matrix, shares)).tolist()
 
 
 def rescaled(similarities: Sequence[float | None]) -> list[float]:

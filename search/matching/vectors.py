@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain, repeat
 
 import numpy as np
@@ -28,8 +29,43 @@ _CODE_BITS = 43
 _SEP = "\n"  # not CJK and not Latin: no bigram or token spans two parts
 
 
+@dataclass(frozen=True)
+class WordMatrix:
+    """The tf-idf word weights of a candidate set (jieba IDF), one (text, word, value) triple a
+    word a text holds: built once, read by the query's cosines and by the feedback's."""
+
+    vocabulary: list[str]
+    text: np.ndarray  # per triple: the text's index
+    word: np.ndarray  # per triple: the word's index in ``vocabulary``
+    value: np.ndarray  # per triple: (1 + log tf) × idf
+    norm: np.ndarray  # per text: its vector's length
+
+    @property
+    def unit(self) -> np.ndarray:
+        """Each triple's value in its text's unit vector."""
+        lengths = self.norm[self.text]
+        return np.divide(self.value, lengths, out=np.zeros(len(self.value)), where=lengths > 0)
+
+
+def word_matrix(texts: Sequence[StoredText]) -> WordMatrix:
+    n = len(texts)
+    split = [t.words.split() for t in texts]
+    flat = list(chain.from_iterable(split))
+    owner = np.repeat(np.arange(n), [len(words) for words in split])
+    hashes = np.fromiter(map(hash, flat), np.int64, len(flat))  # only compared within this process
+    _, first, slot = np.unique(hashes, return_index=True, return_inverse=True)
+    vocabulary = [flat[i] for i in first.tolist()]
+    table, median = idf_table()
+    idf = np.fromiter(map(table.get, vocabulary, repeat(median)), np.float64, len(vocabulary))
+    pairs, counts = np.unique(owner * max(len(vocabulary), 1) + slot, return_counts=True)
+    pair_text, pair_slot = np.divmod(pairs, max(len(vocabulary), 1))
+    values = (1 + np.log(counts)) * idf[pair_slot]
+    norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
+    return WordMatrix(vocabulary, pair_text, pair_slot, values, norms)
+
+
 def word_cosines(
-    query: Profile, texts: Sequence[StoredText], off_subject: Sequence[bool] = ()
+    query: Profile, matrix: WordMatrix, off_subject: Sequence[bool] = ()
 ) -> tuple[np.ndarray, list[dict[str, float]]]:
     """cosine(query.vector, unit tf-idf vector of each text's words), and per text the words it
     shares with the query with their (unnormalised) weight there, for the reasons. In a text flagged
@@ -37,21 +73,10 @@ def word_cosines(
     1/k, k the number of texts naming it: 矫顽力, named by one listing, keeps its weight there;
     资源化, named by dozens, is what everyone sells and says little about a listing that names it
     for another waste."""
-    n = len(texts)
-    split = [t.words.split() for t in texts]
-    flat = list(chain.from_iterable(split))
-    if not flat:
-        return np.zeros(n), [{} for _ in texts]
-    owner = np.repeat(np.arange(n), [len(words) for words in split])
-    hashes = np.fromiter(map(hash, flat), np.int64, len(flat))  # only compared within this process
-    _, first, slot = np.unique(hashes, return_index=True, return_inverse=True)
-    vocabulary = [flat[i] for i in first.tolist()]
-    table, median = idf_table()
-    idf = np.fromiter(map(table.get, vocabulary, repeat(median)), np.float64, len(vocabulary))
-    pairs, counts = np.unique(owner * len(vocabulary) + slot, return_counts=True)
-    pair_text, pair_slot = np.divmod(pairs, len(vocabulary))
-    values = (1 + np.log(counts)) * idf[pair_slot]
-    norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
+    n, vocabulary = len(matrix.norm), matrix.vocabulary
+    if not vocabulary:
+        return np.zeros(n), [{} for _ in range(n)]
+    pair_text, pair_slot, values = matrix.text, matrix.word, matrix.value
     wanted = np.fromiter(map(query.vector.get, vocabulary, repeat(0.0)), np.float64, len(vocabulary))
     wanted_pair = wanted[pair_slot]
     if any(off_subject):  # a remedy k candidates name counts 1/k where the subject is not named
@@ -61,11 +86,23 @@ def word_cosines(
         naming = np.bincount(pair_slot, minlength=len(vocabulary))[pair_slot]
         wanted_pair = np.where(discounted, wanted_pair / naming, wanted_pair)
     dots = np.bincount(pair_text, weights=values * wanted_pair, minlength=n)
-    shared: list[dict[str, float]] = [{} for _ in texts]
+    shared: list[dict[str, float]] = [{} for _ in range(n)]
     hit = np.flatnonzero(wanted_pair)
     for text, word, value in zip(pair_text[hit].tolist(), pair_slot[hit].tolist(), values[hit].tolist(), strict=True):
         shared[text][vocabulary[word]] = value
-    return np.divide(dots, norms, out=np.zeros(n), where=norms > 0), shared
+    return np.divide(dots, matrix.norm, out=np.zeros(n), where=matrix.norm > 0), shared
+
+
+def centroid_cosines(matrix: WordMatrix, shares: np.ndarray) -> np.ndarray:
+    """cosine of each text's word vector with Σ shares[i] × unit vector of text i: how much a
+    text reads like the texts given a share (pseudo-relevance feedback; ranking.py)."""
+    n = len(matrix.norm)
+    unit = matrix.unit
+    centroid = np.bincount(matrix.word, weights=unit * shares[matrix.text], minlength=len(matrix.vocabulary))
+    length = math.sqrt(float(centroid @ centroid))
+    if not length:
+        return np.zeros(n)
+    return np.bincount(matrix.text, weights=unit * centroid[matrix.word], minlength=n) / length
 
 
 def _codes(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

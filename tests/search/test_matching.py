@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
+import numpy as np
 from fastapi import FastAPI
 
 from core.db import Database
@@ -14,8 +15,9 @@ from market.demo import PLATFORM_ADMIN_EMAIL
 from search.adapters.shared import index_fields
 from search.documents import SearchDocument
 from search.matching.features import StoredText, matched_terms, profile
+from search.matching.ranking import Candidate, rank
 from search.matching.scoring import Side, combine, maturity_fit, mode_fit, price_fit
-from search.matching.vectors import gram_cosines, word_cosines
+from search.matching.vectors import centroid_cosines, gram_cosines, word_cosines, word_matrix
 from search.outbox_relay import reindex
 from search.weights import MatchWeights
 from tests.fixtures.app import login
@@ -142,7 +144,7 @@ def test_the_array_scores_are_the_textbook_cosines() -> None:
         ("", "", []),
     ]
     texts = [StoredText.of_listing(*listing) for listing in listings]
-    words, shared = word_cosines(query, texts)
+    words, shared = word_cosines(query, word_matrix(texts))
     grams = gram_cosines(query, texts)
 
     profiles = [profile(*listing) for listing in listings]
@@ -165,6 +167,40 @@ def test_the_array_scores_are_the_textbook_cosines() -> None:
         assert matched_terms(query, shared[i]) == matched_terms(query, p.vector)
     assert words[0] > words[1] > words[2] == 0.0 and grams[0] > grams[2]
     assert "苦咸水" in matched_terms(query, shared[0]) and words[4] == grams[4] == 0.0
+
+    shares = [0.0, 0.5, 1.0, 0.0, 0.0]  # feedback: the texts' likeness to a blend of texts 1 and 2
+    blend: Counter[str] = Counter()
+    for share, p in zip(shares, profiles, strict=True):
+        blend.update({w: share * v for w, v in p.vector.items()})
+    likeness = centroid_cosines(word_matrix(texts), np.array(shares))
+    for i, p in enumerate(profiles):
+        expected = sum(v * p.vector.get(w, 0.0) for w, v in unit(dict(blend)).items())
+        assert abs(likeness[i] - expected) < 1e-12
+    assert likeness[2] > likeness[1] > likeness[0] > likeness[3] == likeness[4] == 0.0
+
+
+def test_a_listing_that_reads_like_the_best_answers_rises_without_sharing_the_demands_words() -> None:
+    """Pseudo-relevance feedback: a membrane plant's listing says nothing of 苦咸水 or 淡化, yet reads
+    like the listings that do; it ranks above an unrelated one that shares as little with the demand."""
+    query = profile("牧区苦咸水淡化", "")
+    same = Side(None, "150600", (), None, None)
+    listings = [
+        ("苦咸水反渗透淡化装置", "牧区苦咸水淡化, 低压反渗透膜组件, 脱盐率高", ["苦咸水", "反渗透"]),
+        ("苦咸水电渗析淡化", "苦咸水淡化, 电渗析脱盐, 膜组件国产", ["苦咸水", "电渗析"]),
+        *((f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培", [crop]) for crop in ("马铃薯", "燕麦", "向日葵")),
+        ("低压反渗透膜组件", "反渗透膜组件, 脱盐率高, 电渗析替代", ["反渗透"]),
+        *((f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培", [crop]) for crop in ("甜菜", "荞麦", "谷子", "大豆")),
+    ]
+    candidates = [Candidate(i, StoredText.of_listing(*listing), same) for i, listing in enumerate(listings, 1)]
+
+    def order(feedback: float) -> list[int]:
+        weights = MatchWeights(feedback=feedback)
+        ranked = rank(query, same, candidates, query_is_demand=True, field_names={}, weights=weights)
+        return [candidate.id for candidate, _ in ranked]
+
+    assert order(MatchWeights().feedback)[:3] == [1, 2, 6]
+    assert order(0.0)[2:4] == [3, 4]  # without feedback the membranes score nothing on text: the id decides
+    assert rank(query, same, candidates[:6], query_is_demand=True, field_names={})[2][0].id == 3  # too few to read
 
 
 async def test_matching_refuses_what_the_caller_may_not_see_or_what_is_unpublished(client: httpx.AsyncClient) -> None:

@@ -119,13 +119,32 @@ def test_a_remedy_many_listings_sell_for_other_subjects_does_not_outrank_the_sub
     """堆存 (piling up) is answered by 资源化 in general, but a buyer of spent denitration catalyst wants
     the listings about that catalyst, not every other waste's 资源化; a rare remedy keeps its weight
     without the subject (the magnet test above: 矫顽力 answers 退磁 with no word of the motor)."""
-    others = ("煤矸石", "电石渣", "粉煤灰", "炉渣", "脱硫石膏", "污泥")
-    listings = {
-        i: (f"燃煤电厂{waste}资源化", f"燃煤电厂{waste}综合利用与资源化, 替代危废处置, 省去堆存和处置费用。", [waste])
-        for i, waste in enumerate(others, start=1)
+    assert set(catalyst_order(WASTES)[:2]) == {7, 8}
+
+
+def test_look_alike_listings_of_other_subjects_do_not_pull_their_kind_up_through_feedback() -> None:
+    """Feedback reads the best five candidates; three of them are look-alike listings of other wastes,
+    and each speaks with a quarter of its voice, naming nothing of the buyer's catalyst."""
+    crops = ("马铃薯", "燕麦", "向日葵", "甜菜")
+    unrelated = {
+        20 + i: (f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培。", [crop]) for i, crop in enumerate(crops)
     }
-    listings[7] = ("蜂窝式SCR催化剂再生技术", "失活催化剂经清洗和活性组分再负载后恢复活性。", ["催化剂", "再生"])
-    listings[8] = ("废催化剂中钒钨钛回收", "从废催化剂中回收五氧化二钒和钛白粉, 实现资源化。", ["废催化剂", "钒"])
+    assert set(catalyst_order(WASTES | unrelated)[:2]) == {7, 8}
+    assert set(catalyst_order(WASTES | unrelated, MatchWeights(feedback_off_subject=1.0))[:2]) != {7, 8}
+
+
+_OTHER_WASTES = ("煤矸石", "电石渣", "粉煤灰", "炉渣", "脱硫石膏", "污泥")
+WASTES = {
+    **{
+        i: (f"燃煤电厂{waste}资源化", f"燃煤电厂{waste}综合利用与资源化, 替代危废处置, 省去堆存和处置费用。", [waste])
+        for i, waste in enumerate(_OTHER_WASTES, start=1)
+    },
+    7: ("蜂窝式SCR催化剂再生技术", "失活催化剂经清洗和活性组分再负载后恢复活性。", ["催化剂", "再生"]),
+    8: ("废催化剂中钒钨钛回收", "从废催化剂中回收五氧化二钒和钛白粉, 实现资源化。", ["废催化剂", "钒"]),
+}
+
+
+def catalyst_order(listings: dict[int, tuple[str, str, list[str]]], weights: MatchWeights | None = None) -> list[int]:
     demand = (
         "废催化剂越堆越多",
         "燃煤电厂每年更换下来的脱硝废催化剂约300吨, 属危废, 只能堆存在厂内, 处置费用高。",
@@ -133,11 +152,8 @@ def test_a_remedy_many_listings_sell_for_other_subjects_does_not_outrank_the_sub
     )
     side = Side("environment", "150200", ("transfer",), "industrialized", None)
     candidates = [Candidate(i, StoredText.of_listing(t, b, k), side) for i, (t, b, k) in listings.items()]
-    order = [
-        c.id
-        for c, _ in rank(profile(*demand, expand="problem"), side, candidates, query_is_demand=True, field_names={})
-    ]
-    assert set(order[:2]) == {7, 8}, order
+    query = profile(*demand, expand="problem")
+    return [c.id for c, _ in rank(query, side, candidates, query_is_demand=True, field_names={}, weights=weights)]
 
 
 def test_a_one_character_trigger_fires_only_as_a_word_of_its_own() -> None:
