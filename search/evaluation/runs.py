@@ -51,8 +51,8 @@ MATCHING_GRID: Grid = (
     ("fit", (0.08, 0.15, 0.25)),
     ("local", (0.0, 0.03)),
     ("gram", (0.5, 1.0, 1.5)),
-    ("semantic", (0.3, 0.5, 0.7)),
-    ("feedback", (1.0, 2.0, 3.0)),  # only moves anything when a sentence model is configured
+    ("semantic", (0.3, 0.5, 0.7)),  # only moves anything when a sentence model is configured
+    ("feedback", (1.0, 2.0, 3.0)),
     ("synonym", (0.5, 0.7, 0.9)),
     ("concept", (0.3, 0.5, 0.7)),
     ("solution", (0.4, 0.6, 0.8)),
