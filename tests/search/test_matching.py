@@ -184,12 +184,16 @@ def test_a_listing_that_reads_like_the_best_answers_rises_without_sharing_the_de
     like the listings that do; it ranks above an unrelated one that shares as little with the demand."""
     query = profile("牧区苦咸水淡化", "")
     same = Side(None, "150600", (), None, None)
+    crops = [
+        (f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培", [crop])
+        for crop in "马铃薯 燕麦 向日葵 甜菜 荞麦 谷子 大豆".split()
+    ]
     listings = [
         ("苦咸水反渗透淡化装置", "牧区苦咸水淡化, 低压反渗透膜组件, 脱盐率高", ["苦咸水", "反渗透"]),
         ("苦咸水电渗析淡化", "苦咸水淡化, 电渗析脱盐, 膜组件国产", ["苦咸水", "电渗析"]),
-        *((f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培", [crop]) for crop in ("马铃薯", "燕麦", "向日葵")),
+        *crops[:3],
         ("低压反渗透膜组件", "反渗透膜组件, 脱盐率高, 电渗析替代", ["反渗透"]),
-        *((f"{crop}高产栽培", f"{crop}品种选育与水肥一体化栽培", [crop]) for crop in ("甜菜", "荞麦", "谷子", "大豆")),
+        *crops[3:],
     ]
     candidates = [Candidate(i, StoredText.of_listing(*listing), same) for i, listing in enumerate(listings, 1)]
 
