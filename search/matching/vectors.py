@@ -57,8 +57,9 @@ def word_matrix(texts: Sequence[StoredText]) -> WordMatrix:
     vocabulary = [flat[i] for i in first.tolist()]
     table, median = idf_table()
     idf = np.fromiter(map(table.get, vocabulary, repeat(median)), np.float64, len(vocabulary))
-    pairs, counts = np.unique(owner * max(len(vocabulary), 1) + slot, return_counts=True)
-    pair_text, pair_slot = np.divmod(pairs, max(len(vocabulary), 1))
+    stride = max(len(vocabulary), 1)  # one (text, word) pair a number: text × stride + word
+    pairs, counts = np.unique(owner * stride + slot, return_counts=True)
+    pair_text, pair_slot = np.divmod(pairs, stride)
     values = (1 + np.log(counts)) * idf[pair_slot]
     norms = np.sqrt(np.bincount(pair_text, weights=values * values, minlength=n))
     return WordMatrix(vocabulary, pair_text, pair_slot, values, norms)
