@@ -48,6 +48,9 @@ async def search_query(
     offset: Annotated[int, Query(ge=0, le=1000, description="跳过的条数 (最多 1000) · items to skip")] = 0,
     limit: Limit = DEFAULT_LIMIT,
     facets: Annotated[list[FacetName] | None, Query(description="默认返回全部分面")] = None,
+    related: Annotated[
+        bool, Query(description="命中不足 10 条时, 在其后补上相关条目 (items[].related 为 true); false 只返回命中")
+    ] = True,
 ) -> SearchQuery:
     """The query parameters as the one validated request (yuan → fen here, at the edge)."""
     return SearchQuery.parse(
@@ -66,6 +69,7 @@ async def search_query(
         offset=offset,
         limit=limit,
         facets=facets if facets is not None else list(FACETS),
+        related=related,
     )
 
 

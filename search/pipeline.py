@@ -16,10 +16,11 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, Field
 
 from search.documents import Kind, SearchDocument
+from search.feedback import RELATED_FILL, Ranked, below, related_plan, reread
 from search.query import MAX_WINDOW, SearchQuery, Sort
 from search.rank import SNIPPET_CHARS, Prepared, highlight, score
 from search.text import QueryPlan
-from search.weights import SearchWeights
+from search.weights import SearchWeights, active_search
 
 # candidates re-ranked for a relevance query, at least: fewer lose recall on the dev set, more gain none
 RERANK_WINDOW = 50
@@ -43,6 +44,7 @@ class SearchHit(BaseModel):
     score: float
     highlights: dict[str, str] = Field(description="title, body: 原文, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
     document: dict[str, Any] | None = Field(default=None, description="CANDIDATE_FIELDS, for candidates_only")
+    related: bool = Field(default=False, description="no query word: like the best matches (search.feedback)")
 
 
 class SearchResult(BaseModel):
@@ -125,17 +127,54 @@ async def run(engine: SearchEngine, kind: Kind, query: SearchQuery) -> SearchRes
             found = await engine.candidates(kind, query, plan)
     if query.candidates_only:
         result = SearchResult(hits=candidate_hits(found.docs), total=found.total)
-    elif query.offset >= min(found.total, MAX_WINDOW):
-        result = SearchResult(hits=[], total=found.total, facets=found.facets)
     else:
-        ranked = rank_candidates(plan, query, found.docs, found.df, found.n_docs)
-        page = ranked if found.paged else ranked[query.offset : query.window]
-        result = SearchResult(
-            hits=to_hits(plan, page, highlights=query.highlight), total=found.total, facets=found.facets
-        )
+        result = await _page(engine, kind, query, plan, found, relaxed=relaxed)
     result.took_ms = round((time.perf_counter() - started) * 1000, 2)
     result.relaxed = relaxed
     return result
+
+
+async def _page(
+    engine: SearchEngine, kind: Kind, query: SearchQuery, plan: QueryPlan, found: Candidates, *, relaxed: bool
+) -> SearchResult:
+    """The requested page of the matches in order; for a query few listings match (as typed, not
+    relaxed), then related listings up to ``RELATED_FILL`` results (``search.feedback``)."""
+    relevance = query.sort == "relevance" and not plan.empty and not found.paged
+    few = query.related and relevance and not relaxed and 0 < found.total < RELATED_FILL
+    if query.offset >= min(found.total, MAX_WINDOW):
+        if not few:
+            return SearchResult(hits=[], total=found.total, facets=found.facets)
+        # the page lies among the related listings, which the matches lead to
+        found = await engine.candidates(kind, query.model_copy(update={"offset": 0}), plan)
+    ranked = rank_candidates(plan, query, found.docs, found.df, found.n_docs)
+    if relevance:
+        ranked = reread(ranked, active_search())
+    if found.paged:
+        return SearchResult(
+            hits=to_hits(plan, ranked, highlights=query.highlight), total=found.total, facets=found.facets
+        )
+    start, stop = query.offset, query.window
+    hits = to_hits(plan, ranked[start:stop], highlights=query.highlight)
+    wider, related = await _related(engine, kind, query, plan, ranked) if few else (plan, [])
+    shown = related[max(start - len(ranked), 0) : max(stop - len(ranked), 0)]
+    hits += to_hits(wider, shown, highlights=query.highlight, related=True)
+    return SearchResult(hits=hits, total=found.total + len(related), facets=found.facets)
+
+
+async def _related(
+    engine: SearchEngine, kind: Kind, query: SearchQuery, plan: QueryPlan, matches: Ranked
+) -> tuple[QueryPlan, Ranked]:
+    """The listings the best matches' words find (within the query's filters), up to ``RELATED_FILL``
+    results in all, with the plan of those words (their highlights)."""
+    weights = active_search()
+    wider = related_plan(plan, [doc for doc, _ in matches], weights)
+    if wider.empty:
+        return wider, []
+    found = await engine.candidates(kind, query.model_copy(update={"offset": 0, "facets": []}), wider)
+    matched = {int(doc["id"]) for doc, _ in matches}
+    others = [doc for doc in found.docs if int(doc["id"]) not in matched]
+    scored = rank_candidates(wider, query, others, found.df, found.n_docs)[: RELATED_FILL - len(matches)]
+    return wider, below(matches, scored, weights.related_share)
 
 
 async def _held_anywhere(engine: SearchEngine, kind: Kind, query: SearchQuery, plan: QueryPlan) -> bool:
@@ -183,12 +222,17 @@ def candidate_hits(docs: Iterable[Mapping[str, Any]]) -> list[SearchHit]:
 
 
 def to_hits(
-    plan: QueryPlan, page: Iterable[tuple[Mapping[str, Any], float]], *, highlights: bool = True
+    plan: QueryPlan,
+    page: Iterable[tuple[Mapping[str, Any], float]],
+    *,
+    highlights: bool = True,
+    related: bool = False,
 ) -> list[SearchHit]:
     return [
         SearchHit(
             id=int(doc["id"]),
             score=round(value, 6),
+            related=related,
             highlights={
                 "title": highlight(plan, doc.get("title") or ""),
                 "body": highlight(plan, doc.get("body") or "", crop=SNIPPET_CHARS),

@@ -49,6 +49,10 @@ class SearchQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     facets: list[FacetName] = Field(default_factory=list)
     highlight: bool = Field(default=True, description="False skips snippets")
+    related: bool = Field(
+        default=True,
+        description="a query matching fewer than 10 listings gets related ones after them (search.feedback)",
+    )
     candidates_only: bool = Field(
         default=False,
         description="matching: the engine's candidates with their stored CANDIDATE_FIELDS, in engine order, "

@@ -21,10 +21,14 @@ class SearchItem(Classified):
     listing: Public[AchievementRead | DemandRead] = Field(description="按调用者可见的字段返回 (x-visibility)")
     score: Public[float]
     highlights: Public[dict[str, str]] = Field(description="原文片段, 命中处以 <em>…</em> 标出 (已 HTML 转义)")
+    related: Public[bool] = Field(
+        default=False,
+        description="不含查询词, 由最相关几条命中的特征词找到的相关条目 (命中不足 10 条时补在其后, 总数含之)",
+    )
 
 
 class SearchPage(Page[SearchItem]):
-    facets: Public[dict[str, dict[str, int]]]
+    facets: Public[dict[str, dict[str, int]]] = Field(description="各分面的命中条数 (不计相关条目)")
     took_ms: Public[float]
     relaxed: Public[bool] = Field(
         default=False,
@@ -48,7 +52,7 @@ class SearchService:
             if row is None or owner is None or row.status != ListingStatus.published:
                 continue  # the index lags the database by a moment; the database wins
             listing = kind.to_read(row, owner.name, internals=False, owner_region=owner.region)
-            items.append(SearchItem(listing=listing, score=hit.score, highlights=hit.highlights))
+            items.append(SearchItem(listing=listing, score=hit.score, highlights=hit.highlights, related=hit.related))
         return SearchPage(
             items=items,
             total=result.total,

@@ -45,6 +45,13 @@ class SearchWeights:
     # an alternative never weighs more per match than the typed word would (its idf is capped at the
     # typed word's), so a rare synonym cannot outrank the documents that hold what was typed
     cap_alternative_idf: bool = True
+    # pseudo-relevance feedback (search/feedback.py): likeness to the best few matches, in units of
+    # the best's score; and for a query few listings match, related listings found by their words
+    feedback: float = 1.0
+    feedback_depth: int = 5
+    related_words: int = 5  # the best matches' words asked for
+    related_min_idf: float = 6.0  # no everyday word (jieba IDF)
+    related_share: float = 0.5  # the best related listing's score, of the last match's
 
 
 @dataclass(frozen=True)

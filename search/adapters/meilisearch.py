@@ -35,7 +35,19 @@ log = structlog.get_logger("techmarket.search.meilisearch")
 TEXT_ATTRIBUTES = ["t_title", "t_keywords", "t_body", "t_owner"]
 PINYIN_ATTRIBUTES = ["py_title", "py_body"]
 # originals for highlights, normalised text (n_*) for the re-ranker
-TEXT_RETRIEVE = ["id", "title", "body", "n_title", "n_keywords", "n_body", "n_owner", "published_ts", "price_fen"]
+# m_words: search.feedback reads the matches' words
+TEXT_RETRIEVE = [
+    "id",
+    "title",
+    "body",
+    "n_title",
+    "n_keywords",
+    "n_body",
+    "n_owner",
+    "m_words",
+    "published_ts",
+    "price_fen",
+]
 RETRIEVE = TEXT_RETRIEVE + PINYIN_ATTRIBUTES  # pinyin fields only travel when the query has pinyin terms
 COUNT_UP_TO = 1_000_000_000  # what Meilisearch counts exactly (documents in scope, per term, totals)
 MIN_WEIGHT = 0.01  # a sub-query's weight, at least

@@ -67,6 +67,7 @@ SEARCH_GRID: Grid = (
     ("pinyin_reading", (0.7, 0.9, 1.0)),
     ("concept", (0.15, 0.25, 0.35)),
     ("translation", (0.4, 0.6, 0.8)),
+    ("feedback", (0.0, 1.0, 2.0)),
 )
 
 

@@ -123,3 +123,31 @@ async def test_bad_search_input_is_a_clear_4xx(client: httpx.AsyncClient) -> Non
     assert punctuation.status_code == 200
     beyond = await client.get("/api/v1/search/achievements", params={"offset": 1000})
     assert beyond.status_code == 200 and beyond.json()["items"] == []
+
+
+async def test_a_search_few_listings_match_shows_related_ones_after_them_unless_asked_not_to(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    """The API carries the flag a page needs to set related listings apart, and ``related=false``
+    gives the matches alone."""
+    phosphor = await publish(
+        client,
+        title="植物补光灯用远红光荧光粉",
+        summary="铕掺杂荧光粉发射730纳米远红光, 用于温室植物补光灯, 促进开花。",
+        keywords=["远红光", "荧光粉"],
+    )
+    film = await publish(
+        client,
+        title="转光农膜",
+        summary="农膜中添加远红光荧光粉, 把紫外光转换为作物生长所需的远红光, 大棚番茄增产一成。",
+        keywords=["农膜"],
+    )
+    await relay_once(database, app.state.search)
+    found = await search(client, "植物补光")
+    assert [(item["listing"]["id"], item["related"]) for item in found["items"]] == [
+        (phosphor["id"], False),
+        (film["id"], True),
+    ]
+    assert found["total"] == 2
+    alone = await search(client, "植物补光", related="false")
+    assert ([item["listing"]["id"] for item in alone["items"]], alone["total"]) == ([phosphor["id"]], 1)

@@ -72,7 +72,7 @@ async def test_a_fresh_process_uses_the_counts_another_one_made(engines: Any) ->
     first = engines()
     await first.ensure_ready()
     await first.upsert("achievement", [*DOCS, doc(9, "稀土抛光粉回收技术", "废旧抛光粉中稀土的回收。")])
-    query = SearchQuery(text="稀土 回收")
+    query = SearchQuery(text="稀土 回收", related=False)  # one query's counts, no related listings
     expected = [hit.id for hit in (await first.search("achievement", query)).hits]
 
     fresh = engines()
@@ -85,7 +85,9 @@ async def test_a_fresh_process_uses_the_counts_another_one_made(engines: Any) ->
     assert [hit.id for hit in (await alone.search("achievement", query)).hits] == expected
     assert len(sent_alone) == 1 and '"稀 土"' in sent_alone[0]
 
-    filtered = SearchQuery(text="稀土 回收", regions=["150000"])  # counts under a filter stay per process
+    filtered = SearchQuery(
+        text="稀土 回收", regions=["150000"], related=False
+    )  # counts under a filter stay per process
     sent_filtered = count_requests(fresh)
     await fresh.search("achievement", filtered)
     assert len(sent_filtered) == 1
