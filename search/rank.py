@@ -24,6 +24,7 @@ from search.weights import SEARCH, SearchWeights, active_search
 TEXT_FIELDS = SEARCH.text_fields  # the fields' names (and the embedded engine's own BM25 weights)
 PINYIN_FIELDS = {"py_title": (2.5, 0.3), "py_body": (0.8, 0.5)}
 SNIPPET_CHARS = 120
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
 SCATTERED_CHARS = 0.2  # term frequency of a relaxed word whose characters a field holds, but apart
 
 
@@ -169,6 +170,7 @@ def term_idfs(plan: QueryPlan, df: Mapping[str, int], n_docs: int, *, cap: bool)
 def _spans(plan: QueryPlan, norm: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pinyin_terms: set[str] = set()
+    ascii_words: list[re.Match[str]] | None = None  # the text's Latin words, found once for every such term
     for term in plan.terms:
         if term.field == "pinyin":
             pinyin_terms.add(term.text)
@@ -176,17 +178,20 @@ def _spans(plan: QueryPlan, norm: str) -> list[tuple[int, int]]:
             spans += [match.span() for match in term.in_order.finditer(norm)]
         elif term.is_ascii_word:
             budget = term.typo_budget
-            for match in re.finditer(r"[a-z0-9]+", norm):
+            if ascii_words is None:
+                ascii_words = list(_LATIN_WORD.finditer(norm))
+            for match in ascii_words:
                 word = match.group()
                 if word == term.text or (
                     budget and word[:1] == term.text[:1] and edit_distance(word, term.text, budget) <= budget
                 ):
                     spans.append(match.span())
-        elif len(term.text) >= 1:
-            start = norm.find(term.text)
+        else:
+            text = term.text
+            start = norm.find(text)
             while start >= 0:
-                spans.append((start, start + len(term.text)))
-                start = norm.find(term.text, start + 1)
+                spans.append((start, start + len(text)))
+                start = norm.find(text, start + 1)
     if pinyin_terms:
         syl = syllables(norm, accurate=False)
         for start in range(len(norm)):

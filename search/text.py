@@ -455,8 +455,9 @@ class QueryPlan:
                 groups.append(Group(label, [Term(label, 1.0, "chars")]))
         return QueryPlan(self.text, groups)
 
-    @property
+    @cached_property
     def terms(self) -> list[Term]:
+        """Each distinct term once, at its highest weight (read per candidate: built once)."""
         seen: dict[str, Term] = {}
         for group in self.groups:
             for term in group.terms:
