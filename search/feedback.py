@@ -5,14 +5,12 @@ words listings use (the same idea as matching's ``ranking.with_feedback``).
   a synonym or a part of it, but reads like the best answers, rises above one that shares a common
   word of the query and nothing else.
 - ``related_plan``: a query that few listings match gets related listings, found by the words that
-  set its best matches apart (植物补光 → a 稀土转光农膜 that shares 稀土 and 红光 with the 补光
+  set its best matches apart (植物补光 → a 转光农膜 that shares 远红光 and 荧光粉 with the
   phosphor that matched). The pipeline places them after every match, flagged ``related``.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,19 +46,15 @@ def reread(ranked: Ranked, weights: SearchWeights) -> Ranked:
 
 def related_plan(plan: QueryPlan, best: Sequence[Mapping[str, Any]], weights: SearchWeights) -> QueryPlan:
     """The ``related_words`` words the best ``feedback_depth`` matches weigh most together (the sum of
-    their unit tf-idf vectors), none an everyday word; words of the query, or holding one, are left
-    out, since a listing holding them is a match already."""
+    their unit tf-idf vectors; ties by the word), none an everyday word; words of the query, or holding
+    one, are left out, since a listing holding them is a match already."""
+    matrix = word_matrix([StoredText.of_document(doc) for doc in best[: weights.feedback_depth]])
+    summed = np.bincount(matrix.word, weights=matrix.unit, minlength=len(matrix.vocabulary)).tolist()
     table, median = idf_table()
-    summed: Counter[str] = Counter()
-    for doc in best[: weights.feedback_depth]:
-        counts = Counter((doc.get("m_words") or "").split())
-        values = {word: (1 + math.log(n)) * table.get(word, median) for word, n in counts.items()}
-        length = math.sqrt(sum(v * v for v in values.values())) or 1.0
-        summed.update({word: value / length for word, value in values.items()})
     asked = [term.text for term in plan.terms if term.field == "text"]
     chosen = [
         word
-        for word, _ in summed.most_common()
+        for weight, word in sorted(zip(summed, matrix.vocabulary, strict=True), key=lambda pair: (-pair[0], pair[1]))
         if table.get(word, median) >= weights.related_min_idf and not any(a in word or word in a for a in asked)
     ]
     return QueryPlan(
