@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from search.documents import Kind, SearchDocument
 from search.feedback import RELATED_FILL, Ranked, below, related_plan, reread
 from search.query import MAX_WINDOW, SearchQuery, Sort
-from search.rank import SNIPPET_CHARS, Prepared, highlight, score
+from search.rank import SNIPPET_CHARS, Prepared, highlight, holds_any, score
 from search.text import QueryPlan
 from search.weights import SearchWeights, active_search
 
@@ -167,7 +167,9 @@ async def _related(
     """The listings the best matches' words find (within the query's filters), up to ``RELATED_FILL``
     results in all, with the plan of those words (their highlights)."""
     weights = active_search()
-    wider = related_plan(plan, [doc for doc, _ in matches], weights)
+    # a match through a word part or a loose expansion only does not speak for the query
+    best = [doc for doc, _ in matches[: weights.feedback_depth] if holds_any(plan, doc, trusted=weights.thesaurus)]
+    wider = related_plan(plan, best, weights)
     if wider.empty:
         return wider, []
     found = await engine.candidates(kind, query.model_copy(update={"offset": 0, "facets": []}), wider)

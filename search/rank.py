@@ -96,6 +96,14 @@ def term_frequency(term: Term, doc: Prepared, name: str, fuzzy_discount: float =
     return float(doc.text[name].count(term.text))
 
 
+def holds_any(plan: QueryPlan, doc: Mapping[str, Any], *, trusted: float) -> bool:
+    """Whether the document holds some term of the query weighted ``trusted`` or more (as typed, or a
+    synonym; not a word part, a concept's wording or a broad dictionary's word)."""
+    prepared = Prepared.of(doc)
+    fields = {**TEXT_FIELDS, **PINYIN_FIELDS}
+    return any(term_frequency(term, prepared, name) for term in plan.terms if term.weight >= trusted for name in fields)
+
+
 def idf(df: int, n_docs: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 

@@ -46,6 +46,18 @@ async def test_a_query_few_listings_match_is_followed_by_listings_like_its_best(
     assert [hit.id for hit in within.hits] == [11]
 
 
+async def test_matches_through_a_word_part_alone_bring_no_related_listings(fresh_engine: SearchEngine) -> None:
+    """植物补光 in a market without a 补光 listing: a greenhouse listing holds 植物, a part of the
+    query, and nothing of what was asked. Its own neighbours (more greenhouse disease control) would
+    stray further still: the page holds the partial match alone."""
+    disease = doc(14, "温室植物白粉病生物防治", "温室黄瓜白粉病的枯草芽孢杆菌生物防治, 减少化学农药。")
+    neighbour = doc(15, "温室黄瓜霜霉病绿色防控", "温室黄瓜霜霉病的生物防治与减药技术。")
+    await fresh_engine.upsert("achievement", [disease, neighbour])
+    result = await fresh_engine.search("achievement", SearchQuery(text="植物补光"))
+    assert [(hit.id, hit.related) for hit in result.hits] == [(14, False)]
+    assert result.total == 1
+
+
 async def test_a_match_that_reads_like_the_best_ones_rises_above_one_sharing_more_words_of_the_query(
     fresh_engine: SearchEngine,
 ) -> None:
