@@ -34,8 +34,7 @@ log = structlog.get_logger("techmarket.search.meilisearch")
 
 TEXT_ATTRIBUTES = ["t_title", "t_keywords", "t_body", "t_owner"]
 PINYIN_ATTRIBUTES = ["py_title", "py_body"]
-# originals for highlights, normalised text (n_*) for the re-ranker
-# m_words: search.feedback reads the matches' words
+# originals for highlights, normalised text (n_*) for the re-ranker, m_words for search.feedback
 TEXT_RETRIEVE = [
     "id",
     "title",
