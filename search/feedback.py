@@ -18,7 +18,7 @@ import numpy as np
 
 from search.lexicon import idf_table
 from search.matching.features import StoredText
-from search.matching.vectors import centroid_cosines, word_matrix
+from search.matching.vectors import fed_back, feedback_applies, word_matrix
 from search.text import Group, QueryPlan, Term
 from search.weights import SearchWeights
 
@@ -27,19 +27,12 @@ RELATED_FILL = 10  # a query matching fewer listings than this gets related ones
 
 
 def reread(ranked: Ranked, weights: SearchWeights) -> Ranked:
-    """Matches in relevance order, each score plus ``feedback`` × the best's score × the cosine of its
-    word vector (tf-idf, jieba IDF) with the blend of the best ``feedback_depth``, each weighted by
-    its score. Needs as many matches outside the best few as in them: among five, all are "best"."""
-    depth = weights.feedback_depth
-    if not weights.feedback or len(ranked) < 2 * depth or ranked[0][1] <= 0:
-        return ranked
-    scores = np.asarray([value for _, value in ranked])
-    top = float(scores.max())
-    best = np.argsort(-scores, kind="stable")[:depth]
-    shares = np.zeros(len(ranked))
-    shares[best] = scores[best] / top
+    """Matches in relevance order after feedback from the best ``feedback_depth`` (``vectors.fed_back``:
+    tf-idf word cosines, jieba IDF, with ``feedback`` in units of the best's score)."""
+    if not feedback_applies(len(ranked), weights.feedback, weights.feedback_depth):
+        return ranked  # before building the word matrix
     matrix = word_matrix([StoredText.of_document(doc) for doc, _ in ranked])
-    gained = scores + weights.feedback * top * centroid_cosines(matrix, shares)
+    gained = fed_back(np.asarray([value for _, value in ranked]), matrix, weights.feedback, weights.feedback_depth)
     order = np.argsort(-gained, kind="stable")  # ties keep the order they came in (newest first)
     return [(ranked[i][0], float(gained[i])) for i in order.tolist()]
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from search.matching.features import Profile, StoredText, cosine, gram_vector, matched_terms
 from search.matching.scoring import Match, Side, combine
-from search.matching.vectors import WordMatrix, centroid_cosines, gram_cosines, word_cosines, word_matrix
+from search.matching.vectors import WordMatrix, fed_back, gram_cosines, word_cosines, word_matrix
 from search.weights import MatchWeights, active_match
 
 
@@ -71,21 +71,12 @@ def rank(
 def with_feedback(
     raw: list[float], matrix: WordMatrix, weights: MatchWeights, on_subject: Sequence[bool]
 ) -> list[float]:
-    """Pseudo-relevance feedback: the best few candidates, each by its score, stand for what the
-    query means in the words listings use, so a candidate that reads like them gains even where it
-    shares no word with the query (a demand says 磁钢退磁, its answers 矫顽力 and 钐钴). One naming
-    nothing of a demand's subject speaks with ``feedback_off_subject`` of its voice: six look-alike
-    listings of other wastes must not pull their kind above the one about the buyer's catalyst.
-    It needs at least as many candidates outside the best few as in them: among five, all are "best"."""
-    top, depth = max(raw), weights.feedback_depth
-    if top <= 0 or len(raw) < 2 * depth:
-        return raw
-    scores = np.asarray(raw)
-    best = np.argsort(-scores, kind="stable")[:depth]
-    shares = np.zeros(len(raw))
-    shares[best] = scores[best] / top
-    shares = np.where(on_subject, shares, weights.feedback_off_subject * shares)
-    return (scores + weights.feedback * top * centroid_cosines(matrix, shares)).tolist()
+    """Pseudo-relevance feedback (``vectors.fed_back``): a candidate that reads like the best few gains
+    even where it shares no word with the query (a demand says 磁钢退磁, its answers 矫顽力 and 钐钴).
+    One naming nothing of a demand's subject speaks with ``feedback_off_subject`` of its voice: six
+    look-alike listings of other wastes must not pull their kind above the one about the buyer's catalyst."""
+    voice = np.where(on_subject, 1.0, weights.feedback_off_subject)
+    return fed_back(np.asarray(raw), matrix, weights.feedback, weights.feedback_depth, voice).tolist()
 
 
 def rescaled(similarities: Sequence[float | None]) -> list[float]:

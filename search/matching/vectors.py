@@ -106,6 +106,26 @@ def centroid_cosines(matrix: WordMatrix, shares: np.ndarray) -> np.ndarray:
     return np.bincount(matrix.text, weights=unit * centroid[matrix.word], minlength=n) / length
 
 
+def feedback_applies(texts: int, weight: float, depth: int) -> bool:
+    return bool(weight) and texts >= 2 * depth
+
+
+def fed_back(
+    scores: np.ndarray, matrix: WordMatrix, weight: float, depth: int, voice: float | np.ndarray = 1.0
+) -> np.ndarray:
+    """Pseudo-relevance feedback: each score plus ``weight`` × the best score × its text's cosine with
+    the blend of the best ``depth`` texts, each by its score (times its ``voice``, 1 or per text).
+    Unchanged without a positive score or with fewer than twice ``depth`` texts: among five, all are
+    "best". Matching (``ranking.with_feedback``) and search (``search.feedback``) both read it."""
+    top = float(scores.max()) if len(scores) else 0.0
+    if not feedback_applies(len(scores), weight, depth) or top <= 0:
+        return scores
+    best = np.argsort(-scores, kind="stable")[:depth]
+    shares = np.zeros(len(scores))
+    shares[best] = scores[best] / top
+    return scores + weight * top * centroid_cosines(matrix, shares * voice)
+
+
 def _codes(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(code, index of its part) of every CJK bigram and every Latin token of ``parts``."""
     points = np.frombuffer(_SEP.join(parts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
