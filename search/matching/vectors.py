@@ -173,9 +173,13 @@ def gram_cosines(query: Profile, texts: Sequence[StoredText]) -> np.ndarray:
     if not n:
         return np.zeros(0)
     codes, owner = _codes([_SEP.join((t.title, t.keywords, t.title, t.keywords, t.body)) for t in texts])
-    pairs, counts = np.unique((owner << _CODE_BITS) | codes, return_counts=True)
-    pair_text, pair_code = pairs >> _CODE_BITS, pairs & ((1 << _CODE_BITS) - 1)
-    vocabulary, slot, df = np.unique(pair_code, return_inverse=True, return_counts=True)
+    # one sort, bigram-major: the (bigram, text) pairs with their counts, each bigram's pairs together
+    bits = max(n - 1, 1).bit_length()  # a text's index; 43 + bits < 64 for any candidate set
+    pairs, counts = np.unique((codes << bits) | owner, return_counts=True)
+    pair_code, pair_text = pairs >> bits, pairs & ((1 << bits) - 1)
+    starts = np.flatnonzero(np.diff(pair_code, prepend=-1))  # each bigram's first pair
+    vocabulary, df = pair_code[starts], np.diff(starts, append=len(pairs))
+    slot = np.repeat(np.arange(len(starts)), df)
     if not len(vocabulary):
         return np.zeros(n)
     weights = np.log(1 + n / (df + 0.5))
