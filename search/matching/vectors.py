@@ -25,7 +25,6 @@ _CJK_FIRST, _CJK_LAST = 0x4E00, 0x9FFF
 _CHAR_BITS = 21  # a code point fits in 21 bits, a CJK bigram in 42
 _TOKEN_FLAG = 1 << 42  # a Latin token's code: its hash under this flag, apart from every bigram
 _TOKEN_MASK = (1 << 40) - 1
-_CODE_BITS = 43
 _SEP = "\n"  # not CJK and not Latin: no bigram or token spans two parts
 _WORD_BASE = 0x9E3779B97F4A7C15  # odd (no bit lost mod 2**64): two words share a code about as rarely as a hash
 
@@ -174,7 +173,7 @@ def gram_cosines(query: Profile, texts: Sequence[StoredText]) -> np.ndarray:
         return np.zeros(0)
     codes, owner = _codes([_SEP.join((t.title, t.keywords, t.title, t.keywords, t.body)) for t in texts])
     # one sort, bigram-major: the (bigram, text) pairs with their counts, each bigram's pairs together
-    bits = max(n - 1, 1).bit_length()  # a text's index; 43 + bits < 64 for any candidate set
+    bits = max(n - 1, 1).bit_length()  # a text's index; codes take 43 bits, 43 + bits < 64 for any candidate set
     pairs, counts = np.unique((codes << bits) | owner, return_counts=True)
     pair_code, pair_text = pairs >> bits, pairs & ((1 << bits) - 1)
     starts = np.flatnonzero(np.diff(pair_code, prepend=-1))  # each bigram's first pair
