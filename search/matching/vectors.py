@@ -84,7 +84,7 @@ def _word_codes(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     powers = np.cumprod(np.full(int(lengths.max()), _WORD_BASE, dtype=np.uint64))
     codes = np.add.reduceat(points[at].astype(np.uint64) * powers[position], first)
     starts = at[first]
-    owner = np.searchsorted(np.cumsum([len(p) + 1 for p in parts]), starts, side="right")
+    owner = _part_of(parts, starts)
     return codes, owner, starts, lengths, joined
 
 
@@ -149,13 +149,18 @@ def fed_back(
     return scores + weight * top * centroid_cosines(matrix, shares * voice)
 
 
+def _part_of(parts: Sequence[str], positions: np.ndarray) -> np.ndarray:
+    """The index of the part each code-point position of ``_SEP.join(parts)`` lies in."""
+    return np.searchsorted(np.cumsum([len(p) + 1 for p in parts]), positions, side="right")
+
+
 def _codes(parts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(code, index of its part) of every CJK bigram and every Latin token of ``parts``."""
     points = np.frombuffer(_SEP.join(parts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     cjk = (points >= _CJK_FIRST) & (points <= _CJK_LAST)
     starts = np.flatnonzero(cjk[:-1] & cjk[1:])
     codes = (points[starts] << _CHAR_BITS) | points[starts + 1]
-    owner = np.searchsorted(np.cumsum([len(p) + 1 for p in parts]), starts, side="right")
+    owner = _part_of(parts, starts)
     tokens = [_ASCII_TOKEN.findall(p) for p in parts]
     flat = list(chain.from_iterable(tokens))
     if flat:  # only compared within this process, so the built-in hash will do
